@@ -1,0 +1,38 @@
+# lead_scoring — PGXS build.  The version comes from lead_scoring.control alone.
+EXTENSION    = lead_scoring
+EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big   = $(EXTENSION)
+OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is assembled from one file per concern in extension/parts/;
+# released upgrade steps (lead_scoring--A--B.sql) are shipped as they are.
+EXTENSION_SQL = $(EXTENSION)--$(EXTVERSION).sql
+DATA_built   = $(EXTENSION_SQL)
+DATA         = $(wildcard extension/$(EXTENSION)--*--*.sql)
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --outputdir=results_regress
+ISOLATION    = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=results_isolation
+
+PG_CPPFLAGS  = -I$(srcdir)/src
+PG_CFLAGS    = -Werror
+EXTRA_CLEAN  = results_regress results_isolation
+
+PG_CONFIG   ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION_SQL): $(sort $(wildcard extension/parts/*.sql))
+	cat $^ > $@
+
+.PHONY: format lint
+format:
+	clang-format -i src/*.c src/*.h
+
+lint:
+	clang-format --dry-run --Werror src/*.c src/*.h
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -I src \
+		-I $(shell $(PG_CONFIG) --includedir-server) src/*.c

@@ -1,0 +1,27 @@
+-- ---------------------------------------------------------------------------
+-- Transition rules: the built-in matrix plus lead_scoring.transition_override.
+-- ---------------------------------------------------------------------------
+
+-- Statement trigger for configuration tables: invalidates every backend's cache of the table.
+CREATE FUNCTION @extschema@.config_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE TABLE @extschema@.transition_override (
+    from_stage @extschema@.funnel_stage NOT NULL,
+    to_stage   @extschema@.funnel_stage NOT NULL,
+    allowed    boolean NOT NULL,
+    PRIMARY KEY (from_stage, to_stage),
+    CONSTRAINT transition_override_not_self CHECK (from_stage OPERATOR(@extschema@.<>) to_stage)
+);
+COMMENT ON TABLE @extschema@.transition_override IS
+    'Edges added to (allowed = true) or removed from (allowed = false) the built-in stage transition rules';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.transition_override', '');
+CREATE TRIGGER transition_override_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.transition_override
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();
+
+CREATE FUNCTION @extschema@.can_transition(from_stage @extschema@.funnel_stage, to_stage @extschema@.funnel_stage)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.can_transition(@extschema@.funnel_stage, @extschema@.funnel_stage) IS
+    'Whether a lead may move from one stage to another (built-in rules with transition_override applied)';
