@@ -43,17 +43,18 @@ ls_start_cluster() {
 	ls_log "starting a throwaway cluster in $LS_PGDIR"
 	ls_as_pg "$LS_PGBIN/initdb" -D "$LS_PGDIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
 	# Unix socket only, in a private directory: nothing else on the machine can clash with it.
+	LS_PORT=${LS_PORT:-5432}
 	ls_as_pg "$LS_PGBIN/pg_ctl" -D "$LS_PGDIR/data" -l "$LS_PGDIR/server.log" -w \
-		-o "-k $LS_PGDIR -p 5432 -c listen_addresses='' -c fsync=off -c max_connections=50 ${LS_SERVER_OPTS:-}" \
+		-o "-k $LS_PGDIR -p $LS_PORT -c listen_addresses='' -c fsync=off -c max_connections=50 ${LS_SERVER_OPTS:-}" \
 		start >/dev/null
-	export PGHOST=$LS_PGDIR PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+	export PGHOST=$LS_PGDIR PGPORT=$LS_PORT PGUSER=postgres PGDATABASE=postgres
 	trap ls_stop_cluster EXIT
 }
 
 ls_stop_cluster() {
 	[ -n "${LS_PGDIR:-}" ] || return 0
 	if [ -n "${LS_KEEP:-}" ]; then
-		ls_log "cluster left running: PGHOST=$LS_PGDIR PGPORT=5432 PGUSER=postgres psql"
+		ls_log "cluster left running: PGHOST=$LS_PGDIR PGPORT=$LS_PORT PGUSER=postgres psql"
 		return 0
 	fi
 	ls_as_pg "$LS_PGBIN/pg_ctl" -D "$LS_PGDIR/data" -m fast stop >/dev/null 2>&1 || true
