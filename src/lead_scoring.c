@@ -9,7 +9,9 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
+#include "attachment.h"
 #include "lead_scoring.h"
+#include "settings.h"
 
 PG_MODULE_MAGIC;
 
@@ -42,6 +44,8 @@ _PG_init(void)
 	EmitWarningsOnPlaceholders("lead_scoring");
 #endif
 	TransitionsInit();
+	AttachmentInit();
+	SettingsInit();
 }
 
 Oid
