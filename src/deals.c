@@ -1,18 +1,288 @@
 /*
  * deals.c — deal triggers moving leads to opportunity, customer or lost.
- * (Placeholder until the stage engine lands.)
+ *
+ * deals_changed (AFTER INSERT OR UPDATE, per row, on every attached deals
+ * table) works out the deal's outcome — won when its status is one of
+ * settings.won_statuses and its close time is set, lost when its status is
+ * one of settings.lost_statuses, open otherwise — and, when a deal is
+ * inserted or its outcome or lead changes, moves the lead:
+ *   open → opportunity, won → customer,
+ *   lost → lost unless another deal of the lead is open or won.
+ * The move is an UPDATE of the leads table's stage column made as the
+ * extension owner, announced to StageForWrite (stages.c) as a deal move, so
+ * that a move can_transition refuses is skipped (the deal is saved, the lead
+ * stays where it is) and the log says why the lead moved.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/formatting.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 
+#include "attachment.h"
+#include "funnel_stage.h"
+#include "settings.h"
+#include "stages.h"
+
+typedef enum DealOutcome
+{
+	DEAL_OPEN,
+	DEAL_WON,
+	DEAL_LOST
+} DealOutcome;
+
+/* Whether a (lower-case, trimmed) status is in a settings list. */
+static bool
+StatusIn(const char *status, char **list, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(status, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The outcome of a deal row, as the canonical view lead_scoring.deals computes it. */
+static DealOutcome
+OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
+{
+	const LsSettings *settings = LsGetSettings();
+	bool isnull;
+	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Oid output;
+	bool varlena;
+	char *status;
+	char *start;
+	char *end;
+
+	if (isnull)
+		return DEAL_OPEN;
+	getTypeOutputInfo(deals->status_type, &output, &varlena);
+	status = OidOutputFunctionCall(output, d);
+	/* btrim(status) with its default argument trims spaces only */
+	for (start = status; *start == ' '; start++)
+		;
+	for (end = start + strlen(start); end > start && end[-1] == ' '; end--)
+		;
+	status = str_tolower(start, end - start, DEFAULT_COLLATION_OID);
+
+	if (StatusIn(status, settings->won_statuses, settings->nwon))
+	{
+		(void) heap_getattr(row, deals->closed_att, desc, &isnull);
+		if (!isnull)
+			return DEAL_WON;
+	}
+	if (StatusIn(status, settings->lost_statuses, settings->nlost))
+		return DEAL_LOST;
+	return DEAL_OPEN;
+}
+
+/* Cached plans, rebuilt when the attachments change. */
+static SPIPlanPtr lock_plan = NULL;	  /* lock the lead row */
+static SPIPlanPtr others_plan = NULL; /* does the lead have another open or won deal? */
+static SPIPlanPtr move_plan = NULL;	  /* move the lead */
+static uint64 plans_generation = 0;
+
+/* Prepare and keep one plan. */
+static SPIPlanPtr
+KeepPlan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* Make the cached plans current for these attachments. */
+static void
+PreparePlans(const LeadsAttachment *leads)
+{
+	uint64 generation = LsAttachments()->generation;
+	Oid stage_type;
+	Oid args[3];
+
+	if (move_plan != NULL && plans_generation == generation)
+		return;
+	if (move_plan != NULL)
+	{
+		SPI_freeplan(lock_plan);
+		SPI_freeplan(others_plan);
+		SPI_freeplan(move_plan);
+		lock_plan = others_plan = move_plan = NULL;
+	}
+	stage_type = get_atttype(leads->relid, leads->stage_att);
+
+	args[0] = leads->id_type;
+	lock_plan = KeepPlan(psprintf("SELECT 1 FROM %s WHERE %s %s $1 FOR NO KEY UPDATE",
+								  leads->qualname, leads->id_col, leads->id_eq),
+						 1, args);
+	args[1] = REGCLASSOID;
+	args[2] = TEXTOID;
+	others_plan = KeepPlan(
+		psprintf("SELECT EXISTS (SELECT FROM lead_scoring.deals d"
+				 " WHERE d.lead_id %s $1 AND d.outcome OPERATOR(pg_catalog.<>) 'lost'"
+				 " AND NOT (d.source OPERATOR(pg_catalog.=) $2"
+				 " AND d.deal_ref OPERATOR(pg_catalog.=) $3))",
+				 leads->id_eq),
+		3, args);
+	args[1] = stage_type;
+	move_plan = KeepPlan(psprintf("UPDATE %s SET %s = $2 WHERE %s %s $1 AND %s "
+								  "OPERATOR(lead_scoring.<>) $2",
+								  leads->qualname, leads->stage_col, leads->id_col, leads->id_eq,
+								  leads->stage_col),
+						 2, args);
+	plans_generation = generation;
+}
+
+/* Does the lead have a deal, other than this one, that is open or won? */
+static bool
+LeadHasOtherLiveDeal(Datum lead_id, Oid deals_relid, const char *deal_ref)
+{
+	Datum args[3];
+	char nulls[3] = {' ', ' ', ' '};
+	bool isnull;
+	bool result;
+
+	/* lock the lead first: a concurrent loss of its other deal then waits and sees ours */
+	if (SPI_execute_plan(lock_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the lead of a deal");
+	args[0] = lead_id;
+	args[1] = ObjectIdGetDatum(deals_relid);
+	args[2] = deal_ref != NULL ? CStringGetTextDatum(deal_ref) : (Datum) 0;
+	if (deal_ref == NULL)
+		nulls[2] = 'n';
+	if (SPI_execute_plan(others_plan, args, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the other deals of a lead");
+	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return !isnull && result;
+}
+
+/* Move the lead of a deal according to the deal's outcome. */
+static void
+MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const char *deal_ref,
+		 DealOutcome outcome)
+{
+	DealMove move;
+	const DealMove *previous;
+	Datum args[2];
+
+	move.lead_id = lead_id;
+	switch (outcome)
+	{
+		case DEAL_OPEN:
+			move.target = FS_OPPORTUNITY;
+			move.reason = REASON_DEAL_OPENED;
+			break;
+		case DEAL_WON:
+			move.target = FS_CUSTOMER;
+			move.reason = REASON_DEAL_WON;
+			break;
+		default:
+			move.target = FS_LOST;
+			move.reason = REASON_DEAL_LOST;
+			break;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PreparePlans(leads);
+	if (outcome != DEAL_LOST || !LeadHasOtherLiveDeal(lead_id, deals_relid, deal_ref))
+	{
+		args[0] = lead_id;
+		args[1] = FunnelStageGetDatum(move.target);
+		previous = StageSetDealMove(&move);
+		PG_TRY();
+		{
+			if (SPI_execute_plan(move_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not move the lead of a deal");
+		}
+		PG_FINALLY();
+		{
+			StageSetDealMove(previous);
+		}
+		PG_END_TRY();
+	}
+	SPI_finish();
+}
+
+/* deals_changed(): move the lead of a deal that was inserted, or whose outcome or lead changed. */
 PG_FUNCTION_INFO_V1(deals_changed);
 Datum
 deals_changed(PG_FUNCTION_ARGS)
 {
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation rel;
+	TupleDesc desc;
+	DealsAttachment *deals;
+	LeadsAttachment *leads;
+	HeapTuple row;
+	DealOutcome outcome;
+	Datum lead_id;
+	bool isnull;
+	LsSavedUser saved;
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("deals_changed() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("deals_changed() must be fired AFTER ... FOR EACH ROW")));
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	deals = LsDealsAttachment(RelationGetRelid(rel));
+	if (deals == NULL)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("deals_changed() fired on table \"%s\", which is not an attached deals table",
+					RelationGetRelationName(rel)),
+			 errhint("Use lead_scoring.attach_deals() and lead_scoring.detach().")));
+	/* deleting a deal is not a business event: the lead stays where it is */
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		return PointerGetDatum(NULL);
+	leads = LsLeadsAttachment();
+
+	row = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? td->tg_trigtuple : td->tg_newtuple;
+	lead_id = heap_getattr(row, deals->lead_att, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	outcome = OutcomeOf(deals, row, desc);
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		bool old_null;
+		Datum old_lead = heap_getattr(td->tg_trigtuple, deals->lead_att, desc, &old_null);
+
+		if (!old_null && LsCompareLeadIds(leads, old_lead, lead_id) == 0 &&
+			OutcomeOf(deals, td->tg_trigtuple, desc) == outcome)
+			return PointerGetDatum(NULL); /* nothing that matters to the lead changed */
+	}
+
+	LsBecomeExtensionOwner(&saved);
+	{
+		bool id_null;
+		Datum deal_id = heap_getattr(row, deals->id_att, desc, &id_null);
+		char *deal_ref = NULL;
+
+		if (!id_null)
+		{
+			Oid output;
+			bool varlena;
+
+			getTypeOutputInfo(TupleDescAttr(desc, deals->id_att - 1)->atttypid, &output, &varlena);
+			deal_ref = OidOutputFunctionCall(output, deal_id);
+		}
+		MoveLead(leads, deals->relid, lead_id, deal_ref, outcome);
+	}
+	LsRestoreUser(&saved);
 	return PointerGetDatum(NULL);
 }

@@ -1,26 +1,610 @@
 /*
- * stages.c — stage policy and the stage_change log.  (Placeholder until the
- * stage engine lands: stages are stored as written and nothing is logged.)
+ * stages.c — the stage policy applied to every write of a lead, and the
+ * stage_change log.
+ *
+ * StageForWrite (called by the leads BEFORE trigger after scoring) settles
+ * the stage a row is stored with, in this order:
+ *   1. a deal-driven move (set by deals.c around its UPDATE): taken when
+ *      can_transition allows it, otherwise skipped silently;
+ *   2. the writer's own change of the stage: checked by can_transition
+ *      unless lead_scoring.enforce_transitions is off, raising when refused;
+ *   3. otherwise, for a lead in a marketing-owned stage: disqualify_below
+ *      (new leads only), then promotion to the highest threshold stage its
+ *      score meets that can_transition allows.
+ * A write makes at most one change, so it logs at most one stage_change row.
+ *
+ * The AFTER trigger (leads_after, fired for every INSERT and for UPDATEs
+ * that changed the stage) writes that row.  It learns why the change was
+ * made from a per-transaction "reason stash" that StageForWrite fills for
+ * changes it made itself (threshold, disqualify_below, deals); anything not
+ * in the stash was the writer's own doing ('created' or 'manual').
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 
+#include "attachment.h"
+#include "lead_scoring.h"
+#include "settings.h"
 #include "stages.h"
+
+#define HANDOFF_CHANNEL "lead_scoring_handoff"
+/* Async_Notify refuses payloads of this many bytes or more (async.c, not exported) */
+#define NOTIFY_PAYLOAD_LIMIT 8000
+
+/* ---------------------------------------------------------------------------
+ * Threshold cache: lead_scoring.threshold as an array indexed by stage.
+ * ---------------------------------------------------------------------------
+ */
+static bool threshold_callback_registered = false;
+static bool threshold_valid = false;
+static Oid threshold_relid = InvalidOid;
+static uint64 threshold_inval_count = 0;
+static bool threshold_set[FS_COUNT];
+static int32 threshold_min[FS_COUNT];
+
+/* Relcache callback: the threshold table changed (config_changed) or everything was reset. */
+static void
+ThresholdInvalCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == threshold_relid)
+	{
+		threshold_valid = false;
+		threshold_inval_count++;
+		if (relid == InvalidOid)
+			threshold_relid = InvalidOid;
+	}
+}
+
+/* Read lead_scoring.threshold; the cache takes the result only when the whole read succeeded. */
+static void
+LoadThresholds(void)
+{
+	bool set[FS_COUNT];
+	int32 min[FS_COUNT];
+	uint64 i;
+
+	memset(set, 0, sizeof(set));
+	memset(min, 0, sizeof(min));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT lead_scoring.stage_rank(stage), min_score FROM lead_scoring.threshold",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read lead_scoring.threshold");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+		int32 rank = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		int32 score = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+
+		if (rank >= 0 && rank < FS_COUNT)
+		{
+			set[rank] = true;
+			min[rank] = score;
+		}
+	}
+	SPI_finish();
+	memcpy(threshold_set, set, sizeof(set));
+	memcpy(threshold_min, min, sizeof(min));
+}
+
+/* Make sure the threshold cache is current. */
+static void
+EnsureThresholds(void)
+{
+	if (!threshold_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(ThresholdInvalCallback, (Datum) 0);
+		threshold_callback_registered = true;
+	}
+	while (!threshold_valid)
+	{
+		uint64 seen = threshold_inval_count;
+
+		if (!OidIsValid(threshold_relid))
+			threshold_relid = LsRelid("threshold", false);
+		LoadThresholds();
+		/* an invalidation that arrived while loading means the load may be stale */
+		if (seen == threshold_inval_count)
+			threshold_valid = true;
+	}
+}
+
+/*
+ * The stage a score promotes a lead to from 'from', or 'from' itself: the
+ * highest threshold stage met whose transition can_transition allows, moving
+ * forward only (from recycled, whatever can_transition allows: mql or sal).
+ * Only marketing-owned stages are left by scores.
+ */
+static FunnelStage
+PromotionTarget(FunnelStage from, int32 score)
+{
+	int s;
+
+	if (FunnelStageOwner(from) != OWNER_MARKETING)
+		return from;
+	EnsureThresholds();
+	for (s = FS_COUNT - 1; s >= 0; s--)
+	{
+		if (!threshold_set[s] || score < threshold_min[s] || s == (int) from)
+			continue;
+		if (from != FS_RECYCLED && s < (int) from)
+			continue;
+		if (TransitionAllowed(from, (FunnelStage) s))
+			return (FunnelStage) s;
+	}
+	return from;
+}
+
+/* ---------------------------------------------------------------------------
+ * The reason stash: why StageForWrite changed a lead's stage, until
+ * leads_after logs it.  A hash table keyed by the lead id's binary image,
+ * living in the transaction's memory; a later write of the same lead
+ * replaces the entry, so entries of writes that never reached the AFTER
+ * trigger (INSERT ... ON CONFLICT, errors caught by savepoints) go stale
+ * harmlessly.
+ * ---------------------------------------------------------------------------
+ */
+typedef struct StashedReason
+{
+	struct StashedReason *next;
+	Datum lead_id; /* copied into the stash's memory */
+	FunnelStage to;
+	const char *reason; /* a string constant */
+} StashedReason;
+
+typedef struct StashBucket
+{
+	uint32 hash; /* the key */
+	StashedReason *chain;
+} StashBucket;
+
+static MemoryContext stash_cxt = NULL;
+static HTAB *stash = NULL;
+static long stash_entries = 0;
+static bool stash_callback_registered = false;
+
+/* At the end of a transaction the stash's memory goes away with it. */
+static void
+StashXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			stash_cxt = NULL;
+			stash = NULL;
+			stash_entries = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* A hash of the lead id's binary image (equal images hash equally). */
+static uint32
+LeadIdHash(const LeadsAttachment *leads, Datum id)
+{
+	uint32 h;
+
+	if (leads->id_byval)
+		return hash_bytes((const unsigned char *) &id, sizeof(Datum));
+	if (leads->id_len > 0)
+		return hash_bytes((const unsigned char *) DatumGetPointer(id), leads->id_len);
+	if (leads->id_len == -1)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(id);
+
+		h = hash_bytes((const unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+		if ((Pointer) v != DatumGetPointer(id))
+			pfree(v);
+		return h;
+	}
+	return hash_bytes((const unsigned char *) DatumGetCString(id), strlen(DatumGetCString(id)));
+}
+
+/* The stash's bucket for a hash, created when asked to. */
+static StashBucket *
+StashBucketFor(uint32 hash, bool create)
+{
+	bool found;
+	StashBucket *bucket;
+
+	if (stash == NULL)
+	{
+		HASHCTL ctl;
+
+		if (!create)
+			return NULL;
+		if (!stash_callback_registered)
+		{
+			RegisterXactCallback(StashXactCallback, NULL);
+			stash_callback_registered = true;
+		}
+		stash_cxt = AllocSetContextCreate(TopTransactionContext, "lead_scoring stage reasons",
+										  ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(StashBucket);
+		ctl.hcxt = stash_cxt;
+		stash = hash_create("lead_scoring stage reasons", 256, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	bucket = hash_search(stash, &hash, create ? HASH_ENTER : HASH_FIND, &found);
+	if (create && !found)
+		bucket->chain = NULL;
+	return bucket;
+}
+
+/* Remove the lead's entry from the stash; returns its reason when it was for a change to 'to'. */
+static const char *
+StashTake(const LeadsAttachment *leads, Datum id, bool match_to, FunnelStage to)
+{
+	StashBucket *bucket;
+	StashedReason **link;
+	const char *reason = NULL;
+
+	if (stash_entries == 0)
+		return NULL;
+	bucket = StashBucketFor(LeadIdHash(leads, id), false);
+	if (bucket == NULL)
+		return NULL;
+	for (link = &bucket->chain; *link != NULL; link = &(*link)->next)
+	{
+		StashedReason *entry = *link;
+
+		if (datum_image_eq(entry->lead_id, id, leads->id_byval, leads->id_len))
+		{
+			if (!match_to || entry->to == to)
+				reason = entry->reason;
+			*link = entry->next;
+			if (!leads->id_byval)
+				pfree(DatumGetPointer(entry->lead_id));
+			pfree(entry);
+			stash_entries--;
+			break;
+		}
+	}
+	return reason;
+}
+
+/* Record why the lead is moving to 'to' (replacing any earlier entry for the lead). */
+static void
+StashPut(const LeadsAttachment *leads, Datum id, FunnelStage to, const char *reason)
+{
+	StashBucket *bucket;
+	StashedReason *entry;
+	MemoryContext old;
+
+	StashTake(leads, id, false, to);
+	bucket = StashBucketFor(LeadIdHash(leads, id), true);
+	old = MemoryContextSwitchTo(stash_cxt);
+	entry = palloc(sizeof(StashedReason));
+	entry->lead_id = datumCopy(id, leads->id_byval, leads->id_len);
+	entry->to = to;
+	entry->reason = reason;
+	entry->next = bucket->chain;
+	bucket->chain = entry;
+	stash_entries++;
+	MemoryContextSwitchTo(old);
+}
+
+/* ---------------------------------------------------------------------------
+ * The stage policy.
+ * ---------------------------------------------------------------------------
+ */
+static const DealMove *deal_move = NULL;
+
+const DealMove *
+StageSetDealMove(const DealMove *move)
+{
+	const DealMove *previous = deal_move;
+
+	deal_move = move;
+	return previous;
+}
+
+/* Why the built-in rules (or an override) refuse from → to, as a sentence. */
+static const char *
+RefusalReason(FunnelStage from, FunnelStage to)
+{
+	if (TransitionBuiltin(from, to))
+		return "lead_scoring.transition_override removes this transition.";
+	if (from == FS_CUSTOMER || from == FS_DISQUALIFIED)
+		return psprintf("\"%s\" is a closed stage.", FunnelStageLabel(from));
+	if (from == FS_LOST)
+		return "A lost lead can only be recycled (re-engaged).";
+	if (to == FS_RECYCLED)
+		return "Only sales-owned stages (sal, sql, opportunity) and lost can be recycled.";
+	if (from == FS_RECYCLED)
+		return "A recycled lead returns to mql or sal, or is closed as disqualified or lost.";
+	if (to < from && to <= FS_CUSTOMER)
+		return "Stages move forward only along new, iql, mql, sal, sql, opportunity, customer; "
+			   "sales returns a lead to marketing through recycled.";
+	return "The transition is not among the built-in rules.";
+}
+
+/* The stages can_transition allows from 'from', as a list for a hint. */
+static char *
+AllowedFrom(FunnelStage from)
+{
+	StringInfoData buf;
+	int s;
+
+	initStringInfo(&buf);
+	for (s = 0; s < FS_COUNT; s++)
+		if (TransitionAllowed(from, (FunnelStage) s))
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", FunnelStageLabel(s));
+	if (buf.len == 0)
+		appendStringInfoString(&buf, "none");
+	return buf.data;
+}
+
+/* Raise the error for a refused stage change of a lead. */
+static void
+RefuseTransition(const LeadsAttachment *leads, Datum id, FunnelStage from, FunnelStage to)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("lead %s cannot move from stage \"%s\" to \"%s\"", LsLeadIdText(leads, id),
+					FunnelStageLabel(from), FunnelStageLabel(to)),
+			 errdetail("%s", RefusalReason(from, to)),
+			 errhint("Allowed from \"%s\": %s.  To force the change, a superuser can SET "
+					 "lead_scoring.enforce_transitions = off; it is logged all the same.",
+					 FunnelStageLabel(from), AllowedFrom(from))));
+}
 
 FunnelStage
 StageForWrite(const LeadWrite *write)
 {
-	return write->new_stage;
+	const LeadsAttachment *leads = write->leads;
+	FunnelStage result;
+	const char *reason = NULL; /* set when this write changes the stage by itself */
+	bool changes;
+	LsSavedUser saved;
+
+	/* the rules and settings are the extension owner's tables */
+	LsBecomeExtensionOwner(&saved);
+
+	if (!write->is_insert && deal_move != NULL && write->new_stage == deal_move->target &&
+		write->new_stage != write->old_stage &&
+		LsCompareLeadIds(leads, deal_move->lead_id, write->lead_id) == 0)
+	{
+		/* a deal moves the lead; a move the rules refuse is skipped, never raised */
+		if (TransitionAllowed(write->old_stage, deal_move->target))
+		{
+			result = deal_move->target;
+			reason = deal_move->reason;
+		}
+		else
+		{
+			result = PromotionTarget(write->old_stage, write->new_score);
+			if (result != write->old_stage)
+				reason = REASON_THRESHOLD;
+		}
+	}
+	else if (!write->is_insert && write->new_stage != write->old_stage)
+	{
+		/* the writer's own change: checked, and never overridden by scores in the same write */
+		if (ls_enforce_transitions && !TransitionAllowed(write->old_stage, write->new_stage))
+			RefuseTransition(leads, write->lead_id, write->old_stage, write->new_stage);
+		result = write->new_stage;
+	}
+	else
+	{
+		const LsSettings *settings = LsGetSettings();
+
+		result = write->new_stage;
+		if (write->is_insert && settings->has_disqualify_below &&
+			write->new_score < settings->disqualify_below &&
+			FunnelStageOwner(write->new_stage) == OWNER_MARKETING)
+		{
+			result = FS_DISQUALIFIED;
+			reason = REASON_DISQUALIFY_BELOW;
+		}
+		else
+		{
+			result = PromotionTarget(write->new_stage, write->new_score);
+			if (result != write->new_stage)
+				reason = REASON_THRESHOLD;
+		}
+	}
+
+	/* leads_after runs for inserts and for updates that change the stage */
+	changes = write->is_insert || result != write->old_stage;
+	if (changes && reason != NULL)
+		StashPut(leads, write->lead_id, result, reason);
+	else
+		StashTake(leads, write->lead_id, false, result);
+
+	LsRestoreUser(&saved);
+	return result;
 }
 
+/* ---------------------------------------------------------------------------
+ * The log and the handoff notification.
+ * ---------------------------------------------------------------------------
+ */
+static SPIPlanPtr log_plan = NULL;
+static uint64 log_plan_generation = 0;
+
+/* The cached plan inserting one stage_change row. */
+static SPIPlanPtr
+LogPlan(const LeadsAttachment *leads, Oid stage_type)
+{
+	uint64 generation = LsAttachments()->generation;
+
+	if (log_plan == NULL || log_plan_generation != generation)
+	{
+		const char *sql = "INSERT INTO lead_scoring.stage_change"
+						  " (lead_id, from_stage, to_stage, score, actor, reason, owner)"
+						  " VALUES ($1, $2, $3, $4, $5, $6, $7)";
+		Oid argtypes[7] = {leads->id_type, stage_type, stage_type, INT4OID,
+						   TEXTOID,		   TEXTOID,	   TEXTOID};
+		SPIPlanPtr plan = SPI_prepare(sql, 7, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		if (log_plan != NULL)
+			SPI_freeplan(log_plan);
+		log_plan = plan;
+		log_plan_generation = generation;
+	}
+	return log_plan;
+}
+
+/* A column of the row as text, or NULL. */
+static char *
+ColumnText(HeapTuple row, TupleDesc desc, AttrNumber att)
+{
+	bool isnull;
+	Datum d;
+	Oid output;
+	bool varlena;
+
+	if (att == InvalidAttrNumber)
+		return NULL;
+	d = heap_getattr(row, att, desc, &isnull);
+	if (isnull)
+		return NULL;
+	getTypeOutputInfo(TupleDescAttr(desc, att - 1)->atttypid, &output, &varlena);
+	return OidOutputFunctionCall(output, d);
+}
+
+/*
+ * leads_after(): AFTER INSERT, and AFTER UPDATE when the stage changed, per
+ * row.  Writes the stage_change row (as the extension owner: the log is
+ * append-only for everyone else) and notifies listeners of handoffs.
+ */
 PG_FUNCTION_INFO_V1(leads_after);
 Datum
 leads_after(PG_FUNCTION_ARGS)
 {
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation rel;
+	TupleDesc desc;
+	LeadsAttachment *leads;
+	HeapTuple row;
+	bool is_insert;
+	bool isnull;
+	Datum id;
+	FunnelStage from = FS_NEW;
+	FunnelStage to;
+	int32 score;
+	const char *reason;
+	const char *actor;
+	char *owner;
+	Datum values[7];
+	char nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	LsSavedUser saved;
+	int rc;
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("leads_after() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("leads_after() must be fired AFTER INSERT OR UPDATE ... FOR EACH ROW")));
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	leads = LsLeadsAttachment();
+	if (RelationGetRelid(rel) != leads->relid)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("leads_after() fired on table \"%s\", which is not the attached leads table",
+					RelationGetRelationName(rel))));
+
+	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+	row = is_insert ? td->tg_trigtuple : td->tg_newtuple;
+	id = heap_getattr(row, leads->id_att, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL); /* the BEFORE trigger refuses NULL ids */
+	to = DatumGetFunnelStage(heap_getattr(row, leads->stage_att, desc, &isnull));
+	if (isnull)
+		return PointerGetDatum(NULL);
+	if (!is_insert)
+	{
+		bool old_null;
+
+		from = DatumGetFunnelStage(heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &old_null));
+		if (!old_null && from == to)
+			return PointerGetDatum(NULL); /* not a change */
+	}
+	score = DatumGetInt32(heap_getattr(row, leads->score_att, desc, &isnull));
+	if (isnull)
+		nulls[3] = 'n';
+
+	reason = StashTake(leads, id, true, to);
+	if (ls_reason != NULL && ls_reason[0] != '\0')
+		reason = ls_reason;
+	else if (reason == NULL)
+		reason = is_insert ? REASON_CREATED : REASON_MANUAL;
+	if (ls_actor != NULL && ls_actor[0] != '\0')
+		actor = ls_actor;
+	else
+		actor = GetUserNameFromId(GetSessionUserId(), false);
+	owner = ColumnText(row, desc, leads->owner_att);
+
+	values[0] = id;
+	values[1] = FunnelStageGetDatum(from);
+	if (is_insert)
+		nulls[1] = 'n';
+	values[2] = FunnelStageGetDatum(to);
+	values[3] = Int32GetDatum(score);
+	values[4] = CStringGetTextDatum(actor);
+	values[5] = CStringGetTextDatum(reason);
+	values[6] = owner != NULL ? CStringGetTextDatum(owner) : (Datum) 0;
+	if (owner == NULL)
+		nulls[6] = 'n';
+
+	LsBecomeExtensionOwner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_plan(LogPlan(leads, TupleDescAttr(desc, leads->stage_att - 1)->atttypid),
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not write lead_scoring.stage_change: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	LsRestoreUser(&saved);
+
+	/* a handoff: marketing (or nothing, at creation) hands the lead to sales */
+	if (FunnelStageOwner(to) == OWNER_SALES &&
+		(is_insert || FunnelStageOwner(from) == OWNER_MARKETING))
+	{
+		char *payload = LsLeadIdText(leads, id);
+
+		if (strlen(payload) < NOTIFY_PAYLOAD_LIMIT)
+			Async_Notify(HANDOFF_CHANNEL, payload);
+		else
+			ereport(WARNING,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("lead id too long for a NOTIFY payload: handoff not notified"),
+					 errdetail("NOTIFY payloads are limited to %d bytes.",
+							   NOTIFY_PAYLOAD_LIMIT - 1)));
+	}
 	return PointerGetDatum(NULL);
 }

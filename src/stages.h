@@ -1,5 +1,6 @@
 /*
- * stages.h — stage policy applied to every write of a lead row.
+ * stages.h — stage policy applied to every write of a lead row, and the
+ * deal-driven moves that go through it.
  */
 #ifndef STAGES_H
 #define STAGES_H
@@ -22,9 +23,34 @@ typedef struct LeadWrite
 } LeadWrite;
 
 /*
- * The stage to store: threshold promotion, disqualify_below for new leads and the
- * transition check.  Raises when the change is refused.
+ * The stage to store: a deal-driven move when allowed, else the writer's own
+ * change checked by can_transition (raising when refused), else
+ * disqualify_below for a new lead or threshold promotion.
  */
 extern FunnelStage StageForWrite(const LeadWrite *write);
+
+/*
+ * A deal-driven move in progress.  deals.c sets it around its UPDATE of the
+ * lead's stage, so that StageForWrite skips a refused move silently instead
+ * of raising, and logs the deal's reason.
+ */
+typedef struct DealMove
+{
+	Datum lead_id;
+	FunnelStage target;
+	const char *reason; /* "deal opened", "deal won", "deal lost" */
+} DealMove;
+
+/* Make 'move' (or none, with NULL) the move in progress; returns the previous one. */
+extern const DealMove *StageSetDealMove(const DealMove *move);
+
+/* Reasons recorded in lead_scoring.stage_change when lead_scoring.reason is not set. */
+#define REASON_CREATED "created"
+#define REASON_MANUAL "manual"
+#define REASON_THRESHOLD "threshold"
+#define REASON_DISQUALIFY_BELOW "disqualify_below"
+#define REASON_DEAL_OPENED "deal opened"
+#define REASON_DEAL_WON "deal won"
+#define REASON_DEAL_LOST "deal lost"
 
 #endif /* STAGES_H */

@@ -295,7 +295,15 @@ BEGIN
                                         closed_column, owner_column, cost_column)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
             cost_column);
-    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE OR DELETE ON %s '
+    -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = deals AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', deals, lead_column);
+        RAISE NOTICE 'created an index on %(%) for deal moves', deals, lead_column;
+    END IF;
+
+    -- deals move their leads when inserted or when their outcome or lead changes (deleting one does not)
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
 END $$;
