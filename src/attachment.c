@@ -252,14 +252,25 @@ BuildAttachments(void)
 			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	if (SPI_execute(
+	/* the attachment table is the extension owner's: the triggers of an application role read it */
+	{
+		Oid saved_user;
+		int saved_context;
+		int rc;
+
+		GetUserIdAndSecContext(&saved_user, &saved_context);
+		SetUserIdAndSecContext(a->extension_owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+		rc = SPI_execute(
 			"SELECT relid::pg_catalog.oid AS relid, kind, id_column, stage_column, score_column,"
 			" owner_column, created_column, lead_column, type_column, time_column, channel_column,"
 			" campaign_column, keyword_column, key_columns::text[] AS key_columns, amount_column,"
 			" status_column, closed_column, cost_column"
 			" FROM lead_scoring.attachment ORDER BY relid::pg_catalog.oid",
-			true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read lead_scoring.attachment");
+			true, 0);
+		SetUserIdAndSecContext(saved_user, saved_context);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read lead_scoring.attachment");
+	}
 
 	old = MemoryContextSwitchTo(cxt);
 	for (i = 0; i < SPI_processed; i++)

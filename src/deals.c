@@ -229,6 +229,7 @@ deals_changed(PG_FUNCTION_ARGS)
 	DealOutcome outcome;
 	Datum lead_id;
 	bool isnull;
+	bool moves = true;
 	LsSavedUser saved;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -251,23 +252,24 @@ deals_changed(PG_FUNCTION_ARGS)
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 		return PointerGetDatum(NULL);
 	leads = LsLeadsAttachment();
-
 	row = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? td->tg_trigtuple : td->tg_newtuple;
 	lead_id = heap_getattr(row, deals->lead_att, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
+
+	/* the settings, the leads table and the other deals are read and written as the extension owner */
+	LsBecomeExtensionOwner(&saved);
 	outcome = OutcomeOf(deals, row, desc);
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		bool old_null;
 		Datum old_lead = heap_getattr(td->tg_trigtuple, deals->lead_att, desc, &old_null);
 
-		if (!old_null && LsCompareLeadIds(leads, old_lead, lead_id) == 0 &&
-			OutcomeOf(deals, td->tg_trigtuple, desc) == outcome)
-			return PointerGetDatum(NULL); /* nothing that matters to the lead changed */
+		/* the lead moves only when the deal changed its lead or its outcome */
+		moves = old_null || LsCompareLeadIds(leads, old_lead, lead_id) != 0 ||
+				OutcomeOf(deals, td->tg_trigtuple, desc) != outcome;
 	}
-
-	LsBecomeExtensionOwner(&saved);
+	if (moves)
 	{
 		bool id_null;
 		Datum deal_id = heap_getattr(row, deals->id_att, desc, &id_null);
