@@ -9,12 +9,14 @@ SET search_path = lead_scoring, public;
 SELECT attach_leads('lead');
 
 -- attach_deals validates the mapping and changes nothing when it is wrong
+\set SHOW_CONTEXT never
 SELECT attach_deals('deal');
 SELECT attach_deals('deal', id_column => 'deal_no', lead_column => 'lead', amount_column => 'state');
 SELECT attach_deals('deal', id_column => 'deal_no', lead_column => 'value');
 SELECT attach_deals('deal', id_column => 'deal_no', lead_column => 'lead', amount_column => 'value',
                     status_column => 'state', closed_column => 'value');
 SELECT count(*) AS attached FROM attachment WHERE kind = 'deals';
+\set SHOW_CONTEXT errors
 -- a deals table may name its columns as it likes; an index on the lead column is made when missing
 SELECT attach_deals('deal', id_column => 'deal_no', lead_column => 'lead', amount_column => 'value',
                     status_column => 'state', closed_column => 'closed');

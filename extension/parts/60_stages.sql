@@ -78,21 +78,22 @@ $def$),
 
 -- Time spent in each stage, one stint per stay: from the change into the stage to the lead's
 -- next change.  leads_left counts stays that ended (a lead that left a stage twice counts twice).
+-- Times are computed in seconds and shown with whole days split off (justify_hours).
 (620, 'stage_durations', 'view', $def$
 CREATE VIEW @extschema@.stage_durations AS
 WITH stints AS (
     SELECT c.to_stage AS stage,
-           lead(c.changed_at) OVER (PARTITION BY c.lead_id ORDER BY c.changed_at, c.change_id)
-               - c.changed_at AS time_in
+           extract(epoch FROM lead(c.changed_at) OVER (PARTITION BY c.lead_id ORDER BY c.changed_at, c.change_id)
+                              - c.changed_at)::float8 AS seconds
       FROM @extschema@.stage_change c
 )
 SELECT f.stage,
-       count(t.time_in) AS leads_left,
-       avg(t.time_in) AS avg_time,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY t.time_in) AS median_time,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY t.time_in) AS p90_time
+       count(t.seconds) AS leads_left,
+       justify_hours(make_interval(secs => avg(t.seconds))) AS avg_time,
+       justify_hours(make_interval(secs => percentile_cont(0.5) WITHIN GROUP (ORDER BY t.seconds))) AS median_time,
+       justify_hours(make_interval(secs => percentile_cont(0.9) WITHIN GROUP (ORDER BY t.seconds))) AS p90_time
   FROM @extschema@.funnel_stages() AS f(stage)
-  LEFT JOIN stints t ON t.stage OPERATOR(@extschema@.=) f.stage AND t.time_in IS NOT NULL
+  LEFT JOIN stints t ON t.stage OPERATOR(@extschema@.=) f.stage AND t.seconds IS NOT NULL
  GROUP BY f.stage
  ORDER BY @extschema@.stage_rank(f.stage)
 $def$),
@@ -156,7 +157,8 @@ WITH received AS (
 ), by_handoffs AS (
     SELECT r.owner,
            count(*) AS handoffs,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY r.response_time) AS median_response,
+           justify_hours(make_interval(secs => percentile_cont(0.5) WITHIN GROUP
+                                           (ORDER BY extract(epoch FROM r.response_time)::float8))) AS median_response,
            round(100.0 * count(*) FILTER (WHERE r.status = 'met')
                  / nullif(count(*) FILTER (WHERE r.status <> 'waiting'), 0), 1) AS sla_met_pct,
            count(DISTINCT r.lead_id) FILTER (WHERE r.converted) AS converted
