@@ -114,6 +114,20 @@ SELECT count(*) FROM deal WHERE deal_no IN (1301, 1302);
 -- the canonical view of all deals tables, with the outcome the triggers use
 SELECT source, deal_ref, lead_id, amount, status, closed_at, outcome FROM deals ORDER BY source::text, deal_ref;
 
+-- a partitioned deals table: the trigger fires on its partitions, whose columns may lie elsewhere
+CREATE TABLE public.part_deal (id int, lead_id int, amount numeric, status text, closed_at timestamptz)
+    PARTITION BY RANGE (id);
+CREATE TABLE public.part_deal_1 (junk int, status text, closed_at timestamptz, amount numeric, lead_id int, id int);
+ALTER TABLE part_deal_1 DROP COLUMN junk;
+ALTER TABLE part_deal ATTACH PARTITION part_deal_1 FOR VALUES FROM (0) TO (1000);
+SELECT attach_deals('part_deal');
+INSERT INTO lead (id, stage) VALUES (13, 'mql');
+INSERT INTO part_deal VALUES (1, 13, 10, 'open', NULL);
+UPDATE part_deal SET status = 'won', closed_at = '2024-03-10' WHERE id = 1;
+SELECT * FROM pg_temp.log(13);
+SELECT detach('part_deal');
+DROP TABLE part_deal;
+
 -- detaching a deals table removes its trigger: its deals no longer move leads
 SELECT detach('big_deal');
 INSERT INTO big_deal VALUES (1, 12, 10, 'new', NULL);

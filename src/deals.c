@@ -16,6 +16,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tupconvert.h"
+#include "catalog/partition.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -215,6 +218,43 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 	SPI_finish();
 }
 
+/*
+ * The attachment a deals row belongs to: its own table's, or, for a partition
+ * (whose row triggers are clones of the partitioned table's), the attached
+ * ancestor's.  The rows are converted to the attached table's row type when
+ * the partition's columns are laid out differently.
+ */
+static DealsAttachment *
+DealsAttachmentFor(Relation rel, HeapTuple *row, HeapTuple *old_row, TupleDesc *desc)
+{
+	DealsAttachment *deals = LsDealsAttachment(RelationGetRelid(rel));
+	ListCell *lc;
+
+	*desc = RelationGetDescr(rel);
+	if (deals != NULL || !rel->rd_rel->relispartition)
+		return deals;
+	foreach (lc, get_partition_ancestors(RelationGetRelid(rel)))
+	{
+		deals = LsDealsAttachment(lfirst_oid(lc));
+		if (deals != NULL)
+		{
+			Relation root = table_open(deals->relid, AccessShareLock);
+			TupleConversionMap *map = convert_tuples_by_name(*desc, RelationGetDescr(root));
+
+			*desc = RelationGetDescr(root);
+			if (map != NULL)
+			{
+				*row = execute_attr_map_tuple(*row, map);
+				if (*old_row != NULL)
+					*old_row = execute_attr_map_tuple(*old_row, map);
+			}
+			table_close(root, NoLock);
+			return deals;
+		}
+	}
+	return NULL;
+}
+
 /* deals_changed(): move the lead of a deal that was inserted, or whose outcome or lead changed. */
 PG_FUNCTION_INFO_V1(deals_changed);
 Datum
@@ -226,6 +266,7 @@ deals_changed(PG_FUNCTION_ARGS)
 	DealsAttachment *deals;
 	LeadsAttachment *leads;
 	HeapTuple row;
+	HeapTuple old_row;
 	DealOutcome outcome;
 	Datum lead_id;
 	bool isnull;
@@ -238,9 +279,13 @@ deals_changed(PG_FUNCTION_ARGS)
 	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("deals_changed() must be fired AFTER ... FOR EACH ROW")));
+	/* deleting a deal is not a business event: the lead stays where it is */
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		return PointerGetDatum(NULL);
 	rel = td->tg_relation;
-	desc = RelationGetDescr(rel);
-	deals = LsDealsAttachment(RelationGetRelid(rel));
+	row = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? td->tg_trigtuple : td->tg_newtuple;
+	old_row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_trigtuple : NULL;
+	deals = DealsAttachmentFor(rel, &row, &old_row, &desc);
 	if (deals == NULL)
 		ereport(
 			ERROR,
@@ -248,11 +293,7 @@ deals_changed(PG_FUNCTION_ARGS)
 			 errmsg("deals_changed() fired on table \"%s\", which is not an attached deals table",
 					RelationGetRelationName(rel)),
 			 errhint("Use lead_scoring.attach_deals() and lead_scoring.detach().")));
-	/* deleting a deal is not a business event: the lead stays where it is */
-	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		return PointerGetDatum(NULL);
 	leads = LsLeadsAttachment();
-	row = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? td->tg_trigtuple : td->tg_newtuple;
 	lead_id = heap_getattr(row, deals->lead_att, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
@@ -260,14 +301,14 @@ deals_changed(PG_FUNCTION_ARGS)
 	/* the settings, the leads table and the other deals are read and written as the extension owner */
 	LsBecomeExtensionOwner(&saved);
 	outcome = OutcomeOf(deals, row, desc);
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	if (old_row != NULL)
 	{
 		bool old_null;
-		Datum old_lead = heap_getattr(td->tg_trigtuple, deals->lead_att, desc, &old_null);
+		Datum old_lead = heap_getattr(old_row, deals->lead_att, desc, &old_null);
 
 		/* the lead moves only when the deal changed its lead or its outcome */
 		moves = old_null || LsCompareLeadIds(leads, old_lead, lead_id) != 0 ||
-				OutcomeOf(deals, td->tg_trigtuple, desc) != outcome;
+				OutcomeOf(deals, old_row, desc) != outcome;
 	}
 	if (moves)
 	{
