@@ -50,15 +50,16 @@
  */
 struct PhoneCountry
 {
-	const char *code;			/* calling code, 1–3 digits */
-	int8		min_nsn;		/* shortest national significant number */
-	int8		max_nsn;		/* longest national significant number */
-	bool		leading_zero;	/* a national significant number may begin with 0 */
-	bool		nanp;			/* North American plan: NXX NXX XXXX */
-	const char *trunk[3];		/* national (trunk) prefixes, longest first */
-	const char *idd[5];			/* international prefixes other than the universal 00 */
+	const char *code;	  /* calling code, 1–3 digits */
+	int8 min_nsn;		  /* shortest national significant number */
+	int8 max_nsn;		  /* longest national significant number */
+	bool leading_zero;	  /* a national significant number may begin with 0 */
+	bool nanp;			  /* North American plan: NXX NXX XXXX */
+	const char *trunk[3]; /* national (trunk) prefixes, longest first */
+	const char *idd[5];	  /* international prefixes other than the universal 00 */
 };
 
+/* clang-format off */
 /* A calling code with a described numbering plan. */
 #define PLAN(code, min, max, ...) {code, min, max, false, false, __VA_ARGS__}
 /* An assigned calling code without a described plan. */
@@ -66,228 +67,105 @@ struct PhoneCountry
 
 /*
  * Every assigned ITU-T E.164 country calling code (list of 2023), the common
- * ones with their plans.  Lengths are those of the national significant
- * number (without trunk prefix), wide enough for landlines and mobiles alike:
- * a plausibility check, not a number-range validation.
+ * ones with their plans, in ascending order.  Lengths are those of the
+ * national significant number (without trunk prefix), wide enough for
+ * landlines and mobiles alike: a plausibility check, not a number-range
+ * validation.
  */
 static const PhoneCountry phone_codes[] = {
-	{"1", 10, 10, false, true, {"1"}, {"011"}}, /* US, CA and the rest of NANP */
-	{"7", 10, 10, false, false, {"8"}, {"810"}}, /* RU, KZ */
-	PLAN("20", 8, 10, {"0"}, {NULL}),			/* EG */
-	PLAN("27", 9, 9, {"0"}, {NULL}),			/* ZA */
-	PLAN("30", 10, 10, {NULL}, {NULL}),			/* GR */
-	PLAN("31", 9, 9, {"0"}, {NULL}),			/* NL */
-	PLAN("32", 8, 9, {"0"}, {NULL}),			/* BE */
-	PLAN("33", 9, 9, {"0"}, {NULL}),			/* FR */
-	PLAN("34", 9, 9, {NULL}, {NULL}),			/* ES */
-	PLAN("36", 8, 9, {"06"}, {NULL}),			/* HU */
-	{"39", 6, 11, true, false, {NULL}, {NULL}}, /* IT: the 0 of landlines is kept */
-	PLAN("40", 9, 9, {"0"}, {NULL}),			/* RO */
-	PLAN("41", 9, 9, {"0"}, {NULL}),			/* CH */
-	PLAN("43", 6, 13, {"0"}, {NULL}),			/* AT */
-	PLAN("44", 7, 10, {"0"}, {NULL}),			/* GB */
-	PLAN("45", 8, 8, {NULL}, {NULL}),			/* DK */
-	PLAN("46", 7, 10, {"0"}, {NULL}),			/* SE */
-	PLAN("47", 8, 8, {NULL}, {NULL}),			/* NO */
-	PLAN("48", 9, 9, {NULL}, {NULL}),			/* PL */
-	PLAN("49", 6, 13, {"0"}, {NULL}),			/* DE */
+	{"1", 10, 10, false, true, {"1"}, {"011"}},     /* US, CA and the rest of NANP */
+	{"7", 10, 10, false, false, {"8"}, {"810"}},    /* RU, KZ */
+	PLAN("20", 8, 10, {"0"}, {NULL}),               /* EG */
+	PLAN("27", 9, 9, {"0"}, {NULL}),                /* ZA */
+	PLAN("30", 10, 10, {NULL}, {NULL}),             /* GR */
+	PLAN("31", 9, 9, {"0"}, {NULL}),                /* NL */
+	PLAN("32", 8, 9, {"0"}, {NULL}),                /* BE */
+	PLAN("33", 9, 9, {"0"}, {NULL}),                /* FR */
+	PLAN("34", 9, 9, {NULL}, {NULL}),               /* ES */
+	PLAN("36", 8, 9, {"06"}, {NULL}),               /* HU */
+	{"39", 6, 11, true, false, {NULL}, {NULL}},     /* IT: the 0 of landlines is kept */
+	PLAN("40", 9, 9, {"0"}, {NULL}),                /* RO */
+	PLAN("41", 9, 9, {"0"}, {NULL}),                /* CH */
+	PLAN("43", 6, 13, {"0"}, {NULL}),               /* AT */
+	PLAN("44", 7, 10, {"0"}, {NULL}),               /* GB */
+	PLAN("45", 8, 8, {NULL}, {NULL}),               /* DK */
+	PLAN("46", 7, 10, {"0"}, {NULL}),               /* SE */
+	PLAN("47", 8, 8, {NULL}, {NULL}),               /* NO */
+	PLAN("48", 9, 9, {NULL}, {NULL}),               /* PL */
+	PLAN("49", 6, 13, {"0"}, {NULL}),               /* DE */
 	CODE("51"),
-	PLAN("52", 10, 10, {"01"}, {NULL}),			/* MX */
+	PLAN("52", 10, 10, {"01"}, {NULL}),             /* MX */
 	CODE("53"),
-	PLAN("54", 10, 11, {"0"}, {NULL}),			/* AR */
-	PLAN("55", 10, 11, {"0"}, {NULL}),			/* BR */
-	PLAN("56", 9, 9, {NULL}, {NULL}),			/* CL */
-	PLAN("57", 8, 10, {NULL}, {NULL}),			/* CO */
+	PLAN("54", 10, 11, {"0"}, {NULL}),              /* AR */
+	PLAN("55", 10, 11, {"0"}, {NULL}),              /* BR */
+	PLAN("56", 9, 9, {NULL}, {NULL}),               /* CL */
+	PLAN("57", 8, 10, {NULL}, {NULL}),              /* CO */
 	CODE("58"),
-	PLAN("60", 8, 10, {"0"}, {NULL}),			/* MY */
-	PLAN("61", 9, 9, {"0"}, {"0011"}),			/* AU */
-	PLAN("62", 8, 12, {"0"}, {NULL}),			/* ID */
-	PLAN("63", 8, 10, {"0"}, {NULL}),			/* PH */
-	PLAN("64", 8, 10, {"0"}, {NULL}),			/* NZ */
-	PLAN("65", 8, 8, {NULL}, {NULL}),			/* SG */
-	PLAN("66", 8, 9, {"0"}, {NULL}),			/* TH */
-	PLAN("81", 9, 10, {"0"}, {"010"}),			/* JP */
-	PLAN("82", 8, 10, {"0"}, {"001", "002", "005", "008", "00700"}), /* KR */
-	PLAN("84", 9, 10, {"0"}, {NULL}),			/* VN */
-	PLAN("86", 9, 11, {"0"}, {NULL}),			/* CN */
-	PLAN("90", 10, 10, {"0"}, {NULL}),			/* TR */
-	PLAN("91", 10, 10, {"0"}, {NULL}),			/* IN */
-	PLAN("92", 9, 10, {"0"}, {NULL}),			/* PK */
-	CODE("93"),
-	CODE("94"),
-	CODE("95"),
-	CODE("98"),
-	CODE("211"),
-	CODE("212"),
-	CODE("213"),
-	CODE("216"),
-	CODE("218"),
-	CODE("220"),
-	CODE("221"),
-	CODE("222"),
-	CODE("223"),
-	CODE("224"),
-	CODE("225"),
-	CODE("226"),
-	CODE("227"),
-	CODE("228"),
-	CODE("229"),
-	CODE("230"),
-	CODE("231"),
-	CODE("232"),
-	CODE("233"),
-	PLAN("234", 8, 10, {"0"}, {NULL}),			/* NG */
-	CODE("235"),
-	CODE("236"),
-	CODE("237"),
-	CODE("238"),
-	CODE("239"),
-	CODE("240"),
-	CODE("241"),
-	CODE("242"),
-	CODE("243"),
-	CODE("244"),
-	CODE("245"),
-	CODE("246"),
-	CODE("247"),
-	CODE("248"),
-	CODE("249"),
-	CODE("250"),
-	CODE("251"),
-	CODE("252"),
-	CODE("253"),
-	PLAN("254", 9, 9, {"0"}, {NULL}),			/* KE */
-	CODE("255"),
-	CODE("256"),
-	CODE("257"),
-	CODE("258"),
-	CODE("260"),
-	CODE("261"),
-	CODE("262"),
-	CODE("263"),
-	CODE("264"),
-	CODE("265"),
-	CODE("266"),
-	CODE("267"),
-	CODE("268"),
-	CODE("269"),
-	CODE("290"),
-	CODE("291"),
-	CODE("297"),
-	CODE("298"),
-	CODE("299"),
-	CODE("350"),
-	PLAN("351", 9, 9, {NULL}, {NULL}),			/* PT */
-	PLAN("352", 6, 11, {NULL}, {NULL}),			/* LU */
-	PLAN("353", 7, 9, {"0"}, {NULL}),			/* IE */
-	CODE("354"),
-	CODE("355"),
-	CODE("356"),
-	CODE("357"),
-	PLAN("358", 6, 11, {"0"}, {NULL}),			/* FI */
-	PLAN("359", 7, 9, {"0"}, {NULL}),			/* BG */
-	PLAN("370", 8, 8, {"8", "0"}, {NULL}),		/* LT */
-	PLAN("371", 8, 8, {NULL}, {NULL}),			/* LV */
-	PLAN("372", 7, 8, {NULL}, {NULL}),			/* EE */
+	PLAN("60", 8, 10, {"0"}, {NULL}),               /* MY */
+	PLAN("61", 9, 9, {"0"}, {"0011"}),              /* AU */
+	PLAN("62", 8, 12, {"0"}, {NULL}),               /* ID */
+	PLAN("63", 8, 10, {"0"}, {NULL}),               /* PH */
+	PLAN("64", 8, 10, {"0"}, {NULL}),               /* NZ */
+	PLAN("65", 8, 8, {NULL}, {NULL}),               /* SG */
+	PLAN("66", 8, 9, {"0"}, {NULL}),                /* TH */
+	PLAN("81", 9, 10, {"0"}, {"010"}),              /* JP */
+	PLAN("82", 8, 10, {"0"}, {"001", "002", "005", "008", "00700"}),/* KR */
+	PLAN("84", 9, 10, {"0"}, {NULL}),               /* VN */
+	PLAN("86", 9, 11, {"0"}, {NULL}),               /* CN */
+	PLAN("90", 10, 10, {"0"}, {NULL}),              /* TR */
+	PLAN("91", 10, 10, {"0"}, {NULL}),              /* IN */
+	PLAN("92", 9, 10, {"0"}, {NULL}),               /* PK */
+	CODE("93"), CODE("94"), CODE("95"), CODE("98"), CODE("211"), CODE("212"), CODE("213"),
+	CODE("216"), CODE("218"), CODE("220"), CODE("221"), CODE("222"), CODE("223"), CODE("224"),
+	CODE("225"), CODE("226"), CODE("227"), CODE("228"), CODE("229"), CODE("230"), CODE("231"),
+	CODE("232"), CODE("233"),
+	PLAN("234", 8, 10, {"0"}, {NULL}),              /* NG */
+	CODE("235"), CODE("236"), CODE("237"), CODE("238"), CODE("239"), CODE("240"), CODE("241"),
+	CODE("242"), CODE("243"), CODE("244"), CODE("245"), CODE("246"), CODE("247"), CODE("248"),
+	CODE("249"), CODE("250"), CODE("251"), CODE("252"), CODE("253"),
+	PLAN("254", 9, 9, {"0"}, {NULL}),               /* KE */
+	CODE("255"), CODE("256"), CODE("257"), CODE("258"), CODE("260"), CODE("261"), CODE("262"),
+	CODE("263"), CODE("264"), CODE("265"), CODE("266"), CODE("267"), CODE("268"), CODE("269"),
+	CODE("290"), CODE("291"), CODE("297"), CODE("298"), CODE("299"), CODE("350"),
+	PLAN("351", 9, 9, {NULL}, {NULL}),              /* PT */
+	PLAN("352", 6, 11, {NULL}, {NULL}),             /* LU */
+	PLAN("353", 7, 9, {"0"}, {NULL}),               /* IE */
+	CODE("354"), CODE("355"), CODE("356"), CODE("357"),
+	PLAN("358", 6, 11, {"0"}, {NULL}),              /* FI */
+	PLAN("359", 7, 9, {"0"}, {NULL}),               /* BG */
+	PLAN("370", 8, 8, {"8", "0"}, {NULL}),          /* LT */
+	PLAN("371", 8, 8, {NULL}, {NULL}),              /* LV */
+	PLAN("372", 7, 8, {NULL}, {NULL}),              /* EE */
 	CODE("373"),
-	PLAN("374", 8, 8, {"0"}, {NULL}),			/* AM */
-	PLAN("375", 9, 9, {"80", "8", "0"}, {"810"}), /* BY */
-	CODE("376"),
-	CODE("377"),
-	CODE("378"),
-	CODE("379"),
-	PLAN("380", 9, 9, {"0"}, {NULL}),			/* UA */
-	CODE("381"),
-	CODE("382"),
-	CODE("383"),
-	CODE("385"),
-	CODE("386"),
-	CODE("387"),
-	CODE("389"),
-	PLAN("420", 9, 9, {NULL}, {NULL}),			/* CZ */
-	PLAN("421", 9, 9, {"0"}, {NULL}),			/* SK */
-	CODE("423"),
-	CODE("500"),
-	CODE("501"),
-	CODE("502"),
-	CODE("503"),
-	CODE("504"),
-	CODE("505"),
-	CODE("506"),
-	CODE("507"),
-	CODE("508"),
-	CODE("509"),
-	CODE("590"),
-	CODE("591"),
-	CODE("592"),
-	CODE("593"),
-	CODE("594"),
-	CODE("595"),
-	CODE("596"),
-	CODE("597"),
-	CODE("598"),
-	CODE("599"),
-	CODE("670"),
-	CODE("672"),
-	CODE("673"),
-	CODE("674"),
-	CODE("675"),
-	CODE("676"),
-	CODE("677"),
-	CODE("678"),
-	CODE("679"),
-	CODE("680"),
-	CODE("681"),
-	CODE("682"),
-	CODE("683"),
-	CODE("685"),
-	CODE("686"),
-	CODE("687"),
-	CODE("688"),
-	CODE("689"),
-	CODE("690"),
-	CODE("691"),
-	CODE("692"),
-	CODE("800"),
-	CODE("808"),
-	CODE("850"),
-	PLAN("852", 8, 8, {NULL}, {NULL}),			/* HK */
-	CODE("853"),
-	CODE("855"),
-	CODE("856"),
-	CODE("870"),
-	CODE("878"),
-	CODE("880"),
-	CODE("881"),
-	CODE("882"),
-	CODE("883"),
-	CODE("886"),
-	CODE("888"),
-	CODE("960"),
-	CODE("961"),
-	CODE("962"),
-	CODE("963"),
-	CODE("964"),
-	CODE("965"),
-	PLAN("966", 8, 9, {"0"}, {NULL}),			/* SA */
-	CODE("967"),
-	CODE("968"),
-	CODE("970"),
-	PLAN("971", 8, 9, {"0"}, {NULL}),			/* AE */
-	PLAN("972", 8, 9, {"0"}, {NULL}),			/* IL */
-	CODE("973"),
-	CODE("974"),
-	CODE("975"),
-	CODE("976"),
-	CODE("977"),
-	CODE("979"),
-	CODE("992"),
+	PLAN("374", 8, 8, {"0"}, {NULL}),               /* AM */
+	PLAN("375", 9, 9, {"80", "8", "0"}, {"810"}),   /* BY */
+	CODE("376"), CODE("377"), CODE("378"), CODE("379"),
+	PLAN("380", 9, 9, {"0"}, {NULL}),               /* UA */
+	CODE("381"), CODE("382"), CODE("383"), CODE("385"), CODE("386"), CODE("387"), CODE("389"),
+	PLAN("420", 9, 9, {NULL}, {NULL}),              /* CZ */
+	PLAN("421", 9, 9, {"0"}, {NULL}),               /* SK */
+	CODE("423"), CODE("500"), CODE("501"), CODE("502"), CODE("503"), CODE("504"), CODE("505"),
+	CODE("506"), CODE("507"), CODE("508"), CODE("509"), CODE("590"), CODE("591"), CODE("592"),
+	CODE("593"), CODE("594"), CODE("595"), CODE("596"), CODE("597"), CODE("598"), CODE("599"),
+	CODE("670"), CODE("672"), CODE("673"), CODE("674"), CODE("675"), CODE("676"), CODE("677"),
+	CODE("678"), CODE("679"), CODE("680"), CODE("681"), CODE("682"), CODE("683"), CODE("685"),
+	CODE("686"), CODE("687"), CODE("688"), CODE("689"), CODE("690"), CODE("691"), CODE("692"),
+	CODE("800"), CODE("808"), CODE("850"),
+	PLAN("852", 8, 8, {NULL}, {NULL}),              /* HK */
+	CODE("853"), CODE("855"), CODE("856"), CODE("870"), CODE("878"), CODE("880"), CODE("881"),
+	CODE("882"), CODE("883"), CODE("886"), CODE("888"), CODE("960"), CODE("961"), CODE("962"),
+	CODE("963"), CODE("964"), CODE("965"),
+	PLAN("966", 8, 9, {"0"}, {NULL}),               /* SA */
+	CODE("967"), CODE("968"), CODE("970"),
+	PLAN("971", 8, 9, {"0"}, {NULL}),               /* AE */
+	PLAN("972", 8, 9, {"0"}, {NULL}),               /* IL */
+	CODE("973"), CODE("974"), CODE("975"), CODE("976"), CODE("977"), CODE("979"), CODE("992"),
 	CODE("993"),
-	PLAN("994", 9, 9, {"0"}, {NULL}),			/* AZ */
-	PLAN("995", 9, 9, {"0"}, {NULL}),			/* GE */
-	CODE("996"),
-	CODE("998"),
+	PLAN("994", 9, 9, {"0"}, {NULL}),               /* AZ */
+	PLAN("995", 9, 9, {"0"}, {NULL}),               /* GE */
+	CODE("996"), CODE("998"),
 };
+/* clang-format on */
 
 /* ISO 3166 alpha-2 codes accepted as a default country, with their calling codes. */
 typedef struct IsoCountry
@@ -313,11 +191,11 @@ static const IsoCountry iso_countries[] = {
 /* Phone digits as read from the text, before any interpretation. */
 typedef struct PhoneDigits
 {
-	char		digits[PHONE_MAX_DIGITS + 1];
-	int			ndigits;
-	bool		plus;			/* written with a leading '+' */
-	int			zero_group;		/* index of the digit of a "(0)" group, or -1 */
-	int			first_group;	/* digits before the first '(', or -1 */
+	char digits[PHONE_MAX_DIGITS + 1];
+	int ndigits;
+	bool plus;		 /* written with a leading '+' */
+	int zero_group;	 /* index of the digit of a "(0)" group, or -1 */
+	int first_group; /* digits before the first '(', or -1 */
 } PhoneDigits;
 
 /* phone_codes indexes by code length and value, built on first use. */
@@ -342,12 +220,12 @@ Utf8SeparatorLen(const char *p, const char *end)
 	if (GetDatabaseEncoding() != PG_UTF8)
 		return 0;
 	if (end - p >= 2 && u[0] == 0xC2 && u[1] == 0xA0)
-		return 2;				/* U+00A0 no-break space */
+		return 2; /* U+00A0 no-break space */
 	if (end - p >= 3 && u[0] == 0xE2 && u[1] == 0x80 &&
 		((u[2] >= 0x90 && u[2] <= 0x95) || u[2] == 0x89 || u[2] == 0xAF))
-		return 3;				/* U+2010–2015 dashes, U+2009 thin, U+202F narrow no-break */
+		return 3; /* U+2010–2015 dashes, U+2009 thin, U+202F narrow no-break */
 	if (end - p >= 3 && u[0] == 0xE2 && u[1] == 0x88 && u[2] == 0x92)
-		return 3;				/* U+2212 minus sign */
+		return 3; /* U+2212 minus sign */
 	return 0;
 }
 
@@ -368,7 +246,7 @@ SpaceLen(const char *p, const char *end)
 static void
 TrimSpace(const char **start, const char **end)
 {
-	int			k;
+	int k;
 
 	while (*start < *end && (k = SpaceLen(*start, *end)) > 0)
 		*start += k;
@@ -389,7 +267,7 @@ static bool
 IsAtext(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		(c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+		   (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* Whether s[0..len) is a dot-atom: atext runs separated by single dots. */
@@ -419,16 +297,16 @@ ValidLocalPart(const char *s, int len)
 static bool
 ValidDomain(const char *s, int len)
 {
-	int			label_start = 0;
-	int			nlabels = 0;
+	int label_start = 0;
+	int nlabels = 0;
 
 	for (int i = 0; i <= len; i++)
 	{
-		int			label_len;
+		int label_len;
 
 		if (i < len && s[i] != '.')
 		{
-			char		c = s[i];
+			char c = s[i];
 
 			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
 				return false;
@@ -442,7 +320,7 @@ ValidDomain(const char *s, int len)
 		{
 			/* the top-level domain */
 			const char *tld = s + label_start;
-			bool		letters = label_len >= 2;
+			bool letters = label_len >= 2;
 
 			for (int j = 0; j < label_len && letters; j++)
 				letters = tld[j] >= 'a' && tld[j] <= 'z';
@@ -459,9 +337,9 @@ LsNormalizeEmail(const char *str, int len)
 {
 	const char *start = str;
 	const char *end = str + len;
-	char	   *out;
-	int			n;
-	int			at = -1;
+	char *out;
+	int n;
+	int at = -1;
 
 	TrimSpace(&start, &end);
 	n = end - start;
@@ -470,10 +348,10 @@ LsNormalizeEmail(const char *str, int len)
 	out = palloc(n + 1);
 	for (int i = 0; i < n; i++)
 	{
-		char		c = start[i];
+		char c = start[i];
 
 		if (IS_HIGHBIT_SET(c))
-			return NULL;		/* non-ASCII: see the file header */
+			return NULL; /* non-ASCII: see the file header */
 		if (c == '@')
 		{
 			if (at >= 0)
@@ -509,7 +387,7 @@ BuildCodeIndex(void)
 static const PhoneCountry *
 CodeLookup(const char *digits, int len)
 {
-	int			value = 0;
+	int value = 0;
 
 	if (len < 1 || len > 3)
 		return NULL;
@@ -530,7 +408,7 @@ LsPhoneCountry(const char *text, bool missing_ok)
 	const char *start = text;
 	const char *end = text + strlen(text);
 	const char *s;
-	int			len;
+	int len;
 	const PhoneCountry *found = NULL;
 
 	TrimSpace(&start, &end);
@@ -546,22 +424,23 @@ LsPhoneCountry(const char *text, bool missing_ok)
 		found = CodeLookup(s, len);
 	else if (len == 2)
 	{
-		char		iso[3] = {pg_ascii_toupper((unsigned char) s[0]),
-			pg_ascii_toupper((unsigned char) s[1]), '\0'};
+		char iso[3] = {pg_ascii_toupper((unsigned char) s[0]),
+					   pg_ascii_toupper((unsigned char) s[1]), '\0'};
 
 		for (int i = 0; i < lengthof(iso_countries); i++)
 			if (strcmp(iso_countries[i].iso, iso) == 0)
 				found = CodeLookup(iso_countries[i].code, strlen(iso_countries[i].code));
 	}
 	if (found == NULL && !missing_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown default phone country \"%.*s\"", COUNTRY_QUOTE_MAX, text),
-				 errdetail("A default country is an assigned ITU-T calling code, with or without "
-						   "'+', or one of the ISO 3166 alpha-2 codes listed in the documentation."),
-				 errhint("Use a calling code such as '7', '+7', '44' or '380', or a country code "
-						 "such as 'RU', 'US', 'GB' or 'DE'; normalize_phone(text) and "
-						 "is_valid_phone(text) take no default country.")));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown default phone country \"%.*s\"", COUNTRY_QUOTE_MAX, text),
+			 errdetail("A default country is an assigned ITU-T calling code, with or without "
+					   "'+', or one of the ISO 3166 alpha-2 codes listed in the documentation."),
+			 errhint("Use a calling code such as '7', '+7', '44' or '380', or a country code "
+					 "such as 'RU', 'US', 'GB' or 'DE'; normalize_phone(text) and "
+					 "is_valid_phone(text) take no default country.")));
 	return found;
 }
 
@@ -573,7 +452,13 @@ static int
 ExtensionMarkerLen(const char *p, const char *end)
 {
 	static const char *const markers[] = {
-		"extension", "extn", "ext", "x", "#", ",", ";",
+		"extension",
+		"extn",
+		"ext",
+		"x",
+		"#",
+		",",
+		";",
 		"\xD0\xB4\xD0\xBE\xD0\xB1", /* доб */
 		"\xD0\x94\xD0\xBE\xD0\xB1", /* Доб */
 		"\xD0\x94\xD0\x9E\xD0\x91", /* ДОБ */
@@ -581,7 +466,7 @@ ExtensionMarkerLen(const char *p, const char *end)
 
 	for (int i = 0; i < lengthof(markers); i++)
 	{
-		int			mlen = strlen(markers[i]);
+		int mlen = strlen(markers[i]);
 
 		if (IS_HIGHBIT_SET(markers[i][0]) && GetDatabaseEncoding() != PG_UTF8)
 			continue;
@@ -595,8 +480,8 @@ ExtensionMarkerLen(const char *p, const char *end)
 static bool
 ValidExtension(const char *p, const char *end)
 {
-	int			ndigits = 0;
-	int			k;
+	int ndigits = 0;
+	int k;
 
 	while (p < end)
 	{
@@ -627,8 +512,8 @@ ParsePhone(const char *str, int len, PhoneDigits *pd)
 {
 	const char *p = str;
 	const char *end = str + len;
-	int			group_start = -1;
-	int			k;
+	int group_start = -1;
+	int k;
 
 	pd->ndigits = 0;
 	pd->plus = false;
@@ -637,7 +522,7 @@ ParsePhone(const char *str, int len, PhoneDigits *pd)
 	TrimSpace(&p, &end);
 	while (p < end)
 	{
-		char		c = *p;
+		char c = *p;
 
 		if (c >= '0' && c <= '9')
 		{
@@ -691,7 +576,7 @@ ParsePhone(const char *str, int len, PhoneDigits *pd)
 static bool
 NsnFits(const PhoneCountry *country, const char *nsn, int len)
 {
-	int			total = strlen(country->code) + len;
+	int total = strlen(country->code) + len;
 
 	if (len < 1 || total < E164_MIN_DIGITS || total > E164_MAX_DIGITS)
 		return false;
@@ -702,7 +587,7 @@ NsnFits(const PhoneCountry *country, const char *nsn, int len)
 	if (nsn[0] == '0' && !country->leading_zero)
 		return false;
 	if (country->nanp && (nsn[0] < '2' || nsn[3] < '2'))
-		return false;			/* area code and exchange begin with 2–9 */
+		return false; /* area code and exchange begin with 2–9 */
 	return true;
 }
 
@@ -722,12 +607,12 @@ static char *
 International(const PhoneDigits *pd, int from)
 {
 	const char *d = pd->digits + from;
-	int			n = pd->ndigits - from;
+	int n = pd->ndigits - from;
 	const PhoneCountry *country = NULL;
-	char		nsn[PHONE_MAX_DIGITS + 1];
-	int			nsn_len = 0;
-	int			code_len;
-	bool		drop_zero_group;
+	char nsn[PHONE_MAX_DIGITS + 1];
+	int nsn_len = 0;
+	int code_len;
+	bool drop_zero_group;
 
 	for (code_len = 1; code_len <= 3 && code_len < n && country == NULL; code_len++)
 		country = CodeLookup(d, code_len);
@@ -745,7 +630,7 @@ International(const PhoneDigits *pd, int from)
 	{
 		for (int t = 0; t < lengthof(country->trunk) && country->trunk[t]; t++)
 		{
-			int			tlen = strlen(country->trunk[t]);
+			int tlen = strlen(country->trunk[t]);
 
 			if (strncmp(nsn, country->trunk[t], tlen) == 0 &&
 				NsnFits(country, nsn + tlen, nsn_len - tlen))
@@ -766,13 +651,13 @@ static char *
 National(const PhoneDigits *pd, const PhoneCountry *country)
 {
 	const char *d = pd->digits;
-	int			n = pd->ndigits;
-	int			code_len = strlen(country->code);
-	bool		trunk_written = false;
+	int n = pd->ndigits;
+	int code_len = strlen(country->code);
+	bool trunk_written = false;
 
 	for (int t = 0; t < lengthof(country->trunk) && country->trunk[t]; t++)
 	{
-		int			tlen = strlen(country->trunk[t]);
+		int tlen = strlen(country->trunk[t]);
 
 		if (strncmp(d, country->trunk[t], tlen) != 0)
 			continue;
@@ -803,7 +688,7 @@ LsNormalizePhone(const char *str, int len, const PhoneCountry *dflt)
 	{
 		for (int i = 0; i < lengthof(dflt->idd) && dflt->idd[i]; i++)
 		{
-			int			ilen = strlen(dflt->idd[i]);
+			int ilen = strlen(dflt->idd[i]);
 
 			if (strncmp(pd.digits, dflt->idd[i], ilen) == 0)
 				return International(&pd, ilen);
@@ -820,8 +705,8 @@ LsNormalizePhone(const char *str, int len, const PhoneCountry *dflt)
 Datum
 normalize_email(PG_FUNCTION_ARGS)
 {
-	text	   *in = PG_GETARG_TEXT_PP(0);
-	char	   *out = LsNormalizeEmail(VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in));
+	text *in = PG_GETARG_TEXT_PP(0);
+	char *out = LsNormalizeEmail(VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in));
 
 	if (out == NULL)
 		PG_RETURN_NULL();
@@ -832,7 +717,7 @@ normalize_email(PG_FUNCTION_ARGS)
 Datum
 is_valid_email(PG_FUNCTION_ARGS)
 {
-	text	   *in = PG_GETARG_TEXT_PP(0);
+	text *in = PG_GETARG_TEXT_PP(0);
 
 	PG_RETURN_BOOL(LsNormalizeEmail(VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in)) != NULL);
 }
@@ -844,7 +729,7 @@ is_valid_email(PG_FUNCTION_ARGS)
 static char *
 NormalizePhoneArgs(FunctionCallInfo fcinfo)
 {
-	text	   *in = PG_GETARG_TEXT_PP(0);
+	text *in = PG_GETARG_TEXT_PP(0);
 	const PhoneCountry *dflt = NULL;
 
 	if (PG_NARGS() > 1)
@@ -856,7 +741,7 @@ NormalizePhoneArgs(FunctionCallInfo fcinfo)
 Datum
 normalize_phone(PG_FUNCTION_ARGS)
 {
-	char	   *out = NormalizePhoneArgs(fcinfo);
+	char *out = NormalizePhoneArgs(fcinfo);
 
 	if (out == NULL)
 		PG_RETURN_NULL();
@@ -874,8 +759,8 @@ is_valid_phone(PG_FUNCTION_ARGS)
 static Datum
 StringArray(const char *const *list, int n, const char *extra)
 {
-	Datum		elems[6];
-	int			count = 0;
+	Datum elems[6];
+	int count = 0;
 
 	Assert(n < lengthof(elems));
 	for (int i = 0; i < n && list[i]; i++)
@@ -901,7 +786,7 @@ phone_countries(PG_FUNCTION_ARGS)
 	if (SRF_IS_FIRSTCALL())
 	{
 		MemoryContext oldcontext;
-		TupleDesc	tupdesc;
+		TupleDesc tupdesc;
 
 		funcctx = SRF_FIRSTCALL_INIT();
 		oldcontext = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
@@ -918,18 +803,20 @@ phone_countries(PG_FUNCTION_ARGS)
 	{
 		const IsoCountry *iso = &iso_countries[funcctx->call_cntr];
 		const PhoneCountry *country = CodeLookup(iso->code, strlen(iso->code));
-		Datum		values[6];
-		bool		nulls[6] = {false};
+		Datum values[6];
+		bool nulls[6] = {false};
 
-		Assert(country != NULL && country->min_nsn > 0);
+		if (country == NULL)
+			elog(ERROR, "calling code %s of country %s is not in the code table", iso->code,
+				 iso->iso);
 		values[0] = CStringGetTextDatum(iso->iso);
 		values[1] = CStringGetTextDatum(country->code);
 		values[2] = StringArray(country->trunk, lengthof(country->trunk), NULL);
 		values[3] = StringArray(country->idd, lengthof(country->idd), "00");
 		values[4] = Int32GetDatum(country->min_nsn);
 		values[5] = Int32GetDatum(country->max_nsn);
-		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values,
-																	nulls)));
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
 	}
 	SRF_RETURN_DONE(funcctx);
 }

@@ -34,4 +34,4 @@ extern const PhoneCountry *LsPhoneCountry(const char *text, bool missing_ok);
  */
 extern char *LsNormalizePhone(const char *str, int len, const PhoneCountry *dflt);
 
-#endif							/* LS_CONTACT_H */
+#endif /* LS_CONTACT_H */
