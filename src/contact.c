@@ -820,3 +820,17 @@ phone_countries(PG_FUNCTION_ARGS)
 	}
 	SRF_RETURN_DONE(funcctx);
 }
+
+bool
+ContactEmailIsValid(const char *str)
+{
+	return LsNormalizeEmail(str, strlen(str)) != NULL;
+}
+
+bool
+ContactPhoneIsValid(const char *str, const char *default_country)
+{
+	const PhoneCountry *dflt = default_country ? LsPhoneCountry(default_country, false) : NULL;
+
+	return LsNormalizePhone(str, strlen(str), dflt) != NULL;
+}

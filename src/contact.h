@@ -34,4 +34,9 @@ extern const PhoneCountry *LsPhoneCountry(const char *text, bool missing_ok);
  */
 extern char *LsNormalizePhone(const char *str, int len, const PhoneCountry *dflt);
 
+/* Rule predicates: whether a text is a plausible email / phone number (default_country may be
+ * NULL). */
+extern bool ContactEmailIsValid(const char *str);
+extern bool ContactPhoneIsValid(const char *str, const char *default_country);
+
 #endif /* LS_CONTACT_H */
