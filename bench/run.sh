@@ -149,10 +149,14 @@ if want 3; then
 	done
 	if [ -n "$have_ext" ]; then
 		ls_log "   do rescore_all() and the hand-written SQL agree? (same transaction, same now())"
-		q -c "BEGIN" -c "SELECT lead_scoring.rescore_all() \\g /dev/null" \
-			-c "SELECT count(*) AS leads, count(*) FILTER (WHERE l.score <> h.score) AS differing,
-			           max(abs(l.score - h.score)) AS max_difference
-			    FROM b_ext.leads l JOIN b_ext.hand_scores h USING (id)" -c "COMMIT" >&2
+		q >&2 <<-'EOF'
+			BEGIN;
+			SELECT lead_scoring.rescore_all() \g /dev/null
+			SELECT count(*) AS leads, count(*) FILTER (WHERE l.score <> h.score) AS differing,
+			       max(abs(l.score - h.score)) AS max_difference
+			FROM b_ext.leads l JOIN b_ext.hand_scores h USING (id);
+			COMMIT;
+		EOF
 	fi
 fi
 

@@ -67,20 +67,21 @@ INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, p
     ('Missing phone',              'fit', NULL, 'phone',     'is_null', NULL,                             -10, NULL, NULL, NULL),
     ('Invalid phone',              'fit', NULL, 'phone',     'invalid_phone', NULL,                       -10, NULL, NULL, NULL),
     -- engagement
-    ('Demo request',               'engagement', 'demo_request',      NULL, NULL, NULL,                    40, NULL,    1, NULL),
+    ('Demo request',               'engagement', 'demo_request',      NULL, NULL, NULL,                    50, NULL,    1, '60 days'),
     ('Pricing page view',          'engagement', 'page_view',         'page_url', 'prefix', '/pricing',    10,   20, NULL, '14 days'),
-    ('Webinar attended',           'engagement', 'webinar_attended',  NULL, NULL, NULL,                    10, NULL,    3, '60 days'),
-    ('Content download',           'engagement', 'content_download',  NULL, NULL, NULL,                     8,   24, NULL, '45 days'),
-    ('Email click',                'engagement', 'email_click',       NULL, NULL, NULL,                     3,   15, NULL, '30 days'),
-    ('Email open',                 'engagement', 'email_open',        NULL, NULL, NULL,                     1,    5, NULL, '14 days'),
-    ('Site visit',                 'engagement', 'page_view',         NULL, NULL, NULL,                     1,   10, NULL, '7 days'),
+    ('Webinar attended',           'engagement', 'webinar_attended',  NULL, NULL, NULL,                     8, NULL,    2, '60 days'),
+    ('Content download',           'engagement', 'content_download',  NULL, NULL, NULL,                     5,   15, NULL, '45 days'),
+    ('Email click',                'engagement', 'email_click',       NULL, NULL, NULL,                     3,    9, NULL, '30 days'),
+    ('Email open',                 'engagement', 'email_open',        NULL, NULL, NULL,                     1,    3, NULL, '14 days'),
+    ('Site visit',                 'engagement', 'page_view',         NULL, NULL, NULL,                     1,    5, NULL, '7 days'),
     ('Unsubscribed',               'engagement', 'email_unsubscribe', NULL, NULL, NULL,                   -20, NULL,    1, NULL);
 
--- Thresholds: 10 points = information-qualified, 35 = marketing-qualified, 60 = hand to sales.
+-- Thresholds: 15 points = information-qualified, 45 = marketing-qualified, 70 = hand to sales
+-- (a demo request from a contact who fits, or a very engaged one who fits very well).
 INSERT INTO lead_scoring.threshold (stage, min_score) VALUES
-    ('iql', 10),
-    ('mql', 35),
-    ('sal', 60);
+    ('iql', 15),
+    ('mql', 45),
+    ('sal', 70);
 
 -- Settings: sales must respond within 4 hours; contacts that are junk from the start (fake email,
 -- no phone) never reach sales; scores stay within -50..150; phones without a country code are US.

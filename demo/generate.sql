@@ -169,6 +169,11 @@ UPDATE g_lead SET
                       WHEN r_country < 0.86 THEN 'IN' WHEN r_country < 0.91 THEN 'BR' WHEN r_country < 0.95 THEN 'AU'
                       ELSE 'SG' END;
 
+-- Junk sign-ups (bots, "test", students farming the free e-book) say nothing about a company.
+UPDATE g_lead SET employees = NULL, industry = NULL, job_title = (ARRAY[NULL, 'test', 'Student', 'x'])[1 + floor(r_phone * 4)::integer],
+       company = (ARRAY['-', 'none', 'test', 'asdf'])[1 + floor(r_email * 4)::integer]
+WHERE junk;
+
 UPDATE g_lead SET
     account_manager = CASE WHEN country = 'US' THEN (CASE WHEN r_rep < 0.5 THEN 'Alice Moreau' ELSE 'Bob Kessler' END)
                            WHEN country IN ('GB', 'DE', 'FR', 'NL') THEN 'Carol Jensen'
