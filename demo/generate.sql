@@ -265,9 +265,42 @@ INSERT INTO g_event
 SELECT contact_id, 'webinar_attended', signed_up_at + interval '1 day' * (1 + 9 * random()), 'webinar', campaign, NULL, NULL, NULL
 FROM g_lead WHERE channel = 'webinar' AND random() < 0.45;
 
+-- Before a demo request: pricing page views in the days before, often a touch right before
+-- (searching the brand, clicking a newsletter), then the request.
+INSERT INTO g_event
+SELECT l.contact_id, 'page_view', greatest(l.signed_up_at, l.hot_at - interval '1 day' * 5 * random()), NULL, NULL, NULL, '/pricing', NULL
+FROM g_lead l, LATERAL generate_series(1, 1 + floor(random() * 3)::integer) WHERE l.hot_at IS NOT NULL;
+INSERT INTO g_event
+SELECT contact_id, t.kind, hot_at - interval '1 minute' * (2 + 20 * random()), t.src, t.camp, t.term, t.page, NULL
+FROM (SELECT l.*, random() AS r FROM g_lead l WHERE l.hot_at IS NOT NULL) l,
+     LATERAL (SELECT * FROM (VALUES
+         (0.00, 0.30, 'ad_click',    'paid_search', 'brand',                                      'northwind pricing', '/pricing'),
+         (0.30, 0.50, 'email_click', 'email',       'newsletter-' || to_char(l.hot_at, 'YYYY-MM'), NULL,                '/demo'),
+         (0.50, 0.62, 'page_view',   'organic',     'docs',                                       NULL,                '/docs/getting-started'),
+         (0.62, 0.70, 'page_view',   'referral',    'customer-referral',                          NULL,                '/customers'),
+         (0.70, 0.75, 'ad_click',    'social_ads',  'linkedin-retarget',                          NULL,                '/demo'))
+         AS v(lo, hi, kind, src, camp, term, page)
+         WHERE l.r >= v.lo AND l.r < v.hi) t;
+INSERT INTO g_event
+SELECT contact_id, 'demo_request', hot_at, NULL, NULL, NULL, '/demo', NULL FROM g_lead WHERE hot_at IS NOT NULL;
+
+-- Sales' own activities: the first call, the meeting that decides, follow-up emails.
+INSERT INTO g_event
+SELECT contact_id, 'call', response_at, NULL, NULL, NULL, NULL, rep FROM g_sales;
+INSERT INTO g_event
+SELECT contact_id, 'meeting', decided_at - interval '1 hour', NULL, NULL, NULL, NULL, rep FROM g_sales WHERE outcome = 'sql';
+INSERT INTO g_event
+SELECT contact_id, 'sales_email', response_at + (coalesce(closed_at, decided_at + interval '10 days') - response_at) * random(),
+       NULL, NULL, NULL, NULL, rep
+FROM g_sales, LATERAL generate_series(1, 1 + floor(random() * 4)::integer);
+
+-- Nothing after the current hour: that is the future.
+DELETE FROM g_event WHERE at >= (SELECT t_end FROM g_time);
+
+
 -- Nurture: the contact keeps reading, opening emails and clicking ads, most in the first weeks and
 -- more when the intent is higher.  The number per contact is scaled so that the total lands near
--- :events.
+-- :events (everything else is drawn by now).
 CREATE TEMP TABLE g_volume AS
 SELECT contact_id, signed_up_at, intent,
        least(120, extract(epoch FROM (SELECT t_end FROM g_time) - signed_up_at) / 86400) AS active_days,
@@ -279,7 +312,7 @@ SELECT v.contact_id, v.intent,
        random() AS r_kind, random() AS r_page
 FROM g_volume v,
      LATERAL generate_series(1, round(v.rate * v.active_days *
-         (SELECT (:events - (SELECT count(*) FROM g_event) - 9 * (SELECT count(*) FROM g_sales)) / sum(rate * active_days)
+         (SELECT (:events - (SELECT count(*) FROM g_event)) / sum(rate * active_days)
           FROM g_volume))::integer);
 INSERT INTO g_event
 SELECT contact_id, kind, at,
@@ -312,38 +345,6 @@ FROM (SELECT n.*, CASE
 WHERE n.at < (SELECT t_end FROM g_time);
 -- Planning names of page views become the CRM's kind.
 UPDATE g_event SET kind = 'page_view' WHERE kind IN ('pricing_view', 'organic_visit', 'referral_visit');
-
--- Before a demo request: pricing page views in the days before, often a touch right before
--- (searching the brand, clicking a newsletter), then the request.
-INSERT INTO g_event
-SELECT l.contact_id, 'page_view', greatest(l.signed_up_at, l.hot_at - interval '1 day' * 5 * random()), NULL, NULL, NULL, '/pricing', NULL
-FROM g_lead l, LATERAL generate_series(1, 1 + floor(random() * 3)::integer) WHERE l.hot_at IS NOT NULL;
-INSERT INTO g_event
-SELECT contact_id, t.kind, hot_at - interval '1 minute' * (2 + 20 * random()), t.src, t.camp, t.term, t.page, NULL
-FROM (SELECT l.*, random() AS r FROM g_lead l WHERE l.hot_at IS NOT NULL) l,
-     LATERAL (SELECT * FROM (VALUES
-         (0.00, 0.30, 'ad_click',    'paid_search', 'brand',                                      'northwind pricing', '/pricing'),
-         (0.30, 0.50, 'email_click', 'email',       'newsletter-' || to_char(l.hot_at, 'YYYY-MM'), NULL,                '/demo'),
-         (0.50, 0.62, 'page_view',   'organic',     'docs',                                       NULL,                '/docs/getting-started'),
-         (0.62, 0.70, 'page_view',   'referral',    'customer-referral',                          NULL,                '/customers'),
-         (0.70, 0.75, 'ad_click',    'social_ads',  'linkedin-retarget',                          NULL,                '/demo'))
-         AS v(lo, hi, kind, src, camp, term, page)
-         WHERE l.r >= v.lo AND l.r < v.hi) t;
-INSERT INTO g_event
-SELECT contact_id, 'demo_request', hot_at, NULL, NULL, NULL, '/demo', NULL FROM g_lead WHERE hot_at IS NOT NULL;
-
--- Sales' own activities: the first call, the meeting that decides, follow-up emails.
-INSERT INTO g_event
-SELECT contact_id, 'call', response_at, NULL, NULL, NULL, NULL, rep FROM g_sales;
-INSERT INTO g_event
-SELECT contact_id, 'meeting', decided_at - interval '1 hour', NULL, NULL, NULL, NULL, rep FROM g_sales WHERE outcome = 'sql';
-INSERT INTO g_event
-SELECT contact_id, 'sales_email', response_at + (coalesce(closed_at, decided_at + interval '10 days') - response_at) * random(),
-       NULL, NULL, NULL, NULL, rep
-FROM g_sales, LATERAL generate_series(1, 1 + floor(random() * 4)::integer);
-
--- Nothing after the current hour: that is the future.
-DELETE FROM g_event WHERE at >= (SELECT t_end FROM g_time);
 
 -- ---------------------------------------------------------------------------------------------
 -- The marketing spend (exported from the ad platforms into crm.ad_spend).
