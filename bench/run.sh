@@ -58,12 +58,11 @@ ls_log "scale $scale: $leads leads, $events events, $rounds rounds"
 q -f "$here/schema.sql"
 q -f "$here/plpgsql_baseline.sql"
 q -v target=b_pl -f "$here/config.sql"
-if q -f "$here/attach.sql" >/dev/null 2>"$data/attach.err"; then
-	q -v target=lead_scoring -f "$here/config.sql"
+if { q -f "$here/attach.sql" && q -v target=lead_scoring -f "$here/config.sql"; } >/dev/null 2>"$data/attach.err"; then
 	variants=(plain ext pl_row pl_stmt)
 	have_ext=1
 else
-	ls_log "lead_scoring cannot be attached here (engine not built yet?): its variants are skipped"
+	ls_log "lead_scoring cannot be attached and configured here (engine not complete?): its variants are skipped"
 	sed 's/^/    /' "$data/attach.err" >&2
 	variants=(plain pl_row pl_stmt)
 	have_ext=

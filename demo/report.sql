@@ -31,6 +31,7 @@ SELECT c.first_name || ' ' || c.last_name || ', ' || coalesce(c.job_title, '?') 
        q.*
 FROM lead_scoring.sales_queue AS q
 JOIN crm.contacts AS c ON c.contact_id = q.lead_id
+ORDER BY q.handed_off_at
 LIMIT 5;
 \x off
 
@@ -79,7 +80,9 @@ ORDER BY romi DESC NULLS LAST;
 
 \echo
 \echo '-- 6. What sales did with marketing''s leads, per first-touch channel (and why they sent some back).'
-SELECT * FROM lead_scoring.handoff_feedback;
+SELECT channel AS "first touch", handed_off AS "handed off", accepted, recycled, won,
+       array_to_string(recycle_reasons, '; ') AS "why sales sent leads back"
+FROM lead_scoring.handoff_feedback;
 
 \echo
 \echo '-- 7. The managers: response, conversion, revenue and profit (revenue minus cost of sale).'
