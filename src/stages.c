@@ -38,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "attachment.h"
 #include "lead_scoring.h"
@@ -458,11 +459,11 @@ LogPlan(const LeadsAttachment *leads, Oid stage_type)
 	if (log_plan == NULL || log_plan_generation != generation)
 	{
 		const char *sql = "INSERT INTO lead_scoring.stage_change"
-						  " (lead_id, from_stage, to_stage, score, actor, reason, owner)"
-						  " VALUES ($1, $2, $3, $4, $5, $6, $7)";
-		Oid argtypes[7] = {leads->id_type, stage_type, stage_type, INT4OID,
-						   TEXTOID,		   TEXTOID,	   TEXTOID};
-		SPIPlanPtr plan = SPI_prepare(sql, 7, argtypes);
+						  " (lead_id, from_stage, to_stage, score, actor, reason, owner, changed_at)"
+						  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+		Oid argtypes[8] = {leads->id_type, stage_type, stage_type, INT4OID,
+						   TEXTOID,		   TEXTOID,	   TEXTOID,	   TIMESTAMPTZOID};
+		SPIPlanPtr plan = SPI_prepare(sql, 8, argtypes);
 
 		if (plan == NULL)
 			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
@@ -516,8 +517,8 @@ leads_after(PG_FUNCTION_ARGS)
 	const char *reason;
 	const char *actor;
 	char *owner;
-	Datum values[7];
-	char nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum values[8];
+	char nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	LsSavedUser saved;
 	int rc;
 
@@ -580,6 +581,8 @@ leads_after(PG_FUNCTION_ARGS)
 	values[6] = owner != NULL ? CStringGetTextDatum(owner) : (Datum) 0;
 	if (owner == NULL)
 		nulls[6] = 'n';
+	/* the transaction's start, or lead_scoring.now when a superuser replays history */
+	values[7] = TimestampTzGetDatum(LsNow());
 
 	LsBecomeExtensionOwner(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)

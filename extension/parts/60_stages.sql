@@ -23,7 +23,7 @@ SELECT c.lead_id,
        r.first_response_at - c.changed_at AS response_time,
        CASE WHEN r.first_response_at IS NOT NULL
             THEN CASE WHEN r.first_response_at - c.changed_at <= s.sla THEN 'met' ELSE 'breached' END
-            WHEN now() - c.changed_at > s.sla THEN 'overdue'
+            WHEN @extschema@.clock() - c.changed_at > s.sla THEN 'overdue'
             ELSE 'waiting'
        END AS status,
        c.to_stage AS stage,
