@@ -131,13 +131,13 @@ PreparePlans(const LeadsAttachment *leads)
 						 1, args);
 	args[1] = REGCLASSOID;
 	args[2] = TEXTOID;
-	others_plan = KeepPlan(
-		psprintf("SELECT EXISTS (SELECT FROM lead_scoring.deals d"
-				 " WHERE d.lead_id %s $1 AND d.outcome OPERATOR(pg_catalog.<>) 'lost'"
-				 " AND NOT (d.source OPERATOR(pg_catalog.=) $2"
-				 " AND d.deal_ref OPERATOR(pg_catalog.=) $3))",
-				 leads->id_eq),
-		3, args);
+	others_plan =
+		KeepPlan(psprintf("SELECT EXISTS (SELECT FROM lead_scoring.deals d"
+						  " WHERE d.lead_id %s $1 AND d.outcome OPERATOR(pg_catalog.<>) 'lost'"
+						  " AND NOT (d.source OPERATOR(pg_catalog.=) $2"
+						  " AND d.deal_ref OPERATOR(pg_catalog.=) $3))",
+						  leads->id_eq),
+				 3, args);
 	args[1] = stage_type;
 	move_plan = KeepPlan(psprintf("UPDATE %s SET %s = $2 WHERE %s %s $1 AND %s "
 								  "OPERATOR(lead_scoring.<>) $2",
@@ -298,7 +298,8 @@ deals_changed(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(NULL);
 
-	/* the settings, the leads table and the other deals are read and written as the extension owner */
+	/* the settings, the leads table and the other deals are read and written as the extension owner
+	 */
 	LsBecomeExtensionOwner(&saved);
 	outcome = OutcomeOf(deals, row, desc);
 	if (old_row != NULL)

@@ -366,14 +366,13 @@ AllowedFrom(FunnelStage from)
 static void
 RefuseTransition(const LeadsAttachment *leads, Datum id, FunnelStage from, FunnelStage to)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("lead %s cannot move from stage \"%s\" to \"%s\"", LsLeadIdText(leads, id),
-					FunnelStageLabel(from), FunnelStageLabel(to)),
-			 errdetail("%s", RefusalReason(from, to)),
-			 errhint("Allowed from \"%s\": %s.  To force the change, a superuser can SET "
-					 "lead_scoring.enforce_transitions = off; it is logged all the same.",
-					 FunnelStageLabel(from), AllowedFrom(from))));
+	ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+					errmsg("lead %s cannot move from stage \"%s\" to \"%s\"",
+						   LsLeadIdText(leads, id), FunnelStageLabel(from), FunnelStageLabel(to)),
+					errdetail("%s", RefusalReason(from, to)),
+					errhint("Allowed from \"%s\": %s.  To force the change, a superuser can SET "
+							"lead_scoring.enforce_transitions = off; it is logged all the same.",
+							FunnelStageLabel(from), AllowedFrom(from))));
 }
 
 FunnelStage
@@ -458,9 +457,10 @@ LogPlan(const LeadsAttachment *leads, Oid stage_type)
 
 	if (log_plan == NULL || log_plan_generation != generation)
 	{
-		const char *sql = "INSERT INTO lead_scoring.stage_change"
-						  " (lead_id, from_stage, to_stage, score, actor, reason, owner, changed_at)"
-						  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+		const char *sql =
+			"INSERT INTO lead_scoring.stage_change"
+			" (lead_id, from_stage, to_stage, score, actor, reason, owner, changed_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 		Oid argtypes[8] = {leads->id_type, stage_type, stage_type, INT4OID,
 						   TEXTOID,		   TEXTOID,	   TEXTOID,	   TIMESTAMPTZOID};
 		SPIPlanPtr plan = SPI_prepare(sql, 8, argtypes);
@@ -527,8 +527,9 @@ leads_after(PG_FUNCTION_ARGS)
 						errmsg("leads_after() must be called as a trigger")));
 	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("leads_after() must be fired AFTER INSERT OR UPDATE ... FOR EACH ROW")));
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("leads_after() must be fired AFTER INSERT OR UPDATE ... FOR EACH ROW")));
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	leads = LsLeadsAttachment();
@@ -551,7 +552,8 @@ leads_after(PG_FUNCTION_ARGS)
 	{
 		bool old_null;
 
-		from = DatumGetFunnelStage(heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &old_null));
+		from =
+			DatumGetFunnelStage(heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &old_null));
 		if (!old_null && from == to)
 			return PointerGetDatum(NULL); /* not a change */
 	}
@@ -603,11 +605,10 @@ leads_after(PG_FUNCTION_ARGS)
 		if (strlen(payload) < NOTIFY_PAYLOAD_LIMIT)
 			Async_Notify(HANDOFF_CHANNEL, payload);
 		else
-			ereport(WARNING,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("lead id too long for a NOTIFY payload: handoff not notified"),
-					 errdetail("NOTIFY payloads are limited to %d bytes.",
-							   NOTIFY_PAYLOAD_LIMIT - 1)));
+			ereport(WARNING, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							  errmsg("lead id too long for a NOTIFY payload: handoff not notified"),
+							  errdetail("NOTIFY payloads are limited to %d bytes.",
+										NOTIFY_PAYLOAD_LIMIT - 1)));
 	}
 	return PointerGetDatum(NULL);
 }

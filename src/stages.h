@@ -45,12 +45,12 @@ typedef struct DealMove
 extern const DealMove *StageSetDealMove(const DealMove *move);
 
 /* Reasons recorded in lead_scoring.stage_change when lead_scoring.reason is not set. */
-#define REASON_CREATED "created"
-#define REASON_MANUAL "manual"
-#define REASON_THRESHOLD "threshold"
+#define REASON_CREATED			"created"
+#define REASON_MANUAL			"manual"
+#define REASON_THRESHOLD		"threshold"
 #define REASON_DISQUALIFY_BELOW "disqualify_below"
-#define REASON_DEAL_OPENED "deal opened"
-#define REASON_DEAL_WON "deal won"
-#define REASON_DEAL_LOST "deal lost"
+#define REASON_DEAL_OPENED		"deal opened"
+#define REASON_DEAL_WON			"deal won"
+#define REASON_DEAL_LOST		"deal lost"
 
 #endif /* STAGES_H */
