@@ -60,7 +60,12 @@ static uint64 threshold_inval_count = 0;
 static bool threshold_set[FS_COUNT];
 static int32 threshold_min[FS_COUNT];
 
-/* Relcache callback: the threshold table changed (config_changed) or everything was reset. */
+/*
+ * Relcache callback: the threshold table changed (config_changed), was dropped,
+ * or everything was reset.  The table's OID is looked up again at the next
+ * rebuild, so that a table dropped and created anew (DROP EXTENSION, CREATE
+ * EXTENSION in the same session) is watched under its new OID.
+ */
 static void
 ThresholdInvalCallback(Datum arg, Oid relid)
 {
@@ -68,8 +73,7 @@ ThresholdInvalCallback(Datum arg, Oid relid)
 	{
 		threshold_valid = false;
 		threshold_inval_count++;
-		if (relid == InvalidOid)
-			threshold_relid = InvalidOid;
+		threshold_relid = InvalidOid;
 	}
 }
 
