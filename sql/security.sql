@@ -37,7 +37,10 @@ WHERE d.deptype = 'e'
                'lead_scoring'::regnamespace) <> 'lead_scoring'::regnamespace;
 
 -- the real config_dump ran (the look-alike did not)
-SELECT array_length(extconfig, 1) AS config_tables FROM pg_extension WHERE extname = 'lead_scoring';
+SELECT 'lead_scoring.transition_override'::regclass = ANY (extconfig) AS overrides_dumped,
+       (SELECT bool_and(c.relnamespace = 'lead_scoring'::regnamespace) FROM pg_class c WHERE c.oid = ANY (extconfig))
+           AS all_config_in_schema
+FROM pg_extension WHERE extname = 'lead_scoring';
 
 -- the type's operators use the planner's own selectivity functions
 SELECT DISTINCT oprrest::regproc::text FROM pg_operator WHERE oprnamespace = 'lead_scoring'::regnamespace ORDER BY 1;

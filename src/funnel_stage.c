@@ -26,7 +26,8 @@
 #define STAGE_QUOTE_MAX 64
 
 static const char *const stage_labels[FS_COUNT] = {
-	"new", "iql", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified", "lost",
+	"new",		   "iql",	   "mql",	   "sal",		   "sql",
+	"opportunity", "customer", "recycled", "disqualified", "lost",
 };
 
 static const StageOwner stage_owners[FS_COUNT] = {
@@ -63,20 +64,31 @@ static const StageAlias stage_aliases[] = {
 
 #define VALID_LABELS_HINT                                                                          \
 	"Valid labels are new, iql, mql, sal, sql, opportunity, customer, recycled, disqualified and " \
-	"lost (case-insensitive; aliases such as inquiry, nurture, won or closed lost are accepted too)."
+	"lost (case-insensitive; aliases such as inquiry, nurture, won or closed lost are accepted "   \
+	"too)."
+
+/* A stored byte out of range means corruption: say so rather than read past a table. */
+static inline int
+CheckedRank(FunnelStage stage)
+{
+	int rank = (int) stage;
+
+	if (rank < 0 || rank >= FS_COUNT)
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+						errmsg("invalid funnel_stage rank %d in stored value", rank)));
+	return rank;
+}
 
 const char *
 FunnelStageLabel(FunnelStage stage)
 {
-	Assert(stage >= 0 && stage < FS_COUNT);
-	return stage_labels[stage];
+	return stage_labels[CheckedRank(stage)];
 }
 
 StageOwner
 FunnelStageOwner(FunnelStage stage)
 {
-	Assert(stage >= 0 && stage < FS_COUNT);
-	return stage_owners[stage];
+	return stage_owners[CheckedRank(stage)];
 }
 
 const char *
@@ -91,7 +103,7 @@ StageOwnerName(StageOwner owner)
 		case OWNER_CLOSED:
 			return "closed";
 	}
-	return NULL;				/* keep the compiler quiet */
+	return NULL; /* keep the compiler quiet */
 }
 
 bool
@@ -106,11 +118,11 @@ FunnelStageIsTerminal(FunnelStage stage)
 bool
 FunnelStageParse(const char *input, FunnelStage *result)
 {
-	char		buf[STAGE_INPUT_MAX + 1];
+	char buf[STAGE_INPUT_MAX + 1];
 	const char *start = input;
 	const char *end = input + strlen(input);
-	int			len;
-	int			i;
+	int len;
+	int i;
 
 	while (start < end && scanner_isspace(*start))
 		start++;
@@ -146,14 +158,21 @@ FunnelStageParse(const char *input, FunnelStage *result)
 static char *
 QuotableInput(const char *input)
 {
-	int			len = strlen(input);
-	int			clip;
+	int len = strlen(input);
+	int clip;
 
 	if (len <= STAGE_QUOTE_MAX)
 		return pstrdup(input);
 	clip = pg_mbcliplen(input, len, STAGE_QUOTE_MAX);
 	return psprintf("%.*s...", clip, input);
 }
+
+/* Input errors are soft where the server supports it (PostgreSQL 16+: pg_input_is_valid). */
+#if PG_VERSION_NUM >= 160000
+#define SOFT_INPUT_ERROR(fcinfo, ...) ereturn((fcinfo)->context, (Datum) 0, __VA_ARGS__)
+#else
+#define SOFT_INPUT_ERROR(fcinfo, ...) ereport(ERROR, __VA_ARGS__)
+#endif
 
 PG_FUNCTION_INFO_V1(funnel_stage_in);
 Datum
@@ -163,16 +182,10 @@ funnel_stage_in(PG_FUNCTION_ARGS)
 	FunnelStage stage;
 
 	if (!FunnelStageParse(input, &stage))
-	{
-#if PG_VERSION_NUM >= 160000
-		ereturn(fcinfo->context, (Datum) 0,
-#else
-		ereport(ERROR,
-#endif
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type funnel_stage: \"%s\"", QuotableInput(input)),
-				 errhint(VALID_LABELS_HINT)));
-	}
+		SOFT_INPUT_ERROR(fcinfo, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+								  errmsg("invalid input syntax for type funnel_stage: \"%s\"",
+										 QuotableInput(input)),
+								  errhint(VALID_LABELS_HINT)));
 	PG_RETURN_FUNNEL_STAGE(stage);
 }
 
@@ -182,10 +195,6 @@ funnel_stage_out(PG_FUNCTION_ARGS)
 {
 	FunnelStage stage = PG_GETARG_FUNNEL_STAGE(0);
 
-	/* A stored byte out of range means corruption; say so rather than read past the table. */
-	if (stage < 0 || stage >= FS_COUNT)
-		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-						errmsg("invalid funnel_stage rank %d in stored value", (int) stage)));
 	PG_RETURN_CSTRING(pstrdup(FunnelStageLabel(stage)));
 }
 
@@ -193,8 +202,8 @@ PG_FUNCTION_INFO_V1(funnel_stage_recv);
 Datum
 funnel_stage_recv(PG_FUNCTION_ARGS)
 {
-	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int32		rank = (int32) pq_getmsgint(buf, 4);
+	StringInfo buf = (StringInfo) PG_GETARG_POINTER(0);
+	int32 rank = (int32) pq_getmsgint(buf, 4);
 
 	if (rank < 0 || rank >= FS_COUNT)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -216,11 +225,11 @@ funnel_stage_send(PG_FUNCTION_ARGS)
 }
 
 /* Comparison by rank. */
-#define STAGE_CMP_FN(name, op)                                                          \
-	PG_FUNCTION_INFO_V1(name);                                                          \
-	Datum name(PG_FUNCTION_ARGS)                                                        \
-	{                                                                                   \
-		PG_RETURN_BOOL(PG_GETARG_FUNNEL_STAGE(0) op PG_GETARG_FUNNEL_STAGE(1));         \
+#define STAGE_CMP_FN(name, op)                                                                     \
+	PG_FUNCTION_INFO_V1(name);                                                                     \
+	Datum name(PG_FUNCTION_ARGS)                                                                   \
+	{                                                                                              \
+		PG_RETURN_BOOL(PG_GETARG_FUNNEL_STAGE(0) op PG_GETARG_FUNNEL_STAGE(1));                    \
 	}
 
 STAGE_CMP_FN(funnel_stage_eq, ==)
@@ -308,7 +317,7 @@ funnel_stages(PG_FUNCTION_ARGS)
 	if (funcctx->call_cntr < FS_COUNT)
 	{
 		/* SRF_RETURN_NEXT advances call_cntr before it evaluates its result argument */
-		Datum		stage = FunnelStageGetDatum(funcctx->call_cntr);
+		Datum stage = FunnelStageGetDatum(funcctx->call_cntr);
 
 		SRF_RETURN_NEXT(funcctx, stage);
 	}

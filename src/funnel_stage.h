@@ -29,8 +29,8 @@ typedef enum StageOwner
 	OWNER_CLOSED
 } StageOwner;
 
-#define DatumGetFunnelStage(d) ((FunnelStage) DatumGetChar(d))
-#define FunnelStageGetDatum(s) CharGetDatum((char) (s))
+#define DatumGetFunnelStage(d)	  ((FunnelStage) DatumGetChar(d))
+#define FunnelStageGetDatum(s)	  CharGetDatum((char) (s))
 #define PG_GETARG_FUNNEL_STAGE(n) DatumGetFunnelStage(PG_GETARG_DATUM(n))
 #define PG_RETURN_FUNNEL_STAGE(s) return FunnelStageGetDatum(s)
 
@@ -44,4 +44,4 @@ extern bool FunnelStageParse(const char *input, FunnelStage *result);
 extern bool TransitionBuiltin(FunnelStage from, FunnelStage to);
 extern bool TransitionAllowed(FunnelStage from, FunnelStage to);
 
-#endif							/* FUNNEL_STAGE_H */
+#endif /* FUNNEL_STAGE_H */

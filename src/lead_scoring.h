@@ -15,11 +15,11 @@ extern char *ls_actor;
 extern char *ls_reason;
 
 /* OID of the extension's schema, or InvalidOid when the extension is not installed. */
-extern Oid	LsSchemaOid(void);
+extern Oid LsSchemaOid(void);
 /* OID of a relation in the extension's schema; errors when missing_ok is false. */
-extern Oid	LsRelid(const char *relname, bool missing_ok);
+extern Oid LsRelid(const char *relname, bool missing_ok);
 
 /* Module initialisers called from _PG_init. */
 extern void TransitionsInit(void);
 
-#endif							/* LEAD_SCORING_H */
+#endif /* LEAD_SCORING_H */

@@ -20,7 +20,7 @@
 #include "lead_scoring.h"
 
 static bool override_valid = false;
-static Oid	override_relid = InvalidOid;
+static Oid override_relid = InvalidOid;
 static uint64 override_inval_count = 0;
 static bool effective[FS_COUNT][FS_COUNT];
 
@@ -65,9 +65,8 @@ TransitionsInit(void)
 static void
 LoadOverrides(void)
 {
-	uint64		i;
-	int			f,
-				t;
+	uint64 i;
+	int f, t;
 
 	for (f = 0; f < FS_COUNT; f++)
 		for (t = 0; t < FS_COUNT; t++)
@@ -75,18 +74,19 @@ LoadOverrides(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT lead_scoring.stage_rank(from_stage), lead_scoring.stage_rank(to_stage), allowed"
-					" FROM lead_scoring.transition_override",
-					true, 0) != SPI_OK_SELECT)
+	if (SPI_execute(
+			"SELECT lead_scoring.stage_rank(from_stage), lead_scoring.stage_rank(to_stage), allowed"
+			" FROM lead_scoring.transition_override",
+			true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.transition_override");
 	for (i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int32		from = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-		int32		to = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-		bool		allowed = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+		int32 from = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		int32 to = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		bool allowed = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 
 		if (!isnull && from >= 0 && from < FS_COUNT && to >= 0 && to < FS_COUNT && from != to)
 			effective[from][to] = allowed;
@@ -101,7 +101,7 @@ TransitionAllowed(FunnelStage from, FunnelStage to)
 		return false;
 	while (!override_valid)
 	{
-		uint64		seen = override_inval_count;
+		uint64 seen = override_inval_count;
 
 		if (!OidIsValid(override_relid))
 			override_relid = LsRelid("transition_override", false);
@@ -135,7 +135,8 @@ config_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("config_changed() must be called as a trigger")));
-	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) || !TRIGGER_FIRED_AFTER(trigdata->tg_event))
+	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("config_changed() must be fired AFTER ... FOR EACH STATEMENT")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));

@@ -1,0 +1,442 @@
+-- ---------------------------------------------------------------------------
+-- Attaching CRM tables: validation, triggers, and the generated objects.
+-- DDL glue in PL/pgSQL; every identifier goes through format('%I') or regclass output.
+-- ---------------------------------------------------------------------------
+
+-- Trigger functions (C).  They check how they were called and refuse to run anywhere else.
+CREATE FUNCTION @extschema@.leads_before() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION @extschema@.leads_after() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION @extschema@.events_changed() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION @extschema@.deals_changed() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE FUNCTION @extschema@.rescore_all() RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.rescore_all() IS 'Recompute and store every lead''s score (and stage) now';
+
+-- The type of a column, or a precise error naming the table, the column and the argument.
+CREATE FUNCTION @extschema@.column_type(tbl regclass, col name, argument text) RETURNS regtype
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regtype;
+BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', argument USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT a.atttypid INTO t FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl
+            USING ERRCODE = 'undefined_column',
+                  HINT = format('Name the column with %s => ''...''.', argument);
+    END IF;
+    RETURN t;
+END $$;
+
+-- Raise a precise error unless the column's type is acceptable.
+CREATE FUNCTION @extschema@.check_column_type(tbl regclass, col name, argument text, expected text,
+                                              ok boolean) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT ok THEN
+        RAISE EXCEPTION 'column "%" of table % has type %, expected %', col, tbl,
+                        format_type(@extschema@.column_type(tbl, col, argument), NULL), expected
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = format('Pass another column as %s, or change the column''s type.', argument);
+    END IF;
+END $$;
+
+-- Type categories accepted for the mapped columns.
+CREATE FUNCTION @extschema@.type_is_time(t regtype) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT t IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) $$;
+CREATE FUNCTION @extschema@.type_is_label(t regtype) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT typcategory IN ('S', 'E') FROM pg_type WHERE oid = t $$;
+CREATE FUNCTION @extschema@.type_is_number(t regtype) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT typcategory = 'N' AND t <> 'oid'::regtype FROM pg_type WHERE oid = t $$;
+
+-- The relation must be a table (plain or partitioned) that is not attached yet.
+CREATE FUNCTION @extschema@.check_attachable(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k "char";
+    attached_as text;
+BEGIN
+    SELECT relkind INTO k FROM pg_class WHERE oid = tbl;
+    IF k NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only ordinary and partitioned tables can be attached.';
+    END IF;
+    SELECT kind INTO attached_as FROM @extschema@.attachment WHERE relid = tbl;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is already attached as the % table', tbl, attached_as
+            USING ERRCODE = 'duplicate_object', HINT = format('Call lead_scoring.detach(%L) first.', tbl::text);
+    END IF;
+END $$;
+
+-- The leads table's id type, or an error when no leads table is attached.
+CREATE FUNCTION @extschema@.lead_id_type() RETURNS regtype
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no leads table is attached'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call lead_scoring.attach_leads(''your_leads_table'') first.';
+    END IF;
+    RETURN @extschema@.column_type(a.relid, a.id_column, 'id_column');
+END $$;
+
+CREATE FUNCTION @extschema@.attach_leads(
+    leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
+    owner_column name = NULL, created_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype;
+    other regclass;
+    log_type regtype;
+BEGIN
+    PERFORM @extschema@.check_attachable(leads);
+    SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a leads table is already attached: %', other
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'A database has one leads table.',
+                  HINT = format('Call lead_scoring.detach(%L) first.', other::text);
+    END IF;
+
+    id_type := @extschema@.column_type(leads, id_column, 'id_column');
+    IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am m ON m.oid = c.opcmethod
+                    WHERE m.amname = 'btree' AND c.opcdefault
+                      AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
+        PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
+    END IF;
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
+    END IF;
+    IF created_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
+            'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
+    END IF;
+
+    -- stage_change keeps its rows across detach; a new leads table must use the same id type
+    log_type := (SELECT a.atttypid FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
+    IF log_type IS NOT NULL AND log_type <> id_type THEN
+        IF EXISTS (SELECT FROM @extschema@.stage_change) THEN
+            RAISE EXCEPTION 'lead_scoring.stage_change holds lead ids of type %, but column "%" of table % has type %',
+                            log_type, id_column, leads, id_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Attach a leads table whose id has the same type, or empty lead_scoring.stage_change.';
+        END IF;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change ALTER COLUMN lead_id TYPE %s USING NULL', id_type);
+    END IF;
+
+    -- add the stage and score columns when missing; existing ones must have the right types
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
+            @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I @extschema@.funnel_stage NOT NULL DEFAULT ''new''',
+                       leads, stage_column);
+    END IF;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = score_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, score_column, 'score_column', 'integer',
+            @extschema@.column_type(leads, score_column, 'score_column') = 'integer'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
+                                        created_column)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column);
+
+    IF log_type IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE @extschema@.stage_change (
+                change_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                lead_id    %s NOT NULL,
+                from_stage @extschema@.funnel_stage,
+                to_stage   @extschema@.funnel_stage NOT NULL,
+                changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+                score      integer,
+                actor      text NOT NULL,
+                reason     text NOT NULL,
+                owner      text
+            )$ddl$, id_type);
+        CREATE INDEX stage_change_lead ON @extschema@.stage_change (lead_id, changed_at);
+        COMMENT ON TABLE @extschema@.stage_change IS
+            'Append-only log of every lead stage change; the first row of a lead (from_stage NULL) is its creation';
+        -- append-only: only the extension owner may change it; the triggers write it as that owner
+        REVOKE ALL ON @extschema@.stage_change FROM PUBLIC;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change OWNER TO %I',
+                       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'lead_scoring'));
+    END IF;
+
+    -- existing leads get their creation row (reason 'attached') ...
+    EXECUTE format($ins$
+        INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
+        SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
+          FROM %6$s l
+         WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
+         ORDER BY l.%1$I$ins$,
+        id_column, stage_column,
+        CASE WHEN created_column IS NULL THEN 'pg_catalog.now()'
+             ELSE format('coalesce(l.%I::timestamptz, pg_catalog.now())', created_column) END,
+        score_column,
+        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
+        leads);
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_before()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   leads, stage_column, stage_column);
+    PERFORM @extschema@.rebuild_views();
+    -- ... and are scored now
+    PERFORM @extschema@.rescore_all();
+END $$;
+
+CREATE FUNCTION @extschema@.attach_events(
+    events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
+    time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
+    keyword_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+    keys name[];
+    col name;
+    arg text;
+BEGIN
+    PERFORM @extschema@.check_attachable(events);
+    PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NOT NULL THEN
+            PERFORM @extschema@.check_column_type(events, col, arg, 'a text, varchar or enum type',
+                @extschema@.type_is_label(@extschema@.column_type(events, col, arg)));
+        END IF;
+    END LOOP;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
+      FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+     WHERE c.conrelid = events AND c.contype = 'p' AND a.attrelid = events AND a.attnum = k.attnum;
+    IF keys IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', events
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Events are identified by their primary key, which also orders events that share a time.',
+                  HINT = format('ALTER TABLE %s ADD PRIMARY KEY (...);', events);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
+                                        campaign_column, keyword_column, key_columns)
+    VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
+            keyword_column, keys);
+
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = events AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I, %I)', events, lead_column, time_column);
+        RAISE NOTICE 'created an index on %(%, %) for scoring', events, lead_column, time_column;
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
+                   'lead_scoring_new FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old NEW TABLE AS lead_scoring_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    PERFORM @extschema@.rebuild_views();
+    -- events already in the table count from now on
+    PERFORM @extschema@.rescore_all();
+END $$;
+
+CREATE FUNCTION @extschema@.attach_deals(
+    deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
+    status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
+    cost_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+BEGIN
+    PERFORM @extschema@.check_attachable(deals);
+    PERFORM @extschema@.column_type(deals, id_column, 'id_column');
+    PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
+        @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
+    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF cost_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
+            @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
+                                        closed_column, owner_column, cost_column)
+    VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
+            cost_column);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
+    PERFORM @extschema@.rebuild_views();
+END $$;
+
+CREATE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    dependents text;
+    trg name;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.kind = 'leads' THEN
+        SELECT string_agg(relid::text, ', ' ORDER BY relid::text) INTO dependents
+          FROM @extschema@.attachment WHERE kind <> 'leads';
+        IF dependents IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot detach the leads table % while events or deals tables are attached', tbl
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Attached: %s.', dependents),
+                      HINT = 'Detach them first.';
+        END IF;
+    END IF;
+    FOR trg IN SELECT tgname FROM pg_trigger
+                WHERE tgrelid = tbl AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
+    END LOOP;
+    DELETE FROM @extschema@.attachment WHERE relid = tbl;
+    PERFORM @extschema@.rebuild_views();
+END $$;
+
+-- Drop and recreate the canonical views and every generated object from the current attachments.
+CREATE FUNCTION @extschema@.rebuild_views() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
+DECLARE
+    g @extschema@.generated_view;
+    a @extschema@.attachment;
+    fn regprocedure;
+    id_type text;
+    parts text[];
+    src text;
+BEGIN
+    FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord DESC LOOP
+        IF g.kind = 'view' THEN
+            EXECUTE format('DROP VIEW IF EXISTS @extschema@.%I', g.name);
+        ELSE
+            FOR fn IN SELECT p.oid FROM pg_proc p
+                       WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = g.name
+                         AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                                            AND d.objid = p.oid AND d.deptype = 'e') LOOP
+                EXECUTE format('DROP FUNCTION %s', fn);
+            END LOOP;
+        END IF;
+    END LOOP;
+    DROP VIEW IF EXISTS @extschema@.leads, @extschema@.events, @extschema@.deals;
+
+    SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    id_type := format_type(@extschema@.lead_id_type(), NULL);
+
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.leads AS
+        SELECT l.%1$I AS lead_id, l.%2$I AS stage, l.%3$I AS score, %4$s AS owner, %5$s AS created_at
+          FROM %6$s l$v$,
+        a.id_column, a.stage_column, a.score_column,
+        CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('l.%I::text', a.owner_column) END,
+        CASE WHEN a.created_column IS NULL
+             THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c '
+                         'WHERE c.lead_id OPERATOR(pg_catalog.=) l.%I)', a.id_column)
+             ELSE format('l.%I::timestamptz', a.created_column) END,
+        a.relid);
+
+    parts := ARRAY[]::text[];
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
+        parts := parts || format($v$
+        SELECT %1$L::pg_catalog.regclass AS source, %2$s AS event_ref, e.%3$I AS lead_id,
+               e.%4$I::text AS event_type, e.%5$I::timestamptz AS occurred_at,
+               %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
+               coalesce(t.owner, 'marketing') AS owner
+          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text$v$,
+            a.relid::oid,
+            CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
+                 ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
+            END,
+            a.lead_column, a.type_column, a.time_column,
+            CASE WHEN a.channel_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.channel_column) END,
+            CASE WHEN a.campaign_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.campaign_column) END,
+            CASE WHEN a.keyword_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.keyword_column) END,
+            a.relid);
+    END LOOP;
+    src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
+        SELECT NULL::pg_catalog.regclass AS source, NULL::text AS event_ref, NULL::%s AS lead_id,
+               NULL::text AS event_type, NULL::timestamptz AS occurred_at, NULL::text AS channel,
+               NULL::text AS campaign, NULL::text AS keyword, NULL::text AS owner
+         WHERE false$v$, id_type));
+    EXECUTE 'CREATE VIEW @extschema@.events AS ' || src;
+
+    parts := ARRAY[]::text[];
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
+        parts := parts || format($v$
+        SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
+               d.%4$I::numeric AS amount, d.%5$I::text AS status, d.%6$I::timestamptz AS closed_at,
+               %7$s AS owner, %8$s AS cost,
+               CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
+                         AND d.%6$I IS NOT NULL THEN 'won'
+                    WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
+                         THEN 'lost'
+                    ELSE 'open' END AS outcome
+          FROM %9$s d CROSS JOIN @extschema@.settings s$v$,
+            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column, a.closed_column,
+            CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.owner_column) END,
+            CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
+            a.relid);
+    END LOOP;
+    src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
+        SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
+               NULL::numeric AS amount, NULL::text AS status, NULL::timestamptz AS closed_at, NULL::text AS owner,
+               NULL::numeric AS cost, NULL::text AS outcome
+         WHERE false$v$, id_type));
+    EXECUTE 'CREATE VIEW @extschema@.deals AS ' || src;
+
+    FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord LOOP
+        EXECUTE replace(g.definition, '@lead_id_type@', id_type);
+    END LOOP;
+END $$;
+
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name) IS
+    'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name) IS
+    'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name) IS
+    'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
+COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
+COMMENT ON FUNCTION @extschema@.rebuild_views() IS
+    'Recreate the canonical views and generated reports from the current attachments';

@@ -1,0 +1,387 @@
+/*
+ * attachment.c — per-backend cache of lead_scoring.attachment.
+ *
+ * The cache is built with one SPI query and resolves the recorded column
+ * names to attribute numbers.  A relcache invalidation of the attachment
+ * table, of any attached table, or a full reset marks it stale; the next
+ * LsAttachments() call rebuilds it.  The previous build's memory is handed
+ * to the current transaction, so pointers a caller still holds stay valid
+ * until the transaction ends.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "attachment.h"
+#include "lead_scoring.h"
+
+static MemoryContext attachment_cxt = NULL;
+static Attachments *attachments = NULL;
+static bool attachments_valid = false;
+static uint64 attachments_inval_count = 0;
+static uint64 attachments_generation = 0;
+
+/* Relations whose invalidation makes the cache stale (kept outside the cache's memory). */
+#define MAX_WATCHED 64
+static Oid watched[MAX_WATCHED];
+static int nwatched = 0;
+static bool watch_all = false; /* more attached tables than slots: any invalidation counts */
+
+static void
+AttachmentInvalCallback(Datum arg, Oid relid)
+{
+	int i;
+	bool hit = (relid == InvalidOid || watch_all);
+
+	for (i = 0; !hit && i < nwatched; i++)
+		hit = (watched[i] == relid);
+	if (hit)
+	{
+		attachments_valid = false;
+		attachments_inval_count++;
+		if (relid == InvalidOid)
+			nwatched = 0; /* OIDs may have been reassigned: look them up again */
+	}
+}
+
+void
+AttachmentInit(void)
+{
+	CacheRegisterRelcacheCallback(AttachmentInvalCallback, (Datum) 0);
+}
+
+static void
+Watch(Oid relid)
+{
+	if (nwatched < MAX_WATCHED)
+		watched[nwatched++] = relid;
+	else
+		watch_all = true;
+}
+
+/* Attribute number of a mapped column; NULL name means "not mapped". */
+static AttrNumber
+MappedColumn(Oid relid, HeapTuple tup, TupleDesc desc, const char *field, bool required)
+{
+	int fno = SPI_fnumber(desc, field);
+	char *name = SPI_getvalue(tup, desc, fno);
+	AttrNumber att;
+
+	if (name == NULL)
+	{
+		if (required)
+			elog(ERROR, "lead_scoring.attachment.%s is NULL for %s", field, get_rel_name(relid));
+		return InvalidAttrNumber;
+	}
+	att = get_attnum(relid, name);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of attached table \"%s\" no longer exists", name,
+						get_rel_name(relid)),
+				 errhint("Detach the table with lead_scoring.detach() and attach it again with the "
+						 "current column names.")));
+	return att;
+}
+
+static char *
+QualifiedName(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static char *
+QuotedColumn(Oid relid, AttrNumber att)
+{
+	return pstrdup(quote_identifier(get_attname(relid, att, false)));
+}
+
+/* An operator as SQL names it unambiguously: OPERATOR(schema.name). */
+static char *
+QualifiedOperator(Oid opr)
+{
+	HeapTuple tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
+	Form_pg_operator form;
+	char *result;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opr);
+	form = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(form->oprnamespace)),
+					  NameStr(form->oprname));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+static LeadsAttachment *
+BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
+{
+	LeadsAttachment *l = palloc0(sizeof(LeadsAttachment));
+	TypeCacheEntry *tce;
+
+	l->relid = relid;
+	l->qualname = QualifiedName(relid);
+	l->id_att = MappedColumn(relid, tup, desc, "id_column", true);
+	l->stage_att = MappedColumn(relid, tup, desc, "stage_column", true);
+	l->score_att = MappedColumn(relid, tup, desc, "score_column", true);
+	l->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
+	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
+	l->id_col = QuotedColumn(relid, l->id_att);
+	l->stage_col = QuotedColumn(relid, l->stage_att);
+	l->score_col = QuotedColumn(relid, l->score_att);
+	{
+		int32 typmod;
+
+		get_atttypetypmodcoll(relid, l->id_att, &l->id_type, &typmod, &l->id_collation);
+	}
+	get_typlenbyvalalign(l->id_type, &l->id_len, &l->id_byval, &l->id_align);
+	tce = lookup_type_cache(l->id_type, TYPECACHE_CMP_PROC_FINFO);
+	if (!OidIsValid(tce->cmp_proc_finfo.fn_oid))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+						errmsg("type %s of the lead id has no btree comparison function",
+							   format_type_be(l->id_type))));
+	fmgr_info_copy(&l->id_cmp, &tce->cmp_proc_finfo, CurrentMemoryContext);
+	tce = lookup_type_cache(l->id_type, TYPECACHE_EQ_OPR);
+	l->id_eq = QualifiedOperator(tce->eq_opr);
+	return l;
+}
+
+static EventsAttachment *
+BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
+{
+	EventsAttachment *e = palloc0(sizeof(EventsAttachment));
+	bool isnull;
+	Datum keys = SPI_getbinval(tup, desc, SPI_fnumber(desc, "key_columns"), &isnull);
+	Datum *elems;
+	int i;
+
+	e->relid = relid;
+	e->qualname = QualifiedName(relid);
+	e->lead_att = MappedColumn(relid, tup, desc, "lead_column", true);
+	e->type_att = MappedColumn(relid, tup, desc, "type_column", true);
+	e->time_att = MappedColumn(relid, tup, desc, "time_column", true);
+	e->channel_att = MappedColumn(relid, tup, desc, "channel_column", false);
+	e->campaign_att = MappedColumn(relid, tup, desc, "campaign_column", false);
+	e->keyword_att = MappedColumn(relid, tup, desc, "keyword_column", false);
+	e->lead_col = QuotedColumn(relid, e->lead_att);
+	e->type_col = QuotedColumn(relid, e->type_att);
+	e->time_col = QuotedColumn(relid, e->time_att);
+	e->type_type = get_atttype(relid, e->type_att);
+	e->time_type = get_atttype(relid, e->time_att);
+	if (isnull)
+		elog(ERROR, "lead_scoring.attachment.key_columns is NULL for %s", get_rel_name(relid));
+	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL,
+					  &e->nkeys);
+	e->key_atts = palloc(sizeof(AttrNumber) * e->nkeys);
+	for (i = 0; i < e->nkeys; i++)
+	{
+		char *name = TextDatumGetCString(elems[i]);
+
+		e->key_atts[i] = get_attnum(relid, name);
+		if (e->key_atts[i] == InvalidAttrNumber)
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+							errmsg("key column \"%s\" of attached table \"%s\" no longer exists",
+								   name, get_rel_name(relid))));
+	}
+	return e;
+}
+
+static DealsAttachment *
+BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
+{
+	DealsAttachment *d = palloc0(sizeof(DealsAttachment));
+
+	d->relid = relid;
+	d->qualname = QualifiedName(relid);
+	d->id_att = MappedColumn(relid, tup, desc, "id_column", true);
+	d->lead_att = MappedColumn(relid, tup, desc, "lead_column", true);
+	d->amount_att = MappedColumn(relid, tup, desc, "amount_column", true);
+	d->status_att = MappedColumn(relid, tup, desc, "status_column", true);
+	d->closed_att = MappedColumn(relid, tup, desc, "closed_column", true);
+	d->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
+	d->cost_att = MappedColumn(relid, tup, desc, "cost_column", false);
+	d->amount_type = get_atttype(relid, d->amount_att);
+	d->status_type = get_atttype(relid, d->status_att);
+	d->closed_type = get_atttype(relid, d->closed_att);
+	return d;
+}
+
+/* Read lead_scoring.attachment into a new cache context. */
+static void
+BuildAttachments(void)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	Attachments *a;
+	uint64 i;
+	Oid attachment_relid = LsRelid("attachment", false);
+
+	/* built under the current context, so a failed build leaks nothing; kept only on success */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring attachments",
+								ALLOCSET_SMALL_SIZES);
+	nwatched = 0;
+	watch_all = false;
+	Watch(attachment_relid);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	old = MemoryContextSwitchTo(cxt);
+	a = palloc0(sizeof(Attachments));
+	MemoryContextSwitchTo(old);
+
+	if (SPI_execute(
+			"SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'lead_scoring'",
+			true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "extension lead_scoring is not installed");
+	{
+		bool isnull;
+
+		a->extension_owner = DatumGetObjectId(
+			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	if (SPI_execute(
+			"SELECT relid::pg_catalog.oid AS relid, kind, id_column, stage_column, score_column,"
+			" owner_column, created_column, lead_column, type_column, time_column, channel_column,"
+			" campaign_column, keyword_column, key_columns::text[] AS key_columns, amount_column,"
+			" status_column, closed_column, cost_column"
+			" FROM lead_scoring.attachment ORDER BY relid::pg_catalog.oid",
+			true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read lead_scoring.attachment");
+
+	old = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+		Oid relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		char *kind = SPI_getvalue(tup, desc, 2);
+
+		Watch(relid);
+		if (strcmp(kind, "leads") == 0)
+			a->leads = BuildLeads(relid, tup, desc);
+		else if (strcmp(kind, "events") == 0)
+			a->events = lappend(a->events, BuildEvents(relid, tup, desc));
+		else
+			a->deals = lappend(a->deals, BuildDeals(relid, tup, desc));
+	}
+	a->generation = ++attachments_generation;
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+
+	MemoryContextSetParent(cxt, CacheMemoryContext);
+	/* the previous build stays readable until the end of this transaction */
+	if (attachment_cxt != NULL)
+		MemoryContextSetParent(attachment_cxt, TopTransactionContext);
+	attachment_cxt = cxt;
+	attachments = a;
+}
+
+Attachments *
+LsAttachments(void)
+{
+	while (!attachments_valid)
+	{
+		uint64 seen = attachments_inval_count;
+
+		BuildAttachments();
+		/* an invalidation that arrived while building means the build may be stale */
+		if (seen == attachments_inval_count)
+			attachments_valid = true;
+	}
+	return attachments;
+}
+
+MemoryContext
+LsAttachmentContext(void)
+{
+	LsAttachments();
+	return attachment_cxt;
+}
+
+LeadsAttachment *
+LsLeadsAttachment(void)
+{
+	Attachments *a = LsAttachments();
+
+	if (a->leads == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("no leads table is attached"),
+						errhint("Call lead_scoring.attach_leads('your_leads_table') first.")));
+	return a->leads;
+}
+
+EventsAttachment *
+LsEventsAttachment(Oid relid)
+{
+	ListCell *lc;
+
+	foreach (lc, LsAttachments()->events)
+	{
+		EventsAttachment *e = lfirst(lc);
+
+		if (e->relid == relid)
+			return e;
+	}
+	return NULL;
+}
+
+DealsAttachment *
+LsDealsAttachment(Oid relid)
+{
+	ListCell *lc;
+
+	foreach (lc, LsAttachments()->deals)
+	{
+		DealsAttachment *d = lfirst(lc);
+
+		if (d->relid == relid)
+			return d;
+	}
+	return NULL;
+}
+
+void
+LsBecomeExtensionOwner(LsSavedUser *saved)
+{
+	Oid owner = LsAttachments()->extension_owner;
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+									  SECURITY_NOFORCE_RLS);
+}
+
+void
+LsRestoreUser(const LsSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+int
+LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b)
+{
+	return DatumGetInt32(FunctionCall2Coll((FmgrInfo *) &leads->id_cmp, leads->id_collation, a, b));
+}
+
+char *
+LsLeadIdText(const LeadsAttachment *leads, Datum id)
+{
+	Oid output;
+	bool varlena;
+
+	getTypeOutputInfo(leads->id_type, &output, &varlena);
+	return OidOutputFunctionCall(output, id);
+}

@@ -1,0 +1,110 @@
+/*
+ * attachment.h — the attached CRM tables as the C code sees them.
+ *
+ * Built from lead_scoring.attachment on first use and cached per backend;
+ * rebuilt after the attachment table or an attached table changes.  Column
+ * numbers are resolved from the recorded names at build time.
+ */
+#ifndef ATTACHMENT_H
+#define ATTACHMENT_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+
+typedef struct LeadsAttachment
+{
+	Oid relid;
+	char *qualname; /* quoted, schema-qualified table name */
+	AttrNumber id_att;
+	AttrNumber stage_att;
+	AttrNumber score_att;
+	AttrNumber owner_att;	/* InvalidAttrNumber when not mapped */
+	AttrNumber created_att; /* InvalidAttrNumber when not mapped */
+	char *id_col;			/* quoted column names, for SPI queries */
+	char *stage_col;
+	char *score_col;
+	/* the lead id's type: every lead id the extension handles has it */
+	Oid id_type;
+	int16 id_len;
+	bool id_byval;
+	char id_align;
+	Oid id_collation;
+	FmgrInfo id_cmp; /* btree comparison support function */
+	char *id_eq;	 /* the type's equality operator as OPERATOR(schema.=) */
+} LeadsAttachment;
+
+typedef struct EventsAttachment
+{
+	Oid relid;
+	char *qualname;
+	AttrNumber lead_att;
+	AttrNumber type_att;
+	AttrNumber time_att;
+	AttrNumber channel_att; /* InvalidAttrNumber when not mapped */
+	AttrNumber campaign_att;
+	AttrNumber keyword_att;
+	int nkeys; /* primary key columns, in key order */
+	AttrNumber *key_atts;
+	char *lead_col; /* quoted column names */
+	char *type_col;
+	char *time_col;
+	Oid type_type; /* types of the mapped columns */
+	Oid time_type;
+} EventsAttachment;
+
+typedef struct DealsAttachment
+{
+	Oid relid;
+	char *qualname;
+	AttrNumber id_att;
+	AttrNumber lead_att;
+	AttrNumber amount_att;
+	AttrNumber status_att;
+	AttrNumber closed_att;
+	AttrNumber owner_att; /* InvalidAttrNumber when not mapped */
+	AttrNumber cost_att;  /* InvalidAttrNumber when not mapped */
+	Oid amount_type;
+	Oid status_type;
+	Oid closed_type;
+} DealsAttachment;
+
+typedef struct Attachments
+{
+	LeadsAttachment *leads; /* NULL when no leads table is attached */
+	List *events;			/* of EventsAttachment * */
+	List *deals;			/* of DealsAttachment * */
+	Oid extension_owner;
+	uint64 generation; /* changes at every rebuild: lets dependent caches notice */
+} Attachments;
+
+/* The current attachments (cached; valid until the next invalidation is processed). */
+extern Attachments *LsAttachments(void);
+extern EventsAttachment *LsEventsAttachment(Oid relid);
+extern DealsAttachment *LsDealsAttachment(Oid relid);
+/* The leads attachment, or an error saying that no leads table is attached. */
+extern LeadsAttachment *LsLeadsAttachment(void);
+/* Memory context that lives as long as the current attachment cache: put derived caches here. */
+extern MemoryContext LsAttachmentContext(void);
+
+extern void AttachmentInit(void);
+
+/* Run maintenance as the extension owner, as the RI triggers run as the table owner. */
+typedef struct LsSavedUser
+{
+	Oid userid;
+	int sec_context;
+} LsSavedUser;
+
+extern void LsBecomeExtensionOwner(LsSavedUser *saved);
+extern void LsRestoreUser(const LsSavedUser *saved);
+
+/* A lead id as text, for messages and NOTIFY payloads. */
+extern char *LsLeadIdText(const LeadsAttachment *leads, Datum id);
+
+/* Compare two lead ids with the id type's btree order. */
+extern int LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b);
+
+#endif /* ATTACHMENT_H */
