@@ -562,6 +562,9 @@ typedef struct AttributionRun
 	TimestampTz to;
 	TimestampTz now;
 
+	/* deal conversion ids are "table:key" when several deals tables are attached */
+	bool		several_deal_tables;
+
 	/* the leads id type */
 	Oid			lead_type;
 	int16		lead_typlen;
@@ -1172,9 +1175,12 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 	{
 		case CK_DEAL:
 			appendStringInfo(&q,
-							 "SELECT d.lead_id, d.closed_at AS at, d.deal_ref AS ref, d.amount AS value,"
+							 "SELECT d.lead_id, d.closed_at AS at, %s AS ref, d.amount AS value,"
 							 " d.cost, %s AS created_at, %s AS opportunity_at,"
 							 " d.source::pg_catalog.oid AS source FROM " LS_SCHEMA ".deals d",
+							 run->several_deal_tables
+							 ? "d.source::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) d.deal_ref"
+							 : "d.deal_ref",
 							 created_at, opportunity_at);
 			if (milestones)
 			{
@@ -1246,7 +1252,8 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 						   " c.opportunity_at, c.source FROM c"
 						   ") AS q(lead_id, kind, at, ref, channel, campaign, keyword, value, cost,"
 						   " created_at, opportunity_at, source)"
-						   " ORDER BY q.lead_id, q.kind, q.at, q.source, q.ref COLLATE pg_catalog.\"C\"");
+						   " ORDER BY q.lead_id, q.kind, q.at, q.source,"
+						   " pg_catalog.length(q.ref), q.ref COLLATE pg_catalog.\"C\"");
 	return q.data;
 }
 
@@ -1293,6 +1300,17 @@ RunAttribution(AttributionRun *run)
 	int			nrows = 0;
 
 	run->lead_type = LeadIdType();
+	if (run->kind == CK_DEAL && run->out != NULL)
+	{
+		bool		isnull;
+
+		if (SPI_execute("SELECT pg_catalog.count(*) FROM " LS_SCHEMA ".attachment"
+						" WHERE kind OPERATOR(pg_catalog.=) 'deals'", true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read " LS_SCHEMA ".attachment");
+		run->several_deal_tables =
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) > 1;
+		MemoryContextSwitchTo(work);
+	}
 	get_typlenbyval(run->lead_type, &run->lead_typlen, &run->lead_byval);
 	tc = lookup_type_cache(run->lead_type, TYPECACHE_CMP_PROC_FINFO);
 	if (!OidIsValid(tc->cmp_proc))
@@ -1532,7 +1550,7 @@ MapOutputColumns(AttributionRun *run)
 		if (att->atttypid != expected)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("attribution column \"%s\" has type %s, not %s", NameStr(att->attname),
+					 errmsg("attribution column \"%s\" must have type %s, not %s", NameStr(att->attname),
 							format_type_be(expected), format_type_be(att->atttypid)),
 					 errhint("Call lead_scoring.rebuild_views() if the leads id type changed.")));
 		run->out_map[a] = c;
