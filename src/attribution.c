@@ -54,6 +54,8 @@
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "nodes/params.h"
+#include "executor/tuptable.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -541,12 +543,11 @@ typedef struct Touch
 	int			channel_id;		/* markov only */
 } Touch;
 
-/* One row of the SPI query, deformed; the values point into tup. */
+/* One row of the SPI query, copied into the lead context and deformed. */
 typedef struct QueryRow
 {
 	HeapTuple	tup;
-	bool		copied;			/* tup lives in the lead context */
-	Datum		v[Q_NCOLS];
+	Datum		v[Q_NCOLS];		/* point into tup */
 	bool		n[Q_NCOLS];
 } QueryRow;
 
@@ -571,6 +572,7 @@ typedef struct AttributionRun
 	bool		lead_byval;
 	FmgrInfo   *lead_cmp;
 	Oid			lead_collation;
+	bool		row_type_checked;
 
 	/* output: NULL when only the Markov chain is wanted */
 	Tuplestorestate *out;
@@ -590,8 +592,10 @@ typedef struct AttributionRun
 
 	/* lead-by-lead processing */
 	MemoryContext lead_cxt;		/* reset after each lead */
-	QueryRow   *rows;
+	QueryRow   *rows;			/* the current lead's rows */
+	int			nrows;
 	int			rows_cap;
+	MemoryContext work_cxt;		/* the run's own allocations */
 	int			touch_cap;
 	TimestampTz *times;
 	Touch	   *touches;
@@ -604,6 +608,13 @@ typedef struct AttributionRun
 
 	/* numeric constants */
 	Datum		fast_limit;		/* 2^52 */
+
+	/* the last amount split, as units (see AmountUnits) */
+	char		last_amount[32];
+	Size		last_amount_len;
+	int			last_scale;
+	bool		last_units_ok;
+	int64		last_units;
 } AttributionRun;
 
 /* Make room for n touches in the per-path scratch arrays. */
@@ -649,6 +660,48 @@ UnitsToNumeric(int64 units, int scale)
 }
 
 /*
+ * The amount as integer units of 10^-scale, scale = max(6, the amount's
+ * scale), when that is exact and small enough for double arithmetic (below
+ * 2^52).  The last amount is remembered: stage conversions all have value 1.
+ */
+static bool
+AmountUnits(AttributionRun *run, Numeric num, int *scale)
+{
+	Size		len = VARSIZE(num);
+	Datum		amount = NumericGetDatum(num);
+	Datum		scaled;
+	int			s;
+
+	if (run->last_amount_len == len && memcmp(run->last_amount, num, len) == 0)
+	{
+		*scale = run->last_scale;
+		return run->last_units_ok;
+	}
+	s = Max(DatumGetInt32(DirectFunctionCall1(numeric_scale, amount)), 6);
+	run->last_units_ok = false;
+	if (s <= 15)
+	{
+		scaled = DirectFunctionCall2(numeric_mul, amount, PowerOfTen(s));
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, DirectFunctionCall1(numeric_abs, scaled),
+											  run->fast_limit)) < 0)
+		{
+			run->last_units = DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
+			run->last_units_ok = true;
+		}
+	}
+	run->last_scale = s;
+	if (len <= sizeof(run->last_amount))
+	{
+		memcpy(run->last_amount, num, len);
+		run->last_amount_len = len;
+	}
+	else
+		run->last_amount_len = 0;
+	*scale = s;
+	return run->last_units_ok;
+}
+
+/*
  * Split amount over n rows by weight: out[i] = amount * w[i], rounded to at
  * least 6 decimals, the rounding residue given to the largest weight so that
  * the parts add up to amount exactly.
@@ -677,34 +730,25 @@ SplitAmount(AttributionRun *run, Datum amount, const double *w, int n, Datum *ou
 										 DirectFunctionCall1(float8_numeric, Float8GetDatum(w[i])));
 		return;
 	}
-	scale = Max(DatumGetInt32(DirectFunctionCall1(numeric_scale, amount)), 6);
-	if (scale <= 15)
+	if (AmountUnits(run, num, &scale))
 	{
-		Datum		scaled = DirectFunctionCall2(numeric_mul, amount, PowerOfTen(scale));
+		/* fast path: integer units of 10^-scale */
+		int64		units = run->last_units;
+		int64		sum = 0;
+		int64	   *parts = palloc(sizeof(int64) * n);
 
-		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-											  DirectFunctionCall1(numeric_abs, scaled),
-											  run->fast_limit)) < 0)
+		for (i = 0; i < n; i++)
 		{
-			/* fast path: integer units of 10^-scale */
-			int64		units = DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
-			int64		sum = 0;
-			int64	   *parts = palloc(sizeof(int64) * n);
-
-			for (i = 0; i < n; i++)
-			{
-				parts[i] = (int64) llround((double) units * w[i]);
-				sum += parts[i];
-			}
-			parts[largest] += units - sum;
-			for (i = 0; i < n; i++)
-				out[i] = UnitsToNumeric(parts[i], scale);
-			pfree(parts);
-			return;
+			parts[i] = (int64) llround((double) units * w[i]);
+			sum += parts[i];
 		}
+		parts[largest] += units - sum;
+		for (i = 0; i < n; i++)
+			out[i] = UnitsToNumeric(parts[i], scale);
+		pfree(parts);
+		return;
 	}
-	else
-		scale = 15;
+	scale = Min(scale, 15);
 
 	/* slow path: numeric arithmetic */
 	{
@@ -914,11 +958,57 @@ StashConversion(AttributionRun *run, Datum lead_id, const Conversion *conv, cons
 	}
 }
 
+/* Order of two texts: shorter first, then bytewise (integer keys sort numerically). */
+static int
+CompareRefs(Datum a, bool a_null, Datum b, bool b_null)
+{
+	const char *pa,
+			   *pb;
+	int			la,
+				lb;
+
+	if (a_null || b_null)
+		return (int) a_null - (int) b_null;
+	pa = TextBytes(a, &la);
+	pb = TextBytes(b, &lb);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(pa, pb, la);
+}
+
+/*
+ * qsort comparator for one lead's rows: conversions before touches, then by
+ * time, then by source table and key, so that ties in time are broken by the
+ * event's primary key whatever order the query returned them in.
+ */
+static int
+CompareRows(const void *a, const void *b)
+{
+	const QueryRow *x = *(QueryRow *const *) a;
+	const QueryRow *y = *(QueryRow *const *) b;
+	int32		kx = DatumGetInt32(x->v[Q_KIND]);
+	int32		ky = DatumGetInt32(y->v[Q_KIND]);
+	TimestampTz tx = DatumGetTimestampTz(x->v[Q_AT]);
+	TimestampTz ty = DatumGetTimestampTz(y->v[Q_AT]);
+	Oid			sx = DatumGetObjectId(x->v[Q_SOURCE]);
+	Oid			sy = DatumGetObjectId(y->v[Q_SOURCE]);
+
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	return CompareRefs(x->v[Q_REF], x->n[Q_REF], y->v[Q_REF], y->n[Q_REF]);
+}
+
 /* Attribute every conversion of one lead (rows[0..nrows), conversions first). */
 static void
 ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 {
 	Datum		lead_id = rows[0].v[Q_LEAD_ID];
+	QueryRow  **order = palloc(sizeof(QueryRow *) * nrows);
+	bool		sorted = true;
 	int			nconv = 0;
 	int			ntouch;
 	int			lo,
@@ -926,13 +1016,22 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 				i,
 				c;
 
-	while (nconv < nrows && DatumGetInt32(rows[nconv].v[Q_KIND]) == 0)
+	/* conversions first, then touches, each in time order (see CompareRows) */
+	for (i = 0; i < nrows; i++)
+	{
+		order[i] = &rows[i];
+		if (i > 0 && sorted && CompareRows(&order[i - 1], &order[i]) > 0)
+			sorted = false;
+	}
+	if (!sorted)
+		qsort(order, nrows, sizeof(QueryRow *), CompareRows);
+	while (nconv < nrows && DatumGetInt32(order[nconv]->v[Q_KIND]) == 0)
 		nconv++;
 	ntouch = nrows - nconv;
 	EnsureTouchCapacity(run, ntouch);
 	for (i = 0; i < ntouch; i++)
 	{
-		QueryRow   *r = &rows[nconv + i];
+		QueryRow   *r = order[nconv + i];
 		Touch	   *t = &run->touches[i];
 
 		t->at = run->times[i] = DatumGetTimestampTz(r->v[Q_AT]);
@@ -952,7 +1051,7 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 		 * The lead's one Markov path: its touches in the lookback window
 		 * before its latest conversion, or before now() when it has none.
 		 */
-		TimestampTz end = nconv > 0 ? DatumGetTimestampTz(rows[nconv - 1].v[Q_AT]) : run->now;
+		TimestampTz end = nconv > 0 ? DatumGetTimestampTz(order[nconv - 1]->v[Q_AT]) : run->now;
 
 		for (i = 0; i < ntouch; i++)
 		{
@@ -969,7 +1068,7 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 
 	for (c = 0; c < nconv; c++)
 	{
-		QueryRow   *r = &rows[c];
+		QueryRow   *r = order[c];
 		Conversion	conv;
 
 		conv.id = r->v[Q_REF];
@@ -980,7 +1079,14 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 		conv.cost_null = r->n[Q_COST];
 		if ((run->has_from && conv.at < run->from) || (run->has_to && conv.at >= run->to))
 			continue;
-		WindowTouches(run, run->times, ntouch, conv.at, &lo, &hi);
+		if (nconv == 1 && run->model != AM_MARKOV)
+		{
+			/* the query read exactly this conversion's window */
+			lo = 0;
+			hi = ntouch;
+		}
+		else
+			WindowTouches(run, run->times, ntouch, conv.at, &lo, &hi);
 		if (hi <= lo)
 			EmitConversion(run, lead_id, &conv, NULL, 0, NULL);
 		else if (run->model == AM_MARKOV)
@@ -1129,7 +1235,8 @@ LeadIdType(void)
 /*
  * The query: every conversion of the run's kind (kind 0) with the lead's
  * creation and first-opportunity times, and the touchpoints (kind 1), ordered
- * by lead, conversions first, then by time.  For the rule-based models only
+ * by lead only (ProcessLead orders each lead's few rows; a single sort key
+ * keeps the big sort cheap).  For the rule-based models only
  * the touches inside some conversion's window are read (a semi-join, so each
  * touch comes once); the Markov chain needs every touch.  Parameters:
  * $1 = earliest touch, $2 = earliest conversion, $3 = end (exclusive) of
@@ -1145,6 +1252,7 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 	const char *opportunity_at = milestones ? "s.opportunity_at" : "NULL::pg_catalog.timestamptz";
 	const char *created_at = milestones ? "l.created_at" : "NULL::pg_catalog.timestamptz";
 	const char *conv_at;
+	char	   *conv;
 	StringInfoData stage;
 
 	/*
@@ -1167,10 +1275,12 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 							   " AS opportunity_at");
 	appendStringInfoString(&stage, " FROM " LS_SCHEMA ".stage_change c GROUP BY c.lead_id) s");
 
-	/* c: the conversions */
+	/*
+	 * The conversions: lead_id, at, ref, value, cost, created_at,
+	 * opportunity_at, source.  (Written out twice below rather than as a CTE:
+	 * a CTE scan would keep the planner from using parallel workers.)
+	 */
 	initStringInfo(&q);
-	appendStringInfo(&q, "WITH c AS (SELECT c0.*, %s AS start FROM (",
-					 bound_lookback ? "c0.at OPERATOR(pg_catalog.-) $4" : "NULL::pg_catalog.timestamptz");
 	switch (run->kind)
 	{
 		case CK_DEAL:
@@ -1219,10 +1329,12 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 		appendStringInfo(&q, " AND %s OPERATOR(pg_catalog.>=) $2", conv_at);
 	if (bound_to)
 		appendStringInfo(&q, " AND %s OPERATOR(pg_catalog.<) $3", conv_at);
+	conv = q.data;
 
 	/* the touches */
+	initStringInfo(&q);
 	appendStringInfoString(&q,
-						   ") c0) SELECT q.* FROM ("
+						   "SELECT q.* FROM ("
 						   "SELECT e.lead_id, 1, e.occurred_at, e.event_ref, e.channel, e.campaign, e.keyword,"
 						   " NULL::pg_catalog.numeric, NULL::pg_catalog.numeric,"
 						   " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz,"
@@ -1238,22 +1350,24 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 	{
 		/* only touches inside some conversion's window */
 		appendStringInfo(&q,
-						 " AND EXISTS (SELECT FROM c WHERE c.lead_id %s e.lead_id"
-						 " AND e.occurred_at OPERATOR(pg_catalog.<=) c.at", eq);
+						 " AND EXISTS (SELECT FROM (SELECT c.lead_id, c.at, %s AS start FROM (%s) c) w"
+						 " WHERE w.lead_id %s e.lead_id AND e.occurred_at OPERATOR(pg_catalog.<=) w.at",
+						 bound_lookback ? "c.at OPERATOR(pg_catalog.-) $4" : "NULL::pg_catalog.timestamptz",
+						 conv, eq);
 		if (bound_lookback)
-			appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) c.start");
+			appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) w.start");
 		appendStringInfoChar(&q, ')');
 	}
 
 	/* the conversions */
+	appendStringInfo(&q,
+					 " UNION ALL SELECT c.lead_id, 0, c.at, c.ref, NULL::pg_catalog.text,"
+					 " NULL::pg_catalog.text, NULL::pg_catalog.text, c.value, c.cost, c.created_at,"
+					 " c.opportunity_at, c.source FROM (%s) c", conv);
 	appendStringInfoString(&q,
-						   " UNION ALL SELECT c.lead_id, 0, c.at, c.ref, NULL::pg_catalog.text,"
-						   " NULL::pg_catalog.text, NULL::pg_catalog.text, c.value, c.cost, c.created_at,"
-						   " c.opportunity_at, c.source FROM c"
 						   ") AS q(lead_id, kind, at, ref, channel, campaign, keyword, value, cost,"
 						   " created_at, opportunity_at, source)"
-						   " ORDER BY q.lead_id, q.kind, q.at, q.source,"
-						   " pg_catalog.length(q.ref), q.ref COLLATE pg_catalog.\"C\"");
+						   " ORDER BY q.lead_id");
 	return q.data;
 }
 
@@ -1266,19 +1380,159 @@ SameLead(const AttributionRun *run, Datum a, Datum b)
 	return DatumGetInt32(FunctionCall2Coll(run->lead_cmp, run->lead_collation, a, b)) == 0;
 }
 
-/* Make room for n query rows of one lead. */
+/* Attribute the current lead's rows and forget them. */
 static void
-EnsureRowCapacity(AttributionRun *run, int n)
+FinishLead(AttributionRun *run)
 {
-	if (n <= run->rows_cap)
-		return;
-	while (run->rows_cap < n)
-		run->rows_cap *= 2;
-	run->rows = repalloc_huge(run->rows, sizeof(QueryRow) * run->rows_cap);
+	MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
+
+	ProcessLead(run, run->rows, run->nrows);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(run->lead_cxt);
+	run->nrows = 0;
 }
 
 /*
- * Read every row with one cursor and attribute lead by lead; afterwards solve
+ * Take one row of the ordered query: a new lead id first finishes the
+ * previous lead; the row is copied into the lead context (the slot's data
+ * lives only until the next row).
+ */
+static void
+AcceptRow(AttributionRun *run, TupleTableSlot *slot)
+{
+	MemoryContext old;
+	QueryRow   *r;
+
+	if (!run->row_type_checked)
+	{
+		Form_pg_attribute lead_att = TupleDescAttr(slot->tts_tupleDescriptor, Q_LEAD_ID);
+
+		if (lead_att->atttypid != run->lead_type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("lead ids of the canonical views do not share one type"),
+					 errhint("Call lead_scoring.rebuild_views().")));
+		run->lead_collation = lead_att->attcollation;
+		run->row_type_checked = true;
+	}
+	slot_getallattrs(slot);
+	if (run->nrows > 0 && !SameLead(run, run->rows[0].v[Q_LEAD_ID], slot->tts_values[Q_LEAD_ID]))
+		FinishLead(run);
+	if (run->nrows == run->rows_cap)
+	{
+		run->rows_cap *= 2;
+		run->rows = repalloc_huge(run->rows, sizeof(QueryRow) * run->rows_cap);
+	}
+	r = &run->rows[run->nrows++];
+	old = MemoryContextSwitchTo(run->lead_cxt);
+	r->tup = ExecCopySlotHeapTuple(slot);
+	MemoryContextSwitchTo(old);
+	heap_deform_tuple(r->tup, slot->tts_tupleDescriptor, r->v, r->n);
+}
+
+#if PG_VERSION_NUM >= 140000
+
+/* A DestReceiver that hands each row of the query to AcceptRow. */
+typedef struct RowReceiver
+{
+	DestReceiver pub;
+	AttributionRun *run;
+} RowReceiver;
+
+static bool
+RowReceiverSlot(TupleTableSlot *slot, DestReceiver *self)
+{
+	AttributionRun *run = ((RowReceiver *) self)->run;
+	MemoryContext old = MemoryContextSwitchTo(run->work_cxt);
+
+	AcceptRow(run, slot);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+RowReceiverStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+RowReceiverNoop(DestReceiver *self)
+{
+}
+
+/*
+ * Run the query, streaming its rows to AcceptRow: nothing is materialized,
+ * and the planner may use parallel workers (a cursor could not).
+ */
+static void
+ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, const char *argnulls)
+{
+	RowReceiver receiver;
+	SPIExecuteOptions options;
+	ParamListInfo params = makeParamList(4);
+	int			i;
+	int			rc;
+
+	for (i = 0; i < 4; i++)
+	{
+		params->params[i].value = args[i];
+		params->params[i].isnull = argnulls[i] == 'n';
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = argtypes[i];
+	}
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = RowReceiverSlot;
+	receiver.pub.rStartup = RowReceiverStartup;
+	receiver.pub.rShutdown = RowReceiverNoop;
+	receiver.pub.rDestroy = RowReceiverNoop;
+	receiver.pub.mydest = DestNone;
+	receiver.run = run;
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = &receiver.pub;
+	rc = SPI_execute_extended(query, &options);
+	/* SPI reports a SELECT whose rows went to a DestNone receiver as a utility command */
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+		elog(ERROR, "attribution query failed: %s", SPI_result_code_string(rc));
+}
+
+#else
+
+/* PostgreSQL 13: read the ordered query through a cursor. */
+static void
+ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, const char *argnulls)
+{
+	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, argnulls, true, 0);
+	TupleTableSlot *slot = NULL;
+
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		MemoryContextSwitchTo(run->work_cxt);
+		if (slot == NULL)
+			slot = MakeSingleTupleTableSlot(SPI_tuptable->tupdesc, &TTSOpsHeapTuple);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			ExecStoreHeapTuple(SPI_tuptable->vals[i], slot, false);
+			AcceptRow(run, slot);
+		}
+		ExecClearTuple(slot);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	if (slot)
+		ExecDropSingleTupleTableSlot(slot);
+}
+
+#endif
+
+/*
+ * Read every row with one ordered query and attribute lead by lead; afterwards solve
  * the Markov chain and emit the stashed Markov conversions.
  */
 static void
@@ -1296,8 +1550,6 @@ RunAttribution(AttributionRun *run)
 	bool		bound_lookback;
 	char	   *query;
 	int			guc_level;
-	Portal		portal;
-	int			nrows = 0;
 
 	run->lead_type = LeadIdType();
 	if (run->kind == CK_DEAL && run->out != NULL)
@@ -1350,6 +1602,7 @@ RunAttribution(AttributionRun *run)
 		}
 	}
 
+	run->work_cxt = work;
 	run->lead_cxt = AllocSetContextCreate(work, "lead_scoring attribution lead", ALLOCSET_DEFAULT_SIZES);
 	run->rows_cap = 64;
 	run->rows = palloc(sizeof(QueryRow) * run->rows_cap);
@@ -1395,81 +1648,18 @@ RunAttribution(AttributionRun *run)
 	 * Plan the query with a hash semi-join for the window filter (the planner
 	 * tends to prefer sorting every touchpoint for a merge join, which is
 	 * twice as slow) and without JIT (the expressions are trivial, compiling
-	 * them costs more than it saves).  The settings are restored right after
-	 * planning, as RI_Initial_Check does for work_mem.
+	 * them costs more than it saves).  The settings are restored right after,
+	 * as RI_Initial_Check does for work_mem.
 	 */
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
 							 false);
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, argnulls, true, 0);
+	ReadRows(run, query, argtypes, args, argnulls);
 	AtEOXact_GUC(true, guc_level);
-	run->lead_collation = TupleDescAttr(portal->tupDesc, Q_LEAD_ID)->attcollation;
-	if (TupleDescAttr(portal->tupDesc, Q_LEAD_ID)->atttypid != run->lead_type)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("lead ids of the canonical views do not share one type"),
-				 errhint("Call lead_scoring.rebuild_views().")));
-
-	for (;;)
-	{
-		SPITupleTable *tuptable;
-		uint64		i;
-
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		tuptable = SPI_tuptable;
-		MemoryContextSwitchTo(work);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			QueryRow   *r;
-
-			EnsureRowCapacity(run, nrows + 1);
-			r = &run->rows[nrows];
-			r->tup = tuptable->vals[i];
-			r->copied = false;
-			heap_deform_tuple(r->tup, tuptable->tupdesc, r->v, r->n);
-			if (nrows > 0 && !SameLead(run, run->rows[0].v[Q_LEAD_ID], r->v[Q_LEAD_ID]))
-			{
-				MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
-
-				ProcessLead(run, run->rows, nrows);
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(run->lead_cxt);
-				run->rows[0] = run->rows[nrows];
-				nrows = 0;
-			}
-			nrows++;
-		}
-		/* the current lead's rows outlive this batch: copy them */
-		for (i = 0; i < (uint64) nrows; i++)
-		{
-			QueryRow   *r = &run->rows[i];
-
-			if (!r->copied)
-			{
-				MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
-
-				r->tup = heap_copytuple(r->tup);
-				r->copied = true;
-				MemoryContextSwitchTo(old);
-				heap_deform_tuple(r->tup, tuptable->tupdesc, r->v, r->n);
-			}
-		}
-		SPI_freetuptable(tuptable);
-	}
-	if (nrows > 0)
-	{
-		MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
-
-		ProcessLead(run, run->rows, nrows);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(run->lead_cxt);
-	}
-	SPI_cursor_close(portal);
 	MemoryContextSwitchTo(work);
+	if (run->nrows > 0)
+		FinishLead(run);
 
 	if (run->chain)
 	{
