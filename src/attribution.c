@@ -68,25 +68,22 @@
 #include "lead_scoring.h"
 #include "markov.h"
 
-static const char *const model_names[AM_COUNT] = {
-	"first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "full_path", "markov"
-};
-static const char *const conversion_names[CK_COUNT] = {
-	"deal", "lead", "mql", "sal", "sql", "opportunity", "customer"
-};
+static const char *const model_names[AM_COUNT] = {"first_touch", "last_touch",	   "linear",
+												  "time_decay",	 "position_based", "w_shaped",
+												  "full_path",	 "markov"};
+static const char *const conversion_names[CK_COUNT] = {"deal", "lead",		  "mql",	 "sal",
+													   "sql",  "opportunity", "customer"};
 
 const char *
 AttributionModelName(AttributionModel model)
 {
-	Assert(model >= 0 && model < AM_COUNT);
-	return model_names[model];
+	return (model >= 0 && model < AM_COUNT) ? model_names[model] : "?";
 }
 
 const char *
 ConversionKindName(ConversionKind kind)
 {
-	Assert(kind >= 0 && kind < CK_COUNT);
-	return conversion_names[kind];
+	return (kind >= 0 && kind < CK_COUNT) ? conversion_names[kind] : "?";
 }
 
 /* "a, b, c" for an error hint. */
@@ -94,7 +91,7 @@ static char *
 NameList(const char *const *names, int count)
 {
 	StringInfoData buf;
-	int			i;
+	int i;
 
 	initStringInfo(&buf);
 	for (i = 0; i < count; i++)
@@ -106,14 +103,14 @@ NameList(const char *const *names, int count)
 static int
 LookUpName(const char *name, const char *const *names, int count)
 {
-	int			len;
-	int			i;
+	int len;
+	int i;
 
 	while (*name == ' ' || *name == '\t' || *name == '\n' || *name == '\r')
 		name++;
 	len = strlen(name);
-	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t' ||
-					   name[len - 1] == '\n' || name[len - 1] == '\r'))
+	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t' || name[len - 1] == '\n' ||
+					   name[len - 1] == '\r'))
 		len--;
 	for (i = 0; i < count; i++)
 		if ((int) strlen(names[i]) == len && pg_strncasecmp(name, names[i], len) == 0)
@@ -124,20 +121,19 @@ LookUpName(const char *name, const char *const *names, int count)
 AttributionModel
 AttributionModelParse(const char *name)
 {
-	int			i = LookUpName(name, model_names, AM_COUNT);
+	int i = LookUpName(name, model_names, AM_COUNT);
 
 	if (i < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown attribution model \"%s\"", name),
-				 errhint("Valid models are: %s.", NameList(model_names, AM_COUNT))));
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("unknown attribution model \"%s\"", name),
+						errhint("Valid models are: %s.", NameList(model_names, AM_COUNT))));
 	return (AttributionModel) i;
 }
 
 ConversionKind
 ConversionKindParse(const char *name)
 {
-	int			i = LookUpName(name, conversion_names, CK_COUNT);
+	int i = LookUpName(name, conversion_names, CK_COUNT);
 
 	if (i < 0)
 		ereport(ERROR,
@@ -152,7 +148,7 @@ double
 IntervalMicroseconds(const Interval *span)
 {
 	return (double) span->time + (double) span->day * USECS_PER_DAY +
-		(double) span->month * (DAYS_PER_YEAR / MONTHS_PER_YEAR) * USECS_PER_DAY;
+		   (double) span->month * (DAYS_PER_YEAR / MONTHS_PER_YEAR) * USECS_PER_DAY;
 }
 
 /* ------------------------------------------------------------------------
@@ -163,12 +159,11 @@ IntervalMicroseconds(const Interval *span)
 int
 LastTouchAtOrBefore(const TimestampTz *times, int n, TimestampTz at)
 {
-	int			lo = 0,
-				hi = n;			/* first index with times[i] > at, in [lo, hi] */
+	int lo = 0, hi = n; /* first index with times[i] > at, in [lo, hi] */
 
 	while (lo < hi)
 	{
-		int			mid = lo + (hi - lo) / 2;
+		int mid = lo + (hi - lo) / 2;
 
 		if (times[mid] <= at)
 			lo = mid + 1;
@@ -184,12 +179,12 @@ LastTouchAtOrBefore(const TimestampTz *times, int n, TimestampTz at)
  * no milestone; without such touches the milestone shares are scaled to 1.
  */
 static void
-MilestoneWeights(int n, const int *milestones, const double *shares, int count,
-				 double rest_share, double *w)
+MilestoneWeights(int n, const int *milestones, const double *shares, int count, double rest_share,
+				 double *w)
 {
-	int			others = n;
-	double		total = 0.0;
-	int			i;
+	int others = n;
+	double total = 0.0;
+	int i;
 
 	for (i = 0; i < n; i++)
 		w[i] = 0.0;
@@ -203,7 +198,7 @@ MilestoneWeights(int n, const int *milestones, const double *shares, int count,
 	}
 	if (others > 0)
 	{
-		double		each = rest_share / others;
+		double each = rest_share / others;
 
 		for (i = 0; i < n; i++)
 			if (w[i] == 0.0)
@@ -218,11 +213,10 @@ MilestoneWeights(int n, const int *milestones, const double *shares, int count,
 
 /* Weights of a rule-based model for one path; they sum to 1. */
 void
-RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life_usecs,
-				 double *w)
+RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life_usecs, double *w)
 {
-	int			n = path->n;
-	int			i;
+	int n = path->n;
+	int i;
 
 	Assert(n >= 1);
 	switch (model)
@@ -238,54 +232,54 @@ RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life
 				w[i] = 1.0 / n;
 			break;
 		case AM_TIME_DECAY:
+		{
+			/*
+			 * 0.5^((T - t_i)/h) = 0.5^((T - t_n)/h) * 0.5^((t_n - t_i)/h):
+			 * the first factor is common to every touch and cancels, so
+			 * the latest touch has raw weight 1 and nothing underflows to
+			 * an all-zero path.
+			 */
+			TimestampTz latest = path->times[n - 1];
+			double sum = 0.0;
+
+			for (i = 0; i < n; i++)
 			{
-				/*
-				 * 0.5^((T - t_i)/h) = 0.5^((T - t_n)/h) * 0.5^((t_n - t_i)/h):
-				 * the first factor is common to every touch and cancels, so
-				 * the latest touch has raw weight 1 and nothing underflows to
-				 * an all-zero path.
-				 */
-				TimestampTz latest = path->times[n - 1];
-				double		sum = 0.0;
+				double age = (double) (latest - path->times[i]);
 
-				for (i = 0; i < n; i++)
-				{
-					double		age = (double) (latest - path->times[i]);
-
-					if (half_life_usecs > 0)
-						w[i] = pow(0.5, age / half_life_usecs);
-					else
-						w[i] = (age == 0.0) ? 1.0 : 0.0;
-					sum += w[i];
-				}
-				for (i = 0; i < n; i++)
-					w[i] /= sum;
-				break;
+				if (half_life_usecs > 0)
+					w[i] = pow(0.5, age / half_life_usecs);
+				else
+					w[i] = (age == 0.0) ? 1.0 : 0.0;
+				sum += w[i];
 			}
+			for (i = 0; i < n; i++)
+				w[i] /= sum;
+			break;
+		}
 		case AM_POSITION_BASED:
-			{
-				int			m[2] = {0, n - 1};
-				double		s[2] = {0.4, 0.4};
+		{
+			int m[2] = {0, n - 1};
+			double s[2] = {0.4, 0.4};
 
-				MilestoneWeights(n, m, s, 2, 0.2, w);
-				break;
-			}
+			MilestoneWeights(n, m, s, 2, 0.2, w);
+			break;
+		}
 		case AM_W_SHAPED:
-			{
-				int			m[3] = {0, path->created_index, path->opportunity_index};
-				double		s[3] = {0.3, 0.3, 0.3};
+		{
+			int m[3] = {0, path->created_index, path->opportunity_index};
+			double s[3] = {0.3, 0.3, 0.3};
 
-				MilestoneWeights(n, m, s, 3, 0.1, w);
-				break;
-			}
+			MilestoneWeights(n, m, s, 3, 0.1, w);
+			break;
+		}
 		case AM_FULL_PATH:
-			{
-				int			m[4] = {0, path->created_index, path->opportunity_index, n - 1};
-				double		s[4] = {0.225, 0.225, 0.225, 0.225};
+		{
+			int m[4] = {0, path->created_index, path->opportunity_index, n - 1};
+			double s[4] = {0.225, 0.225, 0.225, 0.225};
 
-				MilestoneWeights(n, m, s, 4, 0.1, w);
-				break;
-			}
+			MilestoneWeights(n, m, s, 4, 0.1, w);
+			break;
+		}
 		default:
 			elog(ERROR, "attribution model %d is not rule-based", (int) model);
 	}
@@ -297,11 +291,10 @@ RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life
  * split equally over its touches; linear when they all have removal effect 0.
  */
 void
-MarkovWeights(int n, const int *channel_ids, const double *removal_effect, int *counts,
-			  double *w)
+MarkovWeights(int n, const int *channel_ids, const double *removal_effect, int *counts, double *w)
 {
-	double		sum = 0.0;
-	int			i;
+	double sum = 0.0;
+	int i;
 
 	for (i = 0; i < n; i++)
 		if (counts[channel_ids[i]]++ == 0)
@@ -334,17 +327,16 @@ ArgText(FunctionCallInfo fcinfo, int arg)
 static void
 CheckNotNegative(const Interval *span, const char *what)
 {
-	Interval	zero = {0};
+	Interval zero = {0};
 
-	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(span),
-										 IntervalPGetDatum(&zero))))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", what),
-				 errdetail("The %s given is %s.", what,
-						   DatumGetCString(DirectFunctionCall1(interval_out,
-															   IntervalPGetDatum(span)))),
-				 errhint("Give 0 or a positive interval, such as '7 days'.")));
+	if (DatumGetBool(
+			DirectFunctionCall2(interval_lt, IntervalPGetDatum(span), IntervalPGetDatum(&zero))))
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s must not be negative", what),
+			 errdetail("The %s given is %s.", what,
+					   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(span)))),
+			 errhint("Give 0 or a positive interval, such as '7 days'.")));
 }
 
 PG_FUNCTION_INFO_V1(attribution_weights);
@@ -359,35 +351,37 @@ Datum
 attribution_weights(PG_FUNCTION_ARGS)
 {
 	AttributionModel model;
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
+	ArrayType *arr;
+	Datum *elems;
+	bool *elem_nulls;
+	int n;
 	TimestampTz *times;
-	TouchPath	path;
-	double	   *w;
-	Datum	   *out;
-	double		half_life = 0.0;
+	TouchPath path;
+	double *w;
+	Datum *out;
+	double half_life = 0.0;
 	TimestampTz created;
 	TimestampTz opportunity;
-	int			i;
+	int i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	model = AttributionModelParse(ArgText(fcinfo, 0));
 	if (model == AM_MARKOV)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the markov model has no weights for a single path"),
-				 errdetail("Markov weights depend on the removal effects computed over every lead's path."),
-				 errhint("Use lead_scoring.attribution('markov', ...) or lead_scoring.markov_removal_effects().")));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("the markov model has no weights for a single path"),
+			 errdetail(
+				 "Markov weights depend on the removal effects computed over every lead's path."),
+			 errhint("Use lead_scoring.attribution('markov', ...) or "
+					 "lead_scoring.markov_removal_effects().")));
 	arr = PG_GETARG_ARRAYTYPE_P(1);
 	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("touched_at must be a one-dimensional array")));
-	deconstruct_array(arr, TIMESTAMPTZOID, sizeof(TimestampTz), true, TYPALIGN_DOUBLE,
-					  &elems, &elem_nulls, &n);
+		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+						errmsg("touched_at must be a one-dimensional array")));
+	deconstruct_array(arr, TIMESTAMPTZOID, sizeof(TimestampTz), true, TYPALIGN_DOUBLE, &elems,
+					  &elem_nulls, &n);
 	if (n == 0)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
 
@@ -395,50 +389,46 @@ attribution_weights(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("touched_at[%d] is NULL", i + 1),
-					 errhint("Every touch needs a time.")));
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							errmsg("touched_at[%d] is NULL", i + 1),
+							errhint("Every touch needs a time.")));
 		times[i] = DatumGetTimestampTz(elems[i]);
 		if (i > 0 && times[i] < times[i - 1])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("touched_at is not in ascending order at element %d", i + 1),
-					 errhint("Pass the touches in time order.")));
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("touched_at is not in ascending order at element %d", i + 1),
+							errhint("Pass the touches in time order.")));
 	}
 
 	path.n = n;
 	path.times = times;
 	path.converted_at = PG_ARGISNULL(2) ? times[n - 1] : PG_GETARG_TIMESTAMPTZ(2);
 	if (times[n - 1] > path.converted_at)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a touch is later than converted_at"),
-				 errhint("Only touches at or before the conversion count.")));
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("a touch is later than converted_at"),
+						errhint("Only touches at or before the conversion count.")));
 	created = PG_ARGISNULL(3) ? DT_NOBEGIN : PG_GETARG_TIMESTAMPTZ(3);
-	opportunity = PG_ARGISNULL(4) ? path.converted_at
-		: Min(PG_GETARG_TIMESTAMPTZ(4), path.converted_at);
+	opportunity =
+		PG_ARGISNULL(4) ? path.converted_at : Min(PG_GETARG_TIMESTAMPTZ(4), path.converted_at);
 	path.created_index = LastTouchAtOrBefore(times, n, created);
 	path.opportunity_index = LastTouchAtOrBefore(times, n, opportunity);
 	if (!PG_ARGISNULL(5))
 	{
-		Interval   *h = PG_GETARG_INTERVAL_P(5);
+		Interval *h = PG_GETARG_INTERVAL_P(5);
 
 		CheckNotNegative(h, "half_life");
 		half_life = IntervalMicroseconds(h);
 	}
 	else if (model == AM_TIME_DECAY)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the time_decay model needs a half_life")));
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("the time_decay model needs a half_life")));
 
 	w = palloc(sizeof(double) * n);
 	RuleBasedWeights(model, &path, half_life, w);
 	out = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 		out[i] = Float8GetDatum(w[i]);
-	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
-										  TYPALIGN_DOUBLE));
+	PG_RETURN_ARRAYTYPE_P(
+		construct_array(out, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* ------------------------------------------------------------------------
@@ -449,9 +439,9 @@ attribution_weights(PG_FUNCTION_ARGS)
 enum
 {
 	Q_LEAD_ID,
-	Q_KIND,						/* 0 = conversion, 1 = touch */
-	Q_AT,						/* conversion or touch time */
-	Q_REF,						/* conversion id or event_ref */
+	Q_KIND, /* 0 = conversion, 1 = touch */
+	Q_AT,	/* conversion or touch time */
+	Q_REF,	/* conversion id or event_ref */
 	Q_CHANNEL,
 	Q_CAMPAIGN,
 	Q_KEYWORD,
@@ -484,20 +474,12 @@ typedef enum OutColumn
 static const struct
 {
 	const char *name;
-	Oid			type;			/* InvalidOid: the leads id type */
-}			out_columns[OC_COUNT] = {
-	{"conversion_id", TEXTOID},
-	{"lead_id", InvalidOid},
-	{"converted_at", TIMESTAMPTZOID},
-	{"value", NUMERICOID},
-	{"event_ref", TEXTOID},
-	{"channel", TEXTOID},
-	{"campaign", TEXTOID},
-	{"keyword", TEXTOID},
-	{"touched_at", TIMESTAMPTZOID},
-	{"weight", FLOAT8OID},
-	{"credit", NUMERICOID},
-	{"cost", NUMERICOID},
+	Oid type; /* InvalidOid: the leads id type */
+} out_columns[OC_COUNT] = {
+	{"conversion_id", TEXTOID}, {"lead_id", InvalidOid}, {"converted_at", TIMESTAMPTZOID},
+	{"value", NUMERICOID},		{"event_ref", TEXTOID},	 {"channel", TEXTOID},
+	{"campaign", TEXTOID},		{"keyword", TEXTOID},	 {"touched_at", TIMESTAMPTZOID},
+	{"weight", FLOAT8OID},		{"credit", NUMERICOID},	 {"cost", NUMERICOID},
 };
 
 /* Markov stash: conversions waiting for the removal effects. */
@@ -521,107 +503,107 @@ enum
 /* One conversion, as the output needs it. */
 typedef struct Conversion
 {
-	Datum		id;
+	Datum id;
 	TimestampTz at;
-	Datum		value;
-	bool		value_null;
-	Datum		cost;
-	bool		cost_null;
+	Datum value;
+	bool value_null;
+	Datum cost;
+	bool cost_null;
 } Conversion;
 
 /* One touch, as the output needs it. */
 typedef struct Touch
 {
-	Datum		ref;
-	bool		ref_null;
-	Datum		channel;
-	Datum		campaign;
-	bool		campaign_null;
-	Datum		keyword;
-	bool		keyword_null;
+	Datum ref;
+	bool ref_null;
+	Datum channel;
+	Datum campaign;
+	bool campaign_null;
+	Datum keyword;
+	bool keyword_null;
 	TimestampTz at;
-	int			channel_id;		/* markov only */
+	int channel_id; /* markov only */
 } Touch;
 
 /* One row of the SPI query, copied into the lead context and deformed. */
 typedef struct QueryRow
 {
-	HeapTuple	tup;
-	Datum		v[Q_NCOLS];		/* point into tup */
-	bool		n[Q_NCOLS];
+	HeapTuple tup;
+	Datum v[Q_NCOLS]; /* point into tup */
+	bool n[Q_NCOLS];
 } QueryRow;
 
 typedef struct AttributionRun
 {
 	AttributionModel model;
 	ConversionKind kind;
-	Interval	lookback;
-	double		half_life_usecs;
-	bool		has_from;		/* conversions at or after from */
+	Interval lookback;
+	double half_life_usecs;
+	bool has_from; /* conversions at or after from */
 	TimestampTz from;
-	bool		has_to;			/* conversions before to */
+	bool has_to; /* conversions before to */
 	TimestampTz to;
 	TimestampTz now;
 
 	/* deal conversion ids are "table:key" when several deals tables are attached */
-	bool		several_deal_tables;
+	bool several_deal_tables;
 
 	/* the leads id type */
-	Oid			lead_type;
-	int16		lead_typlen;
-	bool		lead_byval;
-	FmgrInfo   *lead_cmp;
-	Oid			lead_collation;
-	bool		row_type_checked;
+	Oid lead_type;
+	int16 lead_typlen;
+	bool lead_byval;
+	FmgrInfo *lead_cmp;
+	Oid lead_collation;
+	bool row_type_checked;
 
 	/* output: NULL when only the Markov chain is wanted */
 	Tuplestorestate *out;
-	TupleDesc	out_desc;
-	int		   *out_map;		/* per output attribute: OutColumn */
-	bool		want[OC_COUNT];
-	Datum	   *out_values;
-	bool	   *out_nulls;
+	TupleDesc out_desc;
+	int *out_map; /* per output attribute: OutColumn */
+	bool want[OC_COUNT];
+	Datum *out_values;
+	bool *out_nulls;
 
 	/* markov */
 	MarkovChain *chain;
 	Tuplestorestate *stash;
-	TupleDesc	stash_desc;
-	int64		conversion_seq;
-	double	   *removal_effect;
-	double		p_conversion;	/* P of the chain */
+	TupleDesc stash_desc;
+	int64 conversion_seq;
+	double *removal_effect;
+	double p_conversion; /* P of the chain */
 
 	/* lead-by-lead processing */
-	MemoryContext lead_cxt;		/* reset after each lead */
-	QueryRow   *rows;			/* the current lead's rows */
-	int			nrows;
-	int			rows_cap;
-	MemoryContext work_cxt;		/* the run's own allocations */
-	int			touch_cap;
+	MemoryContext lead_cxt; /* reset after each lead */
+	QueryRow *rows;			/* the current lead's rows */
+	int nrows;
+	int rows_cap;
+	MemoryContext work_cxt; /* the run's own allocations */
+	int touch_cap;
 	TimestampTz *times;
-	Touch	   *touches;
-	int		   *ids;
-	double	   *weights;
-	int		   *counts;			/* markov scratch, one per channel */
-	int			counts_cap;
-	Datum	   *credits;
-	Datum	   *costs;
+	Touch *touches;
+	int *ids;
+	double *weights;
+	int *counts; /* markov scratch, one per channel */
+	int counts_cap;
+	Datum *credits;
+	Datum *costs;
 
 	/* numeric constants */
-	Datum		fast_limit;		/* 2^52 */
+	Datum fast_limit; /* 2^52 */
 
 	/* the last amount split, as units (see AmountUnits) */
-	char		last_amount[32];
-	Size		last_amount_len;
-	int			last_scale;
-	bool		last_units_ok;
-	int64		last_units;
+	char last_amount[32];
+	Size last_amount_len;
+	int last_scale;
+	bool last_units_ok;
+	int64 last_units;
 } AttributionRun;
 
 /* Make room for n touches in the per-path scratch arrays. */
 static void
 EnsureTouchCapacity(AttributionRun *run, int n)
 {
-	int			cap = run->touch_cap;
+	int cap = run->touch_cap;
 
 	if (n <= cap)
 		return;
@@ -640,7 +622,7 @@ EnsureTouchCapacity(AttributionRun *run, int n)
 static Datum
 PowerOfTen(int scale)
 {
-	int64		p = 1;
+	int64 p = 1;
 
 	while (scale-- > 0)
 		p *= 10;
@@ -667,10 +649,10 @@ UnitsToNumeric(int64 units, int scale)
 static bool
 AmountUnits(AttributionRun *run, Numeric num, int *scale)
 {
-	Size		len = VARSIZE(num);
-	Datum		amount = NumericGetDatum(num);
-	Datum		scaled;
-	int			s;
+	Size len = VARSIZE(num);
+	Datum amount = NumericGetDatum(num);
+	Datum scaled;
+	int s;
 
 	if (run->last_amount_len == len && memcmp(run->last_amount, num, len) == 0)
 	{
@@ -709,10 +691,10 @@ AmountUnits(AttributionRun *run, Numeric num, int *scale)
 static void
 SplitAmount(AttributionRun *run, Datum amount, const double *w, int n, Datum *out)
 {
-	Numeric		num = DatumGetNumeric(amount);
-	int			largest = 0;
-	int			scale;
-	int			i;
+	Numeric num = DatumGetNumeric(amount);
+	int largest = 0;
+	int scale;
+	int i;
 
 	if (n == 1)
 	{
@@ -733,9 +715,9 @@ SplitAmount(AttributionRun *run, Datum amount, const double *w, int n, Datum *ou
 	if (AmountUnits(run, num, &scale))
 	{
 		/* fast path: integer units of 10^-scale */
-		int64		units = run->last_units;
-		int64		sum = 0;
-		int64	   *parts = palloc(sizeof(int64) * n);
+		int64 units = run->last_units;
+		int64 sum = 0;
+		int64 *parts = palloc(sizeof(int64) * n);
 
 		for (i = 0; i < n; i++)
 		{
@@ -752,17 +734,17 @@ SplitAmount(AttributionRun *run, Datum amount, const double *w, int n, Datum *ou
 
 	/* slow path: numeric arithmetic */
 	{
-		Datum		rest = amount;
+		Datum rest = amount;
 
 		for (i = 0; i < n; i++)
 		{
 			if (i == largest)
 				continue;
-			out[i] = DirectFunctionCall2(numeric_round,
-										 DirectFunctionCall2(numeric_mul, amount,
-															 DirectFunctionCall1(float8_numeric,
-																				 Float8GetDatum(w[i]))),
-										 Int32GetDatum(scale));
+			out[i] = DirectFunctionCall2(
+				numeric_round,
+				DirectFunctionCall2(numeric_mul, amount,
+									DirectFunctionCall1(float8_numeric, Float8GetDatum(w[i]))),
+				Int32GetDatum(scale));
 			rest = DirectFunctionCall2(numeric_sub, rest, out[i]);
 		}
 		out[largest] = rest;
@@ -774,13 +756,13 @@ static void
 PutRow(AttributionRun *run, Datum lead_id, const Conversion *conv, const Touch *touch,
 	   double weight, Datum credit, bool credit_null, Datum cost, bool cost_null)
 {
-	int			natts = run->out_desc->natts;
-	int			a;
+	int natts = run->out_desc->natts;
+	int a;
 
 	for (a = 0; a < natts; a++)
 	{
-		Datum		v = (Datum) 0;
-		bool		isnull = false;
+		Datum v = (Datum) 0;
+		bool isnull = false;
 
 		switch (run->out_map[a])
 		{
@@ -839,9 +821,9 @@ static void
 EmitConversion(AttributionRun *run, Datum lead_id, const Conversion *conv, const Touch *touches,
 			   int n, const double *w)
 {
-	bool		credit = run->want[OC_CREDIT] && !conv->value_null;
-	bool		cost = run->want[OC_COST] && !conv->cost_null;
-	int			i;
+	bool credit = run->want[OC_CREDIT] && !conv->value_null;
+	bool cost = run->want[OC_COST] && !conv->cost_null;
+	int i;
 
 	if (n == 0)
 	{
@@ -854,8 +836,7 @@ EmitConversion(AttributionRun *run, Datum lead_id, const Conversion *conv, const
 	if (cost)
 		SplitAmount(run, conv->cost, w, n, run->costs);
 	for (i = 0; i < n; i++)
-		PutRow(run, lead_id, conv, &touches[i], w[i],
-			   credit ? run->credits[i] : (Datum) 0, !credit,
+		PutRow(run, lead_id, conv, &touches[i], w[i], credit ? run->credits[i] : (Datum) 0, !credit,
 			   cost ? run->costs[i] : (Datum) 0, !cost);
 }
 
@@ -866,8 +847,8 @@ EmitConversion(AttributionRun *run, Datum lead_id, const Conversion *conv, const
 static bool
 WindowStart(const AttributionRun *run, TimestampTz t, TimestampTz *start)
 {
-	double		span = IntervalMicroseconds(&run->lookback);
-	double		margin = (double) Abs(run->lookback.month) * 2 * USECS_PER_DAY + 2 * USECS_PER_DAY;
+	double span = IntervalMicroseconds(&run->lookback);
+	double margin = (double) Abs(run->lookback.month) * 2 * USECS_PER_DAY + 2 * USECS_PER_DAY;
 
 	if (TIMESTAMP_NOT_FINITE(t))
 	{
@@ -876,9 +857,8 @@ WindowStart(const AttributionRun *run, TimestampTz t, TimestampTz *start)
 	}
 	if ((double) t - span - margin <= (double) MIN_TIMESTAMP)
 		return false;
-	*start = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-													 TimestampTzGetDatum(t),
-													 IntervalPGetDatum(&run->lookback)));
+	*start = DatumGetTimestampTz(DirectFunctionCall2(
+		timestamptz_mi_interval, TimestampTzGetDatum(t), IntervalPGetDatum(&run->lookback)));
 	return true;
 }
 
@@ -886,12 +866,11 @@ WindowStart(const AttributionRun *run, TimestampTz t, TimestampTz *start)
 static int
 FirstTouchAtOrAfter(const TimestampTz *times, int n, TimestampTz start)
 {
-	int			lo = 0,
-				hi = n;
+	int lo = 0, hi = n;
 
 	while (lo < hi)
 	{
-		int			mid = lo + (hi - lo) / 2;
+		int mid = lo + (hi - lo) / 2;
 
 		if (times[mid] < start)
 			lo = mid + 1;
@@ -903,8 +882,8 @@ FirstTouchAtOrAfter(const TimestampTz *times, int n, TimestampTz start)
 
 /* Touches [*lo, *hi) of times[0..n) inside the lookback window ending at t. */
 static void
-WindowTouches(const AttributionRun *run, const TimestampTz *times, int n, TimestampTz t,
-			  int *lo, int *hi)
+WindowTouches(const AttributionRun *run, const TimestampTz *times, int n, TimestampTz t, int *lo,
+			  int *hi)
 {
 	TimestampTz start;
 
@@ -918,7 +897,7 @@ WindowTouches(const AttributionRun *run, const TimestampTz *times, int n, Timest
 static const char *
 TextBytes(Datum d, int *len)
 {
-	text	   *t = (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+	text *t = (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
 
 	*len = VARSIZE_ANY_EXHDR(t);
 	return VARDATA_ANY(t);
@@ -929,9 +908,9 @@ static void
 StashConversion(AttributionRun *run, Datum lead_id, const Conversion *conv, const Touch *touches,
 				int n)
 {
-	Datum		v[S_NCOLS];
-	bool		isnull[S_NCOLS];
-	int			i;
+	Datum v[S_NCOLS];
+	bool isnull[S_NCOLS];
+	int i;
 
 	run->conversion_seq++;
 	memset(isnull, 0, sizeof(isnull));
@@ -962,10 +941,8 @@ StashConversion(AttributionRun *run, Datum lead_id, const Conversion *conv, cons
 static int
 CompareRefs(Datum a, bool a_null, Datum b, bool b_null)
 {
-	const char *pa,
-			   *pb;
-	int			la,
-				lb;
+	const char *pa, *pb;
+	int la, lb;
 
 	if (a_null || b_null)
 		return (int) a_null - (int) b_null;
@@ -986,12 +963,12 @@ CompareRows(const void *a, const void *b)
 {
 	const QueryRow *x = *(QueryRow *const *) a;
 	const QueryRow *y = *(QueryRow *const *) b;
-	int32		kx = DatumGetInt32(x->v[Q_KIND]);
-	int32		ky = DatumGetInt32(y->v[Q_KIND]);
+	int32 kx = DatumGetInt32(x->v[Q_KIND]);
+	int32 ky = DatumGetInt32(y->v[Q_KIND]);
 	TimestampTz tx = DatumGetTimestampTz(x->v[Q_AT]);
 	TimestampTz ty = DatumGetTimestampTz(y->v[Q_AT]);
-	Oid			sx = DatumGetObjectId(x->v[Q_SOURCE]);
-	Oid			sy = DatumGetObjectId(y->v[Q_SOURCE]);
+	Oid sx = DatumGetObjectId(x->v[Q_SOURCE]);
+	Oid sy = DatumGetObjectId(y->v[Q_SOURCE]);
 
 	if (kx != ky)
 		return kx < ky ? -1 : 1;
@@ -1006,15 +983,12 @@ CompareRows(const void *a, const void *b)
 static void
 ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 {
-	Datum		lead_id = rows[0].v[Q_LEAD_ID];
-	QueryRow  **order = palloc(sizeof(QueryRow *) * nrows);
-	bool		sorted = true;
-	int			nconv = 0;
-	int			ntouch;
-	int			lo,
-				hi,
-				i,
-				c;
+	Datum lead_id = rows[0].v[Q_LEAD_ID];
+	QueryRow **order = palloc(sizeof(QueryRow *) * nrows);
+	bool sorted = true;
+	int nconv = 0;
+	int ntouch;
+	int lo, hi, i, c;
 
 	/* conversions first, then touches, each in time order (see CompareRows) */
 	for (i = 0; i < nrows; i++)
@@ -1031,8 +1005,8 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 	EnsureTouchCapacity(run, ntouch);
 	for (i = 0; i < ntouch; i++)
 	{
-		QueryRow   *r = order[nconv + i];
-		Touch	   *t = &run->touches[i];
+		QueryRow *r = order[nconv + i];
+		Touch *t = &run->touches[i];
 
 		t->at = run->times[i] = DatumGetTimestampTz(r->v[Q_AT]);
 		t->ref = r->v[Q_REF];
@@ -1055,7 +1029,7 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 
 		for (i = 0; i < ntouch; i++)
 		{
-			int			len;
+			int len;
 			const char *name = TextBytes(run->touches[i].channel, &len);
 
 			run->touches[i].channel_id = run->ids[i] = MarkovChannelId(run->chain, name, len);
@@ -1068,8 +1042,8 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 
 	for (c = 0; c < nconv; c++)
 	{
-		QueryRow   *r = order[c];
-		Conversion	conv;
+		QueryRow *r = order[c];
+		Conversion conv;
 
 		conv.id = r->v[Q_REF];
 		conv.at = DatumGetTimestampTz(r->v[Q_AT]);
@@ -1093,11 +1067,12 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 			StashConversion(run, lead_id, &conv, run->touches + lo, hi - lo);
 		else
 		{
-			TouchPath	path;
-			TimestampTz created = r->n[Q_CREATED_AT] ? DT_NOBEGIN
-				: DatumGetTimestampTz(r->v[Q_CREATED_AT]);
-			TimestampTz opportunity = r->n[Q_OPPORTUNITY_AT] ? conv.at
-				: Min(DatumGetTimestampTz(r->v[Q_OPPORTUNITY_AT]), conv.at);
+			TouchPath path;
+			TimestampTz created =
+				r->n[Q_CREATED_AT] ? DT_NOBEGIN : DatumGetTimestampTz(r->v[Q_CREATED_AT]);
+			TimestampTz opportunity =
+				r->n[Q_OPPORTUNITY_AT] ? conv.at
+									   : Min(DatumGetTimestampTz(r->v[Q_OPPORTUNITY_AT]), conv.at);
 
 			path.n = hi - lo;
 			path.times = run->times + lo;
@@ -1115,33 +1090,33 @@ static void
 EmitStash(AttributionRun *run)
 {
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(run->stash_desc, &TTSOpsMinimalTuple);
-	HeapTuple  *group = NULL;
-	int			group_cap = 0;
-	int			n = 0;
-	int64		group_seq = 0;
+	HeapTuple *group = NULL;
+	int group_cap = 0;
+	int n = 0;
+	int64 group_seq = 0;
 
 	run->counts = palloc0(sizeof(int) * Max(MarkovChannelCount(run->chain), 1));
 	tuplestore_rescan(run->stash);
 	for (;;)
 	{
-		bool		more = tuplestore_gettupleslot(run->stash, true, false, slot);
-		bool		isnull;
-		int64		seq = more ? DatumGetInt64(slot_getattr(slot, S_SEQ + 1, &isnull)) : -1;
+		bool more = tuplestore_gettupleslot(run->stash, true, false, slot);
+		bool isnull;
+		int64 seq = more ? DatumGetInt64(slot_getattr(slot, S_SEQ + 1, &isnull)) : -1;
 
 		/* a new conversion, or the end: emit the conversion collected so far */
 		if (n > 0 && seq != group_seq)
 		{
 			MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
-			Datum		v[S_NCOLS];
-			bool		nulls[S_NCOLS];
-			Conversion	conv = {0};
-			Datum		lead_id = (Datum) 0;
-			int			i;
+			Datum v[S_NCOLS];
+			bool nulls[S_NCOLS];
+			Conversion conv = {0};
+			Datum lead_id = (Datum) 0;
+			int i;
 
 			EnsureTouchCapacity(run, n);
 			for (i = 0; i < n; i++)
 			{
-				Touch	   *t = &run->touches[i];
+				Touch *t = &run->touches[i];
 
 				heap_deform_tuple(group[i], run->stash_desc, v, nulls);
 				if (i == 0)
@@ -1176,7 +1151,7 @@ EmitStash(AttributionRun *run)
 		{
 			group_cap = group_cap ? group_cap * 2 : 64;
 			group = group ? repalloc_huge(group, sizeof(HeapTuple) * group_cap)
-				: palloc(sizeof(HeapTuple) * group_cap);
+						  : palloc(sizeof(HeapTuple) * group_cap);
 		}
 		{
 			MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
@@ -1198,15 +1173,14 @@ static char *
 QualifiedEqualityOperator(Oid type)
 {
 	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_EQ_OPR);
-	HeapTuple	tup;
+	HeapTuple tup;
 	Form_pg_operator op;
-	char	   *result;
+	char *result;
 
 	if (!OidIsValid(tc->eq_opr))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("lead id type %s has no default btree equality operator",
-						format_type_be(type))));
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+						errmsg("lead id type %s has no default btree equality operator",
+							   format_type_be(type))));
 	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for operator %u", tc->eq_opr);
@@ -1221,14 +1195,13 @@ QualifiedEqualityOperator(Oid type)
 static Oid
 LeadIdType(void)
 {
-	Oid			relid = LsRelid("leads", true);
-	AttrNumber	attnum = OidIsValid(relid) ? get_attnum(relid, "lead_id") : InvalidAttrNumber;
+	Oid relid = LsRelid("leads", true);
+	AttrNumber attnum = OidIsValid(relid) ? get_attnum(relid, "lead_id") : InvalidAttrNumber;
 
 	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no leads table is attached"),
-				 errhint("Call lead_scoring.attach_leads() first.")));
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("no leads table is attached"),
+						errhint("Call lead_scoring.attach_leads() first.")));
 	return get_atttype(relid, attnum);
 }
 
@@ -1247,12 +1220,12 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 		   bool bound_to, bool bound_lookback)
 {
 	StringInfoData q;
-	char	   *eq = QualifiedEqualityOperator(run->lead_type);
-	bool		milestones = run->model == AM_W_SHAPED || run->model == AM_FULL_PATH;
+	char *eq = QualifiedEqualityOperator(run->lead_type);
+	bool milestones = run->model == AM_W_SHAPED || run->model == AM_FULL_PATH;
 	const char *opportunity_at = milestones ? "s.opportunity_at" : "NULL::pg_catalog.timestamptz";
 	const char *created_at = milestones ? "l.created_at" : "NULL::pg_catalog.timestamptz";
 	const char *conv_at;
-	char	   *conv;
+	char *conv;
 	StringInfoData stage;
 
 	/*
@@ -1265,14 +1238,17 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 		appendStringInfo(&stage,
 						 ", pg_catalog.min(c.changed_at) FILTER (WHERE c.to_stage"
 						 " OPERATOR(" LS_SCHEMA ".>=) '%s'::" LS_SCHEMA ".funnel_stage"
-						 " AND c.to_stage OPERATOR(" LS_SCHEMA ".<=) 'customer'::" LS_SCHEMA ".funnel_stage)"
-						 " AS reached_at", ConversionKindName(run->kind));
+						 " AND c.to_stage OPERATOR(" LS_SCHEMA ".<=) 'customer'::" LS_SCHEMA
+						 ".funnel_stage)"
+						 " AS reached_at",
+						 ConversionKindName(run->kind));
 	if (milestones)
-		appendStringInfoString(&stage,
-							   ", pg_catalog.min(c.changed_at) FILTER (WHERE c.to_stage"
-							   " OPERATOR(" LS_SCHEMA ".>=) 'opportunity'::" LS_SCHEMA ".funnel_stage"
-							   " AND c.to_stage OPERATOR(" LS_SCHEMA ".<=) 'customer'::" LS_SCHEMA ".funnel_stage)"
-							   " AS opportunity_at");
+		appendStringInfoString(&stage, ", pg_catalog.min(c.changed_at) FILTER (WHERE c.to_stage"
+									   " OPERATOR(" LS_SCHEMA ".>=) 'opportunity'::" LS_SCHEMA
+									   ".funnel_stage"
+									   " AND c.to_stage OPERATOR(" LS_SCHEMA
+									   ".<=) 'customer'::" LS_SCHEMA ".funnel_stage)"
+									   " AS opportunity_at");
 	appendStringInfoString(&stage, " FROM " LS_SCHEMA ".stage_change c GROUP BY c.lead_id) s");
 
 	/*
@@ -1289,38 +1265,43 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 							 " d.cost, %s AS created_at, %s AS opportunity_at,"
 							 " d.source::pg_catalog.oid AS source FROM " LS_SCHEMA ".deals d",
 							 run->several_deal_tables
-							 ? "d.source::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) d.deal_ref"
-							 : "d.deal_ref",
+								 ? "d.source::pg_catalog.text OPERATOR(pg_catalog.||) ':' "
+								   "OPERATOR(pg_catalog.||) d.deal_ref"
+								 : "d.deal_ref",
 							 created_at, opportunity_at);
 			if (milestones)
 			{
-				appendStringInfo(&q, " LEFT JOIN " LS_SCHEMA ".leads l ON l.lead_id %s d.lead_id", eq);
+				appendStringInfo(&q, " LEFT JOIN " LS_SCHEMA ".leads l ON l.lead_id %s d.lead_id",
+								 eq);
 				appendStringInfo(&q, " LEFT JOIN %s ON s.lead_id %s d.lead_id", stage.data, eq);
 			}
-			appendStringInfoString(&q,
-								   " WHERE d.outcome OPERATOR(pg_catalog.=) 'won'"
-								   " AND d.lead_id IS NOT NULL AND d.closed_at IS NOT NULL");
+			appendStringInfoString(&q, " WHERE d.outcome OPERATOR(pg_catalog.=) 'won'"
+									   " AND d.lead_id IS NOT NULL AND d.closed_at IS NOT NULL");
 			conv_at = "d.closed_at";
 			break;
 		case CK_LEAD:
-			appendStringInfo(&q,
-							 "SELECT l.lead_id, l.created_at AS at, CAST(l.lead_id AS pg_catalog.text) AS ref,"
-							 " 1::pg_catalog.numeric AS value, NULL::pg_catalog.numeric AS cost,"
-							 " l.created_at, %s AS opportunity_at, 0::pg_catalog.oid AS source"
-							 " FROM " LS_SCHEMA ".leads l", opportunity_at);
+			appendStringInfo(
+				&q,
+				"SELECT l.lead_id, l.created_at AS at, CAST(l.lead_id AS pg_catalog.text) AS ref,"
+				" 1::pg_catalog.numeric AS value, NULL::pg_catalog.numeric AS cost,"
+				" l.created_at, %s AS opportunity_at, 0::pg_catalog.oid AS source"
+				" FROM " LS_SCHEMA ".leads l",
+				opportunity_at);
 			if (milestones)
 				appendStringInfo(&q, " LEFT JOIN %s ON s.lead_id %s l.lead_id", stage.data, eq);
 			appendStringInfoString(&q, " WHERE l.lead_id IS NOT NULL AND l.created_at IS NOT NULL");
 			conv_at = "l.created_at";
 			break;
 		default:
-			appendStringInfo(&q,
-							 "SELECT s.lead_id, s.reached_at AS at, CAST(s.lead_id AS pg_catalog.text) AS ref,"
-							 " 1::pg_catalog.numeric AS value, NULL::pg_catalog.numeric AS cost,"
-							 " %s AS created_at, %s AS opportunity_at, 0::pg_catalog.oid AS source FROM %s",
-							 created_at, opportunity_at, stage.data);
+			appendStringInfo(
+				&q,
+				"SELECT s.lead_id, s.reached_at AS at, CAST(s.lead_id AS pg_catalog.text) AS ref,"
+				" 1::pg_catalog.numeric AS value, NULL::pg_catalog.numeric AS cost,"
+				" %s AS created_at, %s AS opportunity_at, 0::pg_catalog.oid AS source FROM %s",
+				created_at, opportunity_at, stage.data);
 			if (milestones)
-				appendStringInfo(&q, " LEFT JOIN " LS_SCHEMA ".leads l ON l.lead_id %s s.lead_id", eq);
+				appendStringInfo(&q, " LEFT JOIN " LS_SCHEMA ".leads l ON l.lead_id %s s.lead_id",
+								 eq);
 			appendStringInfoString(&q, " WHERE s.lead_id IS NOT NULL AND s.reached_at IS NOT NULL");
 			conv_at = "s.reached_at";
 			break;
@@ -1333,15 +1314,15 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 
 	/* the touches */
 	initStringInfo(&q);
-	appendStringInfoString(&q,
-						   "SELECT q.* FROM ("
-						   "SELECT e.lead_id, 1, e.occurred_at, e.event_ref, e.channel, e.campaign, e.keyword,"
-						   " NULL::pg_catalog.numeric, NULL::pg_catalog.numeric,"
-						   " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz,"
-						   " e.source::pg_catalog.oid"
-						   " FROM " LS_SCHEMA ".events e"
-						   " WHERE e.channel IS NOT NULL AND e.lead_id IS NOT NULL"
-						   " AND e.occurred_at IS NOT NULL");
+	appendStringInfoString(
+		&q, "SELECT q.* FROM ("
+			"SELECT e.lead_id, 1, e.occurred_at, e.event_ref, e.channel, e.campaign, e.keyword,"
+			" NULL::pg_catalog.numeric, NULL::pg_catalog.numeric,"
+			" NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz,"
+			" e.source::pg_catalog.oid"
+			" FROM " LS_SCHEMA ".events e"
+			" WHERE e.channel IS NOT NULL AND e.lead_id IS NOT NULL"
+			" AND e.occurred_at IS NOT NULL");
 	if (bound_touch_from)
 		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) $1");
 	if (bound_to)
@@ -1349,11 +1330,12 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 	if (!markov)
 	{
 		/* only touches inside some conversion's window */
-		appendStringInfo(&q,
-						 " AND EXISTS (SELECT FROM (SELECT c.lead_id, c.at, %s AS start FROM (%s) c) w"
-						 " WHERE w.lead_id %s e.lead_id AND e.occurred_at OPERATOR(pg_catalog.<=) w.at",
-						 bound_lookback ? "c.at OPERATOR(pg_catalog.-) $4" : "NULL::pg_catalog.timestamptz",
-						 conv, eq);
+		appendStringInfo(
+			&q,
+			" AND EXISTS (SELECT FROM (SELECT c.lead_id, c.at, %s AS start FROM (%s) c) w"
+			" WHERE w.lead_id %s e.lead_id AND e.occurred_at OPERATOR(pg_catalog.<=) w.at",
+			bound_lookback ? "c.at OPERATOR(pg_catalog.-) $4" : "NULL::pg_catalog.timestamptz",
+			conv, eq);
 		if (bound_lookback)
 			appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) w.start");
 		appendStringInfoChar(&q, ')');
@@ -1363,7 +1345,8 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 	appendStringInfo(&q,
 					 " UNION ALL SELECT c.lead_id, 0, c.at, c.ref, NULL::pg_catalog.text,"
 					 " NULL::pg_catalog.text, NULL::pg_catalog.text, c.value, c.cost, c.created_at,"
-					 " c.opportunity_at, c.source FROM (%s) c", conv);
+					 " c.opportunity_at, c.source FROM (%s) c",
+					 conv);
 	appendStringInfoString(&q,
 						   ") AS q(lead_id, kind, at, ref, channel, campaign, keyword, value, cost,"
 						   " created_at, opportunity_at, source)"
@@ -1401,17 +1384,16 @@ static void
 AcceptRow(AttributionRun *run, TupleTableSlot *slot)
 {
 	MemoryContext old;
-	QueryRow   *r;
+	QueryRow *r;
 
 	if (!run->row_type_checked)
 	{
 		Form_pg_attribute lead_att = TupleDescAttr(slot->tts_tupleDescriptor, Q_LEAD_ID);
 
 		if (lead_att->atttypid != run->lead_type)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("lead ids of the canonical views do not share one type"),
-					 errhint("Call lead_scoring.rebuild_views().")));
+			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+							errmsg("lead ids of the canonical views do not share one type"),
+							errhint("Call lead_scoring.rebuild_views().")));
 		run->lead_collation = lead_att->attcollation;
 		run->row_type_checked = true;
 	}
@@ -1470,8 +1452,8 @@ ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, con
 	RowReceiver receiver;
 	SPIExecuteOptions options;
 	ParamListInfo params = makeParamList(4);
-	int			i;
-	int			rc;
+	int i;
+	int rc;
 
 	for (i = 0; i < 4; i++)
 	{
@@ -1503,12 +1485,12 @@ ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, con
 static void
 ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, const char *argnulls)
 {
-	Portal		portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, argnulls, true, 0);
+	Portal portal = SPI_cursor_open_with_args(NULL, query, 4, argtypes, args, argnulls, true, 0);
 	TupleTableSlot *slot = NULL;
 
 	for (;;)
 	{
-		uint64		i;
+		uint64 i;
 
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
@@ -1540,36 +1522,37 @@ RunAttribution(AttributionRun *run)
 {
 	MemoryContext work = CurrentMemoryContext;
 	TypeCacheEntry *tc;
-	Oid			argtypes[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID};
-	Datum		args[4] = {0, 0, 0, IntervalPGetDatum(&run->lookback)};
-	char		argnulls[4] = {'n', 'n', 'n', ' '};
-	bool		markov = run->model == AM_MARKOV || run->out == NULL;
-	bool		bound_touch_from = false;
-	bool		bound_conv_from = false;
-	bool		bound_to = false;
-	bool		bound_lookback;
-	char	   *query;
-	int			guc_level;
+	Oid argtypes[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID};
+	Datum args[4] = {0, 0, 0, IntervalPGetDatum(&run->lookback)};
+	char argnulls[4] = {'n', 'n', 'n', ' '};
+	bool markov = run->model == AM_MARKOV || run->out == NULL;
+	bool bound_touch_from = false;
+	bool bound_conv_from = false;
+	bool bound_to = false;
+	bool bound_lookback;
+	char *query;
+	int guc_level;
 
 	run->lead_type = LeadIdType();
 	if (run->kind == CK_DEAL && run->out != NULL)
 	{
-		bool		isnull;
+		bool isnull;
 
 		if (SPI_execute("SELECT pg_catalog.count(*) FROM " LS_SCHEMA ".attachment"
-						" WHERE kind OPERATOR(pg_catalog.=) 'deals'", true, 0) != SPI_OK_SELECT)
+						" WHERE kind OPERATOR(pg_catalog.=) 'deals'",
+						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read " LS_SCHEMA ".attachment");
 		run->several_deal_tables =
-			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) > 1;
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) >
+			1;
 		MemoryContextSwitchTo(work);
 	}
 	get_typlenbyval(run->lead_type, &run->lead_typlen, &run->lead_byval);
 	tc = lookup_type_cache(run->lead_type, TYPECACHE_CMP_PROC_FINFO);
 	if (!OidIsValid(tc->cmp_proc))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("lead id type %s has no default btree operator class",
-						format_type_be(run->lead_type))));
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+						errmsg("lead id type %s has no default btree operator class",
+							   format_type_be(run->lead_type))));
 	run->lead_cmp = &tc->cmp_proc_finfo;
 	run->now = GetCurrentTransactionStartTimestamp();
 
@@ -1603,7 +1586,8 @@ RunAttribution(AttributionRun *run)
 	}
 
 	run->work_cxt = work;
-	run->lead_cxt = AllocSetContextCreate(work, "lead_scoring attribution lead", ALLOCSET_DEFAULT_SIZES);
+	run->lead_cxt =
+		AllocSetContextCreate(work, "lead_scoring attribution lead", ALLOCSET_DEFAULT_SIZES);
 	run->rows_cap = 64;
 	run->rows = palloc(sizeof(QueryRow) * run->rows_cap);
 	run->touch_cap = 64;
@@ -1618,7 +1602,7 @@ RunAttribution(AttributionRun *run)
 		run->chain = MarkovChainCreate();
 	if (markov && run->out)
 	{
-		TupleDesc	d = CreateTemplateTupleDesc(S_NCOLS);
+		TupleDesc d = CreateTemplateTupleDesc(S_NCOLS);
 
 		TupleDescInitEntry(d, S_SEQ + 1, "seq", INT8OID, -1, 0);
 		TupleDescInitEntry(d, S_LEAD_ID + 1, "lead_id", run->lead_type, -1, 0);
@@ -1652,9 +1636,10 @@ RunAttribution(AttributionRun *run)
 	 * as RI_Initial_Check does for work_mem.
 	 */
 	guc_level = NewGUCNestLevel();
-	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
 							 false);
-	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	ReadRows(run, query, argtypes, args, argnulls);
 	AtEOXact_GUC(true, guc_level);
 	MemoryContextSwitchTo(work);
@@ -1680,23 +1665,23 @@ MaterializeOutput(FunctionCallInfo fcinfo, TupleDesc *desc)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext old;
-	TupleDesc	tupdesc;
+	TupleDesc tupdesc;
 	Tuplestorestate *store;
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("set-valued function called in context that cannot accept a set")));
 	if (!(rsinfo->allowedModes & SFRM_Materialize))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("materialize mode required, but it is not allowed in this context")));
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("function returning record called in context that cannot accept type record"),
-				 errhint("Give a column definition list, as lead_scoring.attribution() does.")));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("function returning record called in context that cannot accept type record"),
+			 errhint("Give a column definition list, as lead_scoring.attribution() does.")));
 	tupdesc = CreateTupleDescCopy(tupdesc);
 	store = tuplestore_begin_heap(rsinfo->allowedModes & SFRM_Materialize_Random, false, work_mem);
 	rsinfo->returnMode = SFRM_Materialize;
@@ -1707,44 +1692,57 @@ MaterializeOutput(FunctionCallInfo fcinfo, TupleDesc *desc)
 	return store;
 }
 
+/* Index of the output column called name, or -1. */
+static int
+OutColumnIndex(const char *name)
+{
+	int c;
+
+	for (c = 0; c < OC_COUNT; c++)
+		if (strcmp(name, out_columns[c].name) == 0)
+			return c;
+	return -1;
+}
+
 /* Map the output columns by name, checking their types. */
 static void
 MapOutputColumns(AttributionRun *run)
 {
-	TupleDesc	desc = run->out_desc;
-	int			a,
-				c;
+	TupleDesc desc = run->out_desc;
+	int a;
 
 	run->out_map = palloc(sizeof(int) * Max(desc->natts, 1));
 	for (a = 0; a < desc->natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, a);
-		Oid			expected;
+		int c = OutColumnIndex(NameStr(att->attname));
+		Oid expected;
 
-		for (c = 0; c < OC_COUNT; c++)
-			if (strcmp(NameStr(att->attname), out_columns[c].name) == 0)
-				break;
-		if (c == OC_COUNT)
+		if (c < 0)
 		{
 			StringInfoData names;
 
 			initStringInfo(&names);
 			for (c = 0; c < OC_COUNT; c++)
 				appendStringInfo(&names, "%s%s", c ? ", " : "", out_columns[c].name);
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("attribution has no column \"%s\"", NameStr(att->attname)),
-					 errhint("Columns are: %s.", names.data)));
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+							errmsg("attribution has no column \"%s\"", NameStr(att->attname)),
+							errhint("Columns are: %s.", names.data)));
 		}
-		expected = OidIsValid(out_columns[c].type) ? out_columns[c].type : run->lead_type;
-		if (att->atttypid != expected)
-			ereport(ERROR,
+		else
+		{
+			expected = OidIsValid(out_columns[c].type) ? out_columns[c].type : run->lead_type;
+			if (att->atttypid != expected)
+				ereport(
+					ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("attribution column \"%s\" must have type %s, not %s", NameStr(att->attname),
-							format_type_be(expected), format_type_be(att->atttypid)),
+					 errmsg("attribution column \"%s\" must have type %s, not %s",
+							NameStr(att->attname), format_type_be(expected),
+							format_type_be(att->atttypid)),
 					 errhint("Call lead_scoring.rebuild_views() if the leads id type changed.")));
-		run->out_map[a] = c;
-		run->want[c] = true;
+			run->out_map[a] = c;
+			run->want[c] = true;
+		}
 	}
 	run->out_values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	run->out_nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
@@ -1755,10 +1753,11 @@ static void
 ReadDefaults(char **model, Interval *lookback, bool need_lookback, Interval *half_life,
 			 bool need_half_life)
 {
-	bool		isnull;
+	bool isnull;
 
 	if (SPI_execute("SELECT attribution_model, attribution_lookback, attribution_half_life"
-					" FROM " LS_SCHEMA ".settings LIMIT 1", true, 0) != SPI_OK_SELECT)
+					" FROM " LS_SCHEMA ".settings LIMIT 1",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read " LS_SCHEMA ".settings");
 	if (SPI_processed == 0)
 	{
@@ -1766,39 +1765,43 @@ ReadDefaults(char **model, Interval *lookback, bool need_lookback, Interval *hal
 		if (*model == NULL)
 			*model = "linear";
 		if (need_lookback)
-			*lookback = *DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum("90 days"),
-															   ObjectIdGetDatum(InvalidOid),
-															   Int32GetDatum(-1)));
+			*lookback = *DatumGetIntervalP(
+				DirectFunctionCall3(interval_in, CStringGetDatum("90 days"),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 		if (need_half_life)
-			*half_life = *DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum("7 days"),
-																ObjectIdGetDatum(InvalidOid),
-																Int32GetDatum(-1)));
+			*half_life = *DatumGetIntervalP(
+				DirectFunctionCall3(interval_in, CStringGetDatum("7 days"),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 		return;
 	}
 	if (*model == NULL)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		*model = isnull ? "linear" : TextDatumGetCString(d);
 	}
 	if (need_lookback)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 
 		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("no attribution lookback given and settings.attribution_lookback is NULL")));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg(
+					 "no attribution lookback given and settings.attribution_lookback is NULL")));
 		*lookback = *DatumGetIntervalP(d);
 	}
 	if (need_half_life)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 
 		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("no attribution half-life given and settings.attribution_half_life is NULL")));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg(
+					 "no attribution half-life given and settings.attribution_half_life is NULL")));
 		*half_life = *DatumGetIntervalP(d);
 	}
 }
@@ -1812,11 +1815,11 @@ static void
 ParseRunArguments(FunctionCallInfo fcinfo, AttributionRun *run, int model_arg, int conversion_arg,
 				  int lookback_arg, int half_life_arg)
 {
-	char	   *model = model_arg >= 0 ? ArgText(fcinfo, model_arg) : "markov";
-	char	   *conversion = ArgText(fcinfo, conversion_arg);
-	bool		need_lookback = PG_ARGISNULL(lookback_arg);
-	bool		need_half_life = half_life_arg < 0 || PG_ARGISNULL(half_life_arg);
-	Interval	half_life;
+	char *model = model_arg >= 0 ? ArgText(fcinfo, model_arg) : "markov";
+	char *conversion = ArgText(fcinfo, conversion_arg);
+	bool need_lookback = PG_ARGISNULL(lookback_arg);
+	bool need_half_life = half_life_arg < 0 || PG_ARGISNULL(half_life_arg);
+	Interval half_life;
 
 	/* check what was given before reading the settings */
 	if (model)
@@ -1898,10 +1901,10 @@ markov_removal_effects(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext work;
 	Tuplestorestate *store;
-	TupleDesc	desc;
-	double		p;
-	int			nchannels;
-	int			c;
+	TupleDesc desc;
+	double p;
+	int nchannels;
+	int c;
 
 	memset(&run, 0, sizeof(run));
 	store = MaterializeOutput(fcinfo, &desc);
@@ -1915,9 +1918,9 @@ markov_removal_effects(PG_FUNCTION_ARGS)
 	p = run.p_conversion;
 	for (c = 0; c < nchannels; c++)
 	{
-		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
-		int			len;
+		Datum v[6];
+		bool nulls[6] = {false, false, false, false, false, false};
+		int len;
 		const char *name = MarkovChannelName(run.chain, c, &len);
 
 		v[0] = PointerGetDatum(cstring_to_text_with_len(name, len));
@@ -1941,13 +1944,12 @@ Datum
 channel_report_level(PG_FUNCTION_ARGS)
 {
 	static const char *const levels[] = {"channel", "campaign", "keyword"};
-	char	   *level = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int			i = LookUpName(level, levels, lengthof(levels));
+	char *level = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int i = LookUpName(level, levels, lengthof(levels));
 
 	if (i < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown report level \"%s\"", level),
-				 errhint("Valid levels are: %s.", NameList(levels, lengthof(levels)))));
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("unknown report level \"%s\"", level),
+						errhint("Valid levels are: %s.", NameList(levels, lengthof(levels)))));
 	PG_RETURN_INT32(i + 1);
 }

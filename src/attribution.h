@@ -44,11 +44,11 @@ typedef enum ConversionKind
  */
 typedef struct TouchPath
 {
-	int			n;				/* number of touches, >= 1 */
-	const TimestampTz *times;	/* touch times, ascending */
-	TimestampTz converted_at;	/* the conversion time T */
-	int			created_index;	/* lead-creation touch, 0-based */
-	int			opportunity_index;	/* opportunity-creation touch, 0-based */
+	int n;					  /* number of touches, >= 1 */
+	const TimestampTz *times; /* touch times, ascending */
+	TimestampTz converted_at; /* the conversion time T */
+	int created_index;		  /* lead-creation touch, 0-based */
+	int opportunity_index;	  /* opportunity-creation touch, 0-based */
 } TouchPath;
 
 /* Names as written in SQL; error hints list them. */
@@ -62,15 +62,15 @@ extern ConversionKind ConversionKindParse(const char *name);
  * Index of the last touch at or before `at`; 0 (the first touch) when no touch
  * is that early.  Milestone touches are found with it.
  */
-extern int	LastTouchAtOrBefore(const TimestampTz *times, int n, TimestampTz at);
+extern int LastTouchAtOrBefore(const TimestampTz *times, int n, TimestampTz at);
 
 /*
  * Weights of a rule-based model (every model but markov) for one path.
  * half_life_usecs matters for time_decay only (0 = all weight on the latest
  * touches).  weights[] receives n values summing to 1.
  */
-extern void RuleBasedWeights(AttributionModel model, const TouchPath *path,
-							 double half_life_usecs, double *weights);
+extern void RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life_usecs,
+							 double *weights);
 
 /*
  * Markov weights for one path: each distinct channel of the path gets a share
@@ -79,10 +79,10 @@ extern void RuleBasedWeights(AttributionModel model, const TouchPath *path,
  * channel_ids[i] indexes removal_effect[]; counts is scratch space of
  * nchannels ints, all zero on entry and on return.
  */
-extern void MarkovWeights(int n, const int *channel_ids, const double *removal_effect,
-						  int *counts, double *weights);
+extern void MarkovWeights(int n, const int *channel_ids, const double *removal_effect, int *counts,
+						  double *weights);
 
 /* Microseconds in an interval, months counted as extract(epoch) counts them. */
 extern double IntervalMicroseconds(const Interval *span);
 
-#endif							/* ATTRIBUTION_H */
+#endif /* ATTRIBUTION_H */

@@ -41,36 +41,36 @@
 
 typedef struct ChannelEntry
 {
-	uint32		hash;
-	int			id;				/* -1 = empty slot */
+	uint32 hash;
+	int id; /* -1 = empty slot */
 } ChannelEntry;
 
 struct MarkovChain
 {
-	MemoryContext cxt;			/* where the chain grows */
+	MemoryContext cxt; /* where the chain grows */
 
 	/* channel names, interned: names[id] points to len[id] bytes */
-	int			nchannels;
-	int			capacity;		/* channels the arrays below can hold */
-	char	  **names;
-	int		   *name_len;
-	ChannelEntry *slots;		/* open addressing, slot_count a power of 2 */
-	int			slot_count;
+	int nchannels;
+	int capacity; /* channels the arrays below can hold */
+	char **names;
+	int *name_len;
+	ChannelEntry *slots; /* open addressing, slot_count a power of 2 */
+	int slot_count;
 
 	/*
 	 * Transition counts between transient states, (capacity + 1)^2 doubles
 	 * row-major, state 0 = start; counts into the absorbing states.
 	 */
-	double	   *trans;
-	double	   *to_conversion;
-	double	   *to_null;
+	double *trans;
+	double *to_conversion;
+	double *to_null;
 
 	/* paths, and paths through each channel (all and converting) */
-	int64		paths;
-	int64		converting_paths;
-	int64	   *channel_paths;
-	int64	   *channel_converting_paths;
-	int64	   *seen_in_path;	/* path number that last saw the channel */
+	int64 paths;
+	int64 converting_paths;
+	int64 *channel_paths;
+	int64 *channel_converting_paths;
+	int64 *seen_in_path; /* path number that last saw the channel */
 };
 
 #define STATES(cap) ((Size) (cap) + 1)
@@ -80,7 +80,7 @@ MarkovChain *
 MarkovChainCreate(void)
 {
 	MarkovChain *chain = palloc0(sizeof(MarkovChain));
-	int			i;
+	int i;
 
 	chain->cxt = CurrentMemoryContext;
 	chain->capacity = 8;
@@ -103,10 +103,10 @@ MarkovChainCreate(void)
 static void
 GrowChannels(MarkovChain *chain)
 {
-	int			oldcap = chain->capacity;
-	int			newcap = oldcap * 2;
-	double	   *trans = palloc0(sizeof(double) * STATES(newcap) * STATES(newcap));
-	Size		row;
+	int oldcap = chain->capacity;
+	int newcap = oldcap * 2;
+	double *trans = palloc0(sizeof(double) * STATES(newcap) * STATES(newcap));
+	Size row;
 
 	for (row = 0; row < STATES(oldcap); row++)
 		memcpy(trans + row * STATES(newcap), chain->trans + row * STATES(oldcap),
@@ -118,7 +118,8 @@ GrowChannels(MarkovChain *chain)
 	chain->to_conversion = repalloc(chain->to_conversion, sizeof(double) * STATES(newcap));
 	chain->to_null = repalloc(chain->to_null, sizeof(double) * STATES(newcap));
 	chain->channel_paths = repalloc(chain->channel_paths, sizeof(int64) * newcap);
-	chain->channel_converting_paths = repalloc(chain->channel_converting_paths, sizeof(int64) * newcap);
+	chain->channel_converting_paths =
+		repalloc(chain->channel_converting_paths, sizeof(int64) * newcap);
 	chain->seen_in_path = repalloc(chain->seen_in_path, sizeof(int64) * newcap);
 	memset(chain->to_conversion + STATES(oldcap), 0, sizeof(double) * (newcap - oldcap));
 	memset(chain->to_null + STATES(oldcap), 0, sizeof(double) * (newcap - oldcap));
@@ -132,16 +133,16 @@ GrowChannels(MarkovChain *chain)
 static void
 GrowSlots(MarkovChain *chain)
 {
-	int			count = chain->slot_count * 2;
+	int count = chain->slot_count * 2;
 	ChannelEntry *slots = palloc(sizeof(ChannelEntry) * count);
-	int			i;
+	int i;
 
 	for (i = 0; i < count; i++)
 		slots[i].id = -1;
 	for (i = 0; i < chain->slot_count; i++)
 	{
 		ChannelEntry *e = &chain->slots[i];
-		int			pos;
+		int pos;
 
 		if (e->id < 0)
 			continue;
@@ -158,9 +159,9 @@ GrowSlots(MarkovChain *chain)
 int
 MarkovChannelId(MarkovChain *chain, const char *name, int len)
 {
-	uint32		hash = hash_bytes((const unsigned char *) name, len);
-	int			pos;
-	int			id;
+	uint32 hash = hash_bytes((const unsigned char *) name, len);
+	int pos;
+	int id;
 	MemoryContext old;
 
 	for (pos = hash & (chain->slot_count - 1); chain->slots[pos].id >= 0;
@@ -215,9 +216,9 @@ MarkovChannelName(const MarkovChain *chain, int id, int *len)
 void
 MarkovAddPath(MarkovChain *chain, const int *channel_ids, int n, bool converted)
 {
-	Size		stride = STATES(chain->capacity);
-	int			from = 0;		/* start */
-	int			i;
+	Size stride = STATES(chain->capacity);
+	int from = 0; /* start */
+	int i;
 
 	if (n <= 0)
 		return;
@@ -226,8 +227,8 @@ MarkovAddPath(MarkovChain *chain, const int *channel_ids, int n, bool converted)
 		chain->converting_paths++;
 	for (i = 0; i < n; i++)
 	{
-		int			c = channel_ids[i];
-		int			to = c + 1;
+		int c = channel_ids[i];
+		int to = c + 1;
 
 		Assert(c >= 0 && c < chain->nchannels);
 		if (to == from)
@@ -268,20 +269,18 @@ MarkovChannelPaths(const MarkovChain *chain, int id, bool converted)
 static void
 LuFactor(double *a, int s, int *perm)
 {
-	int			i,
-				j,
-				k;
+	int i, j, k;
 
 	for (i = 0; i < s; i++)
 		perm[i] = i;
 	for (k = 0; k < s; k++)
 	{
-		int			pivot = k;
-		double		best = fabs(a[(Size) k * s + k]);
+		int pivot = k;
+		double best = fabs(a[(Size) k * s + k]);
 
 		for (i = k + 1; i < s; i++)
 		{
-			double		v = fabs(a[(Size) i * s + k]);
+			double v = fabs(a[(Size) i * s + k]);
 
 			if (v > best)
 			{
@@ -294,13 +293,13 @@ LuFactor(double *a, int s, int *perm)
 			elog(ERROR, "markov chain matrix is singular at column %d", k);
 		if (pivot != k)
 		{
-			int			t = perm[k];
+			int t = perm[k];
 
 			perm[k] = perm[pivot];
 			perm[pivot] = t;
 			for (j = 0; j < s; j++)
 			{
-				double		v = a[(Size) k * s + j];
+				double v = a[(Size) k * s + j];
 
 				a[(Size) k * s + j] = a[(Size) pivot * s + j];
 				a[(Size) pivot * s + j] = v;
@@ -308,8 +307,8 @@ LuFactor(double *a, int s, int *perm)
 		}
 		for (i = k + 1; i < s; i++)
 		{
-			double		f = a[(Size) i * s + k] / a[(Size) k * s + k];
-			double	   *ri = a + (Size) i * s;
+			double f = a[(Size) i * s + k] / a[(Size) k * s + k];
+			double *ri = a + (Size) i * s;
 			const double *rk = a + (Size) k * s;
 
 			if (f == 0.0)
@@ -325,12 +324,11 @@ LuFactor(double *a, int s, int *perm)
 static void
 LuSolve(const double *lu, int s, const int *perm, const double *b, double *x)
 {
-	int			i,
-				j;
+	int i, j;
 
 	for (i = 0; i < s; i++)
 	{
-		double		v = b[perm[i]];
+		double v = b[perm[i]];
 
 		for (j = 0; j < i; j++)
 			v -= lu[(Size) i * s + j] * x[j];
@@ -338,7 +336,7 @@ LuSolve(const double *lu, int s, const int *perm, const double *b, double *x)
 	}
 	for (i = s - 1; i >= 0; i--)
 	{
-		double		v = x[i];
+		double v = x[i];
 
 		for (j = i + 1; j < s; j++)
 			v -= lu[(Size) i * s + j] * x[j];
@@ -350,20 +348,19 @@ LuSolve(const double *lu, int s, const int *perm, const double *b, double *x)
 void
 MarkovRemovalEffects(const MarkovChain *chain, double *p_conversion, double *removal_effect)
 {
-	int			k = chain->nchannels;
-	int			s = k + 1;
-	Size		stride = STATES(chain->capacity);
-	double	   *a;
-	double	   *r;
-	double	   *x;
-	double	   *e;
-	double	   *col;
-	double	   *row_start;		/* N[start][c] */
-	double	   *diag;			/* N[c][c] */
-	int		   *perm;
-	int			i,
-				j;
-	double		p;
+	int k = chain->nchannels;
+	int s = k + 1;
+	Size stride = STATES(chain->capacity);
+	double *a;
+	double *r;
+	double *x;
+	double *e;
+	double *col;
+	double *row_start; /* N[start][c] */
+	double *diag;	   /* N[c][c] */
+	int *perm;
+	int i, j;
+	double p;
 
 	for (i = 0; i < k; i++)
 		removal_effect[i] = 0.0;
@@ -383,13 +380,13 @@ MarkovRemovalEffects(const MarkovChain *chain, double *p_conversion, double *rem
 	/* A = I - Q, r = probabilities of stepping into conversion */
 	for (i = 0; i < s; i++)
 	{
-		double		total = chain->to_conversion[i] + chain->to_null[i];
+		double total = chain->to_conversion[i] + chain->to_null[i];
 
 		for (j = 0; j < s; j++)
 			total += chain->trans[i * stride + j];
 		for (j = 0; j < s; j++)
-			a[(Size) i * s + j] = (i == j ? 1.0 : 0.0) -
-				(total > 0 ? chain->trans[i * stride + j] / total : 0.0);
+			a[(Size) i * s + j] =
+				(i == j ? 1.0 : 0.0) - (total > 0 ? chain->trans[i * stride + j] / total : 0.0);
 		r[i] = total > 0 ? chain->to_conversion[i] / total : 0.0;
 	}
 
@@ -411,9 +408,9 @@ MarkovRemovalEffects(const MarkovChain *chain, double *p_conversion, double *rem
 	{
 		for (i = 0; i < k; i++)
 		{
-			int			c = i + 1;
-			double		hit = diag[c] > 0 ? row_start[c] / diag[c] : 0.0;
-			double		re = hit * x[c] / p;
+			int c = i + 1;
+			double hit = diag[c] > 0 ? row_start[c] / diag[c] : 0.0;
+			double re = hit * x[c] / p;
 
 			removal_effect[i] = re < 0 ? 0.0 : (re > 1 ? 1.0 : re);
 		}

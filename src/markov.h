@@ -16,8 +16,8 @@ typedef struct MarkovChain MarkovChain;
 extern MarkovChain *MarkovChainCreate(void);
 
 /* Number of the channel named by the bytes name[0..len), added when new. */
-extern int	MarkovChannelId(MarkovChain *chain, const char *name, int len);
-extern int	MarkovChannelCount(const MarkovChain *chain);
+extern int MarkovChannelId(MarkovChain *chain, const char *name, int len);
+extern int MarkovChannelCount(const MarkovChain *chain);
 extern const char *MarkovChannelName(const MarkovChain *chain, int id, int *len);
 
 /*
@@ -40,4 +40,4 @@ extern int64 MarkovChannelPaths(const MarkovChain *chain, int id, bool converted
 extern void MarkovRemovalEffects(const MarkovChain *chain, double *p_conversion,
 								 double *removal_effect);
 
-#endif							/* MARKOV_H */
+#endif /* MARKOV_H */
