@@ -6,6 +6,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 /* The extension lives in this schema (relocatable = false in the control file). */
 #define LS_SCHEMA "lead_scoring"
 
@@ -13,6 +15,9 @@
 extern bool ls_enforce_transitions;
 extern char *ls_actor;
 extern char *ls_reason;
+
+/* The time the extension takes as now: lead_scoring.now when set, else the transaction's start. */
+extern TimestampTz LsNow(void);
 
 /* OID of the extension's schema, or InvalidOid when the extension is not installed. */
 extern Oid LsSchemaOid(void);

@@ -2,6 +2,12 @@
 -- Transition rules: the built-in matrix plus lead_scoring.transition_override.
 -- ---------------------------------------------------------------------------
 
+-- The time the extension takes as now: the lead_scoring.now setting when set, else now().
+CREATE FUNCTION @extschema@.clock() RETURNS timestamptz
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clock() IS
+    'now(), or the time set in lead_scoring.now (superuser-only; for replaying history and tests)';
+
 -- Statement trigger for configuration tables: invalidates every backend's cache of the table.
 CREATE FUNCTION @extschema@.config_changed() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
