@@ -91,13 +91,15 @@ FROM unnest(ARRAY['first_touch', 'last_touch', 'linear', 'time_decay', 'position
      LATERAL channel_report(m, '2024-03-01', '2024-03-31')
 GROUP BY m ORDER BY m;
 
--- The channels view: the last 30 days (today and the 29 days before) with the default model.
-INSERT INTO shop.leads VALUES (6, now() - interval '2 days');
-INSERT INTO shop.events VALUES (7, 6, 'click', now() - interval '3 days', 'google', 'g2', NULL);
-INSERT INTO marketing_cost VALUES (current_date, 'google', 'g2', NULL, 40),
-                                  (current_date - 29, 'google', 'g2', NULL, 2),
-                                  (current_date - 30, 'google', 'g2', NULL, 1000);
-SELECT channel, touchpoints, new_leads, cost, cpl FROM channels;
+-- The channels view: the last 30 days (today and the 29 days before) with the default model
+-- (linear); "today" follows lead_scoring.clock().  On March 31 that is March 2 to 31:
+--   touchpoints google 1 (event 3; event 1 on March 1 is out), email 2
+--   cost google 200 + 100 = 300 (the March 1 spend is out): CPL 300 / 2 = 150, CPO 300 / 1.5 = 200,
+--     ROMI (1000 - 300) / 300 = 2.3333, ROI (1000 - 100 - 300) / 300 = 2
+--   email: no cost in the window: CPL and CPO 0, ROMI and ROI NULL;  linkedin: 80, as before
+SET lead_scoring.now = '2024-03-31 12:00+00';
+SELECT channel, touchpoints, new_leads, revenue, cost, cpl, cpo, romi, roi FROM channels;
+RESET lead_scoring.now;
 
 -- clean up for the next test
 SET client_min_messages = warning;

@@ -1554,7 +1554,7 @@ RunAttribution(AttributionRun *run)
 						errmsg("lead id type %s has no default btree operator class",
 							   format_type_be(run->lead_type))));
 	run->lead_cmp = &tc->cmp_proc_finfo;
-	run->now = GetCurrentTransactionStartTimestamp();
+	run->now = LsNow();
 
 	/*
 	 * The Markov chain needs every lead's path whatever the period; the other

@@ -167,5 +167,6 @@ $body$
 $def$),
 (720, 'channels', 'view', $def$
 CREATE VIEW @extschema@.channels AS
-SELECT r.* FROM @extschema@.channel_report(NULL, CURRENT_DATE OPERATOR(pg_catalog.-) 29, CURRENT_DATE, 'channel') AS r
+SELECT r.* FROM @extschema@.channel_report(NULL, @extschema@.clock()::pg_catalog.date OPERATOR(pg_catalog.-) 29,
+                                           @extschema@.clock()::pg_catalog.date, 'channel') AS r
 $def$);
