@@ -14,7 +14,10 @@ CREATE TABLE @extschema@.settings (
     default_phone_country  text,
     won_statuses           text[] NOT NULL DEFAULT '{won,closed won,paid}',
     lost_statuses          text[] NOT NULL DEFAULT '{lost,closed lost,cancelled}',
-    attribution_model      text NOT NULL DEFAULT 'linear',
+    attribution_model      text NOT NULL DEFAULT 'linear'
+                           CONSTRAINT settings_attribution_model_valid CHECK (attribution_model IN
+                               ('first_touch', 'last_touch', 'linear', 'time_decay', 'position_based', 'w_shaped',
+                                'full_path', 'markov')),
     attribution_lookback   interval NOT NULL DEFAULT '90 days'
                            CONSTRAINT settings_lookback_not_negative CHECK (attribution_lookback >= '0'::interval),
     attribution_half_life  interval NOT NULL DEFAULT '7 days'
@@ -42,6 +45,10 @@ CREATE FUNCTION @extschema@.settings_keep_one_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        IF NEW.singleton IS DISTINCT FROM true THEN
+            RAISE EXCEPTION 'lead_scoring.settings has one row, whose singleton column is true'
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'settings_one_row';
+        END IF;
         IF EXISTS (SELECT FROM @extschema@.settings) THEN
             UPDATE @extschema@.settings
                SET (disqualify_below, score_floor, score_ceiling, sla, default_phone_country, won_statuses,
