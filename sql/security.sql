@@ -1,7 +1,7 @@
 -- The install script and the functions resist a hostile search_path.
 -- A role without privileges plants look-alike functions and operators in public and puts
 -- public ahead of pg_catalog; the extension must still install and use its own objects.
-CREATE ROLE ls_hostile;
+CREATE ROLE ls_hostile LOGIN;
 GRANT CREATE ON SCHEMA public TO ls_hostile;
 CREATE TABLE public.hijack_log (what text);
 GRANT INSERT ON public.hijack_log TO PUBLIC;
@@ -54,13 +54,16 @@ SELECT count(*) FROM lead_scoring.funnel_stages();
 -- nothing planted was ever called
 SELECT * FROM public.hijack_log;
 
--- a non-superuser can use the type but cannot rewrite the transition rules
+-- a non-superuser can use the type but cannot rewrite the transition rules;
+-- in a fresh session (nothing cached yet) it reads the rule book, which everyone may read
 GRANT USAGE ON SCHEMA lead_scoring TO ls_hostile;
-SET ROLE ls_hostile;
-SELECT lead_scoring.can_transition('mql', 'sal');
+SELECT current_user AS superuser \gset
+\c - ls_hostile
+SELECT lead_scoring.can_transition('mql', 'sal'), lead_scoring.can_transition('new', 'recycled');
+SELECT sla FROM lead_scoring.settings;
 INSERT INTO lead_scoring.transition_override VALUES ('customer', 'new', true);
 SET lead_scoring.enforce_transitions = off;
-RESET ROLE;
+\c - :superuser
 
 RESET search_path;
 DROP EXTENSION lead_scoring;

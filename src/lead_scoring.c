@@ -85,9 +85,9 @@ LsNow(void)
 	return ls_now_is_set ? ls_now_value : GetCurrentTransactionStartTimestamp();
 }
 
-PG_FUNCTION_INFO_V1(clock);
+PG_FUNCTION_INFO_V1(ls_clock);
 Datum
-clock(PG_FUNCTION_ARGS)
+ls_clock(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIMESTAMPTZ(LsNow());
 }

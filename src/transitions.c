@@ -50,8 +50,8 @@ OverrideInvalCallback(Datum arg, Oid relid)
 	{
 		override_valid = false;
 		override_inval_count++;
-		if (relid == InvalidOid)
-			override_relid = InvalidOid;
+		/* the table may have been dropped and created again: look its OID up afresh */
+		override_relid = InvalidOid;
 	}
 }
 

@@ -4,7 +4,7 @@
 
 -- The time the extension takes as now: the lead_scoring.now setting when set, else now().
 CREATE FUNCTION @extschema@.clock() RETURNS timestamptz
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'ls_clock' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.clock() IS
     'now(), or the time set in lead_scoring.now (superuser-only; for replaying history and tests)';
 
@@ -22,6 +22,8 @@ CREATE TABLE @extschema@.transition_override (
 COMMENT ON TABLE @extschema@.transition_override IS
     'Edges added to (allowed = true) or removed from (allowed = false) the built-in stage transition rules';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.transition_override', '');
+-- configuration is readable by everyone who may use the schema: one transparent rule book
+GRANT SELECT ON @extschema@.transition_override TO PUBLIC;
 CREATE TRIGGER transition_override_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.transition_override
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();

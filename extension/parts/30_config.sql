@@ -71,6 +71,7 @@ CREATE TRIGGER settings_no_truncate BEFORE TRUNCATE ON @extschema@.settings
 CREATE TRIGGER settings_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.settings
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', '');
+GRANT SELECT ON @extschema@.settings TO PUBLIC;
 
 -- Which event types are sales' work (calls, meetings, sales e-mails); unlisted types are marketing's.
 CREATE TABLE @extschema@.event_type (
@@ -81,6 +82,7 @@ COMMENT ON TABLE @extschema@.event_type IS 'Classifies event types as marketing 
 CREATE TRIGGER event_type_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_type
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_type', '');
+GRANT SELECT ON @extschema@.event_type TO PUBLIC;
 
 -- Score thresholds that promote leads out of marketing-owned stages.
 CREATE TABLE @extschema@.threshold (
@@ -94,6 +96,7 @@ COMMENT ON TABLE @extschema@.threshold IS
 CREATE TRIGGER threshold_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.threshold
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold', '');
+GRANT SELECT ON @extschema@.threshold TO PUBLIC;
 
 -- The CRM tables the extension is attached to, with their column mapping.
 CREATE TABLE @extschema@.attachment (
@@ -122,6 +125,7 @@ COMMENT ON TABLE @extschema@.attachment IS 'CRM tables attached with attach_lead
 CREATE TRIGGER attachment_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.attachment
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.attachment', '');
+GRANT SELECT ON @extschema@.attachment TO PUBLIC;
 
 -- Objects whose column types follow the leads table's id type: created by rebuild_views() in
 -- ord order once a leads table is attached.  In a definition, @lead_id_type@ stands for that type.
