@@ -131,7 +131,8 @@ SELECT * FROM pg_temp.log('t6');
 UPDATE threshold SET min_score = 0 WHERE stage = 'sal';
 UPDATE crm.lead SET stage = 'recycled' WHERE id = 't3';
 SELECT * FROM pg_temp.log('t3');
--- ... the next write promotes a recycled lead again (recycled -> mql or sal)
+-- ... nor does the next write send it back: a recycled lead is promoted only when a write lifts its
+-- score across a threshold (its score 0 already met the sal threshold 0 when it was recycled)
 UPDATE crm.lead SET name = 'touched again' WHERE id = 't3';
 SELECT * FROM pg_temp.log('t3');
 -- promotion goes to the highest threshold stage can_transition allows from where the lead is

@@ -137,10 +137,13 @@ EnsureThresholds(void)
  * The stage a score promotes a lead to from 'from', or 'from' itself: the
  * highest threshold stage met whose transition can_transition allows, moving
  * forward only (from recycled, whatever can_transition allows: mql or sal).
- * Only marketing-owned stages are left by scores.
+ * Only marketing-owned stages are left by scores.  A recycled lead must earn
+ * its way back: it is promoted only when this write lifts its score across
+ * the threshold (prior_score below it), never merely because the score it
+ * was recycled with still meets it.
  */
 static FunnelStage
-PromotionTarget(FunnelStage from, int32 score)
+PromotionTarget(FunnelStage from, int32 score, bool has_prior, int32 prior_score)
 {
 	int s;
 
@@ -152,6 +155,8 @@ PromotionTarget(FunnelStage from, int32 score)
 		if (!threshold_set[s] || score < threshold_min[s] || s == (int) from)
 			continue;
 		if (from != FS_RECYCLED && s < (int) from)
+			continue;
+		if (from == FS_RECYCLED && has_prior && prior_score >= threshold_min[s])
 			continue;
 		if (TransitionAllowed(from, (FunnelStage) s))
 			return (FunnelStage) s;
@@ -403,7 +408,7 @@ StageForWrite(const LeadWrite *write)
 		}
 		else
 		{
-			result = PromotionTarget(write->old_stage, write->new_score);
+			result = PromotionTarget(write->old_stage, write->new_score, !write->is_insert, write->old_score);
 			if (result != write->old_stage)
 				reason = REASON_THRESHOLD;
 		}
@@ -429,7 +434,7 @@ StageForWrite(const LeadWrite *write)
 		}
 		else
 		{
-			result = PromotionTarget(write->new_stage, write->new_score);
+			result = PromotionTarget(write->new_stage, write->new_score, !write->is_insert, write->old_score);
 			if (result != write->new_stage)
 				reason = REASON_THRESHOLD;
 		}
