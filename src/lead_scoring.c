@@ -11,6 +11,7 @@
 
 #include "attachment.h"
 #include "lead_scoring.h"
+#include "rules.h"
 #include "settings.h"
 
 PG_MODULE_MAGIC;
@@ -46,6 +47,7 @@ _PG_init(void)
 	TransitionsInit();
 	AttachmentInit();
 	SettingsInit();
+	RulesInit();
 }
 
 Oid

@@ -9,8 +9,9 @@ CREATE FUNCTION @extschema@.leads_after() RETURNS trigger AS 'MODULE_PATHNAME' L
 CREATE FUNCTION @extschema@.events_changed() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
 CREATE FUNCTION @extschema@.deals_changed() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
 
-CREATE FUNCTION @extschema@.rescore_all() RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.rescore_all() IS 'Recompute and store every lead''s score (and stage) now';
+CREATE FUNCTION @extschema@.rescore_all() RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.rescore_all() IS
+    'Recompute every lead''s score (and stage) now and store those that changed; returns how many';
 
 -- The type of a column, or a precise error naming the table, the column and the argument.
 CREATE FUNCTION @extschema@.column_type(tbl regclass, col name, argument text) RETURNS regtype
