@@ -13,15 +13,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/array.h"
+#include "parser/parse_coerce.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/formatting.h"
@@ -29,6 +35,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #if PG_VERSION_NUM >= 160000
@@ -825,13 +832,61 @@ ColumnList(Oid relid, const char *alias, const AttrNumber *atts, int n, const ch
 	return buf.data;
 }
 
-/* SQL text shared by the queries that read events: select list and sort keys. */
+/*
+ * The btree index to read one lead's events with: its first column is the
+ * lead column, it is valid and not partial; one whose second column is the
+ * time column is preferred.  InvalidOid for partitioned tables (their events
+ * are read with SQL).
+ */
 static void
-DescribeSource(EventSource *src)
+FindLeadIndex(EventSource *src, Oid id_type)
+{
+	EventsAttachment *e = src->events;
+	Relation rel = table_open(e->relid, AccessShareLock);
+	List *indexes;
+	ListCell *lc;
+	int best = 0;
+
+	src->index_oid = InvalidOid;
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	{
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	indexes = RelationGetIndexList(rel);
+	foreach (lc, indexes)
+	{
+		Relation ir = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = ir->rd_index;
+		int quality;
+		Oid op;
+
+		if (ir->rd_rel->relam == BTREE_AM_OID && ix->indisvalid && ix->indisready && ix->indislive &&
+			ix->indkey.values[0] == e->lead_att && RelationGetIndexPredicate(ir) == NIL &&
+			OidIsValid(op = get_opfamily_member(ir->rd_opfamily[0], ir->rd_opcintype[0],
+												ir->rd_opcintype[0], BTEqualStrategyNumber)) &&
+			IsBinaryCoercible(id_type, ir->rd_opcintype[0]))
+		{
+			quality = (ix->indnkeyatts > 1 && ix->indkey.values[1] == e->time_att) ? 2 : 1;
+			if (quality > best)
+			{
+				best = quality;
+				src->index_oid = RelationGetRelid(ir);
+				src->lead_eq_proc = get_opcode(op);
+				src->lead_eq_coll = ir->rd_indcollation[0];
+			}
+		}
+		index_close(ir, AccessShareLock);
+	}
+	table_close(rel, AccessShareLock);
+}
+
+/* SQL text shared by the queries that read events (the select list), and the direct path. */
+static void
+DescribeSource(EventSource *src, Oid id_type)
 {
 	EventsAttachment *e = src->events;
 	StringInfoData buf;
-	int i;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "e.%s::pg_catalog.text, e.%s::pg_catalog.timestamptz", e->type_col,
@@ -839,12 +894,18 @@ DescribeSource(EventSource *src)
 	appendStringInfoString(&buf, ColumnList(e->relid, "e", src->atts, src->ncols, ""));
 	src->select_list = buf.data;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "e.%s", e->time_col);
-	for (i = 0; i < e->nkeys; i++)
-		appendStringInfo(&buf, ", e.%s",
-						 quote_identifier(get_attname(e->relid, e->key_atts[i], false)));
-	src->order_keys = buf.data;
+	/* what reading events straight from the index needs */
+	FindLeadIndex(src, id_type);
+	{
+		Oid base = getBaseType(e->type_type);
+		Oid outfn;
+		bool varlena;
+
+		src->type_is_text = (base == TEXTOID || base == VARCHAROID);
+		getTypeOutputInfo(e->type_type, &outfn, &varlena);
+		fmgr_info(outfn, &src->type_out);
+	}
+	src->time_type = e->time_type;
 }
 
 static RuleSet *
@@ -918,7 +979,7 @@ BuildRuleSet(Attachments *a)
 							 ? ColumnList(rs->leads->relid, "l", rs->fit_atts, rs->nfit_atts, NULL)
 							 : pstrdup("NULL");
 		for (s = 0; s < rs->nsources; s++)
-			DescribeSource(&rs->sources[s]);
+			DescribeSource(&rs->sources[s], rs->leads->id_type);
 	}
 	MemoryContextSwitchTo(old);
 	SPI_finish();

@@ -89,9 +89,15 @@ typedef struct EventSource
 	int ncols;		 /* distinct columns the rules' predicates read */
 	AttrNumber *atts; /* their attribute numbers in the table */
 	char *select_list; /* "e.type::text, e.time::timestamptz, e.col..." */
-	char *order_keys;  /* "e.time, e.pk1, ..." */
 	SPIPlanPtr lead_plan;  /* events of one lead: $1 lead id, $2 event types */
 	SPIPlanPtr batch_plan; /* events of many leads: $1 lead id array, $2 event types */
+	/* reading one lead's events straight from an index (plain tables only) */
+	Oid index_oid;			   /* btree index whose first column is the lead column, or InvalidOid */
+	RegProcedure lead_eq_proc; /* its equality support for the first column */
+	Oid lead_eq_coll;
+	bool type_is_text; /* the type column is text or varchar, else: */
+	FmgrInfo type_out; /* its output function */
+	Oid time_type;	   /* timestamptz, timestamp or date */
 } EventSource;
 
 typedef struct RuleSet

@@ -16,7 +16,12 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -26,8 +31,12 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -90,9 +99,9 @@ LeadEventsPlan(RuleSet *rs, int s)
 	if (src->lead_plan == NULL)
 	{
 		Oid argtypes[2] = {rs->leads->id_type, TEXTARRAYOID};
-		char *sql = psprintf("SELECT %s FROM %s e WHERE e.%s %s $1%s ORDER BY %s", src->select_list,
+		char *sql = psprintf("SELECT %s FROM %s e WHERE e.%s %s $1%s", src->select_list,
 							 src->events->qualname, src->events->lead_col, rs->leads->id_eq,
-							 TypeFilter(rs, src), src->order_keys);
+							 TypeFilter(rs, src));
 
 		src->lead_plan = KeepPlan(sql, 2, argtypes);
 	}
@@ -108,9 +117,9 @@ BatchEventsPlan(RuleSet *rs, int s)
 	{
 		Oid argtypes[2] = {IdArrayType(rs->leads), TEXTARRAYOID};
 		char *sql = psprintf("SELECT k.n, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
-							 " JOIN %s e ON e.%s %s k.id%s ORDER BY k.n, %s",
+							 " JOIN %s e ON e.%s %s k.id%s ORDER BY k.n",
 							 src->select_list, src->events->qualname, src->events->lead_col,
-							 rs->leads->id_eq, TypeFilter(rs, src), src->order_keys);
+							 rs->leads->id_eq, TypeFilter(rs, src));
 
 		src->batch_plan = KeepPlan(sql, 2, argtypes);
 	}
@@ -228,31 +237,18 @@ MissingColumnMatches(RuleOp op)
 	return op == RULE_OP_IS_NULL || op == RULE_OP_INVALID_EMAIL || op == RULE_OP_INVALID_PHONE;
 }
 
-void
-EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleDesc desc, int type_col)
+/* A value of one of a source's predicate columns (index into EventSource.atts). */
+typedef Datum (*ColumnGetter)(void *arg, int col, bool *isnull);
+
+/* Set the bits of the engagement rules an event matches; false when it matches none. */
+static bool
+MatchRules(RuleSet *rs, int source, const char *type_str, int type_len, ColumnGetter get, void *arg,
+		   uint64 *bits)
 {
-	RuleSet *rs = es->rs;
-	MemoryContext old = MemoryContextSwitchTo(es->scratch);
-	uint64 *bits = NULL;
-	bool isnull;
-	Datum d;
-	text *type;
-	char *type_str;
-	int type_len;
-	TimestampTz time;
+	bool any = false;
 	int r;
 
-	d = heap_getattr(tup, type_col, desc, &isnull);
-	if (isnull)
-		goto done;
-	type = DatumGetTextPP(d);
-	type_str = VARDATA_ANY(type);
-	type_len = VARSIZE_ANY_EXHDR(type);
-	d = heap_getattr(tup, type_col + 1, desc, &isnull);
-	if (isnull)
-		goto done; /* an event without a time never happened */
-	time = DatumGetTimestampTz(d);
-
+	memset(bits, 0, sizeof(uint64) * rs->nwords);
 	for (r = 0; r < rs->neng; r++)
 	{
 		Rule *rule = rs->eng[r];
@@ -266,44 +262,197 @@ EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleD
 			match = MissingColumnMatches(rule->op);
 		else
 		{
-			d = heap_getattr(tup, type_col + 2 + rule->event_col[source], desc, &isnull);
+			bool isnull;
+			Datum d = get(arg, rule->event_col[source], &isnull);
+
 			match = RulePredicateMatches(rule->event_pred[source], d, isnull);
 		}
-		if (!match)
-			continue;
-		if (bits == NULL)
+		if (match)
 		{
-			ScoredEvent *ev;
-
-			if (es->n == es->cap)
-			{
-				es->cap = es->cap ? es->cap * 2 : 64;
-				if (es->ev == NULL)
-				{
-					es->ev = MemoryContextAllocHuge(es->cxt, sizeof(ScoredEvent) * es->cap);
-					es->bits = MemoryContextAllocHuge(es->cxt, sizeof(uint64) * es->cap * rs->nwords);
-				}
-				else
-				{
-					es->ev = repalloc_huge(es->ev, sizeof(ScoredEvent) * es->cap);
-					es->bits = repalloc_huge(es->bits, sizeof(uint64) * es->cap * rs->nwords);
-				}
-			}
-			ev = &es->ev[es->n];
-			ev->lead = lead;
-			ev->source = source;
-			ev->seq = seq;
-			ev->time = time;
-			ev->bits = es->n * rs->nwords;
-			bits = &es->bits[ev->bits];
-			memset(bits, 0, sizeof(uint64) * rs->nwords);
-			es->n++;
+			bits[r / 64] |= UINT64CONST(1) << (r % 64);
+			any = true;
 		}
-		bits[r / 64] |= UINT64CONST(1) << (r % 64);
 	}
-done:
+	return any;
+}
+
+/* Append an event with its rule bitmap. */
+static void
+AppendEvent(EventSet *es, int lead, int source, int64 seq, TimestampTz time, const uint64 *bits)
+{
+	int nwords = es->rs->nwords;
+	ScoredEvent *ev;
+
+	if (es->n == es->cap)
+	{
+		es->cap = es->cap ? es->cap * 2 : 64;
+		if (es->ev == NULL)
+		{
+			es->ev = MemoryContextAllocHuge(es->cxt, sizeof(ScoredEvent) * es->cap);
+			es->bits = MemoryContextAllocHuge(es->cxt, sizeof(uint64) * es->cap * nwords);
+		}
+		else
+		{
+			es->ev = repalloc_huge(es->ev, sizeof(ScoredEvent) * es->cap);
+			es->bits = repalloc_huge(es->bits, sizeof(uint64) * es->cap * nwords);
+		}
+	}
+	ev = &es->ev[es->n];
+	ev->lead = lead;
+	ev->source = source;
+	ev->seq = seq;
+	ev->time = time;
+	ev->bits = es->n * nwords;
+	memcpy(&es->bits[ev->bits], bits, sizeof(uint64) * nwords);
+	es->n++;
+}
+
+typedef struct TupleColumns
+{
+	HeapTuple tup;
+	TupleDesc desc;
+	int first; /* attribute number of the first predicate column */
+} TupleColumns;
+
+static Datum
+TupleColumn(void *arg, int col, bool *isnull)
+{
+	TupleColumns *t = arg;
+
+	return heap_getattr(t->tup, t->first + col, t->desc, isnull);
+}
+
+void
+EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleDesc desc, int type_col)
+{
+	RuleSet *rs = es->rs;
+	MemoryContext old = MemoryContextSwitchTo(es->scratch);
+	uint64 *bits = palloc(sizeof(uint64) * rs->nwords);
+	TupleColumns cols = {tup, desc, type_col + 2};
+	bool isnull;
+	Datum d;
+	text *type;
+	Datum time;
+
+	d = heap_getattr(tup, type_col, desc, &isnull);
+	if (!isnull)
+	{
+		type = DatumGetTextPP(d);
+		time = heap_getattr(tup, type_col + 1, desc, &isnull); /* an event without a time never happened */
+		if (!isnull && MatchRules(rs, source, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), TupleColumn,
+								  &cols, bits))
+			AppendEvent(es, lead, source, seq, DatumGetTimestampTz(time), bits);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(es->scratch);
+}
+
+static Datum
+SlotColumn(void *arg, int col, bool *isnull)
+{
+	void **a = arg;
+
+	return slot_getattr((TupleTableSlot *) a[0], ((EventSource *) a[1])->atts[col], isnull);
+}
+
+/* The event time as the timestamptz the rules use (the SQL cast of the column). */
+static TimestampTz
+EventTime(Oid time_type, Datum value)
+{
+	if (time_type == TIMESTAMPOID)
+		return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
+	if (time_type == DATEOID)
+		return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+	return DatumGetTimestampTz(value);
+}
+
+/*
+ * Read the events of one lead from one events table straight from its lead
+ * index, without SQL: the per-row trigger path.  False when the table has no
+ * usable index (then SQL reads it).
+ */
+static bool
+ReadLeadEventsDirect(EventSet *es, int s, Datum lead_id, Snapshot snapshot)
+{
+	RuleSet *rs = es->rs;
+	EventSource *src = &rs->sources[s];
+	EventsAttachment *e = src->events;
+	Relation heap;
+	Relation index;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	TupleTableSlot *slot;
+	MemoryContext cxt;
+	MemoryContext old;
+	uint64 *bits;
+	void *getter_arg[2];
+	int64 seq = 0;
+
+	if (!OidIsValid(src->index_oid))
+		return false;
+	heap = table_open(e->relid, AccessShareLock);
+	index = try_relation_open(src->index_oid, AccessShareLock);
+	if (index == NULL)
+	{
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring lead events", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	bits = palloc(sizeof(uint64) * rs->nwords);
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, src->lead_eq_coll,
+						   src->lead_eq_proc, lead_id);
+	scan = index_beginscan(heap, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	slot = table_slot_create(heap, NULL);
+	getter_arg[0] = slot;
+	getter_arg[1] = src;
+	/* the scan keeps state in the current context (cxt); the rows are evaluated in es->scratch */
+	for (;;)
+	{
+		bool isnull;
+		Datum type;
+		Datum time;
+		char *type_str;
+		int type_len;
+
+		MemoryContextSwitchTo(cxt);
+		MemoryContextReset(es->scratch);
+		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+			break;
+		MemoryContextSwitchTo(es->scratch);
+		type = slot_getattr(slot, e->type_att, &isnull);
+		if (isnull)
+			continue;
+		time = slot_getattr(slot, e->time_att, &isnull);
+		if (isnull)
+			continue;
+		if (src->type_is_text)
+		{
+			text *t = DatumGetTextPP(type);
+
+			type_str = VARDATA_ANY(t);
+			type_len = VARSIZE_ANY_EXHDR(t);
+		}
+		else
+		{
+			type_str = OutputFunctionCall(&src->type_out, type);
+			type_len = strlen(type_str);
+		}
+		if (!MatchRules(rs, s, type_str, type_len, SlotColumn, getter_arg, bits))
+			continue;
+		AppendEvent(es, 0, s, seq++, EventTime(src->time_type, time), bits);
+	}
+	MemoryContextSwitchTo(cxt);
+	MemoryContextReset(es->scratch);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return true;
 }
 
 bool
@@ -507,6 +656,9 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 {
 	EventSet es;
 	double engagement = 0;
+	Snapshot snapshot;
+	bool *direct = palloc(sizeof(bool) * Max(rs->nsources, 1));
+	bool connected = false;
 	int s;
 
 	if (rs->neng == 0 || rs->nsources == 0)
@@ -516,8 +668,11 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 		return 0;
 	}
 	EventSetInit(&es, rs);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/* a new snapshot (the trigger paths, after the lead's row is locked), or the query's */
+	snapshot = RegisterSnapshot(fresh ? GetTransactionSnapshot() : GetActiveSnapshot());
+	for (s = 0; s < rs->nsources; s++)
+		direct[s] = ReadLeadEventsDirect(&es, s, lead_id, snapshot);
+	UnregisterSnapshot(snapshot);
 	for (s = 0; s < rs->nsources; s++)
 	{
 		Datum args[2];
@@ -525,6 +680,11 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 		uint64 i;
 		int rc;
 
+		if (direct[s])
+			continue;
+		if (!connected && SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		connected = true;
 		args[0] = lead_id;
 		args[1] = EventTypesArg(rs, &nulls[1]);
 		rc = SPI_execute_plan(LeadEventsPlan(rs, s), args, nulls, !fresh, 0);
@@ -534,7 +694,8 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 			EventSetAdd(&es, 0, s, (int64) i, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_finish();
+	if (connected)
+		SPI_finish();
 	EventSetEngagement(&es, 1, at, &engagement, outcomes);
 	EventSetFree(&es);
 	return engagement;

@@ -578,12 +578,12 @@ RescoreAll(RuleSet *rs)
 
 		streams[s].portal = SPI_cursor_open_with_args(
 			NULL,
-			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s, %s", src->events->lead_col,
+			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s", src->events->lead_col,
 					 src->select_list, src->events->qualname,
 					 rs->any_type ? ""
 								  : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
 											 src->events->type_col),
-					 src->events->lead_col, collate, src->order_keys),
+					 src->events->lead_col, collate),
 			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
 	}
 

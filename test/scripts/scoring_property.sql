@@ -37,9 +37,10 @@ CREATE FUNCTION rnd_email() RETURNS text LANGUAGE sql AS $$
     SELECT pick(ARRAY['ann@example.com', ' Bob@Example.org ', 'nobody', 'x@localhost', NULL, 'c.d+crm@mail.co.uk']) $$;
 CREATE FUNCTION rnd_phone() RETURNS text LANGUAGE sql AS $$
     SELECT pick(ARRAY['+44 20 7946 0958', '020 7946 0958', '(415) 555-2671', '12', NULL, '+7 999 123-45-67']) $$;
+-- times are often whole days, so that events of a lead tie and the primary key decides which come first
 CREATE FUNCTION rnd_time(decay boolean) RETURNS timestamptz LANGUAGE sql AS $$
-    SELECT date_trunc('second', now()) - interval '1 minute'
-           - (random() * 40 * 86400) * interval '1 second'
+    SELECT CASE WHEN random() < 0.5 THEN date_trunc('day', now()) - interval '1 day' * (1 + rnd(30))
+                ELSE date_trunc('second', now()) - interval '1 minute' - (random() * 40 * 86400) * interval '1 second' END
            + CASE WHEN decay AND random() < 0.05 THEN (random() * 3 * 86400) * interval '1 second' ELSE '0' END $$;
 CREATE FUNCTION rnd_lead() RETURNS int LANGUAGE sql AS $$ SELECT 1 + rnd(340) $$;
 CREATE FUNCTION lead_values(i int) RETURNS text LANGUAGE sql AS $$
