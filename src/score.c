@@ -116,8 +116,10 @@ BatchEventsPlan(RuleSet *rs, int s)
 	if (src->batch_plan == NULL)
 	{
 		Oid argtypes[2] = {IdArrayType(rs->leads), TEXTARRAYOID};
-		char *sql = psprintf("SELECT k.n, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
-							 " JOIN %s e ON e.%s %s k.id%s ORDER BY k.n",
+		/* LATERAL ... OFFSET 0: one index probe per lead, in the array's order (never a hash join
+		 * over the whole table for a few thousand leads) */
+		char *sql = psprintf("SELECT k.n, e.* FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n),"
+							 " LATERAL (SELECT %s FROM %s e WHERE e.%s %s k.id%s OFFSET 0) e ORDER BY k.n",
 							 src->select_list, src->events->qualname, src->events->lead_col,
 							 rs->leads->id_eq, TypeFilter(rs, src));
 
@@ -367,47 +369,58 @@ EventTime(Oid time_type, Datum value)
 }
 
 /*
- * Read the events of one lead from one events table straight from its lead
- * index, without SQL: the per-row trigger path.  False when the table has no
- * usable index (then SQL reads it).
+ * Reading the events of leads from one events table straight from its lead
+ * index, without SQL (the trigger paths).  The scan is opened once and
+ * restarted for each lead.
  */
-static bool
-ReadLeadEventsDirect(EventSet *es, int s, Datum lead_id, Snapshot snapshot)
+bool
+DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
 {
+	EventSource *src = &es->rs->sources[s];
+	MemoryContext old;
+
+	memset(dr, 0, sizeof(*dr));
+	if (!OidIsValid(src->index_oid))
+		return false;
+	dr->heap = table_open(src->events->relid, AccessShareLock);
+	dr->index = try_relation_open(src->index_oid, AccessShareLock);
+	if (dr->index == NULL)
+	{
+		table_close(dr->heap, AccessShareLock);
+		return false;
+	}
+	dr->es = es;
+	dr->source = s;
+	dr->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring index scan", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(dr->cxt);
+	dr->bits = palloc(sizeof(uint64) * es->rs->nwords);
+	dr->scan = index_beginscan(dr->heap, dr->index, snapshot, 1, 0);
+	dr->slot = table_slot_create(dr->heap, NULL);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Add the matching events of one lead to the event set, as lead number 'lead'. */
+void
+DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
+{
+	EventSet *es = dr->es;
 	RuleSet *rs = es->rs;
+	int s = dr->source;
 	EventSource *src = &rs->sources[s];
 	EventsAttachment *e = src->events;
-	Relation heap;
-	Relation index;
-	IndexScanDesc scan;
+	MemoryContext old = CurrentMemoryContext;
 	ScanKeyData key;
-	TupleTableSlot *slot;
-	MemoryContext cxt;
-	MemoryContext old;
-	uint64 *bits;
 	void *getter_arg[2];
 	int64 seq = 0;
 
-	if (!OidIsValid(src->index_oid))
-		return false;
-	heap = table_open(e->relid, AccessShareLock);
-	index = try_relation_open(src->index_oid, AccessShareLock);
-	if (index == NULL)
-	{
-		table_close(heap, AccessShareLock);
-		return false;
-	}
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring lead events", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	bits = palloc(sizeof(uint64) * rs->nwords);
+	getter_arg[0] = dr->slot;
+	getter_arg[1] = src;
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, src->lead_eq_coll,
 						   src->lead_eq_proc, lead_id);
-	scan = index_beginscan(heap, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	slot = table_slot_create(heap, NULL);
-	getter_arg[0] = slot;
-	getter_arg[1] = src;
-	/* the scan keeps state in the current context (cxt); the rows are evaluated in es->scratch */
+	/* the scan keeps state in dr->cxt; the rows are evaluated in es->scratch */
+	MemoryContextSwitchTo(dr->cxt);
+	index_rescan(dr->scan, &key, 1, NULL, 0);
 	for (;;)
 	{
 		bool isnull;
@@ -416,15 +429,15 @@ ReadLeadEventsDirect(EventSet *es, int s, Datum lead_id, Snapshot snapshot)
 		char *type_str;
 		int type_len;
 
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(dr->cxt);
 		MemoryContextReset(es->scratch);
-		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+		if (!index_getnext_slot(dr->scan, ForwardScanDirection, dr->slot))
 			break;
 		MemoryContextSwitchTo(es->scratch);
-		type = slot_getattr(slot, e->type_att, &isnull);
+		type = slot_getattr(dr->slot, e->type_att, &isnull);
 		if (isnull)
 			continue;
-		time = slot_getattr(slot, e->time_att, &isnull);
+		time = slot_getattr(dr->slot, e->time_att, &isnull);
 		if (isnull)
 			continue;
 		if (src->type_is_text)
@@ -439,20 +452,25 @@ ReadLeadEventsDirect(EventSet *es, int s, Datum lead_id, Snapshot snapshot)
 			type_str = OutputFunctionCall(&src->type_out, type);
 			type_len = strlen(type_str);
 		}
-		if (!MatchRules(rs, s, type_str, type_len, SlotColumn, getter_arg, bits))
+		if (!MatchRules(rs, s, type_str, type_len, SlotColumn, getter_arg, dr->bits))
 			continue;
-		AppendEvent(es, 0, s, seq++, EventTime(src->time_type, time), bits);
+		AppendEvent(es, lead, s, seq++, EventTime(src->time_type, time), dr->bits);
 	}
-	MemoryContextSwitchTo(cxt);
 	MemoryContextReset(es->scratch);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(heap, AccessShareLock);
-
 	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
-	return true;
+}
+
+void
+DirectReaderClose(DirectReader *dr)
+{
+	if (dr->scan == NULL)
+		return;
+	index_endscan(dr->scan);
+	ExecDropSingleTupleTableSlot(dr->slot);
+	index_close(dr->index, AccessShareLock);
+	table_close(dr->heap, AccessShareLock);
+	MemoryContextDelete(dr->cxt);
+	dr->scan = NULL;
 }
 
 bool
@@ -671,7 +689,16 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 	/* a new snapshot (the trigger paths, after the lead's row is locked), or the query's */
 	snapshot = RegisterSnapshot(fresh ? GetTransactionSnapshot() : GetActiveSnapshot());
 	for (s = 0; s < rs->nsources; s++)
-		direct[s] = ReadLeadEventsDirect(&es, s, lead_id, snapshot);
+	{
+		DirectReader dr;
+
+		direct[s] = DirectReaderOpen(&dr, &es, s, snapshot);
+		if (direct[s])
+		{
+			DirectReaderRead(&dr, 0, lead_id);
+			DirectReaderClose(&dr);
+		}
+	}
 	UnregisterSnapshot(snapshot);
 	for (s = 0; s < rs->nsources; s++)
 	{

@@ -19,6 +19,8 @@
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "executor/tuptable.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 #include "attachment.h"
 #include "rules.h"
@@ -62,6 +64,24 @@ extern void EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple
 /* The engagement of leads 0 .. nleads-1 at 'at'; outcomes (rs->neng entries) for a single lead. */
 extern void EventSetEngagement(EventSet *es, int nleads, TimestampTz at, double *engagement,
 							   RuleOutcome *outcomes);
+
+/* Reading events straight from a lead index (plain tables with one). */
+typedef struct DirectReader
+{
+	EventSet *es;
+	int source;
+	Relation heap;
+	Relation index;
+	struct IndexScanDescData *scan;
+	TupleTableSlot *slot;
+	MemoryContext cxt;
+	uint64 *bits;
+} DirectReader;
+
+/* False when the source cannot be read this way (then SQL reads it). */
+extern bool DirectReaderOpen(DirectReader *dr, EventSet *es, int source, Snapshot snapshot);
+extern void DirectReaderRead(DirectReader *dr, int lead, Datum lead_id);
+extern void DirectReaderClose(DirectReader *dr);
 
 /* Whether an events-table row (of the table's own row type) matches any engagement rule. */
 extern bool EventRowMatters(RuleSet *rs, int source, TupleTableSlot *slot, Oid type_typid,

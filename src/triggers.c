@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 #include "attachment.h"
@@ -412,6 +413,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 	EventSet es;
 	Rewrites w;
 	EventStream *streams;
+	DirectReader *readers;
+	Snapshot snapshot;
 	MemoryContext chunk_cxt;
 	int lo;
 
@@ -419,6 +422,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 	EventSetInit(&es, rs);
 	RewritesInit(&w, BATCH_LEADS);
 	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
+	readers = palloc0(sizeof(DirectReader) * Max(rs->nsources, 1));
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring batch", ALLOCSET_DEFAULT_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -464,15 +468,19 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(SPI_tuptable);
 
-		/* their events, read with a snapshot taken after the locks */
+		/* their events, read with a snapshot taken after the locks: straight from the lead
+		 * index where the table has one, else with SQL */
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 		{
 			Datum args[2];
 			char argnulls[2] = {' ', ' '};
 
+			memset(&streams[s], 0, sizeof(EventStream));
+			if (DirectReaderOpen(&readers[s], &es, s, snapshot))
+				continue;
 			args[0] = array;
 			args[1] = EventTypesArg(rs, &argnulls[1]);
-			memset(&streams[s], 0, sizeof(EventStream));
 			streams[s].portal = SPI_cursor_open(NULL, BatchEventsPlan(rs, s), args, argnulls, false);
 		}
 		for (k = 0; k < m; k++)
@@ -485,6 +493,12 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 				HeapTuple tup;
 				int64 seq = 0;
 
+				if (readers[s].scan != NULL)
+				{
+					if (found[k])
+						DirectReaderRead(&readers[s], 0, ids[lo + k]);
+					continue;
+				}
 				while ((tup = StreamPeek(&streams[s])) != NULL)
 				{
 					bool isnull;
@@ -503,7 +517,11 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement);
 		}
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		{
 			StreamClose(&streams[s]);
+			DirectReaderClose(&readers[s]);
+		}
+		UnregisterSnapshot(snapshot);
 		RewritesFlush(rs, &w);
 		MemoryContextReset(chunk_cxt);
 	}
