@@ -997,8 +997,8 @@ LsRules(void)
 		RuleSet *rs;
 		MemoryContextCallback *cb;
 
-		if (!OidIsValid(rule_relid))
-			rule_relid = LsRelid("rule", false);
+		/* looked up at every build: the extension may have been dropped and created again */
+		rule_relid = LsRelid("rule", false);
 		rs = BuildRuleSet(a);
 		cb = MemoryContextAlloc(rs->cxt, sizeof(MemoryContextCallback));
 		cb->func = FreeRuleSetPlans;

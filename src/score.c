@@ -530,7 +530,8 @@ CompareScoredEvents(const void *a, const void *b)
 }
 
 void
-EventSetEngagement(EventSet *es, int nleads, TimestampTz at, double *engagement, RuleOutcome *outcomes)
+EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff, double *engagement,
+				   RuleOutcome *outcomes)
 {
 	RuleSet *rs = es->rs;
 	int neng = rs->neng;
@@ -556,9 +557,10 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, double *engagement,
 			uint64 *bits = &es->bits[ev->bits];
 			double age;
 
-			if (ev->time > at)
-				continue; /* not happened yet at 'at' */
-			age = (double) (at - ev->time) / USECS_PER_SEC;
+			if (ev->time > cutoff)
+				continue; /* not happened yet */
+			/* an event after 'at' but before the cutoff (a write's own moment) counts in full */
+			age = ev->time < at ? (double) (at - ev->time) / USECS_PER_SEC : 0;
 			for (r = 0; r < neng; r++)
 			{
 				Rule *rule;
@@ -669,6 +671,14 @@ FinalScore(double unrounded)
  * ---------------------------------------------------------------------------
  */
 
+TimestampTz
+WriteCutoff(TimestampTz at)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return now > at ? now : at;
+}
+
 double
 LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutcome *outcomes)
 {
@@ -677,6 +687,7 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 	Snapshot snapshot;
 	bool *direct = palloc(sizeof(bool) * Max(rs->nsources, 1));
 	bool connected = false;
+	TimestampTz cutoff;
 	int s;
 
 	if (rs->neng == 0 || rs->nsources == 0)
@@ -688,6 +699,7 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 	EventSetInit(&es, rs);
 	/* a new snapshot (the trigger paths, after the lead's row is locked), or the query's */
 	snapshot = RegisterSnapshot(fresh ? GetTransactionSnapshot() : GetActiveSnapshot());
+	cutoff = fresh ? WriteCutoff(at) : at;
 	for (s = 0; s < rs->nsources; s++)
 	{
 		DirectReader dr;
@@ -723,7 +735,7 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 	}
 	if (connected)
 		SPI_finish();
-	EventSetEngagement(&es, 1, at, &engagement, outcomes);
+	EventSetEngagement(&es, 1, at, cutoff, &engagement, outcomes);
 	EventSetFree(&es);
 	return engagement;
 }

@@ -61,9 +61,19 @@ extern void EventSetFree(EventSet *es);
  * the next ones the source's predicate columns. */
 extern void EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleDesc desc,
 						int type_col);
-/* The engagement of leads 0 .. nleads-1 at 'at'; outcomes (rs->neng entries) for a single lead. */
-extern void EventSetEngagement(EventSet *es, int nleads, TimestampTz at, double *engagement,
-							   RuleOutcome *outcomes);
+/*
+ * The engagement of leads 0 .. nleads-1 at 'at', counting the events up to 'cutoff' (events
+ * between 'at' and 'cutoff' count in full); outcomes (rs->neng entries) for a single lead.
+ */
+extern void EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
+							   double *engagement, RuleOutcome *outcomes);
+
+/*
+ * The cutoff of a write: the later of 'at' and the current time, read after the lead's row is
+ * locked and the snapshot taken.  A transaction that started before another one's event (stamped
+ * with that one's now()) but writes after it committed counts that event.
+ */
+extern TimestampTz WriteCutoff(TimestampTz at);
 
 /* Reading events straight from a lead index (plain tables with one). */
 typedef struct DirectReader
@@ -92,7 +102,8 @@ extern int64 FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, Rule
 /* Fit points of a row of the leads table. */
 extern int64 FitPointsOfRow(RuleSet *rs, HeapTuple row, TupleDesc desc);
 
-/* The engagement of one lead, reading its events (with a new snapshot when fresh). */
+/* The engagement of one lead at 'at', reading its events: with a new snapshot and the write's
+ * cutoff when fresh (the trigger paths), else with the query's snapshot up to 'at'. */
 extern double LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh,
 							 RuleOutcome *outcomes);
 

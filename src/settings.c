@@ -143,8 +143,8 @@ LsGetSettings(void)
 	{
 		uint64 seen = settings_inval_count;
 
-		if (!OidIsValid(settings_relid))
-			settings_relid = LsRelid("settings", false);
+		/* looked up at every load: the extension may have been dropped and created again */
+		settings_relid = LsRelid("settings", false);
 		LoadSettings();
 		if (seen == settings_inval_count)
 			settings_valid = true;

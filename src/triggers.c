@@ -37,6 +37,7 @@
 #include "fmgr.h"
 #include "lib/qunique.h"
 #include "nodes/bitmapset.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -415,6 +416,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 	EventStream *streams;
 	DirectReader *readers;
 	Snapshot snapshot;
+	TimestampTz cutoff;
 	MemoryContext chunk_cxt;
 	int lo;
 
@@ -471,6 +473,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 		/* their events, read with a snapshot taken after the locks: straight from the lead
 		 * index where the table has one, else with SQL */
 		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		cutoff = WriteCutoff(at);
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 		{
 			Datum args[2];
@@ -513,7 +516,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 			if (!found[k])
 				continue; /* events of a lead that does not exist */
 			if (rs->neng > 0)
-				EventSetEngagement(&es, 1, at, &engagement, NULL);
+				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
 			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement);
 		}
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
@@ -562,6 +565,7 @@ RescoreAll(RuleSet *rs)
 {
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = GetCurrentTransactionStartTimestamp();
+	TimestampTz cutoff;
 	EventSet es;
 	Rewrites w;
 	EventStream lead_stream;
@@ -605,6 +609,8 @@ RescoreAll(RuleSet *rs)
 			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
 	}
 
+	/* the cursors' snapshot was taken after the table lock; events up to now count */
+	cutoff = WriteCutoff(at);
 	for (;;)
 	{
 		HeapTuple lead_tup = StreamPeek(&lead_stream);
@@ -656,7 +662,7 @@ RescoreAll(RuleSet *rs)
 			}
 		}
 		if (rs->neng > 0)
-			EventSetEngagement(&es, 1, at, &engagement, NULL);
+			EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
 		ConsiderLead(rs, &w, id, old_score, old_stage, fit, engagement);
 		lead_stream.pos++;
 		MemoryContextReset(row_cxt);
@@ -749,6 +755,14 @@ events_changed(PG_FUNCTION_ARGS)
 					RelationGetRelationName(rel)),
 			 errhint("Use lead_scoring.attach_events() and lead_scoring.detach().")));
 	leads = LsLeadsAttachment();
+
+	/*
+	 * Hold the leads table in ROW SHARE mode even when no lead turns out to need rescoring: a
+	 * rule change rescores every lead under an EXCLUSIVE lock, which then waits for this
+	 * transaction and sees its events.  Taking the lock also processes a committed rule
+	 * change's invalidation, so the rules are loaded after it.
+	 */
+	LockRelationOid(leads->relid, RowShareLock);
 	rs = LsRules();
 	source = RuleSetSource(rs, RelationGetRelid(rel));
 	if (source < 0)

@@ -328,6 +328,10 @@ BEGIN
     END LOOP;
     DELETE FROM @extschema@.attachment WHERE relid = tbl;
     PERFORM @extschema@.rebuild_views();
+    -- the detached table's events no longer count
+    IF a.kind = 'events' THEN
+        PERFORM @extschema@.rescore_all();
+    END IF;
 END $$;
 
 -- Drop and recreate the canonical views and every generated object from the current attachments.
