@@ -832,11 +832,29 @@ ColumnList(Oid relid, const char *alias, const AttrNumber *atts, int n, const ch
 	return buf.data;
 }
 
+/* The 1-based position of a table column in an index (key or INCLUDE, same type), or 0. */
+static int
+IndexColumn(Relation index, Relation heap, AttrNumber att)
+{
+	Form_pg_index ix = index->rd_index;
+	int j;
+
+	for (j = 0; j < ix->indnatts; j++)
+		if (ix->indkey.values[j] == att &&
+			IsBinaryCoercible(TupleDescAttr(RelationGetDescr(heap), att - 1)->atttypid,
+							  TupleDescAttr(RelationGetDescr(index), j)->atttypid) &&
+			IsBinaryCoercible(TupleDescAttr(RelationGetDescr(index), j)->atttypid,
+							  TupleDescAttr(RelationGetDescr(heap), att - 1)->atttypid))
+			return j + 1;
+	return 0;
+}
+
 /*
  * The btree index to read one lead's events with: its first column is the
- * lead column, it is valid and not partial; one whose second column is the
- * time column is preferred.  InvalidOid for partitioned tables (their events
- * are read with SQL).
+ * lead column, it is valid and not partial.  Preferred: one that holds every
+ * column the rules read (key or INCLUDE columns: then all-visible heap pages
+ * are not read at all), then one whose second column is the time column.
+ * InvalidOid for partitioned tables (their events are read with SQL).
  */
 static void
 FindLeadIndex(EventSource *src, Oid id_type)
@@ -848,6 +866,7 @@ FindLeadIndex(EventSource *src, Oid id_type)
 	int best = 0;
 
 	src->index_oid = InvalidOid;
+	src->index_only = false;
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 	{
 		table_close(rel, AccessShareLock);
@@ -867,13 +886,28 @@ FindLeadIndex(EventSource *src, Oid id_type)
 												ir->rd_opcintype[0], BTEqualStrategyNumber)) &&
 			IsBinaryCoercible(id_type, ir->rd_opcintype[0]))
 		{
-			quality = (ix->indnkeyatts > 1 && ix->indkey.values[1] == e->time_att) ? 2 : 1;
+			int type_col = IndexColumn(ir, rel, e->type_att);
+			int time_col = IndexColumn(ir, rel, e->time_att);
+			int *pred_cols = palloc(sizeof(int) * Max(src->ncols, 1));
+			bool covering = (type_col > 0 && time_col > 0);
+			int i;
+
+			for (i = 0; i < src->ncols; i++)
+			{
+				pred_cols[i] = IndexColumn(ir, rel, src->atts[i]);
+				covering &= (pred_cols[i] > 0);
+			}
+			quality = (covering ? 4 : 0) + ((ix->indnkeyatts > 1 && ix->indkey.values[1] == e->time_att) ? 2 : 1);
 			if (quality > best)
 			{
 				best = quality;
 				src->index_oid = RelationGetRelid(ir);
 				src->lead_eq_proc = get_opcode(op);
 				src->lead_eq_coll = ir->rd_indcollation[0];
+				src->index_only = covering;
+				src->index_type_col = type_col;
+				src->index_time_col = time_col;
+				src->index_pred_cols = pred_cols;
 			}
 		}
 		index_close(ir, AccessShareLock);

@@ -95,6 +95,10 @@ typedef struct EventSource
 	Oid index_oid;			   /* btree index whose first column is the lead column, or InvalidOid */
 	RegProcedure lead_eq_proc; /* its equality support for the first column */
 	Oid lead_eq_coll;
+	bool index_only;	 /* the index holds every column read: all-visible pages need no heap fetch */
+	int index_type_col;	 /* (index_only) positions in the index, 1-based, of the type column, */
+	int index_time_col;	 /* the time column, */
+	int *index_pred_cols; /* and of each predicate column */
 	bool type_is_text; /* the type column is text or varchar, else: */
 	FmgrInfo type_out; /* its output function */
 	Oid time_type;	   /* timestamptz, timestamp or date */

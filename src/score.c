@@ -22,12 +22,15 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -395,9 +398,24 @@ DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
 	old = MemoryContextSwitchTo(dr->cxt);
 	dr->bits = palloc(sizeof(uint64) * es->rs->nwords);
 	dr->scan = index_beginscan(dr->heap, dr->index, snapshot, 1, 0);
+	dr->scan->xs_want_itup = src->index_only;
+	dr->vmbuffer = InvalidBuffer;
+	dr->ivalues = palloc(sizeof(Datum) * INDEX_MAX_KEYS);
+	dr->inulls = palloc(sizeof(bool) * INDEX_MAX_KEYS);
 	dr->slot = table_slot_create(dr->heap, NULL);
 	MemoryContextSwitchTo(old);
 	return true;
+}
+
+/* Predicate column values of an index tuple, by the source's column number. */
+static Datum
+IndexTupleColumn(void *arg, int col, bool *isnull)
+{
+	DirectReader *dr = arg;
+	int pos = dr->es->rs->sources[dr->source].index_pred_cols[col] - 1;
+
+	*isnull = dr->inulls[pos];
+	return dr->ivalues[pos];
 }
 
 /* Add the matching events of one lead to the event set, as lead number 'lead'. */
@@ -411,11 +429,11 @@ DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
 	EventsAttachment *e = src->events;
 	MemoryContext old = CurrentMemoryContext;
 	ScanKeyData key;
-	void *getter_arg[2];
+	void *slot_arg[2];
 	int64 seq = 0;
 
-	getter_arg[0] = dr->slot;
-	getter_arg[1] = src;
+	slot_arg[0] = dr->slot;
+	slot_arg[1] = src;
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, src->lead_eq_coll,
 						   src->lead_eq_proc, lead_id);
 	/* the scan keeps state in dr->cxt; the rows are evaluated in es->scratch */
@@ -423,22 +441,50 @@ DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
 	index_rescan(dr->scan, &key, 1, NULL, 0);
 	for (;;)
 	{
-		bool isnull;
+		bool from_heap = true;
+		bool type_null;
+		bool time_null;
 		Datum type;
 		Datum time;
 		char *type_str;
 		int type_len;
+		bool match;
 
 		MemoryContextSwitchTo(dr->cxt);
 		MemoryContextReset(es->scratch);
-		if (!index_getnext_slot(dr->scan, ForwardScanDirection, dr->slot))
+		if (src->index_only)
+		{
+			/* as an index-only scan does: the heap is read only for pages not all-visible */
+			ItemPointer tid = index_getnext_tid(dr->scan, ForwardScanDirection);
+
+			if (tid == NULL)
+				break;
+			if (VM_ALL_VISIBLE(dr->heap, ItemPointerGetBlockNumber(tid), &dr->vmbuffer))
+			{
+				from_heap = false;
+				index_deform_tuple(dr->scan->xs_itup, dr->scan->xs_itupdesc, dr->ivalues, dr->inulls);
+				PredicateLockPage(dr->heap, ItemPointerGetBlockNumber(tid), dr->scan->xs_snapshot);
+			}
+			else if (!index_fetch_heap(dr->scan, dr->slot))
+				continue; /* not visible */
+		}
+		else if (!index_getnext_slot(dr->scan, ForwardScanDirection, dr->slot))
 			break;
-		MemoryContextSwitchTo(es->scratch);
-		type = slot_getattr(dr->slot, e->type_att, &isnull);
-		if (isnull)
-			continue;
-		time = slot_getattr(dr->slot, e->time_att, &isnull);
-		if (isnull)
+
+		MemoryContextSwitchTo(es->scratch); /* per-row work */
+		if (from_heap)
+		{
+			type = slot_getattr(dr->slot, e->type_att, &type_null);
+			time = slot_getattr(dr->slot, e->time_att, &time_null);
+		}
+		else
+		{
+			type = dr->ivalues[src->index_type_col - 1];
+			type_null = dr->inulls[src->index_type_col - 1];
+			time = dr->ivalues[src->index_time_col - 1];
+			time_null = dr->inulls[src->index_time_col - 1];
+		}
+		if (type_null || time_null)
 			continue;
 		if (src->type_is_text)
 		{
@@ -452,9 +498,12 @@ DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
 			type_str = OutputFunctionCall(&src->type_out, type);
 			type_len = strlen(type_str);
 		}
-		if (!MatchRules(rs, s, type_str, type_len, SlotColumn, getter_arg, dr->bits))
-			continue;
-		AppendEvent(es, lead, s, seq++, EventTime(src->time_type, time), dr->bits);
+		if (from_heap)
+			match = MatchRules(rs, s, type_str, type_len, SlotColumn, slot_arg, dr->bits);
+		else
+			match = MatchRules(rs, s, type_str, type_len, IndexTupleColumn, dr, dr->bits);
+		if (match)
+			AppendEvent(es, lead, s, seq++, EventTime(src->time_type, time), dr->bits);
 	}
 	MemoryContextReset(es->scratch);
 	MemoryContextSwitchTo(old);
@@ -465,6 +514,8 @@ DirectReaderClose(DirectReader *dr)
 {
 	if (dr->scan == NULL)
 		return;
+	if (BufferIsValid(dr->vmbuffer))
+		ReleaseBuffer(dr->vmbuffer);
 	index_endscan(dr->scan);
 	ExecDropSingleTupleTableSlot(dr->slot);
 	index_close(dr->index, AccessShareLock);

@@ -19,6 +19,7 @@
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "executor/tuptable.h"
+#include "storage/buf.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 
@@ -84,6 +85,9 @@ typedef struct DirectReader
 	Relation index;
 	struct IndexScanDescData *scan;
 	TupleTableSlot *slot;
+	Buffer vmbuffer; /* visibility map page, for index-only reading */
+	Datum *ivalues; /* an index tuple's values */
+	bool *inulls;
 	MemoryContext cxt;
 	uint64 *bits;
 } DirectReader;

@@ -245,11 +245,13 @@ BEGIN
     VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
             keyword_column, keys);
 
-    -- scoring reads a lead's events by lead: make sure an index leads with the lead column
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
+    -- event type is included, so that rules on the type alone read the index, not the table.
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = events AND a.attname = lead_column) THEN
-        EXECUTE format('CREATE INDEX ON %s (%I, %I)', events, lead_column, time_column);
-        RAISE NOTICE 'created an index on %(%, %) for scoring', events, lead_column, time_column;
+        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                     type_column;
     END IF;
 
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
