@@ -525,42 +525,67 @@ DirectReaderClose(DirectReader *dr)
 }
 
 bool
-EventRowMatters(RuleSet *rs, int source, TupleTableSlot *slot, Oid type_typid, MemoryContext scratch)
+EventRowRules(RuleSet *rs, int source, TupleTableSlot *slot, MemoryContext scratch, uint64 *bits,
+			  TimestampTz *time)
 {
 	EventSource *src = &rs->sources[source];
 	MemoryContext old = MemoryContextSwitchTo(scratch);
-	bool isnull;
-	Datum d;
-	char *type_str;
-	int type_len;
+	void *slot_arg[2];
+	bool type_null;
+	bool time_null;
+	Datum type = slot_getattr(slot, src->events->type_att, &type_null);
+	Datum t = slot_getattr(slot, src->events->time_att, &time_null);
 	bool result = false;
-	int r;
 
-	d = slot_getattr(slot, src->events->type_att, &isnull);
-	if (!isnull && !(slot_getattr(slot, src->events->time_att, &isnull), isnull))
+	slot_arg[0] = slot;
+	slot_arg[1] = src;
+	if (!type_null && !time_null)
 	{
-		type_str = EventTypeText(type_typid, d, &type_len);
-		for (r = 0; r < rs->neng && !result; r++)
+		char *type_str;
+		int type_len;
+
+		if (src->type_is_text)
 		{
-			Rule *rule = rs->eng[r];
+			text *tx = DatumGetTextPP(type);
 
-			if (!RuleMatchesType(rule, type_str, type_len))
-				continue;
-			if (rule->column_name == NULL)
-				result = true;
-			else if (rule->event_col[source] < 0)
-				result = MissingColumnMatches(rule->op);
-			else
-			{
-				Datum v = slot_getattr(slot, src->atts[rule->event_col[source]], &isnull);
-
-				result = RulePredicateMatches(rule->event_pred[source], v, isnull);
-			}
+			type_str = VARDATA_ANY(tx);
+			type_len = VARSIZE_ANY_EXHDR(tx);
 		}
+		else
+		{
+			type_str = OutputFunctionCall(&src->type_out, type);
+			type_len = strlen(type_str);
+		}
+		result = MatchRules(rs, source, type_str, type_len, SlotColumn, slot_arg, bits);
+		if (result)
+			*time = EventTime(src->time_type, t);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(scratch);
 	return result;
+}
+
+void
+EventSetAppend(EventSet *es, int lead, int source, int64 seq, TimestampTz time, const uint64 *bits)
+{
+	AppendEvent(es, lead, source, seq, time, bits);
+}
+
+int64
+DirectReaderCount(DirectReader *dr, Datum lead_id)
+{
+	EventSource *src = &dr->es->rs->sources[dr->source];
+	MemoryContext old = MemoryContextSwitchTo(dr->cxt);
+	ScanKeyData key;
+	int64 n = 0;
+
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, src->lead_eq_coll,
+						   src->lead_eq_proc, lead_id);
+	index_rescan(dr->scan, &key, 1, NULL, 0);
+	while (index_getnext_tid(dr->scan, ForwardScanDirection) != NULL)
+		n++;
+	MemoryContextSwitchTo(old);
+	return n;
 }
 
 static int

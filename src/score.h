@@ -97,9 +97,15 @@ extern bool DirectReaderOpen(DirectReader *dr, EventSet *es, int source, Snapsho
 extern void DirectReaderRead(DirectReader *dr, int lead, Datum lead_id);
 extern void DirectReaderClose(DirectReader *dr);
 
-/* Whether an events-table row (of the table's own row type) matches any engagement rule. */
-extern bool EventRowMatters(RuleSet *rs, int source, TupleTableSlot *slot, Oid type_typid,
-							MemoryContext scratch);
+/* Whether an events-table row (of the table's own row type) matches an engagement rule; if so,
+ * the rules it matches (rs->nwords words) and its time. */
+extern bool EventRowRules(RuleSet *rs, int source, TupleTableSlot *slot, MemoryContext scratch,
+						  uint64 *bits, TimestampTz *time);
+/* Add an event whose rules are known. */
+extern void EventSetAppend(EventSet *es, int lead, int source, int64 seq, TimestampTz time,
+						   const uint64 *bits);
+/* How many entries the lead index has for a lead (live or not; no heap access). */
+extern int64 DirectReaderCount(DirectReader *dr, Datum lead_id);
 
 /* Fit points from the values of rs->fit_atts (in that order). */
 extern int64 FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, RuleOutcome *outcomes);

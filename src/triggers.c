@@ -41,12 +41,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 
 #include "attachment.h"
 #include "lead_scoring.h"
@@ -266,6 +268,24 @@ leads_before(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------------
  */
 
+/* The rows an INSERT statement added that match a rule, per lead (in the batch's id order). */
+typedef struct NewEvent
+{
+	TimestampTz time;
+	int32 next; /* the lead's next new event, -1 at the end */
+} NewEvent;
+
+typedef struct NewEvents
+{
+	int source; /* the events table the statement wrote */
+	NewEvent *events;
+	uint64 *bits; /* the rules each event matches, rs->nwords words each */
+	int n;
+	int cap;
+	int32 *nrows; /* per lead of the batch: the statement's rows for the lead, */
+	int32 *first; /* and its first new event */
+} NewEvents;
+
 /* Leads whose stored score or stage must be rewritten, collected in id order. */
 typedef struct Rewrites
 {
@@ -408,7 +428,7 @@ StreamClose(EventStream *st)
  * BATCH_LEADS leads so that memory stays bounded.
  */
 static int64
-RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
+RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh)
 {
 	LeadsAttachment *leads = rs->leads;
 	EventSet es;
@@ -498,7 +518,23 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at)
 
 				if (readers[s].scan != NULL)
 				{
-					if (found[k])
+					if (!found[k])
+						continue;
+					/*
+					 * When the lead index holds no entry for this lead but the statement's own
+					 * rows, its events in this table are the new rows, already read from the
+					 * transition table: no heap access.
+					 */
+					if (fresh != NULL && s == fresh->source &&
+						DirectReaderCount(&readers[s], ids[lo + k]) == fresh->nrows[lo + k])
+					{
+						int e;
+
+						for (e = fresh->first[lo + k]; e >= 0; e = fresh->events[e].next)
+							EventSetAppend(&es, 0, s, seq++, fresh->events[e].time,
+										   &fresh->bits[(int64) e * rs->nwords]);
+					}
+					else
 						DirectReaderRead(&readers[s], 0, ids[lo + k]);
 					continue;
 				}
@@ -685,12 +721,31 @@ RescoreAll(RuleSet *rs)
  * ---------------------------------------------------------------------------
  */
 
-typedef struct LeadIdSet
+/* The leads whose events a statement wrote, keyed by id. */
+typedef struct StatementLead
 {
-	Datum *ids;
-	int n;
-	int cap;
-} LeadIdSet;
+	Datum id;	  /* the hash key */
+	int32 nrows;  /* (INSERT) the statement's rows for the lead */
+	int32 first;  /* (INSERT) first of its new events that match a rule, -1 if none */
+	bool matters; /* a row of the lead matches an engagement rule */
+} StatementLead;
+
+/* Hashing lead ids with the id type's hash function and btree equality. */
+static const LeadsAttachment *hashed_leads;
+static FmgrInfo *lead_hash_fn;
+
+static uint32
+LeadIdHash(const void *key, Size keysize)
+{
+	return DatumGetUInt32(
+		FunctionCall1Coll(lead_hash_fn, hashed_leads->id_collation, *(const Datum *) key));
+}
+
+static int
+LeadIdMatch(const void *a, const void *b, Size keysize)
+{
+	return LsCompareLeadIds(hashed_leads, *(const Datum *) a, *(const Datum *) b) != 0;
+}
 
 static int
 CompareLeadIds(const void *a, const void *b, void *arg)
@@ -698,14 +753,44 @@ CompareLeadIds(const void *a, const void *b, void *arg)
 	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
 }
 
-/* Add the lead ids of the rows of a transition table that match an engagement rule. */
+/* The leads of a statement: a hash table, or (id types without a hash function) a list. */
+typedef struct StatementLeads
+{
+	HTAB *hash;
+	Datum *ids; /* without hash: the ids of the rows that matter, with duplicates */
+	int n;
+	int cap;
+	NewEvents fresh; /* (INSERT) the new rows that match a rule */
+	bool keep_events;
+} StatementLeads;
+
+static StatementLead *
+StatementLeadFor(StatementLeads *sl, const LeadsAttachment *leads, Datum id)
+{
+	StatementLead *entry;
+	bool found;
+
+	entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->id = datumCopy(id, leads->id_byval, leads->id_len);
+		entry->nrows = 0;
+		entry->first = -1;
+		entry->matters = false;
+	}
+	return entry;
+}
+
+/* Read a transition table: which leads have rows that match an engagement rule (and, for an
+ * INSERT, each lead's row count and its new matching events). */
 static void
-CollectLeadIds(RuleSet *rs, int source, LeadIdSet *set, Tuplestorestate *ts, TupleDesc desc)
+CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, TupleDesc desc)
 {
 	EventsAttachment *events = rs->sources[source].events;
 	LeadsAttachment *leads = rs->leads;
 	TupleTableSlot *slot;
 	MemoryContext scratch;
+	uint64 *bits = palloc(sizeof(uint64) * rs->nwords);
 
 	if (ts == NULL)
 		return;
@@ -716,19 +801,58 @@ CollectLeadIds(RuleSet *rs, int source, LeadIdSet *set, Tuplestorestate *ts, Tup
 	{
 		bool isnull;
 		Datum id = slot_getattr(slot, events->lead_att, &isnull);
+		TimestampTz time;
+		bool matters;
+		StatementLead *entry = NULL;
 
-		if (isnull || !EventRowMatters(rs, source, slot, events->type_type, scratch))
+		if (isnull)
 			continue;
-		if (set->n == set->cap)
+		matters = EventRowRules(rs, source, slot, scratch, bits, &time);
+		if (sl->hash != NULL && (matters || sl->keep_events))
 		{
-			set->cap = set->cap ? set->cap * 2 : 64;
-			set->ids = set->ids ? repalloc_huge(set->ids, sizeof(Datum) * set->cap)
-								: palloc(sizeof(Datum) * set->cap);
+			entry = StatementLeadFor(sl, leads, id);
+			entry->nrows++;
+			entry->matters |= matters;
 		}
-		set->ids[set->n++] = datumCopy(id, leads->id_byval, leads->id_len);
+		if (!matters)
+			continue;
+		if (sl->hash == NULL)
+		{
+			if (sl->n == sl->cap)
+			{
+				sl->cap = sl->cap ? sl->cap * 2 : 64;
+				sl->ids = sl->ids ? repalloc_huge(sl->ids, sizeof(Datum) * sl->cap)
+								  : palloc(sizeof(Datum) * sl->cap);
+			}
+			sl->ids[sl->n++] = datumCopy(id, leads->id_byval, leads->id_len);
+		}
+		else if (sl->keep_events)
+		{
+			NewEvents *f = &sl->fresh;
+
+			if (f->n == f->cap)
+			{
+				f->cap = f->cap ? f->cap * 2 : 256;
+				f->events = f->events ? repalloc_huge(f->events, sizeof(NewEvent) * f->cap)
+									  : palloc(sizeof(NewEvent) * f->cap);
+				f->bits = f->bits ? repalloc_huge(f->bits, sizeof(uint64) * f->cap * rs->nwords)
+								  : palloc(sizeof(uint64) * f->cap * rs->nwords);
+			}
+			f->events[f->n].time = time;
+			f->events[f->n].next = entry->first;
+			memcpy(&f->bits[(int64) f->n * rs->nwords], bits, sizeof(uint64) * rs->nwords);
+			entry->first = f->n++;
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	MemoryContextDelete(scratch);
+}
+
+static int
+CompareStatementLeads(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, (*(StatementLead *const *) a)->id,
+							(*(StatementLead *const *) b)->id);
 }
 
 PG_FUNCTION_INFO_V1(events_changed);
@@ -741,7 +865,10 @@ events_changed(PG_FUNCTION_ARGS)
 	LeadsAttachment *leads;
 	MemoryContext cxt;
 	MemoryContext old;
-	LeadIdSet set = {NULL, 0, 0};
+	StatementLeads sl;
+	FmgrInfo *hash_fn;
+	Datum *ids;
+	int n;
 	LsSavedUser saved;
 	int source;
 
@@ -780,26 +907,78 @@ events_changed(PG_FUNCTION_ARGS)
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events_changed", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	CollectLeadIds(rs, source, &set, td->tg_newtable, RelationGetDescr(rel));
-	CollectLeadIds(rs, source, &set, td->tg_oldtable, RelationGetDescr(rel));
-	if (set.n > 1)
+	memset(&sl, 0, sizeof(sl));
+	hash_fn = &lookup_type_cache(leads->id_type, TYPECACHE_HASH_PROC_FINFO)->hash_proc_finfo;
+	if (OidIsValid(hash_fn->fn_oid))
 	{
-		qsort_arg(set.ids, set.n, sizeof(Datum), CompareLeadIds, leads);
-		set.n = qunique_arg(set.ids, set.n, sizeof(Datum), CompareLeadIds, leads);
+		HASHCTL ctl;
+
+		hashed_leads = leads;
+		lead_hash_fn = hash_fn;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Datum);
+		ctl.entrysize = sizeof(StatementLead);
+		ctl.hash = LeadIdHash;
+		ctl.match = LeadIdMatch;
+		ctl.hcxt = cxt;
+		sl.hash = hash_create("lead_scoring statement leads", 256, &ctl,
+							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		/* an INSERT into a table read through its lead index: keep the new rows' events */
+		sl.keep_events = TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
+						 OidIsValid(rs->sources[source].index_oid);
+		sl.fresh.source = source;
+	}
+	CollectLeads(rs, source, &sl, td->tg_newtable, RelationGetDescr(rel));
+	CollectLeads(rs, source, &sl, td->tg_oldtable, RelationGetDescr(rel));
+
+	/* the leads to rescore, sorted (locks are taken in this order), with their new events */
+	if (sl.hash != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		StatementLead *entry;
+		StatementLead **sorted = palloc(sizeof(StatementLead *) * Max(hash_get_num_entries(sl.hash), 1));
+		int i;
+
+		n = 0;
+		hash_seq_init(&seq, sl.hash);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			if (entry->matters)
+				sorted[n++] = entry;
+		qsort_arg(sorted, n, sizeof(StatementLead *), CompareStatementLeads, leads);
+		ids = palloc(sizeof(Datum) * Max(n, 1));
+		sl.fresh.nrows = palloc(sizeof(int32) * Max(n, 1));
+		sl.fresh.first = palloc(sizeof(int32) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			ids[i] = sorted[i]->id;
+			sl.fresh.nrows[i] = sorted[i]->nrows;
+			sl.fresh.first[i] = sorted[i]->first;
+		}
+	}
+	else
+	{
+		ids = sl.ids;
+		n = sl.n;
+		if (n > 1)
+		{
+			qsort_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
+			n = qunique_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
+		}
 	}
 	MemoryContextSwitchTo(old);
 
 	LsBecomeExtensionOwner(&saved);
-	if (set.n <= TOUCH_ONE_BY_ONE)
+	if (n <= TOUCH_ONE_BY_ONE)
 	{
 		int i;
 		int32 score;
 
-		for (i = 0; i < set.n; i++)
-			(void) TouchLead(rs, set.ids[i], &score);
+		for (i = 0; i < n; i++)
+			(void) TouchLead(rs, ids[i], &score);
 	}
 	else
-		(void) RescoreBatch(rs, set.ids, set.n, GetCurrentTransactionStartTimestamp());
+		(void) RescoreBatch(rs, ids, n, GetCurrentTransactionStartTimestamp(),
+							sl.keep_events ? &sl.fresh : NULL);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);
