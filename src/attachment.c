@@ -226,6 +226,7 @@ BuildAttachments(void)
 	Attachments *a;
 	uint64 i;
 	Oid attachment_relid = LsRelid("attachment", false);
+	LsSavedUser saved;
 
 	/* built under the current context, so a failed build leaks nothing; kept only on success */
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring attachments",
@@ -252,25 +253,21 @@ BuildAttachments(void)
 			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	/* the attachment table is the extension owner's: the triggers of an application role read it */
-	{
-		Oid saved_user;
-		int saved_context;
-		int rc;
-
-		GetUserIdAndSecContext(&saved_user, &saved_context);
-		SetUserIdAndSecContext(a->extension_owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-		rc = SPI_execute(
+	/* the attachment table is read as the extension owner: any role's writes fire the triggers */
+	GetUserIdAndSecContext(&saved.userid, &saved.sec_context);
+	SetUserIdAndSecContext(a->extension_owner, saved.sec_context | SECURITY_LOCAL_USERID_CHANGE |
+												   SECURITY_NOFORCE_RLS);
+	/* not read-only: a new snapshot sees changes made by earlier commands of this transaction,
+	 * even when the cache is rebuilt from a deferred trigger or inside a statement */
+	if (SPI_execute(
 			"SELECT relid::pg_catalog.oid AS relid, kind, id_column, stage_column, score_column,"
 			" owner_column, created_column, lead_column, type_column, time_column, channel_column,"
 			" campaign_column, keyword_column, key_columns::text[] AS key_columns, amount_column,"
 			" status_column, closed_column, cost_column"
 			" FROM lead_scoring.attachment ORDER BY relid::pg_catalog.oid",
-			true, 0);
-		SetUserIdAndSecContext(saved_user, saved_context);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not read lead_scoring.attachment");
-	}
+			false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read lead_scoring.attachment");
+	SetUserIdAndSecContext(saved.userid, saved.sec_context);
 
 	old = MemoryContextSwitchTo(cxt);
 	for (i = 0; i < SPI_processed; i++)

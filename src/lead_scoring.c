@@ -14,6 +14,7 @@
 
 #include "attachment.h"
 #include "lead_scoring.h"
+#include "rules.h"
 #include "settings.h"
 
 PG_MODULE_MAGIC;
@@ -123,6 +124,7 @@ _PG_init(void)
 	TransitionsInit();
 	AttachmentInit();
 	SettingsInit();
+	RulesInit();
 }
 
 Oid

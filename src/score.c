@@ -1,13 +1,1015 @@
 /*
- * score.c — the scoring formula.  (Placeholder until the rule engine lands:
- * every lead scores 0.)
+ * score.c — the scoring formula, evaluated in C.
+ *
+ * Fit points come from the lead's row; engagement from the lead's events,
+ * read with one indexed query per events table that returns only the
+ * columns the rules need, in (time, primary key) order.  Events that match
+ * no rule are dropped as they are read; the others are kept with a bitmap
+ * of the rules they match, sorted by (lead, time, table, position) and
+ * summed rule by rule with max_hits, half-life decay and max_points.
+ *
+ * The same EventSet serves one lead (score, explain, the leads trigger) and
+ * thousands (statement triggers, rescore_all), so every path adds the same
+ * numbers in the same order.
  */
 #include "postgres.h"
 
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/visibilitymap.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "attachment.h"
+#include "lead_scoring.h"
+#include "rules.h"
 #include "score.h"
+#include "settings.h"
+
+/* ---------------------------------------------------------------------------
+ * Plans
+ * ---------------------------------------------------------------------------
+ */
+
+/* Prepare a plan in the rule set's lifetime (freed with it). */
+static SPIPlanPtr
+KeepPlan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the plan of \"%s\"", sql);
+	return plan;
+}
+
+static Oid
+IdArrayType(const LeadsAttachment *leads)
+{
+	Oid t = get_array_type(leads->id_type);
+
+	if (!OidIsValid(t))
+		elog(ERROR, "type %s has no array type", format_type_be(leads->id_type));
+	return t;
+}
+
+/* " AND e.type::text = ANY ($2)" when the rules match only some event types. */
+static const char *
+TypeFilter(RuleSet *rs, const EventSource *src)
+{
+	if (rs->any_type)
+		return "";
+	return psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2)",
+					src->events->type_col);
+}
+
+Datum
+EventTypesArg(RuleSet *rs, char *null)
+{
+	*null = rs->any_type ? 'n' : ' ';
+	return rs->event_types;
+}
+
+static SPIPlanPtr
+LeadEventsPlan(RuleSet *rs, int s)
+{
+	EventSource *src = &rs->sources[s];
+
+	if (src->lead_plan == NULL)
+	{
+		Oid argtypes[2] = {rs->leads->id_type, TEXTARRAYOID};
+		char *sql = psprintf("SELECT %s FROM %s e WHERE e.%s %s $1%s", src->select_list,
+							 src->events->qualname, src->events->lead_col, rs->leads->id_eq,
+							 TypeFilter(rs, src));
+
+		src->lead_plan = KeepPlan(sql, 2, argtypes);
+	}
+	return src->lead_plan;
+}
+
+SPIPlanPtr
+BatchEventsPlan(RuleSet *rs, int s)
+{
+	EventSource *src = &rs->sources[s];
+
+	if (src->batch_plan == NULL)
+	{
+		Oid argtypes[2] = {IdArrayType(rs->leads), TEXTARRAYOID};
+		/* LATERAL ... OFFSET 0: one index probe per lead, in the array's order (never a hash join
+		 * over the whole table for a few thousand leads) */
+		char *sql = psprintf("SELECT k.n, e.* FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n),"
+							 " LATERAL (SELECT %s FROM %s e WHERE e.%s %s k.id%s OFFSET 0) e ORDER BY k.n",
+							 src->select_list, src->events->qualname, src->events->lead_col,
+							 rs->leads->id_eq, TypeFilter(rs, src));
+
+		src->batch_plan = KeepPlan(sql, 2, argtypes);
+	}
+	return src->batch_plan;
+}
+
+SPIPlanPtr
+LeadRowPlan(RuleSet *rs)
+{
+	if (rs->lead_row_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = l->id_type;
+
+		rs->lead_row_plan = KeepPlan(psprintf("SELECT %s FROM %s l WHERE l.%s %s $1", rs->fit_select,
+											  l->qualname, l->id_col, l->id_eq),
+									 1, &argtype);
+	}
+	return rs->lead_row_plan;
+}
+
+SPIPlanPtr
+LockPlan(RuleSet *rs)
+{
+	if (rs->lock_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = IdArrayType(l);
+
+		/* LockRows runs above the sort: rows are locked in k.n order, which is the id order */
+		rs->lock_plan = KeepPlan(
+			psprintf("SELECT k.n, l.%s, l.%s, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
+					 " JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
+					 l->score_col, l->stage_col, rs->fit_select, l->qualname, l->id_col, l->id_eq),
+			1, &argtype);
+	}
+	return rs->lock_plan;
+}
+
+SPIPlanPtr
+UpdatePlan(RuleSet *rs)
+{
+	if (rs->update_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtypes[2] = {IdArrayType(l), INT4ARRAYOID};
+
+		rs->update_plan = KeepPlan(
+			psprintf("UPDATE %s l SET %s = k.s FROM ROWS FROM (pg_catalog.unnest($1), "
+					 "pg_catalog.unnest($2)) AS k(id, s) WHERE l.%s %s k.id",
+					 l->qualname, l->score_col, l->id_col, l->id_eq),
+			2, argtypes);
+	}
+	return rs->update_plan;
+}
+
+SPIPlanPtr
+TouchPlan(RuleSet *rs)
+{
+	if (rs->touch_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = l->id_type;
+
+		rs->touch_plan = KeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s $1", l->qualname,
+										   l->score_col, l->score_col, l->id_col, l->id_eq),
+								  1, &argtype);
+	}
+	return rs->touch_plan;
+}
+
+int
+RuleSetSource(RuleSet *rs, Oid relid)
+{
+	int s;
+
+	for (s = 0; s < rs->nsources; s++)
+		if (rs->sources[s].events->relid == relid)
+			return s;
+	return -1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Events
+ * ---------------------------------------------------------------------------
+ */
+
+void
+EventSetInit(EventSet *es, RuleSet *rs)
+{
+	memset(es, 0, sizeof(*es));
+	es->rs = rs;
+	es->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events", ALLOCSET_DEFAULT_SIZES);
+	es->scratch =
+		AllocSetContextCreate(es->cxt, "lead_scoring event row", ALLOCSET_SMALL_SIZES);
+}
+
+void
+EventSetClear(EventSet *es)
+{
+	es->n = 0;
+}
+
+void
+EventSetFree(EventSet *es)
+{
+	MemoryContextDelete(es->cxt);
+	es->cxt = NULL;
+}
+
+/* A predicate evaluated for a row of a table that lacks its column: the column reads NULL. */
+static bool
+MissingColumnMatches(RuleOp op)
+{
+	return op == RULE_OP_IS_NULL || op == RULE_OP_INVALID_EMAIL || op == RULE_OP_INVALID_PHONE;
+}
+
+/* A value of one of a source's predicate columns (index into EventSource.atts). */
+typedef Datum (*ColumnGetter)(void *arg, int col, bool *isnull);
+
+/* Set the bits of the engagement rules an event matches; false when it matches none. */
+static bool
+MatchRules(RuleSet *rs, int source, const char *type_str, int type_len, ColumnGetter get, void *arg,
+		   uint64 *bits)
+{
+	bool any = false;
+	int r;
+
+	memset(bits, 0, sizeof(uint64) * rs->nwords);
+	for (r = 0; r < rs->neng; r++)
+	{
+		Rule *rule = rs->eng[r];
+		bool match;
+
+		if (!RuleMatchesType(rule, type_str, type_len))
+			continue;
+		if (rule->column_name == NULL)
+			match = true;
+		else if (rule->event_col[source] < 0)
+			match = MissingColumnMatches(rule->op);
+		else
+		{
+			bool isnull;
+			Datum d = get(arg, rule->event_col[source], &isnull);
+
+			match = RulePredicateMatches(rule->event_pred[source], d, isnull);
+		}
+		if (match)
+		{
+			bits[r / 64] |= UINT64CONST(1) << (r % 64);
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* Append an event with its rule bitmap. */
+static void
+AppendEvent(EventSet *es, int lead, int source, int64 seq, TimestampTz time, const uint64 *bits)
+{
+	int nwords = es->rs->nwords;
+	ScoredEvent *ev;
+
+	if (es->n == es->cap)
+	{
+		es->cap = es->cap ? es->cap * 2 : 64;
+		if (es->ev == NULL)
+		{
+			es->ev = MemoryContextAllocHuge(es->cxt, sizeof(ScoredEvent) * es->cap);
+			es->bits = MemoryContextAllocHuge(es->cxt, sizeof(uint64) * es->cap * nwords);
+		}
+		else
+		{
+			es->ev = repalloc_huge(es->ev, sizeof(ScoredEvent) * es->cap);
+			es->bits = repalloc_huge(es->bits, sizeof(uint64) * es->cap * nwords);
+		}
+	}
+	ev = &es->ev[es->n];
+	ev->lead = lead;
+	ev->source = source;
+	ev->seq = seq;
+	ev->time = time;
+	ev->bits = es->n * nwords;
+	memcpy(&es->bits[ev->bits], bits, sizeof(uint64) * nwords);
+	es->n++;
+}
+
+typedef struct TupleColumns
+{
+	HeapTuple tup;
+	TupleDesc desc;
+	int first; /* attribute number of the first predicate column */
+} TupleColumns;
+
+static Datum
+TupleColumn(void *arg, int col, bool *isnull)
+{
+	TupleColumns *t = arg;
+
+	return heap_getattr(t->tup, t->first + col, t->desc, isnull);
+}
+
+void
+EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleDesc desc, int type_col)
+{
+	RuleSet *rs = es->rs;
+	MemoryContext old = MemoryContextSwitchTo(es->scratch);
+	uint64 *bits = palloc(sizeof(uint64) * rs->nwords);
+	TupleColumns cols = {tup, desc, type_col + 2};
+	bool isnull;
+	Datum d;
+	text *type;
+	Datum time;
+
+	d = heap_getattr(tup, type_col, desc, &isnull);
+	if (!isnull)
+	{
+		type = DatumGetTextPP(d);
+		time = heap_getattr(tup, type_col + 1, desc, &isnull); /* an event without a time never happened */
+		if (!isnull && MatchRules(rs, source, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), TupleColumn,
+								  &cols, bits))
+			AppendEvent(es, lead, source, seq, DatumGetTimestampTz(time), bits);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(es->scratch);
+}
+
+static Datum
+SlotColumn(void *arg, int col, bool *isnull)
+{
+	void **a = arg;
+
+	return slot_getattr((TupleTableSlot *) a[0], ((EventSource *) a[1])->atts[col], isnull);
+}
+
+/* The event time as the timestamptz the rules use (the SQL cast of the column). */
+static TimestampTz
+EventTime(Oid time_type, Datum value)
+{
+	if (time_type == TIMESTAMPOID)
+		return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
+	if (time_type == DATEOID)
+		return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+	return DatumGetTimestampTz(value);
+}
+
+/*
+ * Reading the events of leads from one events table straight from its lead
+ * index, without SQL (the trigger paths).  The scan is opened once and
+ * restarted for each lead.
+ */
+bool
+DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
+{
+	EventSource *src = &es->rs->sources[s];
+	MemoryContext old;
+
+	memset(dr, 0, sizeof(*dr));
+	if (!OidIsValid(src->index_oid))
+		return false;
+	dr->heap = table_open(src->events->relid, AccessShareLock);
+	dr->index = try_relation_open(src->index_oid, AccessShareLock);
+	if (dr->index == NULL)
+	{
+		table_close(dr->heap, AccessShareLock);
+		return false;
+	}
+	dr->es = es;
+	dr->source = s;
+	dr->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring index scan", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(dr->cxt);
+	dr->bits = palloc(sizeof(uint64) * es->rs->nwords);
+	dr->scan = index_beginscan(dr->heap, dr->index, snapshot, 1, 0);
+	dr->scan->xs_want_itup = src->index_only;
+	dr->vmbuffer = InvalidBuffer;
+	dr->ivalues = palloc(sizeof(Datum) * INDEX_MAX_KEYS);
+	dr->inulls = palloc(sizeof(bool) * INDEX_MAX_KEYS);
+	dr->slot = table_slot_create(dr->heap, NULL);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Predicate column values of an index tuple, by the source's column number. */
+static Datum
+IndexTupleColumn(void *arg, int col, bool *isnull)
+{
+	DirectReader *dr = arg;
+	int pos = dr->es->rs->sources[dr->source].index_pred_cols[col] - 1;
+
+	*isnull = dr->inulls[pos];
+	return dr->ivalues[pos];
+}
+
+/* Add the matching events of one lead to the event set, as lead number 'lead'. */
+void
+DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
+{
+	EventSet *es = dr->es;
+	RuleSet *rs = es->rs;
+	int s = dr->source;
+	EventSource *src = &rs->sources[s];
+	EventsAttachment *e = src->events;
+	MemoryContext old = CurrentMemoryContext;
+	ScanKeyData key;
+	void *slot_arg[2];
+	int64 seq = 0;
+
+	slot_arg[0] = dr->slot;
+	slot_arg[1] = src;
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, src->lead_eq_coll,
+						   src->lead_eq_proc, lead_id);
+	/* the scan keeps state in dr->cxt; the rows are evaluated in es->scratch */
+	MemoryContextSwitchTo(dr->cxt);
+	index_rescan(dr->scan, &key, 1, NULL, 0);
+	for (;;)
+	{
+		bool from_heap = true;
+		bool type_null;
+		bool time_null;
+		Datum type;
+		Datum time;
+		char *type_str;
+		int type_len;
+		bool match;
+
+		MemoryContextSwitchTo(dr->cxt);
+		MemoryContextReset(es->scratch);
+		if (src->index_only)
+		{
+			/* as an index-only scan does: the heap is read only for pages not all-visible */
+			ItemPointer tid = index_getnext_tid(dr->scan, ForwardScanDirection);
+
+			if (tid == NULL)
+				break;
+			if (VM_ALL_VISIBLE(dr->heap, ItemPointerGetBlockNumber(tid), &dr->vmbuffer))
+			{
+				from_heap = false;
+				index_deform_tuple(dr->scan->xs_itup, dr->scan->xs_itupdesc, dr->ivalues, dr->inulls);
+				PredicateLockPage(dr->heap, ItemPointerGetBlockNumber(tid), dr->scan->xs_snapshot);
+			}
+			else if (!index_fetch_heap(dr->scan, dr->slot))
+				continue; /* not visible */
+		}
+		else if (!index_getnext_slot(dr->scan, ForwardScanDirection, dr->slot))
+			break;
+
+		MemoryContextSwitchTo(es->scratch); /* per-row work */
+		if (from_heap)
+		{
+			type = slot_getattr(dr->slot, e->type_att, &type_null);
+			time = slot_getattr(dr->slot, e->time_att, &time_null);
+		}
+		else
+		{
+			type = dr->ivalues[src->index_type_col - 1];
+			type_null = dr->inulls[src->index_type_col - 1];
+			time = dr->ivalues[src->index_time_col - 1];
+			time_null = dr->inulls[src->index_time_col - 1];
+		}
+		if (type_null || time_null)
+			continue;
+		if (src->type_is_text)
+		{
+			text *t = DatumGetTextPP(type);
+
+			type_str = VARDATA_ANY(t);
+			type_len = VARSIZE_ANY_EXHDR(t);
+		}
+		else
+		{
+			type_str = OutputFunctionCall(&src->type_out, type);
+			type_len = strlen(type_str);
+		}
+		if (from_heap)
+			match = MatchRules(rs, s, type_str, type_len, SlotColumn, slot_arg, dr->bits);
+		else
+			match = MatchRules(rs, s, type_str, type_len, IndexTupleColumn, dr, dr->bits);
+		if (match)
+			AppendEvent(es, lead, s, seq++, EventTime(src->time_type, time), dr->bits);
+	}
+	MemoryContextReset(es->scratch);
+	MemoryContextSwitchTo(old);
+}
+
+void
+DirectReaderClose(DirectReader *dr)
+{
+	if (dr->scan == NULL)
+		return;
+	if (BufferIsValid(dr->vmbuffer))
+		ReleaseBuffer(dr->vmbuffer);
+	index_endscan(dr->scan);
+	ExecDropSingleTupleTableSlot(dr->slot);
+	index_close(dr->index, AccessShareLock);
+	table_close(dr->heap, AccessShareLock);
+	MemoryContextDelete(dr->cxt);
+	dr->scan = NULL;
+}
+
+bool
+EventRowRules(RuleSet *rs, int source, TupleTableSlot *slot, MemoryContext scratch, uint64 *bits,
+			  TimestampTz *time)
+{
+	EventSource *src = &rs->sources[source];
+	MemoryContext old = MemoryContextSwitchTo(scratch);
+	void *slot_arg[2];
+	bool type_null;
+	bool time_null;
+	Datum type = slot_getattr(slot, src->events->type_att, &type_null);
+	Datum t = slot_getattr(slot, src->events->time_att, &time_null);
+	bool result = false;
+
+	slot_arg[0] = slot;
+	slot_arg[1] = src;
+	if (!type_null && !time_null)
+	{
+		char *type_str;
+		int type_len;
+
+		if (src->type_is_text)
+		{
+			text *tx = DatumGetTextPP(type);
+
+			type_str = VARDATA_ANY(tx);
+			type_len = VARSIZE_ANY_EXHDR(tx);
+		}
+		else
+		{
+			type_str = OutputFunctionCall(&src->type_out, type);
+			type_len = strlen(type_str);
+		}
+		result = MatchRules(rs, source, type_str, type_len, SlotColumn, slot_arg, bits);
+		if (result)
+			*time = EventTime(src->time_type, t);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(scratch);
+	return result;
+}
+
+void
+EventSetAppend(EventSet *es, int lead, int source, int64 seq, TimestampTz time, const uint64 *bits)
+{
+	AppendEvent(es, lead, source, seq, time, bits);
+}
+
+int64
+DirectReaderCount(DirectReader *dr, Datum lead_id)
+{
+	EventSource *src = &dr->es->rs->sources[dr->source];
+	MemoryContext old = MemoryContextSwitchTo(dr->cxt);
+	ScanKeyData key;
+	int64 n = 0;
+
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, src->lead_eq_coll,
+						   src->lead_eq_proc, lead_id);
+	index_rescan(dr->scan, &key, 1, NULL, 0);
+	while (index_getnext_tid(dr->scan, ForwardScanDirection) != NULL)
+		n++;
+	MemoryContextSwitchTo(old);
+	return n;
+}
+
+static int
+CompareScoredEvents(const void *a, const void *b)
+{
+	const ScoredEvent *x = a;
+	const ScoredEvent *y = b;
+
+	if (x->lead != y->lead)
+		return x->lead < y->lead ? -1 : 1;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	if (x->source != y->source)
+		return x->source < y->source ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return 0;
+}
+
+void
+EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff, double *engagement,
+				   RuleOutcome *outcomes)
+{
+	RuleSet *rs = es->rs;
+	int neng = rs->neng;
+	int32 *hits;
+	double *sum;
+	int i = 0;
+	int lead;
+
+	if (es->n > 1)
+		qsort(es->ev, es->n, sizeof(ScoredEvent), CompareScoredEvents);
+	hits = MemoryContextAlloc(es->scratch, sizeof(int32) * Max(neng, 1));
+	sum = MemoryContextAlloc(es->scratch, sizeof(double) * Max(neng, 1));
+	for (lead = 0; lead < nleads; lead++)
+	{
+		double total = 0;
+		int r;
+
+		memset(hits, 0, sizeof(int32) * Max(neng, 1));
+		memset(sum, 0, sizeof(double) * Max(neng, 1));
+		for (; i < es->n && es->ev[i].lead == lead; i++)
+		{
+			ScoredEvent *ev = &es->ev[i];
+			uint64 *bits = &es->bits[ev->bits];
+			double age;
+
+			if (ev->time > cutoff)
+				continue; /* not happened yet */
+			/* an event after 'at' but before the cutoff (a write's own moment) counts in full */
+			age = ev->time < at ? (double) (at - ev->time) / USECS_PER_SEC : 0;
+			for (r = 0; r < neng; r++)
+			{
+				Rule *rule;
+
+				if (!(bits[r / 64] & (UINT64CONST(1) << (r % 64))))
+					continue;
+				rule = rs->eng[r];
+				if (rule->has_max_hits && hits[r] >= rule->max_hits)
+					continue;
+				hits[r]++;
+				if (rule->has_half_life)
+					sum[r] += rule->points * pow(0.5, age / rule->half_life);
+				else
+					sum[r] += rule->points;
+			}
+		}
+		for (r = 0; r < neng; r++)
+		{
+			Rule *rule = rs->eng[r];
+			double points = sum[r];
+
+			if (rule->has_max_points)
+			{
+				if (points > rule->max_points)
+					points = rule->max_points;
+				else if (points < -(double) rule->max_points)
+					points = -(double) rule->max_points;
+			}
+			total += points;
+			if (outcomes != NULL)
+			{
+				outcomes[r].hits = hits[r];
+				outcomes[r].points = points;
+			}
+		}
+		engagement[lead] = total;
+	}
+	MemoryContextReset(es->scratch);
+}
+
+/* ---------------------------------------------------------------------------
+ * Fit and the final score
+ * ---------------------------------------------------------------------------
+ */
+
+int64
+FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, RuleOutcome *outcomes)
+{
+	int64 total = 0;
+	int r;
+
+	for (r = 0; r < rs->nfit; r++)
+	{
+		Rule *rule = rs->fit[r];
+		bool match = RulePredicateMatches(rule->fit_pred, values[rule->fit_col], nulls[rule->fit_col]);
+
+		if (match)
+			total += rule->points;
+		if (outcomes != NULL)
+		{
+			outcomes[r].hits = match ? 1 : 0;
+			outcomes[r].points = match ? rule->points : 0;
+		}
+	}
+	return total;
+}
+
+int64
+FitPointsOfRow(RuleSet *rs, HeapTuple row, TupleDesc desc)
+{
+	Datum *values;
+	bool *nulls;
+	int64 result;
+	int i;
+
+	if (rs->nfit == 0)
+		return 0;
+	values = palloc(sizeof(Datum) * rs->nfit_atts);
+	nulls = palloc(sizeof(bool) * rs->nfit_atts);
+	for (i = 0; i < rs->nfit_atts; i++)
+		values[i] = heap_getattr(row, rs->fit_atts[i], desc, &nulls[i]);
+	result = FitPoints(rs, values, nulls, NULL);
+	pfree(values);
+	pfree(nulls);
+	return result;
+}
 
 int32
-ScoreLead(LeadsAttachment *leads, HeapTuple lead_row, TupleDesc desc, TimestampTz at)
+FinalScore(double unrounded)
 {
-	return 0;
+	const LsSettings *s = LsGetSettings();
+	double score = round(unrounded); /* half away from zero */
+
+	if (s->has_score_floor && score < s->score_floor)
+		score = s->score_floor;
+	if (s->has_score_ceiling && score > s->score_ceiling)
+		score = s->score_ceiling;
+	if (isnan(score) || score < PG_INT32_MIN || score > PG_INT32_MAX)
+		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						errmsg("lead score %g is out of the range of integer", unrounded),
+						errhint("Lower the rules' points, or set lead_scoring.settings.score_floor "
+								"and score_ceiling.")));
+	return (int32) score;
+}
+
+/* ---------------------------------------------------------------------------
+ * One lead
+ * ---------------------------------------------------------------------------
+ */
+
+TimestampTz
+WriteCutoff(TimestampTz at)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return now > at ? now : at;
+}
+
+double
+LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutcome *outcomes)
+{
+	EventSet es;
+	double engagement = 0;
+	Snapshot snapshot;
+	bool *direct = palloc(sizeof(bool) * Max(rs->nsources, 1));
+	bool connected = false;
+	TimestampTz cutoff;
+	int s;
+
+	if (rs->neng == 0 || rs->nsources == 0)
+	{
+		if (outcomes != NULL && rs->neng > 0)
+			memset(outcomes, 0, sizeof(RuleOutcome) * rs->neng);
+		return 0;
+	}
+	EventSetInit(&es, rs);
+	/* a new snapshot (the trigger paths, after the lead's row is locked), or the query's */
+	snapshot = RegisterSnapshot(fresh ? GetTransactionSnapshot() : GetActiveSnapshot());
+	cutoff = fresh ? WriteCutoff(at) : at;
+	for (s = 0; s < rs->nsources; s++)
+	{
+		DirectReader dr;
+
+		direct[s] = DirectReaderOpen(&dr, &es, s, snapshot);
+		if (direct[s])
+		{
+			DirectReaderRead(&dr, 0, lead_id);
+			DirectReaderClose(&dr);
+		}
+	}
+	UnregisterSnapshot(snapshot);
+	for (s = 0; s < rs->nsources; s++)
+	{
+		Datum args[2];
+		char nulls[2] = {' ', ' '};
+		uint64 i;
+		int rc;
+
+		if (direct[s])
+			continue;
+		if (!connected && SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		connected = true;
+		args[0] = lead_id;
+		args[1] = EventTypesArg(rs, &nulls[1]);
+		rc = SPI_execute_plan(LeadEventsPlan(rs, s), args, nulls, !fresh, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading the events of a lead failed: %s", SPI_result_code_string(rc));
+		for (i = 0; i < SPI_processed; i++)
+			EventSetAdd(&es, 0, s, (int64) i, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (connected)
+		SPI_finish();
+	EventSetEngagement(&es, 1, at, cutoff, &engagement, outcomes);
+	EventSetFree(&es);
+	return engagement;
+}
+
+int32
+ScoreLead(RuleSet *rs, HeapTuple lead_row, TupleDesc desc, Datum lead_id, TimestampTz at)
+{
+	int64 fit = FitPointsOfRow(rs, lead_row, desc);
+	double engagement = LeadEngagement(rs, lead_id, at, true, NULL);
+
+	return FinalScore((double) fit + engagement);
+}
+
+/* ---------------------------------------------------------------------------
+ * SQL-callable functions behind the generated score, explain and grade wrappers
+ * ---------------------------------------------------------------------------
+ */
+
+/* The leads attachment, after checking that the argument has the lead id's type. */
+static LeadsAttachment *
+CheckLeadArgument(FunctionCallInfo fcinfo, const char *fname)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+	Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+
+	if (!OidIsValid(argtype) || getBaseType(argtype) != getBaseType(leads->id_type))
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("%s() takes a lead id of type %s, not %s", fname,
+							   format_type_be(leads->id_type),
+							   OidIsValid(argtype) ? format_type_be(argtype) : "unknown"),
+						errhint("Call lead_scoring.%s(lead) with a value of the leads table's id column.",
+								fname)));
+	return leads;
+}
+
+/* The caller must be able to read the leads and events tables whose data the result reveals. */
+static void
+CheckCanRead(RuleSet *rs)
+{
+	int s;
+	AclResult acl = pg_class_aclcheck(rs->leads->relid, GetUserId(), ACL_SELECT);
+
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(rs->leads->relid));
+	for (s = 0; s < rs->nsources; s++)
+	{
+		acl = pg_class_aclcheck(rs->sources[s].events->relid, GetUserId(), ACL_SELECT);
+		if (acl != ACLCHECK_OK)
+			aclcheck_error(acl, OBJECT_TABLE, get_rel_name(rs->sources[s].events->relid));
+	}
+}
+
+/* Fit and engagement of a lead at 'at', with per-rule outcomes; false when the lead does not exist. */
+static bool
+ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *engagement,
+			RuleOutcome *fit_outcomes, RuleOutcome *eng_outcomes)
+{
+	Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+	bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+	int rc;
+	int i;
+	bool found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_plan(LeadRowPlan(rs), &lead_id, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading a lead failed: %s", SPI_result_code_string(rc));
+	found = (SPI_processed == 1);
+	if (found)
+	{
+		/* fit is evaluated here, while the row's values are still in SPI memory */
+		for (i = 0; i < rs->nfit_atts; i++)
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &nulls[i]);
+		*fit = FitPoints(rs, values, nulls, fit_outcomes);
+	}
+	SPI_finish();
+	if (found)
+		*engagement = LeadEngagement(rs, lead_id, at, false, eng_outcomes);
+	return found;
+}
+
+/* score_lead(lead anyelement, at timestamptz): behind the generated score(lead, at). */
+PG_FUNCTION_INFO_V1(score_lead);
+Datum
+score_lead(PG_FUNCTION_ARGS)
+{
+	RuleSet *rs;
+	LsSavedUser saved;
+	int64 fit;
+	double engagement;
+	bool found;
+
+	CheckLeadArgument(fcinfo, "score");
+	rs = LsRules();
+	CheckCanRead(rs);
+	LsBecomeExtensionOwner(&saved);
+	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, NULL, NULL);
+	LsRestoreUser(&saved);
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(FinalScore((double) fit + engagement));
+}
+
+/* grade_lead(lead anyelement): fit band A-D and engagement band 1-4, from the settings' bands. */
+PG_FUNCTION_INFO_V1(grade_lead);
+Datum
+grade_lead(PG_FUNCTION_ARGS)
+{
+	const LsSettings *s;
+	RuleSet *rs;
+	LsSavedUser saved;
+	int64 fit;
+	double engagement;
+	double eng_rounded;
+	char grade[3];
+	bool found;
+	int band;
+
+	CheckLeadArgument(fcinfo, "grade");
+	rs = LsRules();
+	CheckCanRead(rs);
+	LsBecomeExtensionOwner(&saved);
+	found = ComputeLead(rs, PG_GETARG_DATUM(0), GetCurrentTransactionStartTimestamp(), &fit,
+						&engagement, NULL, NULL);
+	LsRestoreUser(&saved);
+	if (!found)
+		PG_RETURN_NULL();
+	s = LsGetSettings();
+	for (band = 0; band < 3 && fit < s->fit_grade_bands[band]; band++)
+		;
+	grade[0] = 'A' + band;
+	eng_rounded = round(engagement);
+	for (band = 0; band < 3 && eng_rounded < s->engagement_grade_bands[band]; band++)
+		;
+	grade[1] = '1' + band;
+	grade[2] = '\0';
+	PG_RETURN_TEXT_P(cstring_to_text(grade));
+}
+
+/* explain_lead(lead anyelement, at timestamptz): the rules that contribute to the score. */
+PG_FUNCTION_INFO_V1(explain_lead);
+Datum
+explain_lead(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc tupdesc;
+	Tuplestorestate *store;
+	MemoryContext old;
+	RuleSet *rs;
+	LsSavedUser saved;
+	RuleOutcome *fit_out;
+	RuleOutcome *eng_out;
+	int64 fit;
+	double engagement;
+	bool found;
+	int r;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("explain() must be called in a context that accepts a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "explain_lead() must return a row type");
+	CheckLeadArgument(fcinfo, "explain");
+	rs = LsRules();
+	CheckCanRead(rs);
+	fit_out = palloc0(sizeof(RuleOutcome) * Max(rs->nfit, 1));
+	eng_out = palloc0(sizeof(RuleOutcome) * Max(rs->neng, 1));
+	LsBecomeExtensionOwner(&saved);
+	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, fit_out,
+						eng_out);
+	LsRestoreUser(&saved);
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	store = tuplestore_begin_heap(rsinfo->allowedModes & SFRM_Materialize_Random, false, work_mem);
+	MemoryContextSwitchTo(old);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+	if (!found)
+		return (Datum) 0;
+
+	for (r = 0; r < rs->nfit + rs->neng; r++)
+	{
+		bool is_fit = r < rs->nfit;
+		Rule *rule = is_fit ? rs->fit[r] : rs->eng[r - rs->nfit];
+		RuleOutcome *o = is_fit ? &fit_out[r] : &eng_out[r - rs->nfit];
+		Datum values[4];
+		bool nulls[4] = {false, false, false, false};
+
+		if (o->hits == 0)
+			continue;
+		values[0] = CStringGetTextDatum(rule->name);
+		values[1] = CStringGetTextDatum(is_fit ? "fit" : "engagement");
+		values[2] = Int32GetDatum(o->hits);
+		values[3] = Float8GetDatum(o->points);
+		tuplestore_putvalues(store, tupdesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -12,6 +12,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "attachment.h"
 #include "lead_scoring.h"
 #include "settings.h"
 
@@ -81,16 +82,21 @@ LoadSettings(void)
 	TupleDesc desc;
 	bool isnull;
 	Datum d;
+	LsSavedUser saved;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* read as the extension owner: triggers fired by any role need the settings */
+	LsBecomeExtensionOwner(&saved);
+	/* not read-only: see the changes of earlier commands even from a deferred trigger */
 	if (SPI_execute(
 			"SELECT disqualify_below, score_floor, score_ceiling, sla, default_phone_country,"
 			" won_statuses, lost_statuses, attribution_model, attribution_lookback,"
 			" attribution_half_life, fit_grade_bands, engagement_grade_bands"
 			" FROM lead_scoring.settings",
-			true, 0) != SPI_OK_SELECT)
+			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.settings");
+	LsRestoreUser(&saved);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -137,8 +143,8 @@ LsGetSettings(void)
 	{
 		uint64 seen = settings_inval_count;
 
-		if (!OidIsValid(settings_relid))
-			settings_relid = LsRelid("settings", false);
+		/* looked up at every load: the extension may have been dropped and created again */
+		settings_relid = LsRelid("settings", false);
 		LoadSettings();
 		if (seen == settings_inval_count)
 			settings_valid = true;

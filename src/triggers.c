@@ -1,34 +1,67 @@
 /*
- * triggers.c — the triggers that keep lead scores current.
+ * triggers.c — the triggers and functions that keep stored lead scores exact.
  *
- * leads_before (BEFORE INSERT OR UPDATE, per row) computes the score of the
- * row being written and applies the stage policy.  events_changed (AFTER
- * INSERT / UPDATE / DELETE per statement, with transition tables, and AFTER
- * TRUNCATE) collects the leads the statement touched, sorts them by the id
- * type's btree order and updates each lead row once, so leads_before
- * rescores it; the fixed order means two concurrent batches lock the same
- * leads in the same order and cannot deadlock.
+ * Every score that is stored is computed after the lead's row is locked, from
+ * a snapshot taken after the lock: two transactions that add events to the
+ * same lead serialise on the row lock, and the second one sees the first
+ * one's events.  Three write paths, all going through the leads BEFORE
+ * trigger (so the stage policy, StageForWrite, sees every write):
+ *
+ * - leads_before (BEFORE INSERT OR UPDATE, per row) scores the row being
+ *   written: fit rules on the row, engagement from the lead's events (read
+ *   after the row lock, which the executor took before firing the trigger).
+ * - touching one lead: "UPDATE leads SET score = score WHERE id = $1" marked
+ *   as a touch, so leads_before may skip the write (return NULL, keeping only
+ *   the row lock) when neither score nor stage would change.  Used by
+ *   rescore(lead) and by statements that affect a few leads.
+ * - batches: lock the leads in id order (SELECT ... ORDER BY ... FOR NO KEY
+ *   UPDATE), read all their events with one ordered query per events table,
+ *   compute the scores in C and rewrite only the leads whose score or stage
+ *   changes, with one UPDATE whose leads_before takes the computed engagement
+ *   instead of reading the events again.  Used by statements that affect many
+ *   leads (multi-row INSERT, COPY) and, with a table lock instead of row
+ *   locks and one pass over all events, by rescore_all() and refresh_scores().
+ *
+ * Events that match no engagement rule cannot change any score: the events
+ * trigger drops them before anything is locked or read.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/qunique.h"
+#include "nodes/bitmapset.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 
 #include "attachment.h"
 #include "lead_scoring.h"
+#include "rules.h"
 #include "score.h"
 #include "stages.h"
+
+/* Statements that affect at most this many leads rescore them one by one. */
+#define TOUCH_ONE_BY_ONE 4
+/* Leads locked, read and rewritten together in a batch. */
+#define BATCH_LEADS 2000
+/* Rows fetched at a time from a cursor. */
+#define FETCH_ROWS 2000
 
 static void
 CheckTriggerCall(FunctionCallInfo fcinfo, const char *fname, bool before, bool row)
@@ -45,7 +78,101 @@ CheckTriggerCall(FunctionCallInfo fcinfo, const char *fname, bool before, bool r
 							   before ? "BEFORE" : "AFTER", row ? "ROW" : "STATEMENT")));
 }
 
-/* leads_before(): score the row being written and settle its stage. */
+/* ---------------------------------------------------------------------------
+ * Touches: UPDATEs of lead rows issued by this module
+ * ---------------------------------------------------------------------------
+ */
+
+/* The leads an UPDATE issued by this module rewrites, in id order. */
+typedef struct Touch
+{
+	int n;
+	Datum *ids;
+	double *engagement; /* computed under the row lock, or NULL: leads_before reads the events */
+	bool seen;			/* (one lead) leads_before ran for it */
+	int32 score;		/* (one lead) the score it computed */
+} Touch;
+
+static Touch *touch = NULL;
+
+/* The index of a lead in the current touch, or -1. */
+static int
+TouchedLead(const LeadsAttachment *leads, Datum id)
+{
+	int lo = 0;
+	int hi;
+
+	if (touch == NULL)
+		return -1;
+	hi = touch->n - 1;
+	while (lo <= hi)
+	{
+		int mid = (lo + hi) / 2;
+		int c = LsCompareLeadIds(leads, touch->ids[mid], id);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Run a prepared UPDATE of lead rows as a touch (SPI connected). */
+static void
+ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
+{
+	Touch *outer = touch;
+
+	touch = t;
+	PG_TRY();
+	{
+		int rc = SPI_execute_plan(plan, args, NULL, false, 0);
+
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "rewriting lead scores failed: %s", SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		touch = outer;
+	}
+	PG_END_TRY();
+}
+
+/* Rescore one lead through leads_before; false when there is no such lead. */
+static bool
+TouchLead(RuleSet *rs, Datum id, int32 *score)
+{
+	Touch t = {1, &id, NULL, false, 0};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ExecuteTouch(&t, TouchPlan(rs), &id);
+	SPI_finish();
+	*score = t.score;
+	return t.seen;
+}
+
+/* Whether an UPDATE sets the score column and nothing else (as the touches do). */
+static bool
+SetsOnlyScore(TriggerData *td, const LeadsAttachment *leads)
+{
+#if PG_VERSION_NUM >= 130000
+	const Bitmapset *cols = td->tg_updatedcols;
+
+	return cols != NULL && bms_num_members(cols) == 1 &&
+		   bms_is_member(leads->score_att - FirstLowInvalidHeapAttributeNumber, cols);
+#else
+	return true;
+#endif
+}
+
+/* ---------------------------------------------------------------------------
+ * leads_before(): score the row being written and settle its stage
+ * ---------------------------------------------------------------------------
+ */
 PG_FUNCTION_INFO_V1(leads_before);
 Datum
 leads_before(PG_FUNCTION_ARGS)
@@ -54,6 +181,7 @@ leads_before(PG_FUNCTION_ARGS)
 	Relation rel;
 	TupleDesc desc;
 	LeadsAttachment *leads;
+	RuleSet *rs;
 	HeapTuple row;
 	LeadWrite write;
 	bool isnull;
@@ -62,6 +190,10 @@ leads_before(PG_FUNCTION_ARGS)
 	Datum values[2];
 	bool nulls[2] = {false, false};
 	LsSavedUser saved;
+	int touched = -1;
+	int64 fit;
+	double engagement;
+	FunnelStage stage;
 
 	CheckTriggerCall(fcinfo, "leads_before", true, true);
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
@@ -69,6 +201,7 @@ leads_before(PG_FUNCTION_ARGS)
 						errmsg("leads_before() must be fired for INSERT or UPDATE")));
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
+	rs = LsRules();
 	leads = LsLeadsAttachment();
 	if (RelationGetRelid(rel) != leads->relid)
 		ereport(
@@ -99,162 +232,649 @@ leads_before(PG_FUNCTION_ARGS)
 		write.old_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 		d = heap_getattr(td->tg_trigtuple, leads->score_att, desc, &isnull);
 		write.old_score = isnull ? 0 : DatumGetInt32(d);
+		if (touch != NULL && SetsOnlyScore(td, leads))
+			touched = TouchedLead(leads, write.lead_id);
 	}
 
-	/* scoring reads the lead's events, which the writing role need not see */
+	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
-	write.new_score = ScoreLead(leads, row, desc, GetCurrentTransactionStartTimestamp());
+	fit = FitPointsOfRow(rs, row, desc);
+	if (touched >= 0 && touch->engagement != NULL)
+		engagement = touch->engagement[touched];
+	else
+		engagement = LeadEngagement(rs, write.lead_id, GetCurrentTransactionStartTimestamp(), true,
+									NULL);
+	write.new_score = FinalScore((double) fit + engagement);
+	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);
 
+	if (touched >= 0)
+	{
+		touch->seen = true;
+		touch->score = write.new_score;
+		/* a touch that changes nothing keeps the row as it is (and locked) */
+		if (write.new_score == write.old_score && stage == write.old_stage)
+			return PointerGetDatum(NULL);
+	}
 	cols[0] = leads->score_att;
 	values[0] = Int32GetDatum(write.new_score);
 	cols[1] = leads->stage_att;
-	values[1] = FunnelStageGetDatum(StageForWrite(&write));
+	values[1] = FunnelStageGetDatum(stage);
 	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, 2, cols, values, nulls));
 }
 
-/* Sorting lead ids with the id type's comparison function. */
+/* ---------------------------------------------------------------------------
+ * Batches
+ * ---------------------------------------------------------------------------
+ */
+
+/* The rows an INSERT statement added that match a rule, per lead (in the batch's id order). */
+typedef struct NewEvent
+{
+	TimestampTz time;
+	int32 next; /* the lead's next new event, -1 at the end */
+} NewEvent;
+
+typedef struct NewEvents
+{
+	int source; /* the events table the statement wrote */
+	NewEvent *events;
+	uint64 *bits; /* the rules each event matches, rs->nwords words each */
+	int n;
+	int cap;
+	int32 *nrows; /* per lead of the batch: the statement's rows for the lead, */
+	int32 *first; /* and its first new event */
+} NewEvents;
+
+/* Leads whose stored score or stage must be rewritten, collected in id order. */
+typedef struct Rewrites
+{
+	MemoryContext cxt;
+	int n;
+	int cap;
+	Datum *ids;
+	double *engagement;
+	int32 *scores;
+	int64 total; /* rewritten so far */
+} Rewrites;
+
+static void
+RewritesInit(Rewrites *w, int cap)
+{
+	w->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rewrites", ALLOCSET_DEFAULT_SIZES);
+	w->n = 0;
+	w->cap = cap;
+	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
+	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * cap);
+	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * cap);
+	w->total = 0;
+}
+
+/* Rewrite the collected leads with one UPDATE (SPI connected). */
+static void
+RewritesFlush(RuleSet *rs, Rewrites *w)
+{
+	LeadsAttachment *leads = rs->leads;
+	Datum args[2];
+	Touch t;
+	int i;
+	MemoryContext old = CurrentMemoryContext;
+
+	if (w->n == 0)
+		return;
+	MemoryContextSwitchTo(w->cxt); /* the arrays go with the rewrites, reset below */
+	args[0] = PointerGetDatum(
+		construct_array(w->ids, w->n, leads->id_type, leads->id_len, leads->id_byval, leads->id_align));
+	{
+		Datum *scores = palloc(sizeof(Datum) * w->n);
+
+		for (i = 0; i < w->n; i++)
+			scores[i] = Int32GetDatum(w->scores[i]);
+		args[1] = PointerGetDatum(construct_array(scores, w->n, INT4OID, 4, true, TYPALIGN_INT));
+	}
+	MemoryContextSwitchTo(old);
+	t.n = w->n;
+	t.ids = w->ids;
+	t.engagement = w->engagement;
+	t.seen = false;
+	ExecuteTouch(&t, UpdatePlan(rs), args);
+	w->total += w->n;
+	w->n = 0;
+	MemoryContextReset(w->cxt);
+	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
+	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
+}
+
+/* Decide whether a lead must be rewritten, given its stored and its new score. */
+static void
+ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
+			 double engagement)
+{
+	LeadsAttachment *leads = rs->leads;
+	LeadWrite write;
+
+	memset(&write, 0, sizeof(write));
+	write.leads = leads;
+	write.lead_id = id;
+	write.is_insert = false;
+	write.old_stage = old_stage;
+	write.new_stage = old_stage;
+	write.old_score = old_score;
+	write.new_score = FinalScore((double) fit + engagement);
+	/* what the stage policy would do with the same write: a change of stage needs the write too */
+	if (write.new_score == old_score && StageForWrite(&write) == old_stage)
+		return;
+	{
+		MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+		w->ids[w->n] = datumCopy(id, leads->id_byval, leads->id_len);
+		MemoryContextSwitchTo(old);
+	}
+	w->engagement[w->n] = engagement;
+	w->scores[w->n] = write.new_score;
+	w->n++;
+}
+
+/* A cursor over the events of one source, read a batch of rows at a time. */
+typedef struct EventStream
+{
+	Portal portal;
+	SPITupleTable *tt;
+	uint64 pos;
+	bool done;
+} EventStream;
+
+static HeapTuple
+StreamPeek(EventStream *st)
+{
+	if (st->done)
+		return NULL;
+	if (st->tt == NULL || st->pos >= st->tt->numvals)
+	{
+		if (st->tt != NULL)
+			SPI_freetuptable(st->tt);
+		SPI_cursor_fetch(st->portal, true, FETCH_ROWS);
+		st->tt = SPI_tuptable;
+		st->pos = 0;
+		if (SPI_processed == 0)
+		{
+			SPI_freetuptable(st->tt);
+			st->tt = NULL;
+			st->done = true;
+			SPI_cursor_close(st->portal);
+			st->portal = NULL;
+			return NULL;
+		}
+	}
+	return st->tt->vals[st->pos];
+}
+
+static void
+StreamClose(EventStream *st)
+{
+	if (st->tt != NULL)
+		SPI_freetuptable(st->tt);
+	if (st->portal != NULL)
+		SPI_cursor_close(st->portal);
+	st->tt = NULL;
+	st->portal = NULL;
+	st->done = true;
+}
+
+/*
+ * Rescore leads given in id order (unique): lock them in that order, read
+ * their events after the locks, rewrite those that change.  Runs in chunks of
+ * BATCH_LEADS leads so that memory stays bounded.
+ */
+static int64
+RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh)
+{
+	LeadsAttachment *leads = rs->leads;
+	EventSet es;
+	Rewrites w;
+	EventStream *streams;
+	DirectReader *readers;
+	Snapshot snapshot;
+	TimestampTz cutoff;
+	MemoryContext chunk_cxt;
+	int lo;
+
+	/* made before SPI_connect: they outlive SPI_finish */
+	EventSetInit(&es, rs);
+	RewritesInit(&w, BATCH_LEADS);
+	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
+	readers = palloc0(sizeof(DirectReader) * Max(rs->nsources, 1));
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring batch", ALLOCSET_DEFAULT_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	for (lo = 0; lo < n; lo += BATCH_LEADS)
+	{
+		int m = Min(BATCH_LEADS, n - lo);
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+		Datum array = PointerGetDatum(
+			construct_array(ids + lo, m, leads->id_type, leads->id_len, leads->id_byval, leads->id_align));
+		bool *found = palloc0(sizeof(bool) * m);
+		int32 *old_score = palloc(sizeof(int32) * m);
+		FunnelStage *old_stage = palloc(sizeof(FunnelStage) * m);
+		int64 *fit = palloc(sizeof(int64) * m);
+		Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+		bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+		int rc;
+		uint64 i;
+		int k;
+		int s;
+
+		MemoryContextSwitchTo(old);
+		/* lock the leads, in id order */
+		rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
+		old = MemoryContextSwitchTo(chunk_cxt);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple tup = SPI_tuptable->vals[i];
+			TupleDesc desc = SPI_tuptable->tupdesc;
+			bool isnull;
+			int idx = (int) DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)) - 1;
+			int c;
+
+			found[idx] = true;
+			old_score[idx] = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+			old_stage[idx] = DatumGetFunnelStage(SPI_getbinval(tup, desc, 3, &isnull));
+			for (c = 0; c < rs->nfit_atts; c++)
+				values[c] = SPI_getbinval(tup, desc, 4 + c, &nulls[c]);
+			fit[idx] = FitPoints(rs, values, nulls, NULL);
+		}
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+
+		/* their events, read with a snapshot taken after the locks: straight from the lead
+		 * index where the table has one, else with SQL */
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		cutoff = WriteCutoff(at);
+		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		{
+			Datum args[2];
+			char argnulls[2] = {' ', ' '};
+
+			memset(&streams[s], 0, sizeof(EventStream));
+			if (DirectReaderOpen(&readers[s], &es, s, snapshot))
+				continue;
+			args[0] = array;
+			args[1] = EventTypesArg(rs, &argnulls[1]);
+			streams[s].portal = SPI_cursor_open(NULL, BatchEventsPlan(rs, s), args, argnulls, false);
+		}
+		for (k = 0; k < m; k++)
+		{
+			double engagement = 0;
+
+			EventSetClear(&es);
+			for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+			{
+				HeapTuple tup;
+				int64 seq = 0;
+
+				if (readers[s].scan != NULL)
+				{
+					if (!found[k])
+						continue;
+					/*
+					 * When the lead index holds no entry for this lead but the statement's own
+					 * rows, its events in this table are the new rows, already read from the
+					 * transition table: no heap access.
+					 */
+					if (fresh != NULL && s == fresh->source &&
+						DirectReaderCount(&readers[s], ids[lo + k]) == fresh->nrows[lo + k])
+					{
+						int e;
+
+						for (e = fresh->first[lo + k]; e >= 0; e = fresh->events[e].next)
+							EventSetAppend(&es, 0, s, seq++, fresh->events[e].time,
+										   &fresh->bits[(int64) e * rs->nwords]);
+					}
+					else
+						DirectReaderRead(&readers[s], 0, ids[lo + k]);
+					continue;
+				}
+				while ((tup = StreamPeek(&streams[s])) != NULL)
+				{
+					bool isnull;
+					int idx = (int) DatumGetInt64(heap_getattr(tup, 1, streams[s].tt->tupdesc, &isnull)) - 1;
+
+					if (idx != k)
+						break;
+					EventSetAdd(&es, 0, s, seq++, tup, streams[s].tt->tupdesc, 2);
+					streams[s].pos++;
+				}
+			}
+			if (!found[k])
+				continue; /* events of a lead that does not exist */
+			if (rs->neng > 0)
+				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
+			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement);
+		}
+		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		{
+			StreamClose(&streams[s]);
+			DirectReaderClose(&readers[s]);
+		}
+		UnregisterSnapshot(snapshot);
+		RewritesFlush(rs, &w);
+		MemoryContextReset(chunk_cxt);
+	}
+	SPI_finish();
+	EventSetFree(&es);
+	MemoryContextDelete(w.cxt);
+	MemoryContextDelete(chunk_cxt);
+	return w.total;
+}
+
+/* "COLLATE schema.name" for the lead id's collation, or "". */
+static char *
+IdCollateClause(const LeadsAttachment *leads)
+{
+	HeapTuple tup;
+	Form_pg_collation form;
+	char *result;
+
+	if (!OidIsValid(leads->id_collation))
+		return "";
+	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(leads->id_collation));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for collation %u", leads->id_collation);
+	form = (Form_pg_collation) GETSTRUCT(tup);
+	result = psprintf(" COLLATE %s", quote_qualified_identifier(get_namespace_name(form->collnamespace),
+																NameStr(form->collname)));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * Rescore every lead: lock the leads table against writers (EXCLUSIVE: reads
+ * go on), then one ordered pass over the leads and one over each events table,
+ * merged by lead id; rewrite the leads whose score or stage changes.
+ */
+static int64
+RescoreAll(RuleSet *rs)
+{
+	LeadsAttachment *leads = rs->leads;
+	TimestampTz at = GetCurrentTransactionStartTimestamp();
+	TimestampTz cutoff;
+	EventSet es;
+	Rewrites w;
+	EventStream lead_stream;
+	EventStream *streams;
+	Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+	bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+	char *collate = IdCollateClause(leads);
+	MemoryContext row_cxt;
+	int s;
+
+	/* made before SPI_connect: they outlive SPI_finish */
+	EventSetInit(&es, rs);
+	RewritesInit(&w, BATCH_LEADS);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rescore row", ALLOCSET_SMALL_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(psprintf("LOCK TABLE %s IN EXCLUSIVE MODE", leads->qualname), false, 0) !=
+		SPI_OK_UTILITY)
+		elog(ERROR, "could not lock the leads table");
+	memset(&lead_stream, 0, sizeof(lead_stream));
+	lead_stream.portal = SPI_cursor_open_with_args(
+		NULL,
+		psprintf("SELECT l.%s, l.%s, l.%s, %s FROM %s l ORDER BY l.%s", leads->id_col, leads->score_col,
+				 leads->stage_col, rs->fit_select, leads->qualname, leads->id_col),
+		0, NULL, NULL, NULL, false, 0);
+	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
+	for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+	{
+		EventSource *src = &rs->sources[s];
+		Oid argtype = TEXTARRAYOID;
+		Datum arg = rs->event_types;
+
+		streams[s].portal = SPI_cursor_open_with_args(
+			NULL,
+			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s", src->events->lead_col,
+					 src->select_list, src->events->qualname,
+					 rs->any_type ? ""
+								  : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
+											 src->events->type_col),
+					 src->events->lead_col, collate),
+			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
+	}
+
+	/* the cursors' snapshot was taken after the table lock; events up to now count */
+	cutoff = WriteCutoff(at);
+	for (;;)
+	{
+		HeapTuple lead_tup = StreamPeek(&lead_stream);
+		TupleDesc lead_desc;
+		Datum id;
+		bool id_null;
+		bool isnull;
+		int32 old_score;
+		FunnelStage old_stage;
+		int64 fit;
+		double engagement = 0;
+		MemoryContext old;
+		int c;
+
+		if (lead_tup == NULL)
+			break;
+		lead_desc = lead_stream.tt->tupdesc;
+		id = SPI_getbinval(lead_tup, lead_desc, 1, &id_null);
+		if (id_null)
+		{
+			/* sorted last; such a row cannot be written by the triggers and is left alone */
+			lead_stream.pos++;
+			continue;
+		}
+		old_score = DatumGetInt32(SPI_getbinval(lead_tup, lead_desc, 2, &isnull));
+		old_stage = DatumGetFunnelStage(SPI_getbinval(lead_tup, lead_desc, 3, &isnull));
+		old = MemoryContextSwitchTo(row_cxt);
+		for (c = 0; c < rs->nfit_atts; c++)
+			values[c] = SPI_getbinval(lead_tup, lead_desc, 4 + c, &nulls[c]);
+		fit = FitPoints(rs, values, nulls, NULL);
+		MemoryContextSwitchTo(old);
+
+		EventSetClear(&es);
+		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		{
+			HeapTuple tup;
+			int64 seq = 0;
+
+			while ((tup = StreamPeek(&streams[s])) != NULL)
+			{
+				Datum lead = heap_getattr(tup, 1, streams[s].tt->tupdesc, &isnull);
+				int cmp = isnull ? 1 : LsCompareLeadIds(leads, lead, id);
+
+				if (cmp > 0)
+					break;
+				if (cmp == 0)
+					EventSetAdd(&es, 0, s, seq++, tup, streams[s].tt->tupdesc, 2);
+				streams[s].pos++; /* cmp < 0: events of a lead that does not exist */
+			}
+		}
+		if (rs->neng > 0)
+			EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
+		ConsiderLead(rs, &w, id, old_score, old_stage, fit, engagement);
+		lead_stream.pos++;
+		MemoryContextReset(row_cxt);
+		if (w.n == w.cap)
+			RewritesFlush(rs, &w);
+	}
+	RewritesFlush(rs, &w);
+	for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		StreamClose(&streams[s]);
+	StreamClose(&lead_stream);
+	SPI_finish();
+	EventSetFree(&es);
+	MemoryContextDelete(w.cxt);
+	MemoryContextDelete(row_cxt);
+	return w.total;
+}
+
+/* ---------------------------------------------------------------------------
+ * events_changed(): rescore the leads whose events a statement changed
+ * ---------------------------------------------------------------------------
+ */
+
+/* The leads whose events a statement wrote, keyed by id. */
+typedef struct StatementLead
+{
+	Datum id;	  /* the hash key */
+	int32 nrows;  /* (INSERT) the statement's rows for the lead */
+	int32 first;  /* (INSERT) first of its new events that match a rule, -1 if none */
+	bool matters; /* a row of the lead matches an engagement rule */
+} StatementLead;
+
+/* Hashing lead ids with the id type's hash function and btree equality. */
+static const LeadsAttachment *hashed_leads;
+static FmgrInfo *lead_hash_fn;
+
+static uint32
+LeadIdHash(const void *key, Size keysize)
+{
+	return DatumGetUInt32(
+		FunctionCall1Coll(lead_hash_fn, hashed_leads->id_collation, *(const Datum *) key));
+}
+
+static int
+LeadIdMatch(const void *a, const void *b, Size keysize)
+{
+	return LsCompareLeadIds(hashed_leads, *(const Datum *) a, *(const Datum *) b) != 0;
+}
+
 static int
 CompareLeadIds(const void *a, const void *b, void *arg)
 {
 	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
 }
 
-typedef struct LeadIdSet
+/* The leads of a statement: a hash table, or (id types without a hash function) a list. */
+typedef struct StatementLeads
 {
-	Datum *ids;
+	HTAB *hash;
+	Datum *ids; /* without hash: the ids of the rows that matter, with duplicates */
 	int n;
 	int cap;
-} LeadIdSet;
+	NewEvents fresh; /* (INSERT) the new rows that match a rule */
+	bool keep_events;
+} StatementLeads;
 
-/* Add the lead ids found in a transition table. */
-static void
-CollectLeadIds(LeadIdSet *set, Tuplestorestate *ts, TupleDesc desc, AttrNumber lead_att,
-			   const LeadsAttachment *leads)
+static StatementLead *
+StatementLeadFor(StatementLeads *sl, const LeadsAttachment *leads, Datum id)
 {
+	StatementLead *entry;
+	bool found;
+
+	entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->id = datumCopy(id, leads->id_byval, leads->id_len);
+		entry->nrows = 0;
+		entry->first = -1;
+		entry->matters = false;
+	}
+	return entry;
+}
+
+/* Read a transition table: which leads have rows that match an engagement rule (and, for an
+ * INSERT, each lead's row count and its new matching events). */
+static void
+CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, TupleDesc desc)
+{
+	EventsAttachment *events = rs->sources[source].events;
+	LeadsAttachment *leads = rs->leads;
 	TupleTableSlot *slot;
+	MemoryContext scratch;
+	uint64 *bits = palloc(sizeof(uint64) * rs->nwords);
 
 	if (ts == NULL)
 		return;
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring event row", ALLOCSET_SMALL_SIZES);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	tuplestore_rescan(ts);
 	while (tuplestore_gettupleslot(ts, true, false, slot))
 	{
 		bool isnull;
-		Datum id = slot_getattr(slot, lead_att, &isnull);
+		Datum id = slot_getattr(slot, events->lead_att, &isnull);
+		TimestampTz time;
+		bool matters;
+		StatementLead *entry = NULL;
 
 		if (isnull)
 			continue;
-		if (set->n == set->cap)
+		matters = EventRowRules(rs, source, slot, scratch, bits, &time);
+		if (sl->hash != NULL && (matters || sl->keep_events))
 		{
-			set->cap = set->cap ? set->cap * 2 : 64;
-			set->ids = set->ids ? repalloc_huge(set->ids, sizeof(Datum) * set->cap)
-								: palloc(sizeof(Datum) * set->cap);
+			entry = StatementLeadFor(sl, leads, id);
+			entry->nrows++;
+			entry->matters |= matters;
 		}
-		set->ids[set->n++] = datumCopy(id, leads->id_byval, leads->id_len);
+		if (!matters)
+			continue;
+		if (sl->hash == NULL)
+		{
+			if (sl->n == sl->cap)
+			{
+				sl->cap = sl->cap ? sl->cap * 2 : 64;
+				sl->ids = sl->ids ? repalloc_huge(sl->ids, sizeof(Datum) * sl->cap)
+								  : palloc(sizeof(Datum) * sl->cap);
+			}
+			sl->ids[sl->n++] = datumCopy(id, leads->id_byval, leads->id_len);
+		}
+		else if (sl->keep_events)
+		{
+			NewEvents *f = &sl->fresh;
+
+			if (f->n == f->cap)
+			{
+				f->cap = f->cap ? f->cap * 2 : 256;
+				f->events = f->events ? repalloc_huge(f->events, sizeof(NewEvent) * f->cap)
+									  : palloc(sizeof(NewEvent) * f->cap);
+				f->bits = f->bits ? repalloc_huge(f->bits, sizeof(uint64) * f->cap * rs->nwords)
+								  : palloc(sizeof(uint64) * f->cap * rs->nwords);
+			}
+			f->events[f->n].time = time;
+			f->events[f->n].next = entry->first;
+			memcpy(&f->bits[(int64) f->n * rs->nwords], bits, sizeof(uint64) * rs->nwords);
+			entry->first = f->n++;
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(scratch);
 }
 
-/* The cached plan that touches one lead row so that leads_before rescores it. */
-static SPIPlanPtr touch_plan = NULL;
-static uint64 touch_plan_generation = 0;
-
-static SPIPlanPtr
-TouchPlan(const LeadsAttachment *leads)
+static int
+CompareStatementLeads(const void *a, const void *b, void *arg)
 {
-	uint64 generation = LsAttachments()->generation;
-
-	if (touch_plan == NULL || touch_plan_generation != generation)
-	{
-		char *sql = psprintf("UPDATE %s SET %s = %s WHERE %s %s $1", leads->qualname,
-							 leads->score_col, leads->score_col, leads->id_col, leads->id_eq);
-		Oid argtype = leads->id_type;
-		SPIPlanPtr plan = SPI_prepare(sql, 1, &argtype);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		if (touch_plan != NULL)
-			SPI_freeplan(touch_plan);
-		touch_plan = plan;
-		touch_plan_generation = generation;
-	}
-	return touch_plan;
+	return LsCompareLeadIds((const LeadsAttachment *) arg, (*(StatementLead *const *) a)->id,
+							(*(StatementLead *const *) b)->id);
 }
 
-/* Rescore the given leads, in the order given, once each. */
-static void
-TouchLeads(const LeadsAttachment *leads, const Datum *ids, int n)
-{
-	SPIPlanPtr plan;
-	int i;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = TouchPlan(leads);
-	for (i = 0; i < n; i++)
-	{
-		Datum arg = ids[i];
-		int rc = SPI_execute_plan(plan, &arg, NULL, false, 0);
-
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "rescoring a lead failed: %s", SPI_result_code_string(rc));
-	}
-	SPI_finish();
-}
-
-/* Rescore every lead, in id order. */
-static void
-RescoreAll(const LeadsAttachment *leads)
-{
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rescore_all",
-											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old;
-	LeadIdSet set = {NULL, 0, 0};
-	char *sql;
-	uint64 i;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sql = psprintf("SELECT %s FROM %s ORDER BY 1", leads->id_col, leads->qualname);
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the leads");
-	old = MemoryContextSwitchTo(cxt);
-	set.cap = Max(SPI_processed, 1);
-	set.ids = palloc_extended(sizeof(Datum) * set.cap, MCXT_ALLOC_HUGE);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool isnull;
-		Datum id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			set.ids[set.n++] = datumCopy(id, leads->id_byval, leads->id_len);
-	}
-	MemoryContextSwitchTo(old);
-	SPI_finish();
-	TouchLeads(leads, set.ids, set.n);
-	MemoryContextDelete(cxt);
-}
-
-/* events_changed(): rescore the leads whose events a statement inserted, updated or deleted. */
 PG_FUNCTION_INFO_V1(events_changed);
 Datum
 events_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	Relation rel;
-	EventsAttachment *events;
+	RuleSet *rs;
 	LeadsAttachment *leads;
 	MemoryContext cxt;
 	MemoryContext old;
-	LeadIdSet set = {NULL, 0, 0};
+	StatementLeads sl;
+	FmgrInfo *hash_fn;
+	Datum *ids;
+	int n;
 	LsSavedUser saved;
+	int source;
 
 	CheckTriggerCall(fcinfo, "events_changed", false, false);
 	rel = td->tg_relation;
-	events = LsEventsAttachment(RelationGetRelid(rel));
-	if (events == NULL)
+	if (LsEventsAttachment(RelationGetRelid(rel)) == NULL)
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -263,39 +883,212 @@ events_changed(PG_FUNCTION_ARGS)
 			 errhint("Use lead_scoring.attach_events() and lead_scoring.detach().")));
 	leads = LsLeadsAttachment();
 
-	LsBecomeExtensionOwner(&saved);
+	/*
+	 * Hold the leads table in ROW SHARE mode even when no lead turns out to need rescoring: a
+	 * rule change rescores every lead under an EXCLUSIVE lock, which then waits for this
+	 * transaction and sees its events.  Taking the lock also processes a committed rule
+	 * change's invalidation, so the rules are loaded after it.
+	 */
+	LockRelationOid(leads->relid, RowShareLock);
+	rs = LsRules();
+	source = RuleSetSource(rs, RelationGetRelid(rel));
+	if (source < 0)
+		elog(ERROR, "events table \"%s\" is missing from the rule cache", RelationGetRelationName(rel));
+
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
-		RescoreAll(leads);
+	{
+		LsBecomeExtensionOwner(&saved);
+		RescoreAll(rs);
+		LsRestoreUser(&saved);
+		return PointerGetDatum(NULL);
+	}
+	if (rs->neng == 0)
+		return PointerGetDatum(NULL); /* no rule counts events */
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events_changed", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	memset(&sl, 0, sizeof(sl));
+	hash_fn = &lookup_type_cache(leads->id_type, TYPECACHE_HASH_PROC_FINFO)->hash_proc_finfo;
+	if (OidIsValid(hash_fn->fn_oid))
+	{
+		HASHCTL ctl;
+
+		hashed_leads = leads;
+		lead_hash_fn = hash_fn;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Datum);
+		ctl.entrysize = sizeof(StatementLead);
+		ctl.hash = LeadIdHash;
+		ctl.match = LeadIdMatch;
+		ctl.hcxt = cxt;
+		sl.hash = hash_create("lead_scoring statement leads", 256, &ctl,
+							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		/* an INSERT into a table read through its lead index: keep the new rows' events */
+		sl.keep_events = TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
+						 OidIsValid(rs->sources[source].index_oid);
+		sl.fresh.source = source;
+	}
+	CollectLeads(rs, source, &sl, td->tg_newtable, RelationGetDescr(rel));
+	CollectLeads(rs, source, &sl, td->tg_oldtable, RelationGetDescr(rel));
+
+	/* the leads to rescore, sorted (locks are taken in this order), with their new events */
+	if (sl.hash != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		StatementLead *entry;
+		StatementLead **sorted = palloc(sizeof(StatementLead *) * Max(hash_get_num_entries(sl.hash), 1));
+		int i;
+
+		n = 0;
+		hash_seq_init(&seq, sl.hash);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			if (entry->matters)
+				sorted[n++] = entry;
+		qsort_arg(sorted, n, sizeof(StatementLead *), CompareStatementLeads, leads);
+		ids = palloc(sizeof(Datum) * Max(n, 1));
+		sl.fresh.nrows = palloc(sizeof(int32) * Max(n, 1));
+		sl.fresh.first = palloc(sizeof(int32) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			ids[i] = sorted[i]->id;
+			sl.fresh.nrows[i] = sorted[i]->nrows;
+			sl.fresh.first[i] = sorted[i]->first;
+		}
+	}
 	else
 	{
-		cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events_changed",
-									ALLOCSET_DEFAULT_SIZES);
-		old = MemoryContextSwitchTo(cxt);
-		CollectLeadIds(&set, td->tg_newtable, RelationGetDescr(rel), events->lead_att, leads);
-		CollectLeadIds(&set, td->tg_oldtable, RelationGetDescr(rel), events->lead_att, leads);
-		if (set.n > 1)
+		ids = sl.ids;
+		n = sl.n;
+		if (n > 1)
 		{
-			qsort_arg(set.ids, set.n, sizeof(Datum), CompareLeadIds, leads);
-			set.n = qunique_arg(set.ids, set.n, sizeof(Datum), CompareLeadIds, leads);
+			qsort_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
+			n = qunique_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
 		}
-		MemoryContextSwitchTo(old);
-		TouchLeads(leads, set.ids, set.n);
-		MemoryContextDelete(cxt);
 	}
+	MemoryContextSwitchTo(old);
+
+	LsBecomeExtensionOwner(&saved);
+	if (n <= TOUCH_ONE_BY_ONE)
+	{
+		int i;
+		int32 score;
+
+		for (i = 0; i < n; i++)
+			(void) TouchLead(rs, ids[i], &score);
+	}
+	else
+		(void) RescoreBatch(rs, ids, n, GetCurrentTransactionStartTimestamp(),
+							sl.keep_events ? &sl.fresh : NULL);
 	LsRestoreUser(&saved);
+	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);
 }
 
-/* rescore_all(): recompute every lead's score now. */
+/* ---------------------------------------------------------------------------
+ * SQL functions
+ * ---------------------------------------------------------------------------
+ */
+
+/* rescore_all(): recompute every lead's score now; returns how many leads were rewritten. */
 PG_FUNCTION_INFO_V1(rescore_all);
 Datum
 rescore_all(PG_FUNCTION_ARGS)
 {
-	LeadsAttachment *leads = LsLeadsAttachment();
+	RuleSet *rs = LsRules();
 	LsSavedUser saved;
+	int64 n;
 
+	LsLeadsAttachment();
 	LsBecomeExtensionOwner(&saved);
-	RescoreAll(leads);
+	n = RescoreAll(rs);
 	LsRestoreUser(&saved);
-	PG_RETURN_VOID();
+	PG_RETURN_INT64(n);
+}
+
+/* rescore_lead(lead anyelement): behind the generated rescore(lead); the new score, or NULL. */
+PG_FUNCTION_INFO_V1(rescore_lead);
+Datum
+rescore_lead(PG_FUNCTION_ARGS)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+	Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	RuleSet *rs;
+	LsSavedUser saved;
+	int32 score;
+	bool found;
+
+	if (!OidIsValid(argtype) || getBaseType(argtype) != getBaseType(leads->id_type))
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("rescore() takes a lead id of type %s, not %s", format_type_be(leads->id_type),
+							   OidIsValid(argtype) ? format_type_be(argtype) : "unknown")));
+	rs = LsRules();
+	LsBecomeExtensionOwner(&saved);
+	found = TouchLead(rs, PG_GETARG_DATUM(0), &score);
+	LsRestoreUser(&saved);
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(score);
+}
+
+/* ---------------------------------------------------------------------------
+ * Rule and settings changes: rescore every lead once, when the transaction commits
+ * ---------------------------------------------------------------------------
+ */
+
+static TransactionId rescore_requested_xid = InvalidTransactionId;
+
+/* rules_changed(): AFTER statement trigger on lead_scoring.rule (and row trigger on settings). */
+PG_FUNCTION_INFO_V1(rules_changed);
+Datum
+rules_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("rules_changed() must be fired AFTER a change")));
+	rescore_requested_xid = GetTopTransactionId();
+	/* TRUNCATE fires no row triggers, so nothing is deferred: rescore now */
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && LsAttachments()->leads != NULL)
+	{
+		RuleSet *rs;
+		LsSavedUser saved;
+
+		CommandCounterIncrement();
+		rs = LsRules();
+		LsBecomeExtensionOwner(&saved);
+		RescoreAll(rs);
+		LsRestoreUser(&saved);
+		rescore_requested_xid = InvalidTransactionId;
+	}
+	return PointerGetDatum(NULL);
+}
+
+/* rescore_after_rule_change(): deferred constraint trigger; the first one to fire rescores. */
+PG_FUNCTION_INFO_V1(rescore_after_rule_change);
+Datum
+rescore_after_rule_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("rescore_after_rule_change() must be fired AFTER a change")));
+	if (TransactionIdIsValid(rescore_requested_xid) &&
+		TransactionIdEquals(rescore_requested_xid, GetTopTransactionIdIfAny()))
+	{
+		rescore_requested_xid = InvalidTransactionId;
+		/* deferred triggers fire before the last command's cache invalidations are processed */
+		CommandCounterIncrement();
+		if (LsAttachments()->leads != NULL)
+		{
+			RuleSet *rs = LsRules();
+			LsSavedUser saved;
+
+			LsBecomeExtensionOwner(&saved);
+			RescoreAll(rs);
+			LsRestoreUser(&saved);
+		}
+	}
+	return PointerGetDatum(NULL);
 }

@@ -9,8 +9,9 @@ CREATE FUNCTION @extschema@.leads_after() RETURNS trigger AS 'MODULE_PATHNAME' L
 CREATE FUNCTION @extschema@.events_changed() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
 CREATE FUNCTION @extschema@.deals_changed() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
 
-CREATE FUNCTION @extschema@.rescore_all() RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.rescore_all() IS 'Recompute and store every lead''s score (and stage) now';
+CREATE FUNCTION @extschema@.rescore_all() RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.rescore_all() IS
+    'Recompute every lead''s score (and stage) now and store those that changed; returns how many';
 
 -- The type of a column, or a precise error naming the table, the column and the argument.
 CREATE FUNCTION @extschema@.column_type(tbl regclass, col name, argument text) RETURNS regtype
@@ -244,11 +245,13 @@ BEGIN
     VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
             keyword_column, keys);
 
-    -- scoring reads a lead's events by lead: make sure an index leads with the lead column
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
+    -- event type is included, so that rules on the type alone read the index, not the table.
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = events AND a.attname = lead_column) THEN
-        EXECUTE format('CREATE INDEX ON %s (%I, %I)', events, lead_column, time_column);
-        RAISE NOTICE 'created an index on %(%, %) for scoring', events, lead_column, time_column;
+        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                     type_column;
     END IF;
 
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
@@ -335,6 +338,10 @@ BEGIN
     END LOOP;
     DELETE FROM @extschema@.attachment WHERE relid = tbl;
     PERFORM @extschema@.rebuild_views();
+    -- the detached table's events no longer count
+    IF a.kind = 'events' THEN
+        PERFORM @extschema@.rescore_all();
+    END IF;
 END $$;
 
 -- Drop and recreate the canonical views and every generated object from the current attachments.

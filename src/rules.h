@@ -1,0 +1,143 @@
+/*
+ * rules.h — scoring rules as the C code evaluates them.
+ *
+ * The active rows of lead_scoring.rule are compiled once per backend into a
+ * RuleSet: each predicate's value is parsed in the type of the column it is
+ * compared with, regular expressions are checked, and the columns each rule
+ * reads are mapped to the attached leads and events tables.  The set is
+ * rebuilt after the rule table, the attachments or an attached table change.
+ */
+#ifndef RULES_H
+#define RULES_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+
+#include "attachment.h"
+#include "contact.h"
+
+typedef enum RuleOp
+{
+	RULE_OP_NONE = 0, /* no predicate: an engagement rule on the event type alone */
+	RULE_OP_EQ,
+	RULE_OP_NE,
+	RULE_OP_LT,
+	RULE_OP_LE,
+	RULE_OP_GT,
+	RULE_OP_GE,
+	RULE_OP_IN,
+	RULE_OP_CONTAINS,
+	RULE_OP_PREFIX,
+	RULE_OP_REGEX,
+	RULE_OP_IS_NULL,
+	RULE_OP_NOT_NULL,
+	RULE_OP_VALID_EMAIL,
+	RULE_OP_INVALID_EMAIL,
+	RULE_OP_VALID_PHONE,
+	RULE_OP_INVALID_PHONE
+} RuleOp;
+
+/* A predicate "column op value", compiled for one column of one table. */
+typedef struct RulePredicate
+{
+	RuleOp op;
+	Oid typid;	   /* the column's type */
+	Oid collation; /* for comparisons, lower-casing and regular expressions */
+	bool is_text;  /* text or varchar: read the bytes without the output function */
+	FmgrInfo cmp;  /* btree comparison support (comparison operators and in) */
+	FmgrInfo out;  /* output function (text operators) */
+	int nvalues;   /* parsed values: one, or the elements of an in list */
+	Datum *values;
+	char *lower_value; /* contains, prefix: the value lower-cased */
+	int lower_len;
+	struct varlena *pattern; /* regex: the pattern as text */
+	char *country;			 /* valid_phone, invalid_phone: explicit default country, or NULL */
+	const PhoneCountry *country_rules;
+} RulePredicate;
+
+typedef struct Rule
+{
+	int32 rule_id;
+	char *name;
+	bool engagement;
+	char *event_type; /* engagement: the event type matched, "*" for any */
+	bool any_type;
+	char *column_name; /* NULL: no predicate */
+	RuleOp op;
+	int32 points;
+	bool has_max_points;
+	int32 max_points;
+	bool has_max_hits;
+	int32 max_hits;
+	bool has_half_life;
+	double half_life; /* seconds */
+	/* fit rules */
+	int fit_col; /* index into RuleSet.fit_atts */
+	RulePredicate *fit_pred;
+	/* engagement rules, one entry per events source */
+	RulePredicate **event_pred; /* NULL where the table lacks the column */
+	int *event_col;				/* 0-based index into the source's predicate columns, -1 if absent */
+} Rule;
+
+/* One attached events table as scoring reads it. */
+typedef struct EventSource
+{
+	EventsAttachment *events;
+	int ncols;		 /* distinct columns the rules' predicates read */
+	AttrNumber *atts; /* their attribute numbers in the table */
+	char *select_list; /* "e.type::text, e.time::timestamptz, e.col..." */
+	SPIPlanPtr lead_plan;  /* events of one lead: $1 lead id, $2 event types */
+	SPIPlanPtr batch_plan; /* events of many leads: $1 lead id array, $2 event types */
+	/* reading one lead's events straight from an index (plain tables only) */
+	Oid index_oid;			   /* btree index whose first column is the lead column, or InvalidOid */
+	RegProcedure lead_eq_proc; /* its equality support for the first column */
+	Oid lead_eq_coll;
+	bool index_only;	 /* the index holds every column read: all-visible pages need no heap fetch */
+	int index_type_col;	 /* (index_only) positions in the index, 1-based, of the type column, */
+	int index_time_col;	 /* the time column, */
+	int *index_pred_cols; /* and of each predicate column */
+	bool type_is_text; /* the type column is text or varchar, else: */
+	FmgrInfo type_out; /* its output function */
+	Oid time_type;	   /* timestamptz, timestamp or date */
+} EventSource;
+
+typedef struct RuleSet
+{
+	LeadsAttachment *leads; /* NULL when no leads table is attached */
+	int nfit;
+	Rule **fit;
+	int neng;
+	Rule **eng;
+	int nfit_atts; /* distinct leads columns the fit rules read */
+	AttrNumber *fit_atts;
+	char *fit_select; /* "l.col1, l.col2" (or "NULL") */
+	int nsources;
+	EventSource *sources;
+	bool any_type;	   /* an engagement rule matches every event type */
+	Datum event_types; /* text[] of the types engagement rules match (when !any_type) */
+	int nwords;		   /* 64-bit words in a per-event bitmap of engagement rules */
+	SPIPlanPtr lead_row_plan;  /* fit columns of one lead: $1 lead id */
+	SPIPlanPtr lock_plan;	   /* lock leads in order: $1 lead id array */
+	SPIPlanPtr update_plan;	   /* rewrite leads' scores: $1 ids, $2 scores */
+	SPIPlanPtr touch_plan;	   /* rewrite one lead's score: $1 id */
+	MemoryContext cxt;
+} RuleSet;
+
+/* The compiled active rules (cached; rebuilt when stale). */
+extern RuleSet *LsRules(void);
+
+/* Whether a predicate holds for a column value. */
+extern bool RulePredicateMatches(const RulePredicate *pred, Datum value, bool isnull);
+
+/* Whether an event type (as text) is one an engagement rule matches. */
+extern bool RuleMatchesType(const Rule *rule, const char *type, int len);
+
+/* The text form of an event type value of the given type (no copy for text/varchar). */
+extern char *EventTypeText(Oid typid, Datum value, int *len);
+
+extern void RulesInit(void);
+
+#endif /* RULES_H */
