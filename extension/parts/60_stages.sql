@@ -58,9 +58,11 @@ WITH reached AS (
       FROM reached r
      WHERE @extschema@.stage_rank(r.stage) <= @extschema@.stage_rank('customer')
      GROUP BY r.lead_id
+), current AS (
+    SELECT l.stage, count(*) AS leads FROM @extschema@.leads l GROUP BY l.stage
 ), counts AS (
     SELECT f.stage,
-           (SELECT count(*) FROM @extschema@.leads l WHERE l.stage OPERATOR(@extschema@.=) f.stage) AS now_in,
+           coalesce((SELECT n.leads FROM current n WHERE n.stage OPERATOR(@extschema@.=) f.stage), 0) AS now_in,
            CASE WHEN @extschema@.stage_rank(f.stage) <= @extschema@.stage_rank('customer')
                 THEN (SELECT count(*) FROM furthest u WHERE u.rank >= @extschema@.stage_rank(f.stage))
                 ELSE (SELECT count(DISTINCT r.lead_id) FROM reached r WHERE r.stage OPERATOR(@extschema@.=) f.stage)
