@@ -20,6 +20,13 @@ SELECT lead_scoring.attach_events('crm.activity', type_column => 'kind', time_co
                                   channel_column => 'source', campaign_column => 'campaign', keyword_column => 'term');
 SELECT lead_scoring.attach_deals('crm.deal', cost_column => 'cost');
 INSERT INTO lead_scoring.event_type VALUES ('call', 'sales'), ('sales_email', 'sales');
+-- a few scoring rules, for the sales queue's context (no thresholds: stages move by hand and by deals)
+INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points) VALUES
+    ('named', 'fit', NULL, 'name', 'not_null', NULL, 10),
+    ('spam', 'fit', NULL, 'name', 'contains', 'spam', -50),
+    ('ad click', 'engagement', 'ad_click', NULL, NULL, NULL, 10),
+    ('page view', 'engagement', 'page_view', NULL, NULL, NULL, 5),
+    ('form', 'engagement', 'form', NULL, NULL, NULL, 25);
 
 -- Leads 1-3 are alice's, 4-9 bob's, 10-11 nobody's yet.  Events carry their own times.
 INSERT INTO crm.activity VALUES
@@ -137,6 +144,12 @@ SELECT lead_id, handed_off_at, owner, first_response_at, response_time, status, 
 SET lead_scoring.now = '2024-03-20 11:00';
 SELECT lead_id, status FROM lead_scoring.handoffs WHERE lead_id = 7;
 SET lead_scoring.now = '2024-03-20 10:00';
+
+-- the sales queue: the handoffs still waiting, oldest first, with their context
+--   lead 6: no touch; named +10 -> score 10, grade D4 (fit 10, engagement 0)
+--   lead 7: first touch google/brand/cyberdyne, last newsletter/march; ad click +10, named +10,
+--           page view +5 -> score 25, grade D3 (fit 10, engagement 15)
+SELECT * FROM lead_scoring.sales_queue;
 
 -- the funnel: along the main line a lead counts in every stage up to the furthest it reached
 --   furthest: customer 1, 8; opportunity 2, 9; sql 3; sal 4, 5, 6, 7; new 10, 11

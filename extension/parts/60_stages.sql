@@ -197,4 +197,32 @@ SELECT o.owner,
   LEFT JOIN by_deals d ON d.owner IS NOT DISTINCT FROM o.owner
  ORDER BY o.owner NULLS LAST
 $fn$
+$def$),
+
+-- Handoffs still waiting for sales (waiting or overdue), oldest first, with what sales needs to
+-- call with the right offer: score and grade, the first and the last touch (channel, campaign,
+-- keyword), and the three rules that weigh most in the score.  After the scoring wrappers (5xx).
+(690, 'sales_queue', 'view', $def$
+CREATE VIEW @extschema@.sales_queue AS
+SELECT h.lead_id, h.handed_off_at, h.owner, h.stage, h.status,
+       @extschema@.clock() - h.handed_off_at AS waiting_for, h.due_at,
+       l.score, @extschema@.grade(h.lead_id) AS grade,
+       ft.channel AS first_channel, ft.campaign AS first_campaign, ft.keyword AS first_keyword,
+       lt.channel AS last_channel, lt.campaign AS last_campaign, lt.keyword AS last_keyword,
+       ARRAY(SELECT x.rule || ' ' || CASE WHEN x.points > 0 THEN '+' ELSE '' END
+                    || trim_scale(round(x.points::numeric, 1))::text
+               FROM @extschema@.explain(h.lead_id, @extschema@.clock()) AS x
+              WHERE x.points <> 0
+              ORDER BY abs(x.points) DESC, x.rule
+              LIMIT 3) AS top_reasons
+  FROM @extschema@.handoffs h
+  LEFT JOIN @extschema@.leads l ON l.lead_id = h.lead_id
+  LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
+                      WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
+                      ORDER BY e.occurred_at, e.source, e.event_ref LIMIT 1) ft ON true
+  LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
+                      WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
+                      ORDER BY e.occurred_at DESC, e.source DESC, e.event_ref DESC LIMIT 1) lt ON true
+ WHERE h.status IN ('waiting', 'overdue')
+ ORDER BY h.handed_off_at, h.lead_id
 $def$);
