@@ -58,9 +58,16 @@ SET lead_scoring.reason = 'not now';
 UPDATE lead SET stage = 'recycled' WHERE id = 1;
 RESET lead_scoring.reason;
 SELECT id, stage, score FROM lead WHERE id = 1;
--- ... and its next event, with a score still above the sal threshold, hands it back
+-- ... and its next event does not hand it back: its score already met the sal threshold when it was recycled
 SET lead_scoring.now = '2024-05-20 09:00';
 INSERT INTO activity VALUES (5, 1, 'webinar', '2024-05-20 09:00');
+SELECT id, stage, score FROM lead WHERE id = 1;
+-- its engagement goes (score 40: below sal, and a falling score moves nobody); a new demo request lifts
+-- it across the sal threshold (40 -> 110; demo requests are worth 70 since the rule change): it earned its way back
+DELETE FROM activity WHERE lead_id = 1;
+SELECT id, stage, score FROM lead WHERE id = 1;
+SET lead_scoring.now = '2024-06-01 09:00';
+INSERT INTO activity VALUES (6, 1, 'demo', '2024-06-01 09:00');
 SELECT * FROM pg_temp.log(1);
 
 DROP FUNCTION pg_temp.log(int);
