@@ -101,6 +101,12 @@ DECLARE
     log_type regtype;
 BEGIN
     PERFORM @extschema@.check_attachable(leads);
+    IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
+        RAISE EXCEPTION 'the leads table % is partitioned', leads
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Scores and stages are maintained by row triggers on the leads table itself; '
+                           'partitioned events and deals tables are supported.';
+    END IF;
     SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
     IF FOUND THEN
         RAISE EXCEPTION 'a leads table is already attached: %', other
@@ -163,7 +169,7 @@ BEGIN
                 lead_id    %s NOT NULL,
                 from_stage @extschema@.funnel_stage,
                 to_stage   @extschema@.funnel_stage NOT NULL,
-                changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+                changed_at timestamptz NOT NULL DEFAULT @extschema@.clock(),
                 score      integer,
                 actor      text NOT NULL,
                 reason     text NOT NULL,
@@ -186,8 +192,8 @@ BEGIN
          WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
          ORDER BY l.%1$I$ins$,
         id_column, stage_column,
-        CASE WHEN created_column IS NULL THEN 'pg_catalog.now()'
-             ELSE format('coalesce(l.%I::timestamptz, pg_catalog.now())', created_column) END,
+        CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
+             ELSE format('coalesce(l.%I::timestamptz, @extschema@.clock())', created_column) END,
         score_column,
         CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
         leads);
@@ -354,7 +360,19 @@ DECLARE
     id_type text;
     parts text[];
     src text;
+    regrants text[];
 BEGIN
+    -- privileges granted on generated objects survive their regeneration
+    SELECT array_agg(stmt ORDER BY stmt) INTO regrants FROM (
+        SELECT format('REVOKE ALL ON %s @extschema@.%I FROM PUBLIC', o.objtype, o.name) AS stmt
+          FROM @extschema@.generated_objects() o WHERE o.acl IS NOT NULL
+        UNION ALL
+        SELECT format('GRANT %s ON %s @extschema@.%I TO %s%s', x.privilege_type, o.objtype, o.name,
+                      CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+                      CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+          FROM @extschema@.generated_objects() o, aclexplode(o.acl) x
+         WHERE x.grantee <> o.owner) s;
+
     FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord DESC LOOP
         IF g.kind = 'view' THEN
             EXECUTE format('DROP VIEW IF EXISTS @extschema@.%I', g.name);
@@ -439,7 +457,28 @@ BEGIN
     FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord LOOP
         EXECUTE replace(g.definition, '@lead_id_type@', id_type);
     END LOOP;
+    FOR src IN SELECT unnest(regrants) ORDER BY 1 DESC LOOP   -- REVOKE before GRANT
+        EXECUTE src;
+    END LOOP;
 END $$;
+
+-- The generated views and functions that exist now, with their owners and privileges.
+CREATE FUNCTION @extschema@.generated_objects(OUT objtype text, OUT name text, OUT owner oid, OUT acl aclitem[])
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'TABLE', c.relname::text, c.relowner, c.relacl
+      FROM pg_class c
+     WHERE c.relnamespace = '@extschema@'::regnamespace AND c.relkind = 'v'
+       AND (c.relname IN ('leads', 'events', 'deals')
+            OR c.relname IN (SELECT g.name FROM @extschema@.generated_view g WHERE g.kind = 'view'))
+    UNION ALL
+    SELECT 'FUNCTION', p.proname::text, p.proowner, p.proacl
+      FROM pg_proc p
+     WHERE p.pronamespace = '@extschema@'::regnamespace
+       AND p.proname IN (SELECT g.name FROM @extschema@.generated_view g WHERE g.kind = 'function')
+       AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                          AND d.deptype = 'e')
+$$;
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name) FROM PUBLIC;
