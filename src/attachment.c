@@ -255,8 +255,8 @@ BuildAttachments(void)
 
 	/* the attachment table is read as the extension owner: any role's writes fire the triggers */
 	GetUserIdAndSecContext(&saved.userid, &saved.sec_context);
-	SetUserIdAndSecContext(a->extension_owner, saved.sec_context | SECURITY_LOCAL_USERID_CHANGE |
-												   SECURITY_NOFORCE_RLS);
+	SetUserIdAndSecContext(a->extension_owner,
+						   saved.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	/* not read-only: a new snapshot sees changes made by earlier commands of this transaction,
 	 * even when the cache is rebuilt from a deferred trigger or inside a statement */
 	if (SPI_execute(

@@ -100,7 +100,8 @@ static const struct
 };
 
 #define RULE_OPS_HINT                                                                              \
-	"Operators: =, <>, <, <=, >, >=, in, contains, prefix, regex, is_null, not_null, valid_email, " \
+	"Operators: =, <>, <, <=, >, >=, in, contains, prefix, regex, is_null, not_null, "             \
+	"valid_email, "                                                                                \
 	"invalid_email, valid_phone, invalid_phone."
 
 /* ---------------------------------------------------------------------------
@@ -127,7 +128,8 @@ IntField(HeapTuple tup, TupleDesc desc, const char *field, int32 *value)
 	return !isnull;
 }
 
-/* The fields of a rule row (a row of lead_scoring.rule, or a query result with its column names). */
+/* The fields of a rule row (a row of lead_scoring.rule, or a query result with its column names).
+ */
 static void
 ReadRuleFields(HeapTuple tup, TupleDesc desc, RuleFields *f)
 {
@@ -179,10 +181,11 @@ CheckRuleShape(const RuleFields *f, ValueUse *value_use)
 		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("a rule must have a name"),
 						errhint("Give every row of lead_scoring.rule a unique name.")));
 	if (f->kind == NULL || (strcmp(f->kind, "fit") != 0 && strcmp(f->kind, "engagement") != 0))
-		RuleError(f, ERRCODE_INVALID_PARAMETER_VALUE,
-				  psprintf("kind must be 'fit' or 'engagement', not %s",
-						   f->kind ? quote_literal_cstr(f->kind) : "NULL"),
-				  "A fit rule tests a column of the lead; an engagement rule counts the lead's events.");
+		RuleError(
+			f, ERRCODE_INVALID_PARAMETER_VALUE,
+			psprintf("kind must be 'fit' or 'engagement', not %s",
+					 f->kind ? quote_literal_cstr(f->kind) : "NULL"),
+			"A fit rule tests a column of the lead; an engagement rule counts the lead's events.");
 	engagement = (strcmp(f->kind, "engagement") == 0);
 	if (!f->has_points)
 		RuleError(f, ERRCODE_NOT_NULL_VIOLATION, "points must not be NULL", NULL);
@@ -269,12 +272,13 @@ ParseValue(const RuleFields *f, const char *value, Oid typid, int32 typmod, cons
 		escontext.details_wanted = true;
 		if (!OidInputFunctionCallSafe(input, (char *) value, ioparam, typmod, (Node *) &escontext,
 									  &result))
-			ereport(ERROR, (errcode(escontext.error_data->sqlerrcode),
-							errmsg("rule \"%s\": value %s is not a valid %s for column \"%s\" of %s",
-								   f->name, quote_literal_cstr(value), format_type_be(typid),
-								   column, table),
-							errdetail("%s", escontext.error_data->message),
-							errhint("Predicates compare in the column's own type.")));
+			ereport(
+				ERROR,
+				(errcode(escontext.error_data->sqlerrcode),
+				 errmsg("rule \"%s\": value %s is not a valid %s for column \"%s\" of %s", f->name,
+						quote_literal_cstr(value), format_type_be(typid), column, table),
+				 errdetail("%s", escontext.error_data->message),
+				 errhint("Predicates compare in the column's own type.")));
 	}
 #else
 	{
@@ -291,12 +295,13 @@ ParseValue(const RuleFields *f, const char *value, Oid typid, int32 typmod, cons
 			MemoryContextSwitchTo(cxt);
 			edata = CopyErrorData();
 			FlushErrorState();
-			ereport(ERROR, (errcode(edata->sqlerrcode),
-							errmsg("rule \"%s\": value %s is not a valid %s for column \"%s\" of %s",
-								   f->name, quote_literal_cstr(value), format_type_be(typid),
-								   column, table),
-							errdetail("%s", edata->message),
-							errhint("Predicates compare in the column's own type.")));
+			ereport(
+				ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("rule \"%s\": value %s is not a valid %s for column \"%s\" of %s", f->name,
+						quote_literal_cstr(value), format_type_be(typid), column, table),
+				 errdetail("%s", edata->message),
+				 errhint("Predicates compare in the column's own type.")));
 		}
 		PG_END_TRY();
 	}
@@ -353,8 +358,9 @@ SplitInList(const RuleFields *f, const char *list)
 		{
 			while (*p != ',' && *p != '\0')
 				appendStringInfoChar(&item, *p++);
-			while (item.len > 0 && (item.data[item.len - 1] == ' ' || item.data[item.len - 1] == '\t' ||
-									item.data[item.len - 1] == '\n' || item.data[item.len - 1] == '\r'))
+			while (item.len > 0 &&
+				   (item.data[item.len - 1] == ' ' || item.data[item.len - 1] == '\t' ||
+					item.data[item.len - 1] == '\n' || item.data[item.len - 1] == '\r'))
 				item.data[--item.len] = '\0';
 		}
 		if (!quoted && item.len == 0)
@@ -451,12 +457,14 @@ CompilePredicate(const RuleFields *f, RuleOp op, Oid relid, AttrNumber att, cons
 				MemoryContextSwitchTo(cxt);
 				edata = CopyErrorData();
 				FlushErrorState();
-				ereport(ERROR,
-						(errcode(edata->sqlerrcode),
-						 errmsg("rule \"%s\": %s is not a valid regular expression", f->name,
-								quote_literal_cstr(f->value)),
-						 errdetail("%s", edata->message),
-						 errhint("Rules use PostgreSQL's regular expressions, as the ~ operator does.")));
+				ereport(
+					ERROR,
+					(errcode(edata->sqlerrcode),
+					 errmsg("rule \"%s\": %s is not a valid regular expression", f->name,
+							quote_literal_cstr(f->value)),
+					 errdetail("%s", edata->message),
+					 errhint(
+						 "Rules use PostgreSQL's regular expressions, as the ~ operator does.")));
 			}
 			PG_END_TRY();
 			break;
@@ -468,11 +476,12 @@ CompilePredicate(const RuleFields *f, RuleOp op, Oid relid, AttrNumber att, cons
 				p->country = pstrdup(f->value);
 				p->country_rules = LsPhoneCountry(f->value, true);
 				if (p->country_rules == NULL)
-					RuleError(f, ERRCODE_INVALID_PARAMETER_VALUE,
-							  psprintf("unknown phone country %s", quote_literal_cstr(f->value)),
-							  "The value of valid_phone and invalid_phone is the country assumed for "
-							  "numbers without an international prefix: a calling code such as '44' "
-							  "or an ISO code such as 'GB'; NULL uses settings.default_phone_country.");
+					RuleError(
+						f, ERRCODE_INVALID_PARAMETER_VALUE,
+						psprintf("unknown phone country %s", quote_literal_cstr(f->value)),
+						"The value of valid_phone and invalid_phone is the country assumed for "
+						"numbers without an international prefix: a calling code such as '44' "
+						"or an ISO code such as 'GB'; NULL uses settings.default_phone_country.");
 			}
 			break;
 		default:
@@ -546,11 +555,12 @@ CompileRule(const RuleFields *f, Attachments *a, RuleSet *rs)
 					  psprintf("column \"%s\" does not exist in %s", f->column_name, table),
 					  "A fit rule tests a column of the attached leads table.");
 		if (att == leads->score_att || att == leads->stage_att)
-			RuleError(f, ERRCODE_INVALID_PARAMETER_VALUE,
-					  psprintf("column \"%s\" of %s is maintained by lead_scoring", f->column_name,
-							   table),
-					  "A fit rule cannot test the lead's score or stage, which are computed from the "
-					  "rules.");
+			RuleError(
+				f, ERRCODE_INVALID_PARAMETER_VALUE,
+				psprintf("column \"%s\" of %s is maintained by lead_scoring", f->column_name,
+						 table),
+				"A fit rule cannot test the lead's score or stage, which are computed from the "
+				"rules.");
 		r->fit_pred = CompilePredicate(f, op, leads->relid, att, table);
 		if (rs != NULL)
 			r->fit_col = AddColumn(&rs->fit_atts, &rs->nfit_atts, att);
@@ -575,8 +585,7 @@ CompileRule(const RuleFields *f, Attachments *a, RuleSet *rs)
 			r->event_pred[s] = CompilePredicate(f, op, e->relid, att,
 												psprintf("the events table %s", e->qualname));
 			if (rs != NULL)
-				r->event_col[s] =
-					AddColumn(&rs->sources[s].atts, &rs->sources[s].ncols, att);
+				r->event_col[s] = AddColumn(&rs->sources[s].atts, &rs->sources[s].ncols, att);
 		}
 		s++;
 	}
@@ -739,7 +748,8 @@ RulePredicateMatches(const RulePredicate *p, Datum value, bool isnull)
 bool
 RuleMatchesType(const Rule *rule, const char *type, int len)
 {
-	return rule->any_type || (strncmp(rule->event_type, type, len) == 0 && rule->event_type[len] == '\0');
+	return rule->any_type ||
+		   (strncmp(rule->event_type, type, len) == 0 && rule->event_type[len] == '\0');
 }
 
 char *
@@ -880,8 +890,9 @@ FindLeadIndex(EventSource *src, Oid id_type)
 		int quality;
 		Oid op;
 
-		if (ir->rd_rel->relam == BTREE_AM_OID && ix->indisvalid && ix->indisready && ix->indislive &&
-			ix->indkey.values[0] == e->lead_att && RelationGetIndexPredicate(ir) == NIL &&
+		if (ir->rd_rel->relam == BTREE_AM_OID && ix->indisvalid && ix->indisready &&
+			ix->indislive && ix->indkey.values[0] == e->lead_att &&
+			RelationGetIndexPredicate(ir) == NIL &&
 			OidIsValid(op = get_opfamily_member(ir->rd_opfamily[0], ir->rd_opcintype[0],
 												ir->rd_opcintype[0], BTEqualStrategyNumber)) &&
 			IsBinaryCoercible(id_type, ir->rd_opcintype[0]))
@@ -897,7 +908,8 @@ FindLeadIndex(EventSource *src, Oid id_type)
 				pred_cols[i] = IndexColumn(ir, rel, src->atts[i]);
 				covering &= (pred_cols[i] > 0);
 			}
-			quality = (covering ? 4 : 0) + ((ix->indnkeyatts > 1 && ix->indkey.values[1] == e->time_att) ? 2 : 1);
+			quality = (covering ? 4 : 0) +
+					  ((ix->indnkeyatts > 1 && ix->indkey.values[1] == e->time_att) ? 2 : 1);
 			if (quality > best)
 			{
 				best = quality;
@@ -945,8 +957,8 @@ DescribeSource(EventSource *src, Oid id_type)
 static RuleSet *
 BuildRuleSet(Attachments *a)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rules",
-											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rules", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 	RuleSet *rs;
 	LsSavedUser saved;
@@ -1005,7 +1017,8 @@ BuildRuleSet(Attachments *a)
 
 		foreach (lc, types)
 			elems[n++] = CStringGetTextDatum(lfirst(lc));
-		rs->event_types = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+		rs->event_types =
+			PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	}
 	if (rs->leads != NULL)
 	{
@@ -1070,8 +1083,9 @@ rule_validate(PG_FUNCTION_ARGS)
 						errmsg("rule_validate() must be called as a trigger")));
 	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("rule_validate() must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW")));
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("rule_validate() must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW")));
 	if (RelationGetRelid(td->tg_relation) != LsRelid("rule", false))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("rule_validate() fired on table \"%s\", not on lead_scoring.rule",

@@ -79,29 +79,29 @@ typedef struct Rule
 	RulePredicate *fit_pred;
 	/* engagement rules, one entry per events source */
 	RulePredicate **event_pred; /* NULL where the table lacks the column */
-	int *event_col;				/* 0-based index into the source's predicate columns, -1 if absent */
+	int *event_col; /* 0-based index into the source's predicate columns, -1 if absent */
 } Rule;
 
 /* One attached events table as scoring reads it. */
 typedef struct EventSource
 {
 	EventsAttachment *events;
-	int ncols;		 /* distinct columns the rules' predicates read */
-	AttrNumber *atts; /* their attribute numbers in the table */
-	char *select_list; /* "e.type::text, e.time::timestamptz, e.col..." */
+	int ncols;			   /* distinct columns the rules' predicates read */
+	AttrNumber *atts;	   /* their attribute numbers in the table */
+	char *select_list;	   /* "e.type::text, e.time::timestamptz, e.col..." */
 	SPIPlanPtr lead_plan;  /* events of one lead: $1 lead id, $2 event types */
 	SPIPlanPtr batch_plan; /* events of many leads: $1 lead id array, $2 event types */
 	/* reading one lead's events straight from an index (plain tables only) */
-	Oid index_oid;			   /* btree index whose first column is the lead column, or InvalidOid */
+	Oid index_oid; /* btree index whose first column is the lead column, or InvalidOid */
 	RegProcedure lead_eq_proc; /* its equality support for the first column */
 	Oid lead_eq_coll;
-	bool index_only;	 /* the index holds every column read: all-visible pages need no heap fetch */
-	int index_type_col;	 /* (index_only) positions in the index, 1-based, of the type column, */
-	int index_time_col;	 /* the time column, */
+	bool index_only; /* the index holds every column read: all-visible pages need no heap fetch */
+	int index_type_col;	  /* (index_only) positions in the index, 1-based, of the type column, */
+	int index_time_col;	  /* the time column, */
 	int *index_pred_cols; /* and of each predicate column */
-	bool type_is_text; /* the type column is text or varchar, else: */
-	FmgrInfo type_out; /* its output function */
-	Oid time_type;	   /* timestamptz, timestamp or date */
+	bool type_is_text;	  /* the type column is text or varchar, else: */
+	FmgrInfo type_out;	  /* its output function */
+	Oid time_type;		  /* timestamptz, timestamp or date */
 } EventSource;
 
 typedef struct RuleSet
@@ -116,13 +116,13 @@ typedef struct RuleSet
 	char *fit_select; /* "l.col1, l.col2" (or "NULL") */
 	int nsources;
 	EventSource *sources;
-	bool any_type;	   /* an engagement rule matches every event type */
-	Datum event_types; /* text[] of the types engagement rules match (when !any_type) */
-	int nwords;		   /* 64-bit words in a per-event bitmap of engagement rules */
-	SPIPlanPtr lead_row_plan;  /* fit columns of one lead: $1 lead id */
-	SPIPlanPtr lock_plan;	   /* lock leads in order: $1 lead id array */
-	SPIPlanPtr update_plan;	   /* rewrite leads' scores: $1 ids, $2 scores */
-	SPIPlanPtr touch_plan;	   /* rewrite one lead's score: $1 id */
+	bool any_type;			  /* an engagement rule matches every event type */
+	Datum event_types;		  /* text[] of the types engagement rules match (when !any_type) */
+	int nwords;				  /* 64-bit words in a per-event bitmap of engagement rules */
+	SPIPlanPtr lead_row_plan; /* fit columns of one lead: $1 lead id */
+	SPIPlanPtr lock_plan;	  /* lock leads in order: $1 lead id array */
+	SPIPlanPtr update_plan;	  /* rewrite leads' scores: $1 ids, $2 scores */
+	SPIPlanPtr touch_plan;	  /* rewrite one lead's score: $1 id */
 	MemoryContext cxt;
 } RuleSet;
 

@@ -121,10 +121,11 @@ BatchEventsPlan(RuleSet *rs, int s)
 		Oid argtypes[2] = {IdArrayType(rs->leads), TEXTARRAYOID};
 		/* LATERAL ... OFFSET 0: one index probe per lead, in the array's order (never a hash join
 		 * over the whole table for a few thousand leads) */
-		char *sql = psprintf("SELECT k.n, e.* FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n),"
-							 " LATERAL (SELECT %s FROM %s e WHERE e.%s %s k.id%s OFFSET 0) e ORDER BY k.n",
-							 src->select_list, src->events->qualname, src->events->lead_col,
-							 rs->leads->id_eq, TypeFilter(rs, src));
+		char *sql =
+			psprintf("SELECT k.n, e.* FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n),"
+					 " LATERAL (SELECT %s FROM %s e WHERE e.%s %s k.id%s OFFSET 0) e ORDER BY k.n",
+					 src->select_list, src->events->qualname, src->events->lead_col,
+					 rs->leads->id_eq, TypeFilter(rs, src));
 
 		src->batch_plan = KeepPlan(sql, 2, argtypes);
 	}
@@ -139,8 +140,8 @@ LeadRowPlan(RuleSet *rs)
 		LeadsAttachment *l = rs->leads;
 		Oid argtype = l->id_type;
 
-		rs->lead_row_plan = KeepPlan(psprintf("SELECT %s FROM %s l WHERE l.%s %s $1", rs->fit_select,
-											  l->qualname, l->id_col, l->id_eq),
+		rs->lead_row_plan = KeepPlan(psprintf("SELECT %s FROM %s l WHERE l.%s %s $1",
+											  rs->fit_select, l->qualname, l->id_col, l->id_eq),
 									 1, &argtype);
 	}
 	return rs->lead_row_plan;
@@ -156,9 +157,10 @@ LockPlan(RuleSet *rs)
 
 		/* LockRows runs above the sort: rows are locked in k.n order, which is the id order */
 		rs->lock_plan = KeepPlan(
-			psprintf("SELECT k.n, l.%s, l.%s, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
-					 " JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
-					 l->score_col, l->stage_col, rs->fit_select, l->qualname, l->id_col, l->id_eq),
+			psprintf(
+				"SELECT k.n, l.%s, l.%s, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
+				" JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
+				l->score_col, l->stage_col, rs->fit_select, l->qualname, l->id_col, l->id_eq),
 			1, &argtype);
 	}
 	return rs->lock_plan;
@@ -172,11 +174,11 @@ UpdatePlan(RuleSet *rs)
 		LeadsAttachment *l = rs->leads;
 		Oid argtypes[2] = {IdArrayType(l), INT4ARRAYOID};
 
-		rs->update_plan = KeepPlan(
-			psprintf("UPDATE %s l SET %s = k.s FROM ROWS FROM (pg_catalog.unnest($1), "
-					 "pg_catalog.unnest($2)) AS k(id, s) WHERE l.%s %s k.id",
-					 l->qualname, l->score_col, l->id_col, l->id_eq),
-			2, argtypes);
+		rs->update_plan =
+			KeepPlan(psprintf("UPDATE %s l SET %s = k.s FROM ROWS FROM (pg_catalog.unnest($1), "
+							  "pg_catalog.unnest($2)) AS k(id, s) WHERE l.%s %s k.id",
+							  l->qualname, l->score_col, l->id_col, l->id_eq),
+					 2, argtypes);
 	}
 	return rs->update_plan;
 }
@@ -189,9 +191,10 @@ TouchPlan(RuleSet *rs)
 		LeadsAttachment *l = rs->leads;
 		Oid argtype = l->id_type;
 
-		rs->touch_plan = KeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s $1", l->qualname,
-										   l->score_col, l->score_col, l->id_col, l->id_eq),
-								  1, &argtype);
+		rs->touch_plan =
+			KeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s $1", l->qualname,
+							  l->score_col, l->score_col, l->id_col, l->id_eq),
+					 1, &argtype);
 	}
 	return rs->touch_plan;
 }
@@ -217,9 +220,9 @@ EventSetInit(EventSet *es, RuleSet *rs)
 {
 	memset(es, 0, sizeof(*es));
 	es->rs = rs;
-	es->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events", ALLOCSET_DEFAULT_SIZES);
-	es->scratch =
-		AllocSetContextCreate(es->cxt, "lead_scoring event row", ALLOCSET_SMALL_SIZES);
+	es->cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events", ALLOCSET_DEFAULT_SIZES);
+	es->scratch = AllocSetContextCreate(es->cxt, "lead_scoring event row", ALLOCSET_SMALL_SIZES);
 }
 
 void
@@ -328,7 +331,8 @@ TupleColumn(void *arg, int col, bool *isnull)
 }
 
 void
-EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleDesc desc, int type_col)
+EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleDesc desc,
+			int type_col)
 {
 	RuleSet *rs = es->rs;
 	MemoryContext old = MemoryContextSwitchTo(es->scratch);
@@ -343,9 +347,10 @@ EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleD
 	if (!isnull)
 	{
 		type = DatumGetTextPP(d);
-		time = heap_getattr(tup, type_col + 1, desc, &isnull); /* an event without a time never happened */
-		if (!isnull && MatchRules(rs, source, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), TupleColumn,
-								  &cols, bits))
+		time = heap_getattr(tup, type_col + 1, desc,
+							&isnull); /* an event without a time never happened */
+		if (!isnull && MatchRules(rs, source, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type),
+								  TupleColumn, &cols, bits))
 			AppendEvent(es, lead, source, seq, DatumGetTimestampTz(time), bits);
 	}
 	MemoryContextSwitchTo(old);
@@ -394,7 +399,8 @@ DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
 	}
 	dr->es = es;
 	dr->source = s;
-	dr->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring index scan", ALLOCSET_DEFAULT_SIZES);
+	dr->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring index scan",
+									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(dr->cxt);
 	dr->bits = palloc(sizeof(uint64) * es->rs->nwords);
 	dr->scan = index_beginscan(dr->heap, dr->index, snapshot, 1, 0);
@@ -462,7 +468,8 @@ DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
 			if (VM_ALL_VISIBLE(dr->heap, ItemPointerGetBlockNumber(tid), &dr->vmbuffer))
 			{
 				from_heap = false;
-				index_deform_tuple(dr->scan->xs_itup, dr->scan->xs_itupdesc, dr->ivalues, dr->inulls);
+				index_deform_tuple(dr->scan->xs_itup, dr->scan->xs_itupdesc, dr->ivalues,
+								   dr->inulls);
 				PredicateLockPage(dr->heap, ItemPointerGetBlockNumber(tid), dr->scan->xs_snapshot);
 			}
 			else if (!index_fetch_heap(dr->scan, dr->slot))
@@ -691,7 +698,8 @@ FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, RuleOutcome *outc
 	for (r = 0; r < rs->nfit; r++)
 	{
 		Rule *rule = rs->fit[r];
-		bool match = RulePredicateMatches(rule->fit_pred, values[rule->fit_col], nulls[rule->fit_col]);
+		bool match =
+			RulePredicateMatches(rule->fit_pred, values[rule->fit_col], nulls[rule->fit_col]);
 
 		if (match)
 			total += rule->points;
@@ -816,15 +824,6 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 	return engagement;
 }
 
-int32
-ScoreLead(RuleSet *rs, HeapTuple lead_row, TupleDesc desc, Datum lead_id, TimestampTz at)
-{
-	int64 fit = FitPointsOfRow(rs, lead_row, desc);
-	double engagement = LeadEngagement(rs, lead_id, at, true, NULL);
-
-	return FinalScore((double) fit + engagement);
-}
-
 /* ---------------------------------------------------------------------------
  * SQL-callable functions behind the generated score, explain and grade wrappers
  * ---------------------------------------------------------------------------
@@ -838,12 +837,13 @@ CheckLeadArgument(FunctionCallInfo fcinfo, const char *fname)
 	Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
 
 	if (!OidIsValid(argtype) || getBaseType(argtype) != getBaseType(leads->id_type))
-		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-						errmsg("%s() takes a lead id of type %s, not %s", fname,
-							   format_type_be(leads->id_type),
-							   OidIsValid(argtype) ? format_type_be(argtype) : "unknown"),
-						errhint("Call lead_scoring.%s(lead) with a value of the leads table's id column.",
-								fname)));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s() takes a lead id of type %s, not %s", fname,
+						format_type_be(leads->id_type),
+						OidIsValid(argtype) ? format_type_be(argtype) : "unknown"),
+				 errhint("Call lead_scoring.%s(lead) with a value of the leads table's id column.",
+						 fname)));
 	return leads;
 }
 
@@ -864,7 +864,8 @@ CheckCanRead(RuleSet *rs)
 	}
 }
 
-/* Fit and engagement of a lead at 'at', with per-rule outcomes; false when the lead does not exist. */
+/* Fit and engagement of a lead at 'at', with per-rule outcomes; false when the lead does not exist.
+ */
 static bool
 ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *engagement,
 			RuleOutcome *fit_outcomes, RuleOutcome *eng_outcomes)
@@ -885,7 +886,8 @@ ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *enga
 	{
 		/* fit is evaluated here, while the row's values are still in SPI memory */
 		for (i = 0; i < rs->nfit_atts; i++)
-			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &nulls[i]);
+			values[i] =
+				SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &nulls[i]);
 		*fit = FitPoints(rs, values, nulls, fit_outcomes);
 	}
 	SPI_finish();
@@ -909,7 +911,8 @@ score_lead(PG_FUNCTION_ARGS)
 	rs = LsRules();
 	CheckCanRead(rs);
 	LsBecomeExtensionOwner(&saved);
-	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, NULL, NULL);
+	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, NULL,
+						NULL);
 	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();
@@ -981,8 +984,8 @@ explain_lead(PG_FUNCTION_ARGS)
 	fit_out = palloc0(sizeof(RuleOutcome) * Max(rs->nfit, 1));
 	eng_out = palloc0(sizeof(RuleOutcome) * Max(rs->neng, 1));
 	LsBecomeExtensionOwner(&saved);
-	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, fit_out,
-						eng_out);
+	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement,
+						fit_out, eng_out);
 	LsRestoreUser(&saved);
 
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);

@@ -60,8 +60,8 @@ extern void EventSetClear(EventSet *es);
 extern void EventSetFree(EventSet *es);
 /* Add an event row: columns type_col, type_col + 1 are its type (text) and time (timestamptz),
  * the next ones the source's predicate columns. */
-extern void EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup, TupleDesc desc,
-						int type_col);
+extern void EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple tup,
+						TupleDesc desc, int type_col);
 /*
  * The engagement of leads 0 .. nleads-1 at 'at', counting the events up to 'cutoff' (events
  * between 'at' and 'cutoff' count in full); outcomes (rs->neng entries) for a single lead.
@@ -86,7 +86,7 @@ typedef struct DirectReader
 	struct IndexScanDescData *scan;
 	TupleTableSlot *slot;
 	Buffer vmbuffer; /* visibility map page, for index-only reading */
-	Datum *ivalues; /* an index tuple's values */
+	Datum *ivalues;	 /* an index tuple's values */
 	bool *inulls;
 	MemoryContext cxt;
 	uint64 *bits;
@@ -131,10 +131,5 @@ extern SPIPlanPtr UpdatePlan(RuleSet *rs);
 extern SPIPlanPtr TouchPlan(RuleSet *rs);
 /* Arguments $2 of the event queries: the event types to read. */
 extern Datum EventTypesArg(RuleSet *rs, char *null);
-
-/* The score of the lead whose row is given, at time 'at' (fit rules on the row, engagement from
- * its events read with a new snapshot). */
-extern int32 ScoreLead(RuleSet *rs, HeapTuple lead_row, TupleDesc desc, Datum lead_id,
-					   TimestampTz at);
 
 #endif /* SCORE_H */

@@ -242,8 +242,8 @@ leads_before(PG_FUNCTION_ARGS)
 	if (touched >= 0 && touch->engagement != NULL)
 		engagement = touch->engagement[touched];
 	else
-		engagement = LeadEngagement(rs, write.lead_id, GetCurrentTransactionStartTimestamp(), true,
-									NULL);
+		engagement =
+			LeadEngagement(rs, write.lead_id, GetCurrentTransactionStartTimestamp(), true, NULL);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);
@@ -301,7 +301,8 @@ typedef struct Rewrites
 static void
 RewritesInit(Rewrites *w, int cap)
 {
-	w->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rewrites", ALLOCSET_DEFAULT_SIZES);
+	w->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rewrites",
+								   ALLOCSET_DEFAULT_SIZES);
 	w->n = 0;
 	w->cap = cap;
 	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
@@ -323,8 +324,8 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	if (w->n == 0)
 		return;
 	MemoryContextSwitchTo(w->cxt); /* the arrays go with the rewrites, reset below */
-	args[0] = PointerGetDatum(
-		construct_array(w->ids, w->n, leads->id_type, leads->id_len, leads->id_byval, leads->id_align));
+	args[0] = PointerGetDatum(construct_array(w->ids, w->n, leads->id_type, leads->id_len,
+											  leads->id_byval, leads->id_align));
 	{
 		Datum *scores = palloc(sizeof(Datum) * w->n);
 
@@ -445,7 +446,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 	RewritesInit(&w, BATCH_LEADS);
 	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
 	readers = palloc0(sizeof(DirectReader) * Max(rs->nsources, 1));
-	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring batch", ALLOCSET_DEFAULT_SIZES);
+	chunk_cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring batch", ALLOCSET_DEFAULT_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -453,8 +455,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 	{
 		int m = Min(BATCH_LEADS, n - lo);
 		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
-		Datum array = PointerGetDatum(
-			construct_array(ids + lo, m, leads->id_type, leads->id_len, leads->id_byval, leads->id_align));
+		Datum array = PointerGetDatum(construct_array(ids + lo, m, leads->id_type, leads->id_len,
+													  leads->id_byval, leads->id_align));
 		bool *found = palloc0(sizeof(bool) * m);
 		int32 *old_score = palloc(sizeof(int32) * m);
 		FunnelStage *old_stage = palloc(sizeof(FunnelStage) * m);
@@ -504,7 +506,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				continue;
 			args[0] = array;
 			args[1] = EventTypesArg(rs, &argnulls[1]);
-			streams[s].portal = SPI_cursor_open(NULL, BatchEventsPlan(rs, s), args, argnulls, false);
+			streams[s].portal =
+				SPI_cursor_open(NULL, BatchEventsPlan(rs, s), args, argnulls, false);
 		}
 		for (k = 0; k < m; k++)
 		{
@@ -541,7 +544,9 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				while ((tup = StreamPeek(&streams[s])) != NULL)
 				{
 					bool isnull;
-					int idx = (int) DatumGetInt64(heap_getattr(tup, 1, streams[s].tt->tupdesc, &isnull)) - 1;
+					int idx =
+						(int) DatumGetInt64(heap_getattr(tup, 1, streams[s].tt->tupdesc, &isnull)) -
+						1;
 
 					if (idx != k)
 						break;
@@ -585,8 +590,9 @@ IdCollateClause(const LeadsAttachment *leads)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for collation %u", leads->id_collation);
 	form = (Form_pg_collation) GETSTRUCT(tup);
-	result = psprintf(" COLLATE %s", quote_qualified_identifier(get_namespace_name(form->collnamespace),
-																NameStr(form->collname)));
+	result =
+		psprintf(" COLLATE %s", quote_qualified_identifier(get_namespace_name(form->collnamespace),
+														   NameStr(form->collname)));
 	ReleaseSysCache(tup);
 	return result;
 }
@@ -615,18 +621,20 @@ RescoreAll(RuleSet *rs)
 	/* made before SPI_connect: they outlive SPI_finish */
 	EventSetInit(&es, rs);
 	RewritesInit(&w, BATCH_LEADS);
-	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rescore row", ALLOCSET_SMALL_SIZES);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rescore row",
+									ALLOCSET_SMALL_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute(psprintf("LOCK TABLE %s IN EXCLUSIVE MODE", leads->qualname), false, 0) !=
 		SPI_OK_UTILITY)
 		elog(ERROR, "could not lock the leads table");
 	memset(&lead_stream, 0, sizeof(lead_stream));
-	lead_stream.portal = SPI_cursor_open_with_args(
-		NULL,
-		psprintf("SELECT l.%s, l.%s, l.%s, %s FROM %s l ORDER BY l.%s", leads->id_col, leads->score_col,
-				 leads->stage_col, rs->fit_select, leads->qualname, leads->id_col),
-		0, NULL, NULL, NULL, false, 0);
+	lead_stream.portal =
+		SPI_cursor_open_with_args(NULL,
+								  psprintf("SELECT l.%s, l.%s, l.%s, %s FROM %s l ORDER BY l.%s",
+										   leads->id_col, leads->score_col, leads->stage_col,
+										   rs->fit_select, leads->qualname, leads->id_col),
+								  0, NULL, NULL, NULL, false, 0);
 	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
 	for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 	{
@@ -636,11 +644,12 @@ RescoreAll(RuleSet *rs)
 
 		streams[s].portal = SPI_cursor_open_with_args(
 			NULL,
-			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s", src->events->lead_col,
-					 src->select_list, src->events->qualname,
-					 rs->any_type ? ""
-								  : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
-											 src->events->type_col),
+			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s",
+					 src->events->lead_col, src->select_list, src->events->qualname,
+					 rs->any_type
+						 ? ""
+						 : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
+									src->events->type_col),
 					 src->events->lead_col, collate),
 			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
 	}
@@ -794,7 +803,8 @@ CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, T
 
 	if (ts == NULL)
 		return;
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring event row", ALLOCSET_SMALL_SIZES);
+	scratch =
+		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring event row", ALLOCSET_SMALL_SIZES);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	tuplestore_rescan(ts);
 	while (tuplestore_gettupleslot(ts, true, false, slot))
@@ -893,7 +903,8 @@ events_changed(PG_FUNCTION_ARGS)
 	rs = LsRules();
 	source = RuleSetSource(rs, RelationGetRelid(rel));
 	if (source < 0)
-		elog(ERROR, "events table \"%s\" is missing from the rule cache", RelationGetRelationName(rel));
+		elog(ERROR, "events table \"%s\" is missing from the rule cache",
+			 RelationGetRelationName(rel));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
@@ -905,7 +916,8 @@ events_changed(PG_FUNCTION_ARGS)
 	if (rs->neng == 0)
 		return PointerGetDatum(NULL); /* no rule counts events */
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events_changed", ALLOCSET_DEFAULT_SIZES);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events_changed",
+								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	memset(&sl, 0, sizeof(sl));
 	hash_fn = &lookup_type_cache(leads->id_type, TYPECACHE_HASH_PROC_FINFO)->hash_proc_finfo;
@@ -924,8 +936,8 @@ events_changed(PG_FUNCTION_ARGS)
 		sl.hash = hash_create("lead_scoring statement leads", 256, &ctl,
 							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 		/* an INSERT into a table read through its lead index: keep the new rows' events */
-		sl.keep_events = TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
-						 OidIsValid(rs->sources[source].index_oid);
+		sl.keep_events =
+			TRIGGER_FIRED_BY_INSERT(td->tg_event) && OidIsValid(rs->sources[source].index_oid);
 		sl.fresh.source = source;
 	}
 	CollectLeads(rs, source, &sl, td->tg_newtable, RelationGetDescr(rel));
@@ -936,7 +948,8 @@ events_changed(PG_FUNCTION_ARGS)
 	{
 		HASH_SEQ_STATUS seq;
 		StatementLead *entry;
-		StatementLead **sorted = palloc(sizeof(StatementLead *) * Max(hash_get_num_entries(sl.hash), 1));
+		StatementLead **sorted =
+			palloc(sizeof(StatementLead *) * Max(hash_get_num_entries(sl.hash), 1));
 		int i;
 
 		n = 0;
@@ -1019,7 +1032,8 @@ rescore_lead(PG_FUNCTION_ARGS)
 
 	if (!OidIsValid(argtype) || getBaseType(argtype) != getBaseType(leads->id_type))
 		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-						errmsg("rescore() takes a lead id of type %s, not %s", format_type_be(leads->id_type),
+						errmsg("rescore() takes a lead id of type %s, not %s",
+							   format_type_be(leads->id_type),
 							   OidIsValid(argtype) ? format_type_be(argtype) : "unknown")));
 	rs = LsRules();
 	LsBecomeExtensionOwner(&saved);
