@@ -24,6 +24,9 @@ PG_CONFIG   ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# every object depends on every header: a stale object compiled against an old struct crashes the server
+$(OBJS): $(wildcard src/*.h)
+
 $(EXTENSION_SQL): $(sort $(wildcard extension/parts/*.sql))
 	cat $^ > $@
 

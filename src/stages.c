@@ -408,7 +408,8 @@ StageForWrite(const LeadWrite *write)
 		}
 		else
 		{
-			result = PromotionTarget(write->old_stage, write->new_score, !write->is_insert, write->old_score);
+			result = PromotionTarget(write->old_stage, write->new_score, !write->is_insert,
+									 write->old_score);
 			if (result != write->old_stage)
 				reason = REASON_THRESHOLD;
 		}
@@ -434,7 +435,8 @@ StageForWrite(const LeadWrite *write)
 		}
 		else
 		{
-			result = PromotionTarget(write->new_stage, write->new_score, !write->is_insert, write->old_score);
+			result = PromotionTarget(write->new_stage, write->new_score, !write->is_insert,
+									 write->old_score);
 			if (result != write->new_stage)
 				reason = REASON_THRESHOLD;
 		}

@@ -77,7 +77,8 @@ LoadOverrides(void)
 	if (SPI_execute(
 			"SELECT lead_scoring.stage_rank(from_stage), lead_scoring.stage_rank(to_stage), allowed"
 			" FROM lead_scoring.transition_override",
-			true, 0) != SPI_OK_SELECT)
+			/* not read-only: a fresh snapshot, also when loaded from a deferred trigger */
+			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.transition_override");
 	for (i = 0; i < SPI_processed; i++)
 	{
