@@ -35,10 +35,13 @@ INSERT INTO lead_scoring.transition_override VALUES ('customer', 'recycled', tru
 UPDATE lead_scoring.settings SET sla = '2 hours', won_statuses = '{won,paid}';
 INSERT INTO lead_scoring.threshold VALUES ('mql', 50), ('sal', 80);
 INSERT INTO lead_scoring.event_type VALUES ('call', 'sales');
+INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points, max_hits) VALUES
+    ('valid email', 'fit', NULL, 'email', 'valid_email', NULL, 10, NULL),
+    ('webinar', 'engagement', 'webinar', NULL, NULL, NULL, 25, 2);
 INSERT INTO "CRM Data".events (lead, kind, at, source)
 SELECT l."Lead Id", (ARRAY['visit', 'webinar', 'call'])[1 + i % 3], '2026-01-01'::timestamptz + i * interval '1 hour',
        (ARRAY['ads', 'email', NULL])[1 + i % 3]
-FROM "CRM Data"."Leads" l, generate_series(1, 5) AS i;
+FROM "CRM Data"."Leads" l, generate_series(1, 3) AS i;
 SQL
 
 "$BIN/pg_dump" -d $SRC -f "$WORK/first.sql"
@@ -62,6 +65,16 @@ SELECT 'thresholds ' || count(*) FROM lead_scoring.threshold;
 SELECT 'log rows ' || count(*) FROM lead_scoring.stage_change;
 SELECT 'events view ' || count(*) FROM lead_scoring.events;
 SELECT 'override honoured ' || lead_scoring.can_transition('customer', 'recycled');
+SELECT 'rules ' || string_agg(name, ', ' ORDER BY name) FROM lead_scoring.rule;
+SELECT 'stored scores exact ' || bool_and(score = lead_scoring.score("Lead Id")) FROM "CRM Data"."Leads";
+SELECT 'lead 1 before ' || stage || ' ' || score FROM "CRM Data"."Leads" WHERE "Lead Id" = '00000000-0000-0000-0000-000000000001';
+-- the restored triggers work: two more webinars for lead 1 (capped at two) cross the mql threshold
+INSERT INTO "CRM Data".events (lead, kind, at, source)
+VALUES ('00000000-0000-0000-0000-000000000001', 'webinar', now(), 'email'),
+       ('00000000-0000-0000-0000-000000000001', 'webinar', now(), 'email');
+SELECT 'lead 1 after ' || stage || ' ' || score FROM "CRM Data"."Leads" WHERE "Lead Id" = '00000000-0000-0000-0000-000000000001';
+SELECT 'logged ' || from_stage || ' -> ' || to_stage || ' ' || reason FROM lead_scoring.stage_change
+ WHERE lead_id = '00000000-0000-0000-0000-000000000001' AND from_stage IS NOT NULL;
 SQL
 cat >"$WORK/check.expected" <<'OUT'
 attachments deals:"CRM Data".deals, events:"CRM Data".events, leads:"CRM Data"."Leads"
@@ -70,8 +83,13 @@ settings rows 1
 overrides 1
 thresholds 2
 log rows 20
-events view 100
+events view 60
 override honoured true
+rules valid email, webinar
+stored scores exact true
+lead 1 before new 35
+lead 1 after mql 60
+logged new -> mql threshold
 OUT
 diff -u "$WORK/check.expected" "$WORK/check.out" || { echo "FAIL: restored state differs"; exit 1; }
 echo "dump/restore: identical second dump, configuration and triggers intact"
