@@ -16,6 +16,7 @@
 #include "lead_scoring.h"
 #include "rules.h"
 #include "settings.h"
+#include "stages.h"
 
 PG_MODULE_MAGIC;
 
@@ -125,6 +126,7 @@ _PG_init(void)
 	AttachmentInit();
 	SettingsInit();
 	RulesInit();
+	StagesInit();
 }
 
 Oid

@@ -43,6 +43,7 @@
 #endif
 
 #include "attachment.h"
+#include "config_cache.h"
 #include "contact.h"
 #include "lead_scoring.h"
 #include "rules.h"
@@ -779,27 +780,13 @@ EventTypeText(Oid typid, Datum value, int *len)
  */
 
 static RuleSet *rules = NULL;
-static bool rules_valid = false;
 static uint64 rules_generation = 0; /* attachments generation the rules were compiled for */
-static Oid rule_relid = InvalidOid;
-static uint64 rules_inval_count = 0;
-
-static void
-RulesInvalCallback(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == rule_relid)
-	{
-		rules_valid = false;
-		rules_inval_count++;
-		if (relid == InvalidOid)
-			rule_relid = InvalidOid;
-	}
-}
+static ConfigCache rules_cache = CONFIG_CACHE("rule");
 
 void
 RulesInit(void)
 {
-	CacheRegisterRelcacheCallback(RulesInvalCallback, (Datum) 0);
+	ConfigCacheRegister(&rules_cache);
 }
 
 /* Frees the saved plans of a rule set when its memory goes away. */
@@ -1033,33 +1020,34 @@ BuildRuleSet(Attachments *a)
 	return rs;
 }
 
+/* Compile the rules against the current attachments; the previous set lives until the transaction
+ * ends. */
+static void
+LoadRules(void)
+{
+	Attachments *a = LsAttachments();
+	RuleSet *rs = BuildRuleSet(a);
+	MemoryContextCallback *cb;
+
+	cb = MemoryContextAlloc(rs->cxt, sizeof(MemoryContextCallback));
+	cb->func = FreeRuleSetPlans;
+	cb->arg = rs;
+	MemoryContextRegisterResetCallback(rs->cxt, cb);
+	MemoryContextSetParent(rs->cxt, CacheMemoryContext);
+	if (rules != NULL)
+		MemoryContextSetParent(rules->cxt, TopTransactionContext);
+	rules = rs;
+	rules_generation = a->generation;
+}
+
 RuleSet *
 LsRules(void)
 {
-	Attachments *a = LsAttachments();
-
-	while (!rules_valid || rules_generation != a->generation)
+	/* rules are compiled against the attached tables: rebuild when those change too */
+	while (!rules_cache.valid || rules_generation != LsAttachments()->generation)
 	{
-		uint64 seen = rules_inval_count;
-		RuleSet *rs;
-		MemoryContextCallback *cb;
-
-		/* looked up at every build: the extension may have been dropped and created again */
-		rule_relid = LsRelid("rule", false);
-		rs = BuildRuleSet(a);
-		cb = MemoryContextAlloc(rs->cxt, sizeof(MemoryContextCallback));
-		cb->func = FreeRuleSetPlans;
-		cb->arg = rs;
-		MemoryContextRegisterResetCallback(rs->cxt, cb);
-		MemoryContextSetParent(rs->cxt, CacheMemoryContext);
-		/* the previous set stays usable until the end of this transaction */
-		if (rules != NULL)
-			MemoryContextSetParent(rules->cxt, TopTransactionContext);
-		rules = rs;
-		rules_generation = a->generation;
-		a = LsAttachments();
-		/* an invalidation that arrived while building means the build may be stale */
-		rules_valid = (seen == rules_inval_count);
+		rules_cache.valid = false;
+		ConfigCacheEnsure(&rules_cache, LoadRules);
 	}
 	return rules;
 }

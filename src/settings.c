@@ -13,31 +13,18 @@
 #include "utils/timestamp.h"
 
 #include "attachment.h"
+#include "config_cache.h"
 #include "lead_scoring.h"
 #include "settings.h"
 
 static MemoryContext settings_cxt = NULL;
 static LsSettings *settings = NULL;
-static bool settings_valid = false;
-static Oid settings_relid = InvalidOid;
-static uint64 settings_inval_count = 0;
-
-static void
-SettingsInvalCallback(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == settings_relid)
-	{
-		settings_valid = false;
-		settings_inval_count++;
-		if (relid == InvalidOid)
-			settings_relid = InvalidOid;
-	}
-}
+static ConfigCache settings_cache = CONFIG_CACHE("settings");
 
 void
 SettingsInit(void)
 {
-	CacheRegisterRelcacheCallback(SettingsInvalCallback, (Datum) 0);
+	ConfigCacheRegister(&settings_cache);
 }
 
 static char **
@@ -139,15 +126,6 @@ LoadSettings(void)
 const LsSettings *
 LsGetSettings(void)
 {
-	while (!settings_valid)
-	{
-		uint64 seen = settings_inval_count;
-
-		/* looked up at every load: the extension may have been dropped and created again */
-		settings_relid = LsRelid("settings", false);
-		LoadSettings();
-		if (seen == settings_inval_count)
-			settings_valid = true;
-	}
+	ConfigCacheEnsure(&settings_cache, LoadSettings);
 	return settings;
 }

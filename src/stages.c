@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "attachment.h"
+#include "config_cache.h"
 #include "lead_scoring.h"
 #include "settings.h"
 #include "stages.h"
@@ -53,28 +54,14 @@
  * Threshold cache: lead_scoring.threshold as an array indexed by stage.
  * ---------------------------------------------------------------------------
  */
-static bool threshold_callback_registered = false;
-static bool threshold_valid = false;
-static Oid threshold_relid = InvalidOid;
-static uint64 threshold_inval_count = 0;
+static ConfigCache threshold_cache = CONFIG_CACHE("threshold");
 static bool threshold_set[FS_COUNT];
 static int32 threshold_min[FS_COUNT];
 
-/*
- * Relcache callback: the threshold table changed (config_changed), was dropped,
- * or everything was reset.  The table's OID is looked up again at the next
- * rebuild, so that a table dropped and created anew (DROP EXTENSION, CREATE
- * EXTENSION in the same session) is watched under its new OID.
- */
-static void
-ThresholdInvalCallback(Datum arg, Oid relid)
+void
+StagesInit(void)
 {
-	if (relid == InvalidOid || relid == threshold_relid)
-	{
-		threshold_valid = false;
-		threshold_inval_count++;
-		threshold_relid = InvalidOid;
-	}
+	ConfigCacheRegister(&threshold_cache);
 }
 
 /* Read lead_scoring.threshold; the cache takes the result only when the whole read succeeded. */
@@ -111,28 +98,6 @@ LoadThresholds(void)
 	memcpy(threshold_min, min, sizeof(min));
 }
 
-/* Make sure the threshold cache is current. */
-static void
-EnsureThresholds(void)
-{
-	if (!threshold_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(ThresholdInvalCallback, (Datum) 0);
-		threshold_callback_registered = true;
-	}
-	while (!threshold_valid)
-	{
-		uint64 seen = threshold_inval_count;
-
-		if (!OidIsValid(threshold_relid))
-			threshold_relid = LsRelid("threshold", false);
-		LoadThresholds();
-		/* an invalidation that arrived while loading means the load may be stale */
-		if (seen == threshold_inval_count)
-			threshold_valid = true;
-	}
-}
-
 /*
  * The stage a score promotes a lead to from 'from', or 'from' itself: the
  * highest threshold stage met whose transition can_transition allows, moving
@@ -149,7 +114,7 @@ PromotionTarget(FunnelStage from, int32 score, bool has_prior, int32 prior_score
 
 	if (FunnelStageOwner(from) != OWNER_MARKETING)
 		return from;
-	EnsureThresholds();
+	ConfigCacheEnsure(&threshold_cache, LoadThresholds);
 	for (s = FS_COUNT - 1; s >= 0; s--)
 	{
 		if (!threshold_set[s] || score < threshold_min[s] || s == (int) from)

@@ -53,4 +53,6 @@ extern const DealMove *StageSetDealMove(const DealMove *move);
 #define REASON_DEAL_WON			"deal won"
 #define REASON_DEAL_LOST		"deal lost"
 
+extern void StagesInit(void);
+
 #endif /* STAGES_H */

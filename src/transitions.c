@@ -16,12 +16,11 @@
 #include "fmgr.h"
 #include "utils/inval.h"
 
+#include "config_cache.h"
 #include "funnel_stage.h"
 #include "lead_scoring.h"
 
-static bool override_valid = false;
-static Oid override_relid = InvalidOid;
-static uint64 override_inval_count = 0;
+static ConfigCache overrides = CONFIG_CACHE("transition_override");
 static bool effective[FS_COUNT][FS_COUNT];
 
 bool
@@ -43,22 +42,10 @@ TransitionBuiltin(FunnelStage from, FunnelStage to)
 	return false;
 }
 
-static void
-OverrideInvalCallback(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == override_relid)
-	{
-		override_valid = false;
-		override_inval_count++;
-		/* the table may have been dropped and created again: look its OID up afresh */
-		override_relid = InvalidOid;
-	}
-}
-
 void
 TransitionsInit(void)
 {
-	CacheRegisterRelcacheCallback(OverrideInvalCallback, (Datum) 0);
+	ConfigCacheRegister(&overrides);
 }
 
 /* Rebuild the effective matrix from the built-in rules and the override table. */
@@ -100,17 +87,7 @@ TransitionAllowed(FunnelStage from, FunnelStage to)
 {
 	if (from == to)
 		return false;
-	while (!override_valid)
-	{
-		uint64 seen = override_inval_count;
-
-		if (!OidIsValid(override_relid))
-			override_relid = LsRelid("transition_override", false);
-		LoadOverrides();
-		/* an invalidation that arrived while loading means the load may be stale */
-		if (seen == override_inval_count)
-			override_valid = true;
-	}
+	ConfigCacheEnsure(&overrides, LoadOverrides);
 	return effective[from][to];
 }
 

@@ -1,0 +1,35 @@
+/*
+ * config_cache.h — freshness of per-backend caches of configuration tables.
+ *
+ * Each configuration table carries the statement trigger config_changed(),
+ * which sends a relcache invalidation for the table.  A ConfigCache watches
+ * one table: the invalidation marks it stale, and ConfigCacheEnsure() reloads
+ * it until a load completes without an invalidation arriving meanwhile.  The
+ * table's OID is looked up at every load, so a table dropped and created again
+ * (DROP EXTENSION, CREATE EXTENSION in one session) is watched under its new OID.
+ */
+#ifndef CONFIG_CACHE_H
+#define CONFIG_CACHE_H
+
+#include "postgres.h"
+
+typedef struct ConfigCache
+{
+	const char *relname; /* the table, in the extension's schema */
+	Oid relid;
+	bool valid;
+	uint64 inval_count;
+} ConfigCache;
+
+#define CONFIG_CACHE(name)                                                                         \
+	{                                                                                              \
+		(name), InvalidOid, false, 0                                                               \
+	}
+
+/* Register the cache's relcache callback (once per backend, from _PG_init). */
+extern void ConfigCacheRegister(ConfigCache *cache);
+
+/* Make the cache current, calling load() as often as needed. */
+extern void ConfigCacheEnsure(ConfigCache *cache, void (*load)(void));
+
+#endif /* CONFIG_CACHE_H */
