@@ -85,9 +85,14 @@ INSERT INTO lead_scoring.threshold (stage, min_score) VALUES
 
 -- Settings: sales must respond within 4 hours; contacts that are junk from the start (fake email,
 -- no phone) never reach sales; scores stay within -50..150; phones without a country code are US.
+-- Grades (lead_scoring.grade): the fit rules above give at most 45 points, so fit A is 30 or more
+-- (a decision maker at a mid-sized target company), B 15, C 0, D below; engagement 1 is 50 or
+-- more (a recent demo request), 2 is 25, 3 is 10, 4 below.
 UPDATE lead_scoring.settings
-   SET sla                   = '4 hours',
-       disqualify_below      = -25,
-       score_floor           = -50,
-       score_ceiling         = 150,
-       default_phone_country = 'US';
+   SET sla                    = '4 hours',
+       disqualify_below       = -25,
+       score_floor            = -50,
+       score_ceiling          = 150,
+       default_phone_country  = 'US',
+       fit_grade_bands        = '{30,15,0}',
+       engagement_grade_bands = '{50,25,10}';

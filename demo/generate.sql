@@ -406,9 +406,10 @@ CREATE INDEX ON g_sales (contact_id);
 ANALYZE a_contact, a_event, a_stage, a_deal_open, a_deal_close, a_review, g_sales;
 
 CREATE TEMP TABLE a_slot AS
-SELECT slot, bool_or(k = 'c') AS contacts, bool_or(k = 'e') AS events, bool_or(k = 's') AS stages,
-       bool_or(k = 'o') AS opens, bool_or(k = 'x') AS closes, bool_or(k = 'r') AS reviews
+SELECT slot, bool_or(k = 'c') AS contacts, bool_or(k = 'e') AS events, bool_or(k = 'd') AS demos,
+       bool_or(k = 's') AS stages, bool_or(k = 'o') AS opens, bool_or(k = 'x') AS closes, bool_or(k = 'r') AS reviews
 FROM (SELECT slot, 'c' AS k FROM a_contact UNION ALL SELECT slot, 'e' FROM a_event
+      UNION ALL SELECT slot, 'd' FROM a_event WHERE kind = 'demo_request'
       UNION ALL SELECT slot, 's' FROM a_stage UNION ALL SELECT slot, 'o' FROM a_deal_open
       UNION ALL SELECT slot, 'x' FROM a_deal_close UNION ALL SELECT slot, 'r' FROM a_review) x
 GROUP BY slot;
@@ -448,6 +449,18 @@ BEGIN
             FROM a_event WHERE slot = s.slot ORDER BY at, contact_id;
         END IF;
 
+        -- The demo-request form hands the contact to its account manager at once, whatever the score
+        -- (a raised hand beats any threshold); contacts the score already handed over stay where they are.
+        IF s.demos THEN
+            PERFORM set_config('lead_scoring.actor', 'demo request form', true);
+            PERFORM set_config('lead_scoring.reason', 'demo request', true);
+            UPDATE crm.contacts SET lifecycle = 'sal'
+             WHERE contact_id IN (SELECT contact_id FROM a_event WHERE slot = s.slot AND kind = 'demo_request')
+               AND lifecycle::text IN ('new', 'iql', 'mql', 'recycled');
+            PERFORM set_config('lead_scoring.actor', '', true);
+            PERFORM set_config('lead_scoring.reason', '', true);
+        END IF;
+
         -- Sales decisions, one statement per manager and reason so that the log records both.
         -- A decision applies only where the lead's stage allows it (it may have moved on).
         IF s.stages THEN
@@ -482,8 +495,8 @@ BEGIN
             WHERE x.slot = s.slot AND o.contact_ref = x.contact_id AND o.deal_stage = 'Open';
         END IF;
 
-        -- Queue review: a manager calls the leads waiting in their queue that no plan covers, and
-        -- sends them back to marketing.  This reads the stage lead_scoring maintains.
+        -- Queue review: a manager calls the leads waiting in their queue that no plan covers (no demo
+        -- request being worked on: the scores handed them over), and sends them back to marketing.  This reads the stage lead_scoring maintains.
         IF s.reviews THEN
             FOR grp IN SELECT rep FROM a_review WHERE slot = s.slot LOOP
                 TRUNCATE a_reviewed;
@@ -491,7 +504,7 @@ BEGIN
                 SELECT c.contact_id FROM crm.contacts c
                 WHERE c.account_manager = grp.rep AND c.lifecycle::text = 'sal'
                   AND NOT EXISTS (SELECT FROM g_sales p WHERE p.contact_id = c.contact_id
-                                  AND p.response_at > ts - interval '14 days')
+                                  AND p.hot_at <= ts AND p.response_at > ts - interval '14 days')
                   AND NOT EXISTS (SELECT FROM crm.activities a WHERE a.contact_ref = c.contact_id
                                   AND a.kind = 'call' AND a.happened_at > ts - interval '14 days');
                 CONTINUE WHEN NOT FOUND;

@@ -28,7 +28,10 @@ FROM lead_scoring.funnel;
 \echo '--    to call them with the right offer (source of the lead, and why it scored).'
 \x on
 SELECT c.first_name || ' ' || c.last_name || ', ' || coalesce(c.job_title, '?') || ' at ' || c.company AS contact,
-       q.*
+       q.lead_id, q.handed_off_at, q.owner, q.stage, q.status,
+       date_trunc('minute', q.waiting_for) AS waiting_for, q.due_at, q.score, q.grade,
+       q.first_channel, q.first_campaign, q.first_keyword, q.last_channel, q.last_campaign, q.last_keyword,
+       q.top_reasons
 FROM lead_scoring.sales_queue AS q
 JOIN crm.contacts AS c ON c.contact_id = q.lead_id
 ORDER BY q.handed_off_at
