@@ -9,6 +9,8 @@ CREATE EXTENSION lead_scoring;
 -- 1. Attach: one call per table, naming the CRM's columns.
 -- ---------------------------------------------------------------------------------------------
 -- contacts gets two new columns, lifecycle (funnel_stage) and lead_score (integer).
+-- (\o hides the calls' empty results.)
+\o /dev/null
 SELECT lead_scoring.attach_leads('crm.contacts',
            id_column      => 'contact_id',
            stage_column   => 'lifecycle',
@@ -32,6 +34,7 @@ SELECT lead_scoring.attach_deals('crm.opportunities',
            closed_column => 'closed_on',
            owner_column  => 'sales_rep',
            cost_column   => 'cost_of_sale');
+\o
 
 -- ---------------------------------------------------------------------------------------------
 -- 2. Which activities are sales' work (they stop the SLA clock); the rest count as marketing.
