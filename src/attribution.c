@@ -1524,19 +1524,26 @@ typedef struct FastLead
 	TimestampTz min_start;	/* earliest window start */
 	TimestampTz max_at;		/* latest conversion */
 	int first_conv;			/* chain of FastConv, -1 at the end */
-	int first_touch;		/* chain of FastTouch, -1 at the end */
+	int first_touch;		/* its touches: fs->touches[first_touch .. + ntouch) once grouped */
+	int ntouch;
 } FastLead;
 
-/* One touchpoint: times and interned ids, about 40 bytes. */
+/* Longest event_ref kept inside the touch record (as a 1-byte-header varlena). */
+#define FAST_INLINE_REF 14
+
+/* One touchpoint: time, interned ids and a short event_ref inline, 56 bytes. */
 typedef struct FastTouch
 {
 	TimestampTz at;
-	text *ref; /* NULL for a NULL event_ref */
+	text *ref;		 /* a longer event_ref, in the arena */
+	bool ref_null;	 /* event_ref is NULL */
+	bool ref_inline; /* event_ref is in ref_short */
+	char ref_short[FAST_INLINE_REF + 1];
 	Oid source;
 	int32 channel;
 	int32 campaign; /* -1 for NULL */
 	int32 keyword;	/* -1 for NULL */
-	int32 next;		/* the lead's next touch, -1 at the end */
+	int32 lead; /* index in fs->leads */
 } FastTouch;
 
 /* A dictionary of short texts (channel, campaign, keyword values) to small ids. */
@@ -1686,7 +1693,8 @@ FastLeadAdd(FastState *fs, Datum lead_id, uint32 h)
 	fs->leads[idx].min_start = DT_NOEND;
 	fs->leads[idx].max_at = DT_NOBEGIN;
 	fs->leads[idx].first_conv = -1;
-	fs->leads[idx].first_touch = -1;
+	fs->leads[idx].first_touch = 0;
+	fs->leads[idx].ntouch = 0;
 	return idx;
 }
 
@@ -1810,12 +1818,20 @@ FastAcceptTouch(FastState *fs, TupleTableSlot *slot)
 	}
 	t = &fs->touches[fs->ntouches];
 	t->at = at;
-	if (n[2])
-		t->ref = NULL;
-	else
+	t->ref = NULL;
+	t->ref_null = n[2];
+	t->ref_inline = false;
+	if (!n[2])
 	{
 		bytes = TextBytes(v[2], &len);
-		t->ref = FastCopyRef(fs, bytes, len);
+		if (len <= FAST_INLINE_REF)
+		{
+			SET_VARSIZE_SHORT(t->ref_short, VARHDRSZ_SHORT + len);
+			memcpy(t->ref_short + VARHDRSZ_SHORT, bytes, len);
+			t->ref_inline = true;
+		}
+		else
+			t->ref = FastCopyRef(fs, bytes, len);
 	}
 	bytes = TextBytes(v[3], &len);
 	t->channel = TextDictId(&fs->dict, bytes, len);
@@ -1834,8 +1850,9 @@ FastAcceptTouch(FastState *fs, TupleTableSlot *slot)
 		t->keyword = TextDictId(&fs->dict, bytes, len);
 	}
 	t->source = DatumGetObjectId(v[6]);
-	t->next = lead->first_touch;
-	lead->first_touch = fs->ntouches++;
+	t->lead = li;
+	lead->ntouch++;
+	fs->ntouches++;
 }
 
 /* A DestReceiver that hands each row to FastAcceptConversion or FastAcceptTouch. */
@@ -1894,19 +1911,25 @@ FastReadRows(FastState *fs, const char *query, Oid *argtypes, Datum *args, const
 	fs->run->nrows = 0;
 }
 
+/* A touch's event_ref as a text datum (only while the record does not move). */
+static inline Datum
+FastTouchRef(const FastTouch *t)
+{
+	return t->ref_inline ? PointerGetDatum(t->ref_short) : PointerGetDatum(t->ref);
+}
+
 /* Order of touches (time, source table, event_ref), as CompareRows orders them. */
 static int
 CompareFastTouches(const void *a, const void *b)
 {
-	const FastTouch *x = *(const FastTouch *const *) a;
-	const FastTouch *y = *(const FastTouch *const *) b;
+	const FastTouch *x = (const FastTouch *) a;
+	const FastTouch *y = (const FastTouch *) b;
 
 	if (x->at != y->at)
 		return x->at < y->at ? -1 : 1;
 	if (x->source != y->source)
 		return x->source < y->source ? -1 : 1;
-	return CompareRefs(PointerGetDatum(x->ref), x->ref == NULL, PointerGetDatum(y->ref),
-					   y->ref == NULL);
+	return CompareRefs(FastTouchRef(x), x->ref_null, FastTouchRef(y), y->ref_null);
 }
 
 /* Order of conversions (time, source table, id), as CompareRows orders them. */
@@ -1925,23 +1948,14 @@ CompareFastConvs(const void *a, const void *b)
 
 /* Attribute every conversion of one lead of the fast path. */
 static void
-FastProcessLead(FastState *fs, FastLead *lead, FastTouch ***tbuf, int *tbuf_cap, FastConv ***cbuf,
-				int *cbuf_cap)
+FastProcessLead(FastState *fs, FastLead *lead, FastConv ***cbuf, int *cbuf_cap)
 {
 	AttributionRun *run = fs->run;
-	int ntouch = 0;
+	FastTouch *touches = fs->touches + lead->first_touch;
+	int ntouch = lead->ntouch;
 	int nconv = 0;
 	int i, c, lo, hi;
 
-	for (i = lead->first_touch; i >= 0; i = fs->touches[i].next)
-	{
-		if (ntouch == *tbuf_cap)
-		{
-			*tbuf_cap *= 2;
-			*tbuf = repalloc_huge(*tbuf, sizeof(FastTouch *) * *tbuf_cap);
-		}
-		(*tbuf)[ntouch++] = &fs->touches[i];
-	}
 	for (i = lead->first_conv; i >= 0; i = fs->convs[i].next)
 	{
 		if (nconv == *cbuf_cap)
@@ -1952,18 +1966,18 @@ FastProcessLead(FastState *fs, FastLead *lead, FastTouch ***tbuf, int *tbuf_cap,
 		(*cbuf)[nconv++] = &fs->convs[i];
 	}
 	if (ntouch > 1)
-		qsort(*tbuf, ntouch, sizeof(FastTouch *), CompareFastTouches);
+		qsort(touches, ntouch, sizeof(FastTouch), CompareFastTouches);
 	if (nconv > 1)
 		qsort(*cbuf, nconv, sizeof(FastConv *), CompareFastConvs);
 	EnsureTouchCapacity(run, ntouch);
 	for (i = 0; i < ntouch; i++)
 	{
-		FastTouch *ft = (*tbuf)[i];
+		FastTouch *ft = &touches[i];
 		Touch *t = &run->touches[i];
 
 		t->at = run->times[i] = ft->at;
-		t->ref = PointerGetDatum(ft->ref);
-		t->ref_null = ft->ref == NULL;
+		t->ref = ft->ref_null ? (Datum) 0 : FastTouchRef(ft);
+		t->ref_null = ft->ref_null;
 		t->channel = fs->dict.texts[ft->channel];
 		t->campaign = ft->campaign >= 0 ? fs->dict.texts[ft->campaign] : (Datum) 0;
 		t->campaign_null = ft->campaign < 0;
@@ -2013,11 +2027,12 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	FastState fs;
 	TypeCacheEntry *tc = lookup_type_cache(run->lead_type, TYPECACHE_HASH_PROC_FINFO);
 	StringInfoData q;
-	FastTouch **tbuf;
 	FastConv **cbuf;
-	int tbuf_cap = 64;
 	int cbuf_cap = 16;
 	int li;
+	int i;
+	int *next;
+	FastTouch *grouped;
 
 	memset(&fs, 0, sizeof(fs));
 	fs.run = run;
@@ -2049,14 +2064,32 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	FastReadRows(&fs, q.data, argtypes, args, argnulls);
 	MemoryContextSwitchTo(run->work_cxt);
 
-	tbuf = palloc(sizeof(FastTouch *) * tbuf_cap);
+	/*
+	 * Group the touches by lead with a counting sort: the scattered writes
+	 * are independent, so that the cache misses overlap (walking a chain per
+	 * lead would wait for each miss in turn).
+	 */
+	next = palloc(sizeof(int) * fs.nleads);
+	for (li = 0, i = 0; li < fs.nleads; li++)
+	{
+		fs.leads[li].first_touch = next[li] = i;
+		i += fs.leads[li].ntouch;
+	}
+	grouped = palloc_extended(sizeof(FastTouch) * Max(fs.ntouches, 1), MCXT_ALLOC_HUGE);
+	for (i = 0; i < fs.ntouches; i++)
+		grouped[next[fs.touches[i].lead]++] = fs.touches[i];
+	if (fs.touches)
+		pfree(fs.touches);
+	pfree(next);
+	fs.touches = grouped;
+
 	cbuf = palloc(sizeof(FastConv *) * cbuf_cap);
 	for (li = 0; li < fs.nleads; li++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
 
 		CHECK_FOR_INTERRUPTS();
-		FastProcessLead(&fs, &fs.leads[li], &tbuf, &tbuf_cap, &cbuf, &cbuf_cap);
+		FastProcessLead(&fs, &fs.leads[li], &cbuf, &cbuf_cap);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(run->lead_cxt);
 	}
