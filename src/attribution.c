@@ -1211,8 +1211,7 @@ LeadIdType(void)
  * created_at, opportunity_at, source ($2 = earliest conversion, $3 = end,
  * exclusive, each used only when its flag says so).
  */
-static char *
-BuildConversionQuery(const AttributionRun *run, bool bound_conv_from, bool bound_to);
+static char *BuildConversionQuery(const AttributionRun *run, bool bound_conv_from, bool bound_to);
 
 /*
  * The query: every conversion of the run's kind (kind 0) with the lead's
@@ -1496,7 +1495,6 @@ ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, con
 		elog(ERROR, "attribution query failed: %s", SPI_result_code_string(rc));
 }
 
-
 /* ------------------------------------------------------------------------
  * The rule-based models without a big sort: conversions first (a small
  * query ordered by lead), then the touchpoints with a plain unsorted scan,
@@ -1520,11 +1518,11 @@ typedef struct FastLead
 {
 	Datum lead_id;
 	uint32 hash;
-	bool unbounded;			/* some window has no lower bound */
-	TimestampTz min_start;	/* earliest window start */
-	TimestampTz max_at;		/* latest conversion */
-	int first_conv;			/* chain of FastConv, -1 at the end */
-	int first_touch;		/* its touches: fs->touches[first_touch .. + ntouch) once grouped */
+	bool unbounded;		   /* some window has no lower bound */
+	TimestampTz min_start; /* earliest window start */
+	TimestampTz max_at;	   /* latest conversion */
+	int first_conv;		   /* chain of FastConv, -1 at the end */
+	int first_touch;	   /* its touches: fs->touches[first_touch .. + ntouch) once grouped */
 	int ntouch;
 } FastLead;
 
@@ -1543,7 +1541,7 @@ typedef struct FastTouch
 	int32 channel;
 	int32 campaign; /* -1 for NULL */
 	int32 keyword;	/* -1 for NULL */
-	int32 lead; /* index in fs->leads */
+	int32 lead;		/* index in fs->leads */
 } FastTouch;
 
 /* A dictionary of short texts (channel, campaign, keyword values) to small ids. */
@@ -1591,13 +1589,15 @@ TextDictId(TextDict *d, const char *bytes, int len)
 		int nslots = d->nslots ? d->nslots * 2 : 256;
 		int i;
 
-		d->slots = d->slots ? repalloc(d->slots, sizeof(int) * nslots) : palloc(sizeof(int) * nslots);
+		d->slots =
+			d->slots ? repalloc(d->slots, sizeof(int) * nslots) : palloc(sizeof(int) * nslots);
 		d->nslots = nslots;
 		for (i = 0; i < nslots; i++)
 			d->slots[i] = -1;
 		for (i = 0; i < d->n; i++)
 		{
-			for (pos = d->hashes[i] & (nslots - 1); d->slots[pos] >= 0; pos = (pos + 1) & (nslots - 1))
+			for (pos = d->hashes[i] & (nslots - 1); d->slots[pos] >= 0;
+				 pos = (pos + 1) & (nslots - 1))
 				;
 			d->slots[pos] = i;
 		}
@@ -1617,8 +1617,10 @@ TextDictId(TextDict *d, const char *bytes, int len)
 	if (d->n == d->cap)
 	{
 		d->cap = d->cap ? d->cap * 2 : 64;
-		d->texts = d->texts ? repalloc(d->texts, sizeof(Datum) * d->cap) : palloc(sizeof(Datum) * d->cap);
-		d->hashes = d->hashes ? repalloc(d->hashes, sizeof(uint32) * d->cap) : palloc(sizeof(uint32) * d->cap);
+		d->texts =
+			d->texts ? repalloc(d->texts, sizeof(Datum) * d->cap) : palloc(sizeof(Datum) * d->cap);
+		d->hashes = d->hashes ? repalloc(d->hashes, sizeof(uint32) * d->cap)
+							  : palloc(sizeof(uint32) * d->cap);
 	}
 	id = d->n++;
 	d->texts[id] = PointerGetDatum(cstring_to_text_with_len(bytes, len));
