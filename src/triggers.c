@@ -762,6 +762,18 @@ CompareLeadIds(const void *a, const void *b, void *arg)
 	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
 }
 
+/*
+ * Whether lead ids are plain integers (int2, int4, int8): then equal ids are
+ * equal Datums, and the statement's leads are hashed on the Datum's bytes
+ * without calling the type's hash and comparison functions for every row.
+ */
+static bool
+IntegerLeadIds(const LeadsAttachment *leads)
+{
+	return leads->id_byval &&
+		   (leads->id_type == INT8OID || leads->id_type == INT4OID || leads->id_type == INT2OID);
+}
+
 /* The leads of a statement: a hash table, or (id types without a hash function) a list. */
 typedef struct StatementLeads
 {
@@ -924,17 +936,27 @@ events_changed(PG_FUNCTION_ARGS)
 	if (OidIsValid(hash_fn->fn_oid))
 	{
 		HASHCTL ctl;
+		int64 rows = (td->tg_newtable ? tuplestore_tuple_count(td->tg_newtable) : 0) +
+					 (td->tg_oldtable ? tuplestore_tuple_count(td->tg_oldtable) : 0);
 
 		hashed_leads = leads;
 		lead_hash_fn = hash_fn;
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(Datum);
 		ctl.entrysize = sizeof(StatementLead);
-		ctl.hash = LeadIdHash;
-		ctl.match = LeadIdMatch;
 		ctl.hcxt = cxt;
-		sl.hash = hash_create("lead_scoring statement leads", 256, &ctl,
-							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		/* sized for the statement: small for one row, no repeated growth for a COPY */
+		if (IntegerLeadIds(leads))
+			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
+								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		else
+		{
+			ctl.hash = LeadIdHash;
+			ctl.match = LeadIdMatch;
+			sl.hash = hash_create("lead_scoring statement leads",
+								  (long) Min(Max(rows, 8), 1 << 17), &ctl,
+								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		}
 		/* an INSERT into a table read through its lead index: keep the new rows' events */
 		sl.keep_events =
 			TRIGGER_FIRED_BY_INSERT(td->tg_event) && OidIsValid(rs->sources[source].index_oid);
