@@ -89,6 +89,7 @@ typedef struct Touch
 	int n;
 	Datum *ids;
 	double *engagement; /* computed under the row lock, or NULL: leads_before reads the events */
+	int64 *fit;			/* fit points of the locked rows, or NULL: leads_before computes them */
 	bool seen;			/* (one lead) leads_before ran for it */
 	int32 score;		/* (one lead) the score it computed */
 } Touch;
@@ -145,7 +146,7 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 static bool
 TouchLead(RuleSet *rs, Datum id, int32 *score)
 {
-	Touch t = {1, &id, NULL, false, 0};
+	Touch t = {1, &id, NULL, NULL, false, 0};
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -167,6 +168,30 @@ SetsOnlyScore(TriggerData *td, const LeadsAttachment *leads)
 #else
 	return true;
 #endif
+}
+
+/*
+ * Whether an UPDATE leaves the columns the fit rules read as they were (same
+ * bytes): then the fit points computed from the locked row still hold.
+ */
+static bool
+FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc desc)
+{
+	int i;
+
+	for (i = 0; i < rs->nfit_atts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, rs->fit_atts[i] - 1);
+		bool old_null;
+		bool new_null;
+		Datum a = heap_getattr(old_row, rs->fit_atts[i], desc, &old_null);
+		Datum b = heap_getattr(new_row, rs->fit_atts[i], desc, &new_null);
+
+		if (old_null != new_null ||
+			(!old_null && !datumIsEqual(a, b, att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------------------
@@ -238,7 +263,10 @@ leads_before(PG_FUNCTION_ARGS)
 
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
-	fit = FitPointsOfRow(rs, row, desc);
+	if (touched >= 0 && touch->fit != NULL && FitColumnsUnchanged(rs, td->tg_trigtuple, row, desc))
+		fit = touch->fit[touched];
+	else
+		fit = FitPointsOfRow(rs, row, desc);
 	if (touched >= 0 && touch->engagement != NULL)
 		engagement = touch->engagement[touched];
 	else
@@ -294,6 +322,7 @@ typedef struct Rewrites
 	int cap;
 	Datum *ids;
 	double *engagement;
+	int64 *fit;
 	int32 *scores;
 	int64 total; /* rewritten so far */
 } Rewrites;
@@ -307,6 +336,7 @@ RewritesInit(Rewrites *w, int cap)
 	w->cap = cap;
 	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
 	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * cap);
 	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * cap);
 	w->total = 0;
 }
@@ -337,6 +367,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	t.n = w->n;
 	t.ids = w->ids;
 	t.engagement = w->engagement;
+	t.fit = w->fit;
 	t.seen = false;
 	ExecuteTouch(&t, UpdatePlan(rs), args);
 	w->total += w->n;
@@ -344,6 +375,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	MemoryContextReset(w->cxt);
 	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
 	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
 	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
 }
 
@@ -373,6 +405,7 @@ ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage ol
 		MemoryContextSwitchTo(old);
 	}
 	w->engagement[w->n] = engagement;
+	w->fit[w->n] = fit;
 	w->scores[w->n] = write.new_score;
 	w->n++;
 }
