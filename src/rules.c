@@ -645,6 +645,22 @@ ValueText(const RulePredicate *p, Datum value, int *len)
 	return str;
 }
 
+/* Whether a text is ASCII only and holds no capital letter (then lower-casing changes nothing). */
+static bool
+AsciiWithoutCapitals(const char *str, int len)
+{
+	int i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) str[i];
+
+		if (c >= 0x80 || (c >= 'A' && c <= 'Z') || c == '\0')
+			return false;
+	}
+	return true;
+}
+
 bool
 RulePredicateMatches(const RulePredicate *p, Datum value, bool isnull)
 {
@@ -731,7 +747,16 @@ RulePredicateMatches(const RulePredicate *p, Datum value, bool isnull)
 			char *lower;
 
 			str = ValueText(p, value, &len);
-			lower = str_tolower(str, len, p->collation);
+			/* ASCII text without capitals is its own lower case in every collation (URLs
+			 * usually are): no conversion */
+			if (AsciiWithoutCapitals(str, len))
+			{
+				if (p->op == RULE_OP_PREFIX)
+					return len >= p->lower_len && memcmp(str, p->lower_value, p->lower_len) == 0;
+				lower = pnstrdup(str, len);
+			}
+			else
+				lower = str_tolower(str, len, p->collation);
 			if (p->op == RULE_OP_PREFIX)
 				return strncmp(lower, p->lower_value, p->lower_len) == 0;
 			return strstr(lower, p->lower_value) != NULL;

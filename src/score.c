@@ -58,7 +58,12 @@
 static SPIPlanPtr
 KeepPlan(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr plan = SPI_prepare(sql, nargs, argtypes);
+	/*
+	 * Always the generic plan: the queries take a batch's ids as an array, and a custom plan,
+	 * which sees the array's length, hashes the whole leads table for a couple of thousand ids
+	 * (the plan cache tries five custom plans before settling on the generic one).
+	 */
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));

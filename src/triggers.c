@@ -89,6 +89,7 @@ typedef struct Touch
 	int n;
 	Datum *ids;
 	double *engagement; /* computed under the row lock, or NULL: leads_before reads the events */
+	int64 *fit;			/* fit points of the locked rows, or NULL: leads_before computes them */
 	bool seen;			/* (one lead) leads_before ran for it */
 	int32 score;		/* (one lead) the score it computed */
 } Touch;
@@ -145,7 +146,7 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 static bool
 TouchLead(RuleSet *rs, Datum id, int32 *score)
 {
-	Touch t = {1, &id, NULL, false, 0};
+	Touch t = {1, &id, NULL, NULL, false, 0};
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -167,6 +168,30 @@ SetsOnlyScore(TriggerData *td, const LeadsAttachment *leads)
 #else
 	return true;
 #endif
+}
+
+/*
+ * Whether an UPDATE leaves the columns the fit rules read as they were (same
+ * bytes): then the fit points computed from the locked row still hold.
+ */
+static bool
+FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc desc)
+{
+	int i;
+
+	for (i = 0; i < rs->nfit_atts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, rs->fit_atts[i] - 1);
+		bool old_null;
+		bool new_null;
+		Datum a = heap_getattr(old_row, rs->fit_atts[i], desc, &old_null);
+		Datum b = heap_getattr(new_row, rs->fit_atts[i], desc, &new_null);
+
+		if (old_null != new_null ||
+			(!old_null && !datumIsEqual(a, b, att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------------------
@@ -238,7 +263,10 @@ leads_before(PG_FUNCTION_ARGS)
 
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
-	fit = FitPointsOfRow(rs, row, desc);
+	if (touched >= 0 && touch->fit != NULL && FitColumnsUnchanged(rs, td->tg_trigtuple, row, desc))
+		fit = touch->fit[touched];
+	else
+		fit = FitPointsOfRow(rs, row, desc);
 	if (touched >= 0 && touch->engagement != NULL)
 		engagement = touch->engagement[touched];
 	else
@@ -294,6 +322,7 @@ typedef struct Rewrites
 	int cap;
 	Datum *ids;
 	double *engagement;
+	int64 *fit;
 	int32 *scores;
 	int64 total; /* rewritten so far */
 } Rewrites;
@@ -307,6 +336,7 @@ RewritesInit(Rewrites *w, int cap)
 	w->cap = cap;
 	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
 	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * cap);
 	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * cap);
 	w->total = 0;
 }
@@ -337,6 +367,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	t.n = w->n;
 	t.ids = w->ids;
 	t.engagement = w->engagement;
+	t.fit = w->fit;
 	t.seen = false;
 	ExecuteTouch(&t, UpdatePlan(rs), args);
 	w->total += w->n;
@@ -344,6 +375,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	MemoryContextReset(w->cxt);
 	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
 	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
 	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
 }
 
@@ -373,6 +405,7 @@ ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage ol
 		MemoryContextSwitchTo(old);
 	}
 	w->engagement[w->n] = engagement;
+	w->fit[w->n] = fit;
 	w->scores[w->n] = write.new_score;
 	w->n++;
 }
@@ -762,6 +795,18 @@ CompareLeadIds(const void *a, const void *b, void *arg)
 	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
 }
 
+/*
+ * Whether lead ids are plain integers (int2, int4, int8): then equal ids are
+ * equal Datums, and the statement's leads are hashed on the Datum's bytes
+ * without calling the type's hash and comparison functions for every row.
+ */
+static bool
+IntegerLeadIds(const LeadsAttachment *leads)
+{
+	return leads->id_byval &&
+		   (leads->id_type == INT8OID || leads->id_type == INT4OID || leads->id_type == INT2OID);
+}
+
 /* The leads of a statement: a hash table, or (id types without a hash function) a list. */
 typedef struct StatementLeads
 {
@@ -924,17 +969,27 @@ events_changed(PG_FUNCTION_ARGS)
 	if (OidIsValid(hash_fn->fn_oid))
 	{
 		HASHCTL ctl;
+		int64 rows = (td->tg_newtable ? tuplestore_tuple_count(td->tg_newtable) : 0) +
+					 (td->tg_oldtable ? tuplestore_tuple_count(td->tg_oldtable) : 0);
 
 		hashed_leads = leads;
 		lead_hash_fn = hash_fn;
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(Datum);
 		ctl.entrysize = sizeof(StatementLead);
-		ctl.hash = LeadIdHash;
-		ctl.match = LeadIdMatch;
 		ctl.hcxt = cxt;
-		sl.hash = hash_create("lead_scoring statement leads", 256, &ctl,
-							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		/* sized for the statement: small for one row, no repeated growth for a COPY */
+		if (IntegerLeadIds(leads))
+			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
+								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		else
+		{
+			ctl.hash = LeadIdHash;
+			ctl.match = LeadIdMatch;
+			sl.hash = hash_create("lead_scoring statement leads",
+								  (long) Min(Max(rows, 8), 1 << 17), &ctl,
+								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		}
 		/* an INSERT into a table read through its lead index: keep the new rows' events */
 		sl.keep_events =
 			TRIGGER_FIRED_BY_INSERT(td->tg_event) && OidIsValid(rs->sources[source].index_oid);
