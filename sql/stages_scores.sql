@@ -38,7 +38,7 @@ SELECT * FROM pg_temp.log(2);
 -- a lead with a bad e-mail scores 0 and stays new; one statement with two demo requests (60)
 -- crosses two thresholds at once: one change, straight to the highest (mql)
 INSERT INTO lead VALUES (3, 'Cy', 'not an address');
-INSERT INTO activity VALUES (3, 3, 'demo', '2024-05-01 09:10'), (4, 3, 'demo', '2024-05-01 09:11');
+INSERT INTO activity VALUES (3, 3, 'demo', '2024-05-01 09:10'), (4, 3, 'demo', '2024-05-01 09:10');
 SELECT * FROM pg_temp.log(3);
 -- a falling score never demotes: without one demo request (30) lead 3 stays mql
 DELETE FROM activity WHERE id = 4;

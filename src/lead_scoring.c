@@ -81,6 +81,12 @@ AssignNow(const char *newval, void *extra)
 		ls_now_value = *(TimestampTz *) extra;
 }
 
+bool
+LsNowIsSet(void)
+{
+	return ls_now_is_set;
+}
+
 TimestampTz
 LsNow(void)
 {

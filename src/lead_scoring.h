@@ -18,6 +18,7 @@ extern char *ls_reason;
 
 /* The time the extension takes as now: lead_scoring.now when set, else the transaction's start. */
 extern TimestampTz LsNow(void);
+extern bool LsNowIsSet(void);
 
 /* OID of the extension's schema, or InvalidOid when the extension is not installed. */
 extern Oid LsSchemaOid(void);

@@ -765,6 +765,10 @@ WriteCutoff(TimestampTz at)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
+	/* a simulated clock (lead_scoring.now) is the cutoff itself: history is replayed in its order
+	 */
+	if (LsNowIsSet())
+		return at;
 	return now > at ? now : at;
 }
 
@@ -943,8 +947,7 @@ grade_lead(PG_FUNCTION_ARGS)
 	rs = LsRules();
 	CheckCanRead(rs);
 	LsBecomeExtensionOwner(&saved);
-	found = ComputeLead(rs, PG_GETARG_DATUM(0), GetCurrentTransactionStartTimestamp(), &fit,
-						&engagement, NULL, NULL);
+	found = ComputeLead(rs, PG_GETARG_DATUM(0), LsNow(), &fit, &engagement, NULL, NULL);
 	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();

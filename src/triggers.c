@@ -187,8 +187,7 @@ FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc
 		Datum a = heap_getattr(old_row, rs->fit_atts[i], desc, &old_null);
 		Datum b = heap_getattr(new_row, rs->fit_atts[i], desc, &new_null);
 
-		if (old_null != new_null ||
-			(!old_null && !datumIsEqual(a, b, att->attbyval, att->attlen)))
+		if (old_null != new_null || (!old_null && !datumIsEqual(a, b, att->attbyval, att->attlen)))
 			return false;
 	}
 	return true;
@@ -270,8 +269,7 @@ leads_before(PG_FUNCTION_ARGS)
 	if (touched >= 0 && touch->engagement != NULL)
 		engagement = touch->engagement[touched];
 	else
-		engagement =
-			LeadEngagement(rs, write.lead_id, GetCurrentTransactionStartTimestamp(), true, NULL);
+		engagement = LeadEngagement(rs, write.lead_id, LsNow(), true, NULL);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);
@@ -639,7 +637,7 @@ static int64
 RescoreAll(RuleSet *rs)
 {
 	LeadsAttachment *leads = rs->leads;
-	TimestampTz at = GetCurrentTransactionStartTimestamp();
+	TimestampTz at = LsNow();
 	TimestampTz cutoff;
 	EventSet es;
 	Rewrites w;
@@ -986,9 +984,8 @@ events_changed(PG_FUNCTION_ARGS)
 		{
 			ctl.hash = LeadIdHash;
 			ctl.match = LeadIdMatch;
-			sl.hash = hash_create("lead_scoring statement leads",
-								  (long) Min(Max(rows, 8), 1 << 17), &ctl,
-								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
+								  &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 		}
 		/* an INSERT into a table read through its lead index: keep the new rows' events */
 		sl.keep_events =
@@ -1045,8 +1042,7 @@ events_changed(PG_FUNCTION_ARGS)
 			(void) TouchLead(rs, ids[i], &score);
 	}
 	else
-		(void) RescoreBatch(rs, ids, n, GetCurrentTransactionStartTimestamp(),
-							sl.keep_events ? &sl.fresh : NULL);
+		(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);

@@ -72,7 +72,7 @@ REVOKE ALL ON FUNCTION @extschema@.refresh_scores() FROM PUBLIC;
 
 INSERT INTO @extschema@.generated_view (ord, name, kind, definition) VALUES
 (500, 'score', 'function', $def$
-CREATE FUNCTION @extschema@.score(lead @lead_id_type@, at timestamptz = pg_catalog.now()) RETURNS integer
+CREATE FUNCTION @extschema@.score(lead @lead_id_type@, at timestamptz = @extschema@.clock()) RETURNS integer
 LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@.score_lead($1, $2) $$;
 COMMENT ON FUNCTION @extschema@.score(@lead_id_type@, timestamptz) IS
@@ -86,7 +86,7 @@ COMMENT ON FUNCTION @extschema@.rescore(@lead_id_type@) IS
     'Recompute and store the lead''s score (and stage) now; returns the score, NULL when there is no such lead'
 $def$),
 (520, 'explain', 'function', $def$
-CREATE FUNCTION @extschema@.explain(lead @lead_id_type@, at timestamptz = pg_catalog.now())
+CREATE FUNCTION @extschema@.explain(lead @lead_id_type@, at timestamptz = @extschema@.clock())
 RETURNS TABLE (rule text, kind text, hits integer, points double precision)
 LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED ROWS 10 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM @extschema@.explain_lead($1, $2) $$;
