@@ -1459,13 +1459,12 @@ RowReceiverNoop(DestReceiver *self)
 }
 
 /*
- * Run the query, streaming its rows to AcceptRow: nothing is materialized,
- * and the planner may use parallel workers (a cursor could not).
+ * Run a query of four parameters, streaming its rows to dest: nothing is
+ * materialized, and the planner may use parallel workers (a cursor could not).
  */
 static void
-ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, const char *argnulls)
+StreamQuery(const char *query, Oid *argtypes, Datum *args, const char *argnulls, DestReceiver *dest)
 {
-	RowReceiver receiver;
 	SPIExecuteOptions options;
 	ParamListInfo params = makeParamList(4);
 	int i;
@@ -1478,21 +1477,30 @@ ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, con
 		params->params[i].pflags = PARAM_FLAG_CONST;
 		params->params[i].ptype = argtypes[i];
 	}
-	memset(&receiver, 0, sizeof(receiver));
-	receiver.pub.receiveSlot = RowReceiverSlot;
-	receiver.pub.rStartup = RowReceiverStartup;
-	receiver.pub.rShutdown = RowReceiverNoop;
-	receiver.pub.rDestroy = RowReceiverNoop;
-	receiver.pub.mydest = DestNone;
-	receiver.run = run;
+	dest->rStartup = RowReceiverStartup;
+	dest->rShutdown = RowReceiverNoop;
+	dest->rDestroy = RowReceiverNoop;
+	dest->mydest = DestNone;
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.read_only = true;
-	options.dest = &receiver.pub;
+	options.dest = dest;
 	rc = SPI_execute_extended(query, &options);
 	/* SPI reports a SELECT whose rows went to a DestNone receiver as a utility command */
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "attribution query failed: %s", SPI_result_code_string(rc));
+}
+
+/* Run the query, handing each row to AcceptRow. */
+static void
+ReadRows(AttributionRun *run, const char *query, Oid *argtypes, Datum *args, const char *argnulls)
+{
+	RowReceiver receiver;
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = RowReceiverSlot;
+	receiver.run = run;
+	StreamQuery(query, argtypes, args, argnulls, &receiver.pub);
 }
 
 /* ------------------------------------------------------------------------
@@ -1883,33 +1891,12 @@ static void
 FastReadRows(FastState *fs, const char *query, Oid *argtypes, Datum *args, const char *argnulls)
 {
 	FastReceiver receiver;
-	SPIExecuteOptions options;
-	ParamListInfo params = makeParamList(4);
-	int i;
-	int rc;
 
-	for (i = 0; i < 4; i++)
-	{
-		params->params[i].value = args[i];
-		params->params[i].isnull = argnulls[i] == 'n';
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].ptype = argtypes[i];
-	}
 	memset(&receiver, 0, sizeof(receiver));
 	receiver.pub.receiveSlot = FastReceiverSlot;
-	receiver.pub.rStartup = RowReceiverStartup;
-	receiver.pub.rShutdown = RowReceiverNoop;
-	receiver.pub.rDestroy = RowReceiverNoop;
-	receiver.pub.mydest = DestNone;
 	receiver.fs = fs;
 	fs->run->nrows = 0;
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = &receiver.pub;
-	rc = SPI_execute_extended(query, &options);
-	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
-		elog(ERROR, "attribution query failed: %s", SPI_result_code_string(rc));
+	StreamQuery(query, argtypes, args, argnulls, &receiver.pub);
 	fs->run->nrows = 0;
 }
 
