@@ -66,6 +66,7 @@
 #include "utils/typcache.h"
 
 #include "attribution.h"
+#include "settings.h"
 #include "lead_scoring.h"
 #include "markov.h"
 
@@ -2372,64 +2373,6 @@ MapOutputColumns(AttributionRun *run)
 	run->out_nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
 }
 
-/* Settings defaults for the arguments left NULL (lead_scoring.settings). */
-static void
-ReadDefaults(char **model, Interval *lookback, bool need_lookback, Interval *half_life,
-			 bool need_half_life)
-{
-	bool isnull;
-
-	if (SPI_execute("SELECT attribution_model, attribution_lookback, attribution_half_life"
-					" FROM " LS_SCHEMA ".settings LIMIT 1",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read " LS_SCHEMA ".settings");
-	if (SPI_processed == 0)
-	{
-		/* no settings row: the built-in defaults */
-		if (*model == NULL)
-			*model = "linear";
-		if (need_lookback)
-			*lookback = *DatumGetIntervalP(
-				DirectFunctionCall3(interval_in, CStringGetDatum("90 days"),
-									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-		if (need_half_life)
-			*half_life = *DatumGetIntervalP(
-				DirectFunctionCall3(interval_in, CStringGetDatum("7 days"),
-									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-		return;
-	}
-	if (*model == NULL)
-	{
-		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		*model = isnull ? "linear" : TextDatumGetCString(d);
-	}
-	if (need_lookback)
-	{
-		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-
-		if (isnull)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg(
-					 "no attribution lookback given and settings.attribution_lookback is NULL")));
-		*lookback = *DatumGetIntervalP(d);
-	}
-	if (need_half_life)
-	{
-		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-
-		if (isnull)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg(
-					 "no attribution half-life given and settings.attribution_half_life is NULL")));
-		*half_life = *DatumGetIntervalP(d);
-	}
-}
-
 /*
  * Fill a run from the arguments (model, conversion, lookback, half_life);
  * NULL model, lookback and half-life take the settings' defaults, a NULL
@@ -2461,7 +2404,14 @@ ParseRunArguments(FunctionCallInfo fcinfo, AttributionRun *run, int model_arg, i
 	}
 	if (model == NULL || need_lookback || need_half_life)
 	{
-		ReadDefaults(&model, &run->lookback, need_lookback, &half_life, need_half_life);
+		const LsSettings *settings = LsGetSettings();
+
+		if (model == NULL)
+			model = settings->attribution_model;
+		if (need_lookback)
+			run->lookback = settings->attribution_lookback;
+		if (need_half_life)
+			half_life = settings->attribution_half_life;
 		run->model = AttributionModelParse(model);
 		if (need_lookback)
 			CheckNotNegative(&run->lookback, "settings.attribution_lookback");
