@@ -5,11 +5,13 @@ EXTVERSION   = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION
 MODULE_big   = $(EXTENSION)
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is assembled from one file per concern in extension/parts/;
-# released upgrade steps (lead_scoring--A--B.sql) are shipped as they are.
+# The development version's install script is assembled from one file per concern in
+# extension/parts/.  Released versions are frozen: extension/lead_scoring--<version>.sql is the
+# install script of a release, byte for byte, and extension/lead_scoring--A--B.sql the upgrade
+# steps between them (doc/internals.md, "Upgrades").  All of them are installed.
 EXTENSION_SQL = $(EXTENSION)--$(EXTVERSION).sql
 DATA_built   = $(EXTENSION_SQL)
-DATA         = $(wildcard extension/$(EXTENSION)--*--*.sql)
+DATA         = $(sort $(wildcard extension/$(EXTENSION)--*.sql))
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --outputdir=results_regress
@@ -20,7 +22,7 @@ PG_CPPFLAGS  = -I$(srcdir)/src
 PG_CFLAGS    = -Werror
 EXTRA_CLEAN  = results_regress results_isolation
 
-PG_CONFIG   ?= /usr/lib/postgresql/15/bin/pg_config
+PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

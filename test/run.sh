@@ -6,6 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/cluster.sh"
 ls_setup
 cd "$LS_ROOT"
+# logs in a private directory: two runs at once on one machine must not share files
+LS_LOGDIR=$(mktemp -d /tmp/ls_test_logs.XXXXXX)
+trap 'rm -rf "$LS_LOGDIR"; ls_stop_cluster' EXIT
 
 passed=0
 failed=0
@@ -28,25 +31,25 @@ show_diffs() {
 
 ls_log "regression tests"
 status=0
-make -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= >/tmp/ls_regress.log 2>&1 || status=$?
-cat /tmp/ls_regress.log
-count /tmp/ls_regress.log $status
+make -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= >"$LS_LOGDIR/regress.log" 2>&1 || status=$?
+cat "$LS_LOGDIR/regress.log"
+count "$LS_LOGDIR/regress.log" $status
 
 ls_log "isolation tests"
 status=0
-make -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= >/tmp/ls_isolation.log 2>&1 || status=$?
-cat /tmp/ls_isolation.log
-count /tmp/ls_isolation.log $status
+make -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= >"$LS_LOGDIR/isolation.log" 2>&1 || status=$?
+cat "$LS_LOGDIR/isolation.log"
+count "$LS_LOGDIR/isolation.log" $status
 
 ls_log "scripted tests"
 for t in test/scripts/*.sh; do
 	[ -e "$t" ] || continue
-	if bash "$t" >"/tmp/ls_script.log" 2>&1; then
+	if bash "$t" >"$LS_LOGDIR/script.log" 2>&1; then
 		echo "script $(basename "$t") ... ok"
 		passed=$((passed + 1))
 	else
 		echo "script $(basename "$t") ... FAILED"
-		sed 's/^/    /' /tmp/ls_script.log | tail -40
+		sed 's/^/    /' "$LS_LOGDIR/script.log" | tail -40
 		failed=$((failed + 1))
 	fi
 done
