@@ -111,10 +111,12 @@ INSERT INTO lead_scoring.rule (name, kind, column_name, op, value, points) VALUE
     ('valid phone (default)', 'fit', 'phone', 'valid_phone', NULL, 1),
     ('location not_null',   'fit', 'location', 'not_null', NULL, 1),
     ('location contains',   'fit', 'location', 'contains', '1,1', 1);
+CALL lead_scoring.refresh_online();
 SELECT l.id, l.score, string_agg(e.rule, ' | ' ORDER BY e.rule) AS matched
   FROM leads l LEFT JOIN LATERAL lead_scoring.explain(l.id) e ON true GROUP BY l.id, l.score ORDER BY l.id;
--- the default phone country comes from the settings (and changing it rescores)
+-- the default phone country comes from the settings (and changing it rescores, online)
 UPDATE lead_scoring.settings SET default_phone_country = 'GB';
+CALL lead_scoring.refresh_online();
 SELECT l.id, l.score, (SELECT hits FROM lead_scoring.explain(l.id) WHERE rule = 'valid phone (default)') AS default_phone
   FROM leads l ORDER BY l.id;
 UPDATE lead_scoring.settings SET default_phone_country = NULL;
@@ -128,6 +130,7 @@ INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, p
     ('long reads',     'engagement', '*',     'seconds', '>=',       '60',        1000),
     ('no url',         'engagement', '*',     'url',     'is_null',  NULL,        10000),
     ('recent',         'engagement', '*',     'occurred_at', '>=',   '2024-06-01 00:00+00', 100000);
+CALL lead_scoring.refresh_online();
 INSERT INTO events (lead_id, event_type, occurred_at, url, seconds) VALUES
     (1, 'visit', '2024-05-01 10:00+00', '/pricing/teams', 30),
     (1, 'Visit', '2024-05-02 10:00+00', '/pricing', 90),

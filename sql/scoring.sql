@@ -56,15 +56,19 @@ UPDATE lead_scoring.rule SET max_points = 7, half_life = NULL WHERE name = 'minu
 INSERT INTO events (lead_id, event_type, occurred_at) VALUES (1, 'minus', '2024-01-02');
 SELECT * FROM lead_scoring.explain(1) WHERE kind = 'engagement';
 
--- floor and ceiling (a settings change rescores every lead when it commits)
+-- floor and ceiling (rule and settings changes reach stored scores at the lead's next write or
+-- the next refresh: refresh_online)
 DELETE FROM lead_scoring.rule;
 INSERT INTO lead_scoring.rule (name, kind, column_name, op, value, points) VALUES
     ('enterprise', 'fit', 'size', '>=', '200', 150), ('no email', 'fit', 'email', 'invalid_email', NULL, -40);
+CALL lead_scoring.refresh_online();
 SELECT id, score FROM leads ORDER BY id;
 UPDATE lead_scoring.settings SET score_floor = -10, score_ceiling = 100;
+CALL lead_scoring.refresh_online();
 SELECT id, score, lead_scoring.score(id), (SELECT sum(points) FROM lead_scoring.explain(id)) AS unrounded
   FROM leads ORDER BY id;
 UPDATE lead_scoring.settings SET score_floor = NULL, score_ceiling = NULL;
+CALL lead_scoring.refresh_online();
 SELECT id, score FROM leads ORDER BY id;
 
 -- grade: fit band A-D (settings.fit_grade_bands) and engagement band 1-4 (engagement_grade_bands)
@@ -72,6 +76,7 @@ DELETE FROM lead_scoring.rule;
 INSERT INTO lead_scoring.rule (name, kind, column_name, op, value, points) VALUES
     ('enterprise', 'fit', 'size', '>=', '200', 45), ('mid', 'fit', 'size', '>=', '10', 20);
 INSERT INTO lead_scoring.rule (name, kind, event_type, points) VALUES ('form', 'engagement', 'form', 20);
+CALL lead_scoring.refresh_online();
 SELECT id, score, lead_scoring.grade(id) FROM leads ORDER BY id;
 UPDATE lead_scoring.settings SET fit_grade_bands = '{80,60,20}', engagement_grade_bands = '{100,50,1}';
 SELECT id, score, lead_scoring.grade(id) FROM leads ORDER BY id;
@@ -86,6 +91,7 @@ INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, p
     ('forms', 'engagement', 'form', NULL, NULL, NULL, 7);
 CREATE VIEW check_scores AS
     SELECT id, score, score = lead_scoring.score(id) AS exact FROM leads ORDER BY id;
+CALL lead_scoring.refresh_online();
 SELECT * FROM check_scores;
 -- events: a row, many rows, COPY, UPDATE (type, lead), DELETE
 INSERT INTO events (lead_id, event_type, occurred_at, url) VALUES (2, 'view', '2024-02-01', '/pricing');
@@ -112,14 +118,22 @@ SELECT * FROM check_scores;
 UPDATE leads SET score = 999 WHERE id = 1;
 SELECT * FROM check_scores;
 
--- a rule change rescores every lead when its transaction commits (not before)
+-- a rule change rescores nothing at commit: score() follows the new rules at once, stored scores
+-- follow at each lead's next write or at the refresh; rescore_progress() counts the leads pending
 BEGIN;
 UPDATE lead_scoring.rule SET points = 100 WHERE name = 'forms';
 SELECT id, score, lead_scoring.score(id) AS will_be FROM leads ORDER BY id;
 COMMIT;
 SELECT * FROM check_scores;
+SELECT * FROM lead_scoring.rescore_progress();
+UPDATE leads SET email = email WHERE id = 3;      -- a write of the lead rescores it
+SELECT * FROM lead_scoring.rescore_progress();
+CALL lead_scoring.refresh_online(batch_size => 2);
+SELECT * FROM lead_scoring.rescore_progress();
+SELECT * FROM check_scores;
 -- ... and so do TRUNCATEs
 TRUNCATE lead_scoring.rule;
+SELECT lead_scoring.refresh_scores() AS rewritten;
 SELECT * FROM check_scores;
 INSERT INTO lead_scoring.rule (name, kind, event_type, points) VALUES ('forms', 'engagement', 'form', 7);
 TRUNCATE events;

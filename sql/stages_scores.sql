@@ -44,11 +44,14 @@ SELECT * FROM pg_temp.log(3);
 DELETE FROM activity WHERE id = 4;
 SELECT id, stage, score FROM lead WHERE id = 3;
 
--- a rule change rescores every lead when it commits, and the new scores promote
+-- a rule change is rescored online (at the lead's next write or the refresh), and the new scores
+-- promote
 BEGIN;
 UPDATE rule SET points = 70 WHERE name = 'demo request';
 SELECT id, stage, score FROM lead WHERE id = 3;
 COMMIT;
+SELECT id, stage, score FROM lead WHERE id = 3;
+CALL lead_scoring.refresh_online();
 SELECT id, stage, score FROM lead WHERE id = 3;
 SELECT * FROM pg_temp.log(3);
 

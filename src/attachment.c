@@ -140,6 +140,10 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->id_col = QuotedColumn(relid, l->id_att);
 	l->stage_col = QuotedColumn(relid, l->stage_att);
 	l->score_col = QuotedColumn(relid, l->score_att);
+	l->state_att = get_attnum(relid, LS_STATE_COLUMN);
+	if (l->state_att != InvalidAttrNumber && get_atttype(relid, l->state_att) != BYTEAOID)
+		l->state_att = InvalidAttrNumber;
+	l->state_col = l->state_att != InvalidAttrNumber ? QuotedColumn(relid, l->state_att) : NULL;
 	{
 		int32 typmod;
 
@@ -152,8 +156,9 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 						errmsg("type %s of the lead id has no btree comparison function",
 							   format_type_be(l->id_type))));
 	fmgr_info_copy(&l->id_cmp, &tce->cmp_proc_finfo, CurrentMemoryContext);
-	tce = lookup_type_cache(l->id_type, TYPECACHE_EQ_OPR);
+	tce = lookup_type_cache(l->id_type, TYPECACHE_EQ_OPR | TYPECACHE_GT_OPR);
 	l->id_eq = QualifiedOperator(tce->eq_opr);
+	l->id_gt = OidIsValid(tce->gt_opr) ? QualifiedOperator(tce->gt_opr) : NULL;
 	return l;
 }
 

@@ -14,6 +14,9 @@
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 
+/* The column attach_leads adds for the engagement state (doc/scoring.md, "The engagement state"). */
+#define LS_STATE_COLUMN "lead_scoring_state"
+
 typedef struct LeadsAttachment
 {
 	Oid relid;
@@ -26,6 +29,9 @@ typedef struct LeadsAttachment
 	char *id_col;			/* quoted column names, for SPI queries */
 	char *stage_col;
 	char *score_col;
+	/* the engagement state column (doc/scoring.md), InvalidAttrNumber on a 0.1.0 schema */
+	AttrNumber state_att;
+	char *state_col; /* quoted, or NULL */
 	/* the lead id's type: every lead id the extension handles has it */
 	Oid id_type;
 	int16 id_len;
@@ -34,6 +40,7 @@ typedef struct LeadsAttachment
 	Oid id_collation;
 	FmgrInfo id_cmp; /* btree comparison support function */
 	char *id_eq;	 /* the type's equality operator as OPERATOR(schema.=) */
+	char *id_gt;	 /* its btree > operator, the same way */
 } LeadsAttachment;
 
 typedef struct EventsAttachment

@@ -22,8 +22,10 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/array.h"
@@ -832,6 +834,9 @@ FreeRuleSetPlans(void *arg)
 	FREE_PLAN(rs->lock_plan);
 	FREE_PLAN(rs->update_plan);
 	FREE_PLAN(rs->touch_plan);
+	FREE_PLAN(rs->touch_many_plan);
+	FREE_PLAN(rs->refresh_first_plan);
+	FREE_PLAN(rs->refresh_next_plan);
 	for (s = 0; s < rs->nsources; s++)
 	{
 		FREE_PLAN(rs->sources[s].lead_plan);
@@ -966,9 +971,43 @@ DescribeSource(EventSource *src, Oid id_type)
 	src->time_type = e->time_type;
 }
 
+/* Append a rule row's text form to the fingerprint texts (engagement rules to both). */
+static void
+RuleText(HeapTuple tup, TupleDesc desc, StringInfo eng, StringInfo all)
+{
+	int c;
+
+	for (c = 1; c <= desc->natts; c++)
+	{
+		char *v;
+
+		/* an interval's text depends on IntervalStyle: its fields instead */
+		if (TupleDescAttr(desc, c - 1)->atttypid == INTERVALOID)
+		{
+			bool isnull;
+			Datum d = SPI_getbinval(tup, desc, c, &isnull);
+			Interval *iv = isnull ? NULL : DatumGetIntervalP(d);
+
+			v = iv == NULL ? NULL
+						   : psprintf("%d %d %" INT64_MODIFIER "d", iv->month, iv->day, iv->time);
+		}
+		else
+			v = SPI_getvalue(tup, desc, c);
+
+		if (eng != NULL)
+			appendStringInfo(eng, "%c%s", v == NULL ? '~' : '|', v == NULL ? "" : v);
+		appendStringInfo(all, "%c%s", v == NULL ? '~' : '|', v == NULL ? "" : v);
+	}
+	if (eng != NULL)
+		appendStringInfoChar(eng, '\n');
+	appendStringInfoChar(all, '\n');
+}
+
 static RuleSet *
 BuildRuleSet(Attachments *a)
 {
+	StringInfoData eng_text;
+	StringInfoData all_text;
 	MemoryContext cxt =
 		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rules", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
@@ -1002,6 +1041,8 @@ BuildRuleSet(Attachments *a)
 	LsRestoreUser(&saved);
 
 	old = MemoryContextSwitchTo(cxt);
+	initStringInfo(&eng_text);
+	initStringInfo(&all_text);
 	rs->fit = palloc(sizeof(Rule *) * Max(SPI_processed, 1));
 	rs->eng = palloc(sizeof(Rule *) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -1011,6 +1052,8 @@ BuildRuleSet(Attachments *a)
 
 		ReadRuleFields(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &f);
 		r = CompileRule(&f, a, rs);
+		RuleText(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, r->engagement ? &eng_text : NULL,
+				 &all_text);
 		if (!r->engagement)
 			rs->fit[rs->nfit++] = r;
 		else
@@ -1040,6 +1083,20 @@ BuildRuleSet(Attachments *a)
 		for (s = 0; s < rs->nsources; s++)
 			DescribeSource(&rs->sources[s], rs->leads->id_type);
 	}
+	/* the sources and the columns the rules read there are part of what a state was counted from */
+	for (s = 0; s < rs->nsources; s++)
+	{
+		EventSource *src = &rs->sources[s];
+		int c;
+
+		appendStringInfo(&eng_text, "|source %u %d %d %d", src->events->relid,
+						 src->events->lead_att, src->events->type_att, src->events->time_att);
+		for (c = 0; c < src->ncols; c++)
+			appendStringInfo(&eng_text, " %d", src->atts[c]);
+	}
+	rs->eng_fingerprint = hash_bytes_extended((unsigned char *) eng_text.data, eng_text.len, 0);
+	appendStringInfo(&all_text, "|%016" INT64_MODIFIER "x", rs->eng_fingerprint);
+	rs->all_fingerprint = hash_bytes_extended((unsigned char *) all_text.data, all_text.len, 0);
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 	return rs;

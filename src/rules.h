@@ -123,6 +123,11 @@ typedef struct RuleSet
 	SPIPlanPtr lock_plan;	  /* lock leads in order: $1 lead id array */
 	SPIPlanPtr update_plan;	  /* rewrite leads' scores: $1 ids, $2 scores */
 	SPIPlanPtr touch_plan;	  /* rewrite one lead's score: $1 id */
+	SPIPlanPtr touch_many_plan; /* touch leads: $1 id array */
+	SPIPlanPtr refresh_first_plan; /* the first leads in id order: $1 limit */
+	SPIPlanPtr refresh_next_plan;  /* the next leads after $1: $2 limit */
+	uint64 eng_fingerprint; /* the engagement rules and the columns they read (lead_state.c) */
+	uint64 all_fingerprint; /* every active rule */
 	MemoryContext cxt;
 } RuleSet;
 

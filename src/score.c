@@ -46,6 +46,7 @@
 #include "attachment.h"
 #include "lead_scoring.h"
 #include "rules.h"
+#include "lead_state.h"
 #include "score.h"
 #include "settings.h"
 
@@ -70,6 +71,13 @@ KeepPlan(const char *sql, int nargs, Oid *argtypes)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "could not keep the plan of \"%s\"", sql);
 	return plan;
+}
+
+/* The state column as a select-list item (NULL on a 0.1.0 schema). */
+const char *
+LsStateSelect(const LeadsAttachment *l)
+{
+	return l->state_col != NULL ? psprintf("l.%s", l->state_col) : "NULL::pg_catalog.bytea";
 }
 
 static Oid
@@ -163,9 +171,10 @@ LockPlan(RuleSet *rs)
 		/* LockRows runs above the sort: rows are locked in k.n order, which is the id order */
 		rs->lock_plan = KeepPlan(
 			psprintf(
-				"SELECT k.n, l.%s, l.%s, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
+				"SELECT k.n, l.%s, l.%s, %s, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
 				" JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
-				l->score_col, l->stage_col, rs->fit_select, l->qualname, l->id_col, l->id_eq),
+				l->score_col, l->stage_col, LsStateSelect(l), rs->fit_select, l->qualname, l->id_col,
+				l->id_eq),
 			1, &argtype);
 	}
 	return rs->lock_plan;
@@ -202,6 +211,23 @@ TouchPlan(RuleSet *rs)
 					 1, &argtype);
 	}
 	return rs->touch_plan;
+}
+
+SPIPlanPtr
+TouchManyPlan(RuleSet *rs)
+{
+	if (rs->touch_many_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = IdArrayType(l);
+
+		/* the rows come in index order: locked in id order */
+		rs->touch_many_plan = KeepPlan(
+			psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s ANY ($1)", l->qualname, l->score_col,
+					 l->score_col, l->id_col, l->id_eq),
+			1, &argtype);
+	}
+	return rs->touch_many_plan;
 }
 
 int
@@ -619,7 +645,7 @@ CompareScoredEvents(const void *a, const void *b)
 
 void
 EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff, double *engagement,
-				   RuleOutcome *outcomes)
+				   RuleOutcome *outcomes, LeadState *states)
 {
 	RuleSet *rs = es->rs;
 	int neng = rs->neng;
@@ -639,6 +665,8 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
 
 		memset(hits, 0, sizeof(int32) * Max(neng, 1));
 		memset(sum, 0, sizeof(double) * Max(neng, 1));
+		if (states != NULL)
+			LeadStateInit(&states[lead], rs);
 		for (; i < es->n && es->ev[i].lead == lead; i++)
 		{
 			ScoredEvent *ev = &es->ev[i];
@@ -646,7 +674,12 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
 			double age;
 
 			if (ev->time > cutoff)
-				continue; /* not happened yet */
+			{
+				/* not happened yet; the state is rebuilt when it has */
+				if (states != NULL && ev->time < states[lead].pending)
+					states[lead].pending = ev->time;
+				continue;
+			}
 			/* an event after 'at' but before the cutoff (a write's own moment) counts in full */
 			age = ev->time < at ? (double) (at - ev->time) / USECS_PER_SEC : 0;
 			for (r = 0; r < neng; r++)
@@ -659,6 +692,9 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
 				if (rule->has_max_hits && hits[r] >= rule->max_hits)
 					continue;
 				hits[r]++;
+				/* the state counts the same events in the same (time) order: it never refuses */
+				if (states != NULL)
+					(void) LeadStateCount(rs, &states[lead], r, ev->time);
 				if (rule->has_half_life)
 					sum[r] += rule->points * pow(0.5, age / rule->half_life);
 				else
@@ -773,7 +809,8 @@ WriteCutoff(TimestampTz at)
 }
 
 double
-LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutcome *outcomes)
+LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutcome *outcomes,
+			   LeadState *state)
 {
 	EventSet es;
 	double engagement = 0;
@@ -787,6 +824,8 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 	{
 		if (outcomes != NULL && rs->neng > 0)
 			memset(outcomes, 0, sizeof(RuleOutcome) * rs->neng);
+		if (state != NULL)
+			LeadStateInit(state, rs);
 		return 0;
 	}
 	EventSetInit(&es, rs);
@@ -828,7 +867,7 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 	}
 	if (connected)
 		SPI_finish();
-	EventSetEngagement(&es, 1, at, cutoff, &engagement, outcomes);
+	EventSetEngagement(&es, 1, at, cutoff, &engagement, outcomes, state);
 	EventSetFree(&es);
 	return engagement;
 }
@@ -901,7 +940,7 @@ ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *enga
 	}
 	SPI_finish();
 	if (found)
-		*engagement = LeadEngagement(rs, lead_id, at, false, eng_outcomes);
+		*engagement = LeadEngagement(rs, lead_id, at, false, eng_outcomes, NULL);
 	return found;
 }
 

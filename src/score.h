@@ -26,6 +26,8 @@
 #include "attachment.h"
 #include "rules.h"
 
+struct LeadState;
+
 /* What one rule contributed to a lead's score (for explain). */
 typedef struct RuleOutcome
 {
@@ -67,7 +69,7 @@ extern void EventSetAdd(EventSet *es, int lead, int source, int64 seq, HeapTuple
  * between 'at' and 'cutoff' count in full); outcomes (rs->neng entries) for a single lead.
  */
 extern void EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
-							   double *engagement, RuleOutcome *outcomes);
+							   double *engagement, RuleOutcome *outcomes, struct LeadState *states);
 
 /*
  * The cutoff of a write: the later of 'at' and the current time, read after the lead's row is
@@ -113,9 +115,10 @@ extern int64 FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, Rule
 extern int64 FitPointsOfRow(RuleSet *rs, HeapTuple row, TupleDesc desc);
 
 /* The engagement of one lead at 'at', reading its events: with a new snapshot and the write's
- * cutoff when fresh (the trigger paths), else with the query's snapshot up to 'at'. */
+ * cutoff when fresh (the trigger paths), else with the query's snapshot up to 'at'; with the
+ * lead's engagement state built from them when state is not NULL. */
 extern double LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh,
-							 RuleOutcome *outcomes);
+							 RuleOutcome *outcomes, struct LeadState *state);
 
 /* round half away from zero, then score_floor and score_ceiling. */
 extern int32 FinalScore(double unrounded);
@@ -125,10 +128,13 @@ extern int RuleSetSource(RuleSet *rs, Oid relid);
 
 /* Prepared and kept plans of the rule set (created on first use; SPI must be connected). */
 extern SPIPlanPtr LeadRowPlan(RuleSet *rs);
+/* lock leads: k.n, score, stage, state, fit columns */
 extern SPIPlanPtr LockPlan(RuleSet *rs);
+extern const char *LsStateSelect(const LeadsAttachment *l);
 extern SPIPlanPtr BatchEventsPlan(RuleSet *rs, int source);
 extern SPIPlanPtr UpdatePlan(RuleSet *rs);
 extern SPIPlanPtr TouchPlan(RuleSet *rs);
+extern SPIPlanPtr TouchManyPlan(RuleSet *rs);
 /* Arguments $2 of the event queries: the event types to read. */
 extern Datum EventTypesArg(RuleSet *rs, char *null);
 

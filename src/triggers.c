@@ -52,9 +52,11 @@
 
 #include "attachment.h"
 #include "lead_scoring.h"
+#include "lead_state.h"
 #include "rules.h"
 #include "score.h"
 #include "stages.h"
+#include "triggers.h"
 
 /* Statements that affect at most this many leads rescore them one by one. */
 #define TOUCH_ONE_BY_ONE 4
@@ -83,6 +85,24 @@ CheckTriggerCall(FunctionCallInfo fcinfo, const char *fname, bool before, bool r
  * ---------------------------------------------------------------------------
  */
 
+/* The rows an INSERT statement added that match a rule, per lead (in the batch's id order). */
+typedef struct NewEvent
+{
+	TimestampTz time;
+	int32 next; /* the lead's next new event, -1 at the end */
+} NewEvent;
+
+typedef struct NewEvents
+{
+	int source; /* the events table the statement wrote */
+	NewEvent *events;
+	uint64 *bits; /* the rules each event matches, rs->nwords words each */
+	int n;
+	int cap;
+	int32 *nrows; /* per lead of the batch: the statement's rows for the lead, */
+	int32 *first; /* and its first new event */
+} NewEvents;
+
 /* The leads an UPDATE issued by this module rewrites, in id order. */
 typedef struct Touch
 {
@@ -90,8 +110,12 @@ typedef struct Touch
 	Datum *ids;
 	double *engagement; /* computed under the row lock, or NULL: leads_before reads the events */
 	int64 *fit;			/* fit points of the locked rows, or NULL: leads_before computes them */
-	bool seen;			/* (one lead) leads_before ran for it */
-	int32 score;		/* (one lead) the score it computed */
+	Datum *states;		/* with engagement: the states counted with it (bytea), or NULL */
+	bool rebuild;		/* re-read the leads' events: the state cannot be carried */
+	const NewEvents *fresh; /* the statement's new events of the leads, carried into their states */
+	int fresh_base;			/* lead i of the touch is lead fresh_base + i of fresh */
+	bool seen;				/* (one lead) leads_before ran for it */
+	int32 score;			/* (one lead) the score it computed */
 } Touch;
 
 static Touch *touch = NULL;
@@ -142,11 +166,23 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 	PG_END_TRY();
 }
 
-/* Rescore one lead through leads_before; false when there is no such lead. */
+/*
+ * Rescore one lead through leads_before; false when there is no such lead.  With 'fresh', the
+ * statement's new events of the lead (its index there is fresh_index) are carried into its state;
+ * with 'rebuild', its events are re-read.
+ */
 static bool
-TouchLead(RuleSet *rs, Datum id, int32 *score)
+TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh_index,
+		  bool rebuild)
 {
-	Touch t = {1, &id, NULL, NULL, false, 0};
+	Touch t;
+
+	memset(&t, 0, sizeof(t));
+	t.n = 1;
+	t.ids = &id;
+	t.rebuild = rebuild;
+	t.fresh = fresh;
+	t.fresh_base = fresh_index;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -154,6 +190,27 @@ TouchLead(RuleSet *rs, Datum id, int32 *score)
 	SPI_finish();
 	*score = t.score;
 	return t.seen;
+}
+
+uint64
+TouchLeads(RuleSet *rs, Datum *ids, int n)
+{
+	LeadsAttachment *leads = rs->leads;
+	Datum array = PointerGetDatum(
+		construct_array(ids, n, leads->id_type, leads->id_len, leads->id_byval, leads->id_align));
+	Touch t;
+	int rc;
+
+	/* lock in id order first: the UPDATE's own order is the plan's */
+	rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
+	SPI_freetuptable(SPI_tuptable);
+	memset(&t, 0, sizeof(t));
+	t.n = n;
+	t.ids = ids;
+	ExecuteTouch(&t, TouchManyPlan(rs), &array);
+	return SPI_processed;
 }
 
 /* Whether an UPDATE sets the score column and nothing else (as the touches do). */
@@ -193,6 +250,102 @@ FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc
 	return true;
 }
 
+/* Carry the statement's new events of one lead (in time order) into its state. */
+static bool
+ApplyNewEvents(RuleSet *rs, LeadState *st, const NewEvents *fresh, int lead, TimestampTz cutoff)
+{
+	int n = 0;
+	int e;
+	int *order;
+	int i;
+
+	for (e = fresh->first[lead]; e >= 0; e = fresh->events[e].next)
+		n++;
+	order = palloc(sizeof(int) * Max(n, 1));
+	n = 0;
+	for (e = fresh->first[lead]; e >= 0; e = fresh->events[e].next)
+	{
+		/* insertion sort by time: a statement brings few events per lead */
+		for (i = n; i > 0 && fresh->events[order[i - 1]].time > fresh->events[e].time; i--)
+			order[i] = order[i - 1];
+		order[i] = e;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		if (!LeadStateApply(rs, st, fresh->events[order[i]].time,
+							&fresh->bits[(int64) order[i] * rs->nwords], cutoff))
+			return false;
+	return true;
+}
+
+/*
+ * The engagement of the lead being written, at LsNow(), and its new state (bytea, or 0 on a schema
+ * without the state column): carried from the state of the locked row when it can be
+ * (doc/scoring.md, "The engagement state"), else from the lead's events.
+ */
+static double
+RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, int touched, int64 fit,
+			  Datum *state_out)
+{
+	LeadsAttachment *leads = rs->leads;
+	TimestampTz at = LsNow();
+	LeadState st;
+	double engagement;
+
+	*state_out = (Datum) 0;
+	if (leads->state_att == InvalidAttrNumber)
+		return LeadEngagement(rs, lead_id, at, true, NULL, NULL);
+	if (!is_insert && !(touched >= 0 && touch->rebuild))
+	{
+		bool isnull;
+		Datum d = heap_getattr(td->tg_trigtuple, leads->state_att,
+							   RelationGetDescr(td->tg_relation), &isnull);
+
+		if (LeadStateDecode(rs, d, isnull, &st))
+		{
+			TimestampTz cutoff = WriteCutoff(at);
+
+			if ((touched < 0 || touch->fresh == NULL ||
+				 ApplyNewEvents(rs, &st, touch->fresh, touch->fresh_base + touched, cutoff)) &&
+				LeadStateEngagement(rs, &st, at, cutoff, &engagement) &&
+				!LeadStateNearRounding((double) fit + engagement))
+			{
+				*state_out = PointerGetDatum(LeadStateEncode(rs, &st));
+				return engagement;
+			}
+		}
+	}
+	engagement = LeadEngagement(rs, lead_id, at, true, NULL, &st);
+	*state_out = PointerGetDatum(LeadStateEncode(rs, &st));
+	return engagement;
+}
+
+/* Whether two bytea values hold the same bytes (whatever their headers). */
+static bool
+SameBytes(Datum a, Datum b)
+{
+	bytea *x = DatumGetByteaPP(a);
+	bytea *y = DatumGetByteaPP(b);
+
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		   memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+/* Whether the locked row already holds this state (bytea, or 0 for none). */
+static bool
+SameState(const LeadsAttachment *leads, HeapTuple old_row, TupleDesc desc, Datum state)
+{
+	bool isnull;
+	Datum d;
+
+	if (leads->state_att == InvalidAttrNumber)
+		return true;
+	d = heap_getattr(old_row, leads->state_att, desc, &isnull);
+	if (isnull || state == (Datum) 0)
+		return isnull && state == (Datum) 0;
+	return SameBytes(d, state);
+}
+
 /* ---------------------------------------------------------------------------
  * leads_before(): score the row being written and settle its stage
  * ---------------------------------------------------------------------------
@@ -210,9 +363,11 @@ leads_before(PG_FUNCTION_ARGS)
 	LeadWrite write;
 	bool isnull;
 	Datum d;
-	int cols[2];
-	Datum values[2];
-	bool nulls[2] = {false, false};
+	int cols[3];
+	Datum values[3];
+	bool nulls[3] = {false, false, false};
+	int ncols;
+	Datum state = (Datum) 0;
 	LsSavedUser saved;
 	int touched = -1;
 	int64 fit;
@@ -267,9 +422,13 @@ leads_before(PG_FUNCTION_ARGS)
 	else
 		fit = FitPointsOfRow(rs, row, desc);
 	if (touched >= 0 && touch->engagement != NULL)
+	{
 		engagement = touch->engagement[touched];
+		if (touch->states != NULL)
+			state = touch->states[touched];
+	}
 	else
-		engagement = LeadEngagement(rs, write.lead_id, LsNow(), true, NULL);
+		engagement = RowEngagement(rs, td, write.lead_id, write.is_insert, touched, fit, &state);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);
@@ -279,14 +438,23 @@ leads_before(PG_FUNCTION_ARGS)
 		touch->seen = true;
 		touch->score = write.new_score;
 		/* a touch that changes nothing keeps the row as it is (and locked) */
-		if (write.new_score == write.old_score && stage == write.old_stage)
+		if (write.new_score == write.old_score && stage == write.old_stage &&
+			SameState(leads, td->tg_trigtuple, desc, state))
 			return PointerGetDatum(NULL);
 	}
 	cols[0] = leads->score_att;
 	values[0] = Int32GetDatum(write.new_score);
 	cols[1] = leads->stage_att;
 	values[1] = FunnelStageGetDatum(stage);
-	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, 2, cols, values, nulls));
+	ncols = 2;
+	if (leads->state_att != InvalidAttrNumber)
+	{
+		cols[2] = leads->state_att;
+		values[2] = state;
+		nulls[2] = (state == (Datum) 0);
+		ncols = 3;
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, ncols, cols, values, nulls));
 }
 
 /* ---------------------------------------------------------------------------
@@ -294,23 +462,6 @@ leads_before(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------------
  */
 
-/* The rows an INSERT statement added that match a rule, per lead (in the batch's id order). */
-typedef struct NewEvent
-{
-	TimestampTz time;
-	int32 next; /* the lead's next new event, -1 at the end */
-} NewEvent;
-
-typedef struct NewEvents
-{
-	int source; /* the events table the statement wrote */
-	NewEvent *events;
-	uint64 *bits; /* the rules each event matches, rs->nwords words each */
-	int n;
-	int cap;
-	int32 *nrows; /* per lead of the batch: the statement's rows for the lead, */
-	int32 *first; /* and its first new event */
-} NewEvents;
 
 /* Leads whose stored score or stage must be rewritten, collected in id order. */
 typedef struct Rewrites
@@ -322,7 +473,8 @@ typedef struct Rewrites
 	double *engagement;
 	int64 *fit;
 	int32 *scores;
-	int64 total; /* rewritten so far */
+	Datum *states; /* bytea, or 0 on a schema without the state column */
+	int64 total;   /* rewritten so far */
 } Rewrites;
 
 static void
@@ -336,6 +488,7 @@ RewritesInit(Rewrites *w, int cap)
 	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * cap);
 	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * cap);
 	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * cap);
+	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
 	w->total = 0;
 }
 
@@ -362,11 +515,12 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 		args[1] = PointerGetDatum(construct_array(scores, w->n, INT4OID, 4, true, TYPALIGN_INT));
 	}
 	MemoryContextSwitchTo(old);
+	memset(&t, 0, sizeof(t));
 	t.n = w->n;
 	t.ids = w->ids;
 	t.engagement = w->engagement;
 	t.fit = w->fit;
-	t.seen = false;
+	t.states = leads->state_att != InvalidAttrNumber ? w->states : NULL;
 	ExecuteTouch(&t, UpdatePlan(rs), args);
 	w->total += w->n;
 	w->n = 0;
@@ -375,15 +529,20 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
 	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
 	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
+	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
 }
 
-/* Decide whether a lead must be rewritten, given its stored and its new score. */
+/*
+ * Decide whether a lead must be rewritten, given its stored and its new score, and its stored and
+ * its new state (st NULL on a schema without the state column).
+ */
 static void
 ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
-			 double engagement)
+			 double engagement, Datum old_state, bool old_state_null, LeadState *st)
 {
 	LeadsAttachment *leads = rs->leads;
 	LeadWrite write;
+	Datum state = (Datum) 0;
 
 	memset(&write, 0, sizeof(write));
 	write.leads = leads;
@@ -393,8 +552,16 @@ ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage ol
 	write.new_stage = old_stage;
 	write.old_score = old_score;
 	write.new_score = FinalScore((double) fit + engagement);
+	if (st != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+		state = PointerGetDatum(LeadStateEncode(rs, st));
+		MemoryContextSwitchTo(old);
+	}
 	/* what the stage policy would do with the same write: a change of stage needs the write too */
-	if (write.new_score == old_score && StageForWrite(&write) == old_stage)
+	if (write.new_score == old_score && StageForWrite(&write) == old_stage &&
+		(st == NULL || (!old_state_null && SameBytes(old_state, state))))
 		return;
 	{
 		MemoryContext old = MemoryContextSwitchTo(w->cxt);
@@ -402,6 +569,7 @@ ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage ol
 		w->ids[w->n] = datumCopy(id, leads->id_byval, leads->id_len);
 		MemoryContextSwitchTo(old);
 	}
+	w->states[w->n] = state;
 	w->engagement[w->n] = engagement;
 	w->fit[w->n] = fit;
 	w->scores[w->n] = write.new_score;
@@ -491,6 +659,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 		bool *found = palloc0(sizeof(bool) * m);
 		int32 *old_score = palloc(sizeof(int32) * m);
 		FunnelStage *old_stage = palloc(sizeof(FunnelStage) * m);
+		Datum *old_state = palloc0(sizeof(Datum) * m);
+		bool *old_state_null = palloc(sizeof(bool) * m);
 		int64 *fit = palloc(sizeof(int64) * m);
 		Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
 		bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
@@ -504,6 +674,22 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 		rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
+		if (fresh != NULL && leads->state_att != InvalidAttrNumber)
+		{
+			/* the statement's new events are carried into the locked leads' states by leads_before */
+			Touch t;
+
+			SPI_freetuptable(SPI_tuptable);
+			memset(&t, 0, sizeof(t));
+			t.n = m;
+			t.ids = ids + lo;
+			t.fresh = fresh;
+			t.fresh_base = lo;
+			ExecuteTouch(&t, TouchManyPlan(rs), &array);
+			w.total += SPI_processed;
+			MemoryContextReset(chunk_cxt);
+			continue;
+		}
 		old = MemoryContextSwitchTo(chunk_cxt);
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -516,8 +702,11 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			found[idx] = true;
 			old_score[idx] = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 			old_stage[idx] = DatumGetFunnelStage(SPI_getbinval(tup, desc, 3, &isnull));
+			old_state[idx] = SPI_getbinval(tup, desc, 4, &old_state_null[idx]);
+			if (!old_state_null[idx])
+				old_state[idx] = PointerGetDatum(PG_DETOAST_DATUM_COPY(old_state[idx]));
 			for (c = 0; c < rs->nfit_atts; c++)
-				values[c] = SPI_getbinval(tup, desc, 4 + c, &nulls[c]);
+				values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
 			fit[idx] = FitPoints(rs, values, nulls, NULL);
 		}
 		MemoryContextSwitchTo(old);
@@ -543,6 +732,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 		for (k = 0; k < m; k++)
 		{
 			double engagement = 0;
+			LeadState st;
+			bool with_state = leads->state_att != InvalidAttrNumber;
 
 			EventSetClear(&es);
 			for (s = 0; s < rs->nsources && rs->neng > 0; s++)
@@ -587,9 +778,14 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			}
 			if (!found[k])
 				continue; /* events of a lead that does not exist */
+			old = MemoryContextSwitchTo(chunk_cxt);
 			if (rs->neng > 0)
-				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
-			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement);
+				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
+			else if (with_state)
+				LeadStateInit(&st, rs);
+			MemoryContextSwitchTo(old);
+			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement,
+						 old_state[k], old_state_null[k], with_state ? &st : NULL);
 		}
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 		{
@@ -662,9 +858,10 @@ RescoreAll(RuleSet *rs)
 	memset(&lead_stream, 0, sizeof(lead_stream));
 	lead_stream.portal =
 		SPI_cursor_open_with_args(NULL,
-								  psprintf("SELECT l.%s, l.%s, l.%s, %s FROM %s l ORDER BY l.%s",
+								  psprintf("SELECT l.%s, l.%s, l.%s, %s, %s FROM %s l ORDER BY l.%s",
 										   leads->id_col, leads->score_col, leads->stage_col,
-										   rs->fit_select, leads->qualname, leads->id_col),
+										   LsStateSelect(leads), rs->fit_select, leads->qualname,
+										   leads->id_col),
 								  0, NULL, NULL, NULL, false, 0);
 	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
 	for (s = 0; s < rs->nsources && rs->neng > 0; s++)
@@ -698,6 +895,10 @@ RescoreAll(RuleSet *rs)
 		FunnelStage old_stage;
 		int64 fit;
 		double engagement = 0;
+		Datum old_state;
+		bool old_state_null;
+		LeadState st;
+		bool with_state = leads->state_att != InvalidAttrNumber;
 		MemoryContext old;
 		int c;
 
@@ -713,9 +914,10 @@ RescoreAll(RuleSet *rs)
 		}
 		old_score = DatumGetInt32(SPI_getbinval(lead_tup, lead_desc, 2, &isnull));
 		old_stage = DatumGetFunnelStage(SPI_getbinval(lead_tup, lead_desc, 3, &isnull));
+		old_state = SPI_getbinval(lead_tup, lead_desc, 4, &old_state_null);
 		old = MemoryContextSwitchTo(row_cxt);
 		for (c = 0; c < rs->nfit_atts; c++)
-			values[c] = SPI_getbinval(lead_tup, lead_desc, 4 + c, &nulls[c]);
+			values[c] = SPI_getbinval(lead_tup, lead_desc, 5 + c, &nulls[c]);
 		fit = FitPoints(rs, values, nulls, NULL);
 		MemoryContextSwitchTo(old);
 
@@ -737,9 +939,14 @@ RescoreAll(RuleSet *rs)
 				streams[s].pos++; /* cmp < 0: events of a lead that does not exist */
 			}
 		}
+		old = MemoryContextSwitchTo(row_cxt);
 		if (rs->neng > 0)
-			EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
-		ConsiderLead(rs, &w, id, old_score, old_stage, fit, engagement);
+			EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
+		else if (with_state)
+			LeadStateInit(&st, rs);
+		MemoryContextSwitchTo(old);
+		ConsiderLead(rs, &w, id, old_score, old_stage, fit, engagement, old_state, old_state_null,
+					 with_state ? &st : NULL);
 		lead_stream.pos++;
 		MemoryContextReset(row_cxt);
 		if (w.n == w.cap)
@@ -987,9 +1194,11 @@ events_changed(PG_FUNCTION_ARGS)
 			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
 								  &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 		}
-		/* an INSERT into a table read through its lead index: keep the new rows' events */
-		sl.keep_events =
-			TRIGGER_FIRED_BY_INSERT(td->tg_event) && OidIsValid(rs->sources[source].index_oid);
+		/* an INSERT: keep the new rows' events, to carry them into the leads' states (or, on a
+		 * schema without states, to skip reading leads whose only events they are) */
+		sl.keep_events = TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
+						 (leads->state_att != InvalidAttrNumber ||
+						  OidIsValid(rs->sources[source].index_oid));
 		sl.fresh.source = source;
 	}
 	CollectLeads(rs, source, &sl, td->tg_newtable, RelationGetDescr(rel));
@@ -1038,8 +1247,10 @@ events_changed(PG_FUNCTION_ARGS)
 		int i;
 		int32 score;
 
+		/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
 		for (i = 0; i < n; i++)
-			(void) TouchLead(rs, ids[i], &score);
+			(void) TouchLead(rs, ids[i], &score, sl.keep_events ? &sl.fresh : NULL, i,
+							 !sl.keep_events);
 	}
 	else
 		(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL);
@@ -1088,7 +1299,7 @@ rescore_lead(PG_FUNCTION_ARGS)
 							   OidIsValid(argtype) ? format_type_be(argtype) : "unknown")));
 	rs = LsRules();
 	LsBecomeExtensionOwner(&saved);
-	found = TouchLead(rs, PG_GETARG_DATUM(0), &score);
+	found = TouchLead(rs, PG_GETARG_DATUM(0), &score, NULL, 0, true);
 	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();

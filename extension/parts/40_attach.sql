@@ -157,6 +157,13 @@ BEGIN
     ELSE
         EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
     END IF;
+    -- the engagement state the triggers carry forward (doc/scoring.md, "The engagement state")
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = 'lead_scoring_state' AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, 'lead_scoring_state', 'lead_scoring_state', 'bytea',
+            @extschema@.column_type(leads, 'lead_scoring_state', 'lead_scoring_state') = 'bytea'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN lead_scoring_state bytea', leads);
+    END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
                                         created_column)

@@ -31,23 +31,9 @@ CREATE TRIGGER rule_validate BEFORE INSERT OR UPDATE ON @extschema@.rule
 CREATE TRIGGER rule_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.rule
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();
 
--- A change of the rules, or of the settings the score depends on, rescores every lead once,
--- when the transaction commits (a deferred constraint trigger), so that stored scores stay exact.
-CREATE FUNCTION @extschema@.rules_changed() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
-CREATE FUNCTION @extschema@.rescore_after_rule_change() RETURNS trigger AS 'MODULE_PATHNAME' LANGUAGE C;
-CREATE TRIGGER rule_rescore_requested AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.rule
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rules_changed();
-CREATE CONSTRAINT TRIGGER rule_rescore AFTER INSERT OR UPDATE OR DELETE ON @extschema@.rule
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@.rescore_after_rule_change();
-CREATE TRIGGER settings_rescore_requested AFTER UPDATE ON @extschema@.settings FOR EACH ROW
-    WHEN (OLD.score_floor IS DISTINCT FROM NEW.score_floor OR OLD.score_ceiling IS DISTINCT FROM NEW.score_ceiling
-          OR OLD.default_phone_country IS DISTINCT FROM NEW.default_phone_country)
-    EXECUTE FUNCTION @extschema@.rules_changed();
-CREATE CONSTRAINT TRIGGER settings_rescore AFTER UPDATE ON @extschema@.settings
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (OLD.score_floor IS DISTINCT FROM NEW.score_floor OR OLD.score_ceiling IS DISTINCT FROM NEW.score_ceiling
-          OR OLD.default_phone_country IS DISTINCT FROM NEW.default_phone_country)
-    EXECUTE FUNCTION @extschema@.rescore_after_rule_change();
+-- A change of the rules, or of the settings the score depends on, rescores nothing at commit:
+-- each lead is rescored at its next write or by the next refresh (doc/scoring.md, "Rule changes:
+-- rescored online").
 
 -- The C functions behind the typed wrappers.  They take the lead id as anyelement and check that
 -- its type is the leads table's id type.
@@ -61,14 +47,39 @@ CREATE FUNCTION @extschema@.grade_lead(lead anyelement) RETURNS text
 CREATE FUNCTION @extschema@.rescore_lead(lead anyelement) RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION @extschema@.refresh_scores() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'rescore_all' LANGUAGE C VOLATILE;
+    AS 'MODULE_PATHNAME', 'refresh_scores' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.refresh_scores() IS
-    'Advance every lead''s score to now() (decay, events dated in the future); returns the leads rewritten. '
+    'Advance every lead''s score to now() from its engagement state, in batches, in this transaction; '
+    'returns the leads rewritten. pg_cron should run CALL lead_scoring.refresh_online() instead';
+CREATE PROCEDURE @extschema@.refresh_online(batch_size integer DEFAULT 2000)
+    AS 'MODULE_PATHNAME', 'refresh_online' LANGUAGE C;
+COMMENT ON PROCEDURE @extschema@.refresh_online(integer) IS
+    'Advance every lead''s score to now() from its engagement state, committing after each batch of leads. '
     'Schedule with pg_cron: SELECT cron.schedule(''lead-scoring-refresh'', ''*/15 * * * *'', '
-    '''SELECT lead_scoring.refresh_scores()'')';
+    '''CALL lead_scoring.refresh_online()'')';
+CREATE FUNCTION @extschema@.state_is_current(state bytea) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'state_is_current' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.state_is_current(bytea) IS
+    'Whether a lead''s lead_scoring_state says its stored score was computed under the current rules and settings';
+CREATE FUNCTION @extschema@.rescore_progress(OUT leads bigint, OUT pending bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regclass := (SELECT relid FROM @extschema@.attachment WHERE kind = 'leads');
+BEGIN
+    IF t IS NULL THEN
+        leads := 0;
+        pending := 0;
+        RETURN;
+    END IF;
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE NOT @extschema@.state_is_current(l.lead_scoring_state))'
+                   ' FROM %s l', t) INTO leads, pending;
+END $$;
+COMMENT ON FUNCTION @extschema@.rescore_progress() IS
+    'How many leads there are, and how many still carry a score computed under previous rules or settings';
 REVOKE ALL ON FUNCTION @extschema@.rescore_lead(anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rescore_all() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.refresh_scores() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE @extschema@.refresh_online(integer) FROM PUBLIC;
 
 INSERT INTO @extschema@.generated_view (ord, name, kind, definition) VALUES
 (500, 'score', 'function', $def$

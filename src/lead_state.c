@@ -1,0 +1,245 @@
+/*
+ * lead_state.c — the per-lead engagement state (doc/scoring.md, "The engagement state").
+ *
+ * A decayed sum moves in time exactly: sum over e of p * 0.5^((t - t_e) / h) equals
+ * S * 0.5^((t - A) / h) for the sum S anchored at A, for t >= A.  So each engagement rule keeps
+ * its count of events, the time of the latest counted one (the anchor) and the sum anchored
+ * there; a new event updates them without the lead's history.  What cannot be carried (an event
+ * that displaces a counted one under max_hits, a time before the anchor, a future event whose
+ * time has come, other rules) makes the callers re-read the lead's events.
+ *
+ * Stored form (bytea, native byte order: the state is a cache of the events and is rebuilt from
+ * them whenever it does not decode):
+ *   uint8 version, 3 bytes padding, int32 nrules, uint64 rules_fp, uint64 config_fp,
+ *   int64 pending, then per rule: int32 hits, int32 padding, int64 last, float8 sum.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "lead_state.h"
+#include "settings.h"
+
+#define STATE_VERSION 1
+#define HEADER_SIZE 32
+#define RULE_SIZE 24
+
+void
+LeadStateInit(LeadState *st, RuleSet *rs)
+{
+	st->rules_fp = rs->eng_fingerprint;
+	st->config_fp = 0;
+	st->pending = DT_NOEND;
+	st->nrules = rs->neng;
+	st->rules = palloc0(sizeof(RuleState) * Max(rs->neng, 1));
+}
+
+bool
+LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
+{
+	bytea *b;
+	const char *p;
+	int32 nrules;
+	int r;
+
+	if (isnull)
+		return false;
+	b = DatumGetByteaPP(value);
+	p = VARDATA_ANY(b);
+	if (VARSIZE_ANY_EXHDR(b) < HEADER_SIZE || (uint8) p[0] != STATE_VERSION)
+		return false;
+	memcpy(&nrules, p + 4, 4);
+	if (nrules != rs->neng || VARSIZE_ANY_EXHDR(b) != HEADER_SIZE + (Size) nrules * RULE_SIZE)
+		return false;
+	memcpy(&st->rules_fp, p + 8, 8);
+	if (st->rules_fp != rs->eng_fingerprint)
+		return false;
+	memcpy(&st->config_fp, p + 16, 8);
+	memcpy(&st->pending, p + 24, 8);
+	st->nrules = nrules;
+	st->rules = palloc(sizeof(RuleState) * Max(nrules, 1));
+	for (r = 0; r < nrules; r++)
+	{
+		const char *q = p + HEADER_SIZE + r * RULE_SIZE;
+
+		memcpy(&st->rules[r].hits, q, 4);
+		memcpy(&st->rules[r].last, q + 8, 8);
+		memcpy(&st->rules[r].sum, q + 16, 8);
+	}
+	return true;
+}
+
+bytea *
+LeadStateEncode(RuleSet *rs, const LeadState *st)
+{
+	Size len = HEADER_SIZE + (Size) st->nrules * RULE_SIZE;
+	bytea *b = palloc0(VARHDRSZ + len);
+	char *p = VARDATA(b);
+	uint64 config_fp = LsConfigFingerprint(rs);
+	int r;
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	p[0] = STATE_VERSION;
+	memcpy(p + 4, &st->nrules, 4);
+	memcpy(p + 8, &st->rules_fp, 8);
+	memcpy(p + 16, &config_fp, 8);
+	memcpy(p + 24, &st->pending, 8);
+	for (r = 0; r < st->nrules; r++)
+	{
+		char *q = p + HEADER_SIZE + r * RULE_SIZE;
+
+		memcpy(q, &st->rules[r].hits, 4);
+		memcpy(q + 8, &st->rules[r].last, 8);
+		memcpy(q + 16, &st->rules[r].sum, 8);
+	}
+	return b;
+}
+
+/* 0.5^(seconds between 'from' and 'to' / half-life), as the full computation ages an event. */
+static double
+Decay(const Rule *rule, TimestampTz from, TimestampTz to)
+{
+	double age = (double) (to - from) / USECS_PER_SEC;
+
+	return pow(0.5, age / rule->half_life);
+}
+
+bool
+LeadStateCount(RuleSet *rs, LeadState *st, int r, TimestampTz t)
+{
+	const Rule *rule = rs->eng[r];
+	RuleState *rst = &st->rules[r];
+
+	if (rule->has_max_hits && rst->hits >= rule->max_hits)
+		return t >= rst->last; /* later (or tied): not among the first; earlier: displaces one */
+	if (rst->hits == 0)
+	{
+		rst->sum = rule->points;
+		rst->last = t;
+	}
+	else if (!rule->has_half_life)
+	{
+		rst->sum += rule->points;
+		if (t > rst->last)
+			rst->last = t;
+	}
+	else if (t >= rst->last)
+	{
+		rst->sum = rst->sum * Decay(rule, rst->last, t) + rule->points;
+		rst->last = t;
+	}
+	else
+		rst->sum += rule->points * Decay(rule, t, rst->last);
+	rst->hits++;
+	return true;
+}
+
+bool
+LeadStateApply(RuleSet *rs, LeadState *st, TimestampTz t, const uint64 *bits, TimestampTz cutoff)
+{
+	int r;
+
+	if (t > cutoff)
+	{
+		/* dated in the future: counted when its time has come (the state is then rebuilt) */
+		if (t < st->pending)
+			st->pending = t;
+		return true;
+	}
+	for (r = 0; r < rs->neng; r++)
+		if ((bits[r / 64] & (UINT64CONST(1) << (r % 64))) && !LeadStateCount(rs, st, r, t))
+			return false;
+	return true;
+}
+
+bool
+LeadStateEngagement(RuleSet *rs, const LeadState *st, TimestampTz at, TimestampTz cutoff,
+					double *engagement)
+{
+	double total = 0;
+	int r;
+
+	if (st->pending <= cutoff)
+		return false;
+	for (r = 0; r < rs->neng; r++)
+	{
+		const Rule *rule = rs->eng[r];
+		const RuleState *rst = &st->rules[r];
+		double points;
+
+		if (rst->hits == 0)
+			points = 0;
+		else if (!rule->has_half_life)
+		{
+			if (rst->last > cutoff)
+				return false;
+			points = rst->sum;
+		}
+		else
+		{
+			/* before the anchor the events between 'at' and the anchor would count in full */
+			if (rst->last > at)
+				return false;
+			points = rst->sum * Decay(rule, rst->last, at);
+		}
+		if (rule->has_max_points)
+		{
+			if (points > rule->max_points)
+				points = rule->max_points;
+			else if (points < -(double) rule->max_points)
+				points = -(double) rule->max_points;
+		}
+		total += points;
+	}
+	*engagement = total;
+	return true;
+}
+
+bool
+LeadStateNearRounding(double unrounded)
+{
+	return fabs(unrounded - floor(unrounded) - 0.5) < LS_STATE_ROUNDING_GUARD;
+}
+
+uint64
+LsConfigFingerprint(RuleSet *rs)
+{
+	const LsSettings *s = LsGetSettings();
+	struct
+	{
+		uint64 rules;
+		int32 floor;
+		int32 ceiling;
+		bool has_floor;
+		bool has_ceiling;
+	} key;
+	uint64 h;
+
+	memset(&key, 0, sizeof(key));
+	key.rules = rs->all_fingerprint;
+	key.has_floor = s->has_score_floor;
+	key.floor = s->has_score_floor ? s->score_floor : 0;
+	key.has_ceiling = s->has_score_ceiling;
+	key.ceiling = s->has_score_ceiling ? s->score_ceiling : 0;
+	h = hash_bytes_extended((unsigned char *) &key, sizeof(key), 0);
+	if (s->default_phone_country != NULL)
+		h = hash_combine64(h, hash_bytes_extended((unsigned char *) s->default_phone_country,
+												  strlen(s->default_phone_country), 0));
+	return h;
+}
+
+bool
+LeadStateIsCurrent(RuleSet *rs, Datum value, bool isnull)
+{
+	LeadState st;
+
+	if (!LeadStateDecode(rs, value, isnull, &st))
+		return false;
+	pfree(st.rules);
+	return st.config_fp == LsConfigFingerprint(rs);
+}

@@ -1,0 +1,243 @@
+/*
+ * refresh.c — bringing stored scores up to date without reading events: refresh_scores(),
+ * CALL refresh_online(), and the progress of a rescore after a rule change
+ * (doc/scoring.md, "Decay: the refresh" and "Rule changes: rescored online").
+ *
+ * The leads are walked in id order, a batch at a time, without locks: each lead's score is
+ * computed from its row (fit) and its engagement state.  Only the leads whose score, stage or
+ * state would change are rewritten, through TouchLeads (row locks in id order; leads_before
+ * recomputes from the locked row, so a write that came in between is never lost).  A state the
+ * current rules cannot use is rebuilt there from the lead's events.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "attachment.h"
+#include "funnel_stage.h"
+#include "lead_scoring.h"
+#include "lead_state.h"
+#include "rules.h"
+#include "score.h"
+#include "stages.h"
+#include "triggers.h"
+
+#define REFRESH_BATCH 2000
+
+/* Prepare and keep a plan (SPI connected); always generic, as in score.c. */
+static SPIPlanPtr
+RefreshPlan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/* The next leads in id order: id, score, stage, state, fit columns; after $1 when 'next'. */
+static SPIPlanPtr
+BatchPlan(RuleSet *rs, bool next)
+{
+	LeadsAttachment *l = rs->leads;
+
+	if (!next && rs->refresh_first_plan == NULL)
+	{
+		Oid argtypes[1] = {INT4OID};
+
+		rs->refresh_first_plan = RefreshPlan(
+			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l ORDER BY l.%s LIMIT $1",
+					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
+					 l->qualname, l->id_col),
+			1, argtypes);
+	}
+	if (next && rs->refresh_next_plan == NULL)
+	{
+		Oid argtypes[2] = {l->id_type, INT4OID};
+
+		rs->refresh_next_plan = RefreshPlan(
+			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l WHERE l.%s %s $1"
+					 " ORDER BY l.%s LIMIT $2",
+					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
+					 l->qualname, l->id_col, l->id_gt, l->id_col),
+			2, argtypes);
+	}
+	return next ? rs->refresh_next_plan : rs->refresh_first_plan;
+}
+
+/* Whether a lead row read by BatchPlan needs leads_before: its stored score, stage or state
+ * differs from what its state gives now (or the state cannot say). */
+static bool
+NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nulls,
+			 TimestampTz at, TimestampTz cutoff, uint64 config_fp)
+{
+	LeadState st;
+	LeadWrite write;
+	bool isnull;
+	Datum state = SPI_getbinval(tup, desc, 4, &isnull);
+	double engagement;
+	int64 fit;
+	int c;
+
+	if (!LeadStateDecode(rs, state, isnull, &st) || st.config_fp != config_fp ||
+		!LeadStateEngagement(rs, &st, at, cutoff, &engagement))
+		return true;
+	for (c = 0; c < rs->nfit_atts; c++)
+		values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
+	fit = FitPoints(rs, values, nulls, NULL);
+	if (LeadStateNearRounding((double) fit + engagement))
+		return true;
+	memset(&write, 0, sizeof(write));
+	write.leads = rs->leads;
+	write.lead_id = SPI_getbinval(tup, desc, 1, &isnull);
+	write.old_score = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+	write.old_stage = DatumGetFunnelStage(SPI_getbinval(tup, desc, 3, &isnull));
+	write.new_stage = write.old_stage;
+	write.new_score = FinalScore((double) fit + engagement);
+	/* what the stage policy would do with the same write: a change of stage needs the write too */
+	return write.new_score != write.old_score || StageForWrite(&write) != write.old_stage;
+}
+
+/*
+ * Walk every lead; commit after each batch when the caller allows it (CALL outside a transaction
+ * block).  Returns how many leads were rewritten.
+ */
+static int64
+RefreshWalk(int batch_size, bool nonatomic)
+{
+	MemoryContext walk_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring refresh",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext batch_cxt =
+		AllocSetContextCreate(walk_cxt, "lead_scoring refresh batch", ALLOCSET_DEFAULT_SIZES);
+	bool have_last = false;
+	Datum last = (Datum) 0;
+	int64 total = 0;
+
+	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (;;)
+	{
+		RuleSet *rs = LsRules();
+		LeadsAttachment *leads = rs->leads;
+		LsSavedUser saved;
+		TimestampTz at = LsNow();
+		TimestampTz cutoff = WriteCutoff(at);
+		uint64 config_fp = LsConfigFingerprint(rs);
+		Datum args[2];
+		Datum *ids;
+		Datum *values;
+		bool *nulls;
+		int nids = 0;
+		uint64 nrows;
+		uint64 i;
+		int rc;
+		MemoryContext old;
+
+		LsBecomeExtensionOwner(&saved);
+		if (have_last)
+		{
+			args[0] = last;
+			args[1] = Int32GetDatum(batch_size);
+		}
+		else
+			args[0] = Int32GetDatum(batch_size);
+		rc = SPI_execute_plan(BatchPlan(rs, have_last), args, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading leads failed: %s", SPI_result_code_string(rc));
+		nrows = SPI_processed;
+		old = MemoryContextSwitchTo(batch_cxt);
+		ids = palloc(sizeof(Datum) * Max(nrows, 1));
+		values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+		nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+		for (i = 0; i < nrows; i++)
+		{
+			HeapTuple tup = SPI_tuptable->vals[i];
+			TupleDesc desc = SPI_tuptable->tupdesc;
+			bool isnull;
+			Datum id = SPI_getbinval(tup, desc, 1, &isnull);
+
+			if (isnull)
+				continue; /* sorted last; such a row cannot be written by the triggers */
+			if (i == nrows - 1)
+			{
+				MemoryContext keep = MemoryContextSwitchTo(walk_cxt);
+
+				last = datumCopy(id, leads->id_byval, leads->id_len);
+				have_last = true;
+				MemoryContextSwitchTo(keep);
+			}
+			if (NeedsRewrite(rs, tup, desc, values, nulls, at, cutoff, config_fp))
+				ids[nids++] = datumCopy(id, leads->id_byval, leads->id_len);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(old);
+		if (nids > 0)
+			total += TouchLeads(rs, ids, nids);
+		LsRestoreUser(&saved);
+		MemoryContextReset(batch_cxt);
+		if (nrows < (uint64) batch_size)
+			break;
+		if (nonatomic)
+			SPI_commit(); /* the batch's row locks go: a writer waits for one batch at most */
+	}
+	SPI_finish();
+	MemoryContextDelete(walk_cxt);
+	return total;
+}
+
+/* The leads attachment with its state column, or an error. */
+static void
+CheckRefreshable(void)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+
+	if (leads->state_att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the leads table %s has no column \"%s\"", leads->qualname,
+						LS_STATE_COLUMN),
+				 errhint("Run ALTER EXTENSION lead_scoring UPDATE, which adds it.")));
+}
+
+/* refresh_scores(): every lead's score at now, from its state; the leads rewritten. */
+PG_FUNCTION_INFO_V1(refresh_scores);
+Datum
+refresh_scores(PG_FUNCTION_ARGS)
+{
+	CheckRefreshable();
+	PG_RETURN_INT64(RefreshWalk(REFRESH_BATCH, false));
+}
+
+/* refresh_online(batch_size integer): the same walk, committing after each batch (CALL). */
+PG_FUNCTION_INFO_V1(refresh_online);
+Datum
+refresh_online(PG_FUNCTION_ARGS)
+{
+	int32 batch_size = PG_ARGISNULL(0) ? REFRESH_BATCH : PG_GETARG_INT32(0);
+	bool nonatomic = fcinfo->context != NULL && IsA(fcinfo->context, CallContext) &&
+					 !castNode(CallContext, fcinfo->context)->atomic;
+
+	if (batch_size < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("batch_size must be at least 1, not %d", batch_size)));
+	CheckRefreshable();
+	(void) RefreshWalk(batch_size, nonatomic);
+	PG_RETURN_VOID();
+}
+
+/* state_is_current(state bytea): whether a stored score was computed under the current rules. */
+PG_FUNCTION_INFO_V1(state_is_current);
+Datum
+state_is_current(PG_FUNCTION_ARGS)
+{
+	RuleSet *rs = LsRules();
+
+	PG_RETURN_BOOL(LeadStateIsCurrent(rs, PG_GETARG_DATUM(0), PG_ARGISNULL(0)));
+}
