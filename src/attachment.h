@@ -14,7 +14,8 @@
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 
-/* The column attach_leads adds for the engagement state (doc/scoring.md, "The engagement state"). */
+/* The column attach_leads adds for the engagement state (doc/scoring.md, "The engagement state").
+ */
 #define LS_STATE_COLUMN "lead_scoring_state"
 
 typedef struct LeadsAttachment

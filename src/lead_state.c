@@ -26,8 +26,8 @@
 #include "settings.h"
 
 #define STATE_VERSION 1
-#define HEADER_SIZE 32
-#define RULE_SIZE 24
+#define HEADER_SIZE	  32
+#define RULE_SIZE	  24
 
 void
 LeadStateInit(LeadState *st, RuleSet *rs)

@@ -62,12 +62,12 @@ BatchPlan(RuleSet *rs, bool next)
 	{
 		Oid argtypes[2] = {l->id_type, INT4OID};
 
-		rs->refresh_next_plan = RefreshPlan(
-			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l WHERE l.%s %s $1"
-					 " ORDER BY l.%s LIMIT $2",
-					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
-					 l->qualname, l->id_col, l->id_gt, l->id_col),
-			2, argtypes);
+		rs->refresh_next_plan =
+			RefreshPlan(psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l WHERE l.%s %s $1"
+								 " ORDER BY l.%s LIMIT $2",
+								 l->id_col, l->score_col, l->stage_col, l->state_col,
+								 rs->fit_select, l->qualname, l->id_col, l->id_gt, l->id_col),
+						2, argtypes);
 	}
 	return next ? rs->refresh_next_plan : rs->refresh_first_plan;
 }
@@ -75,8 +75,8 @@ BatchPlan(RuleSet *rs, bool next)
 /* Whether a lead row read by BatchPlan needs leads_before: its stored score, stage or state
  * differs from what its state gives now (or the state cannot say). */
 static bool
-NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nulls,
-			 TimestampTz at, TimestampTz cutoff, uint64 config_fp)
+NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nulls, TimestampTz at,
+			 TimestampTz cutoff, uint64 config_fp)
 {
 	LeadState st;
 	LeadWrite write;
@@ -112,8 +112,8 @@ NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nu
 static int64
 RefreshWalk(int batch_size, bool nonatomic)
 {
-	MemoryContext walk_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring refresh",
-												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext walk_cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring refresh", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext batch_cxt =
 		AllocSetContextCreate(walk_cxt, "lead_scoring refresh batch", ALLOCSET_DEFAULT_SIZES);
 	bool have_last = false;
@@ -199,11 +199,10 @@ CheckRefreshable(void)
 	LeadsAttachment *leads = LsLeadsAttachment();
 
 	if (leads->state_att == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the leads table %s has no column \"%s\"", leads->qualname,
-						LS_STATE_COLUMN),
-				 errhint("Run ALTER EXTENSION lead_scoring UPDATE, which adds it.")));
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the leads table %s has no column \"%s\"", leads->qualname,
+							   LS_STATE_COLUMN),
+						errhint("Run ALTER EXTENSION lead_scoring UPDATE, which adds it.")));
 }
 
 /* refresh_scores(): every lead's score at now, from its state; the leads rewritten. */

@@ -116,14 +116,14 @@ typedef struct RuleSet
 	char *fit_select; /* "l.col1, l.col2" (or "NULL") */
 	int nsources;
 	EventSource *sources;
-	bool any_type;			  /* an engagement rule matches every event type */
-	Datum event_types;		  /* text[] of the types engagement rules match (when !any_type) */
-	int nwords;				  /* 64-bit words in a per-event bitmap of engagement rules */
-	SPIPlanPtr lead_row_plan; /* fit columns of one lead: $1 lead id */
-	SPIPlanPtr lock_plan;	  /* lock leads in order: $1 lead id array */
-	SPIPlanPtr update_plan;	  /* rewrite leads' scores: $1 ids, $2 scores */
-	SPIPlanPtr touch_plan;	  /* rewrite one lead's score: $1 id */
-	SPIPlanPtr touch_many_plan; /* touch leads: $1 id array */
+	bool any_type;				   /* an engagement rule matches every event type */
+	Datum event_types;			   /* text[] of the types engagement rules match (when !any_type) */
+	int nwords;					   /* 64-bit words in a per-event bitmap of engagement rules */
+	SPIPlanPtr lead_row_plan;	   /* fit columns of one lead: $1 lead id */
+	SPIPlanPtr lock_plan;		   /* lock leads in order: $1 lead id array */
+	SPIPlanPtr update_plan;		   /* rewrite leads' scores: $1 ids, $2 scores */
+	SPIPlanPtr touch_plan;		   /* rewrite one lead's score: $1 id */
+	SPIPlanPtr touch_many_plan;	   /* touch leads: $1 id array */
 	SPIPlanPtr refresh_first_plan; /* the first leads in id order: $1 limit */
 	SPIPlanPtr refresh_next_plan;  /* the next leads after $1: $2 limit */
 	uint64 eng_fingerprint; /* the engagement rules and the columns they read (lead_state.c) */

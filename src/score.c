@@ -169,13 +169,13 @@ LockPlan(RuleSet *rs)
 		Oid argtype = IdArrayType(l);
 
 		/* LockRows runs above the sort: rows are locked in k.n order, which is the id order */
-		rs->lock_plan = KeepPlan(
-			psprintf(
-				"SELECT k.n, l.%s, l.%s, %s, %s FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n)"
-				" JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
-				l->score_col, l->stage_col, LsStateSelect(l), rs->fit_select, l->qualname, l->id_col,
-				l->id_eq),
-			1, &argtype);
+		rs->lock_plan =
+			KeepPlan(psprintf("SELECT k.n, l.%s, l.%s, %s, %s FROM pg_catalog.unnest($1) WITH "
+							  "ORDINALITY AS k(id, n)"
+							  " JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
+							  l->score_col, l->stage_col, LsStateSelect(l), rs->fit_select,
+							  l->qualname, l->id_col, l->id_eq),
+					 1, &argtype);
 	}
 	return rs->lock_plan;
 }
@@ -222,10 +222,10 @@ TouchManyPlan(RuleSet *rs)
 		Oid argtype = IdArrayType(l);
 
 		/* the rows come in index order: locked in id order */
-		rs->touch_many_plan = KeepPlan(
-			psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s ANY ($1)", l->qualname, l->score_col,
-					 l->score_col, l->id_col, l->id_eq),
-			1, &argtype);
+		rs->touch_many_plan =
+			KeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s ANY ($1)", l->qualname,
+							  l->score_col, l->score_col, l->id_col, l->id_eq),
+					 1, &argtype);
 	}
 	return rs->touch_many_plan;
 }

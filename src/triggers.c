@@ -462,7 +462,6 @@ leads_before(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------------
  */
 
-
 /* Leads whose stored score or stage must be rewritten, collected in id order. */
 typedef struct Rewrites
 {
@@ -676,7 +675,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
 		if (fresh != NULL && leads->state_att != InvalidAttrNumber)
 		{
-			/* the statement's new events are carried into the locked leads' states by leads_before */
+			/* the statement's new events are carried into the locked leads' states by leads_before
+			 */
 			Touch t;
 
 			SPI_freetuptable(SPI_tuptable);
@@ -856,13 +856,12 @@ RescoreAll(RuleSet *rs)
 		SPI_OK_UTILITY)
 		elog(ERROR, "could not lock the leads table");
 	memset(&lead_stream, 0, sizeof(lead_stream));
-	lead_stream.portal =
-		SPI_cursor_open_with_args(NULL,
-								  psprintf("SELECT l.%s, l.%s, l.%s, %s, %s FROM %s l ORDER BY l.%s",
-										   leads->id_col, leads->score_col, leads->stage_col,
-										   LsStateSelect(leads), rs->fit_select, leads->qualname,
-										   leads->id_col),
-								  0, NULL, NULL, NULL, false, 0);
+	lead_stream.portal = SPI_cursor_open_with_args(
+		NULL,
+		psprintf("SELECT l.%s, l.%s, l.%s, %s, %s FROM %s l ORDER BY l.%s", leads->id_col,
+				 leads->score_col, leads->stage_col, LsStateSelect(leads), rs->fit_select,
+				 leads->qualname, leads->id_col),
+		0, NULL, NULL, NULL, false, 0);
 	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
 	for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 	{
@@ -1196,9 +1195,9 @@ events_changed(PG_FUNCTION_ARGS)
 		}
 		/* an INSERT: keep the new rows' events, to carry them into the leads' states (or, on a
 		 * schema without states, to skip reading leads whose only events they are) */
-		sl.keep_events = TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
-						 (leads->state_att != InvalidAttrNumber ||
-						  OidIsValid(rs->sources[source].index_oid));
+		sl.keep_events =
+			TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
+			(leads->state_att != InvalidAttrNumber || OidIsValid(rs->sources[source].index_oid));
 		sl.fresh.source = source;
 	}
 	CollectLeads(rs, source, &sl, td->tg_newtable, RelationGetDescr(rel));
