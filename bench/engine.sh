@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# bench/engine.sh — the scoring engine's benchmarks (doc/benchmarks.md, "The scoring engine"):
+# lead_scoring against the same tables without triggers, alternated in one run, printed as ratios.
+#
+#   E1 single-row event inserts (pgbench, 2 clients) for leads holding 10 and 1,000 events each:
+#      tps of lead_scoring / tps of the plain table, at each history, and the ratio of the two
+#   E2 COPY of events into leads without history: time / the plain table's time
+#   E3 a bulk INSERT (one statement) into leads that already hold 1,000 events each: time / plain
+#   E4 refresh_scores() on leads with 100 events each / the same with 10 events each
+#   E5 the longest wait of a single-row insert (pgbench, per-transaction latencies) while
+#      CALL refresh_online() runs after a rule change, against the same without maintenance
+#      (and, for reference, while rescore_all() runs: one pass under an EXCLUSIVE lock)
+#
+# Sizes: ENGINE_SCALE=1 is the full size of the issue's table (E1: 2,000 leads, up to 2,000,000
+# events; E2: 100,000 leads, 1,000,000 events; E3: 100,000 events into 2,000 leads;
+# E4: 100,000 leads; E5: 1,000,000 leads, 10,000,000 events).  ENGINE_SCALE=0.1 divides the
+# numbers of leads (and events) by ten, never the events per lead.
+# BENCH_ROUNDS=3, BENCH_PGBENCH_SECONDS=10, ENGINE_ONLY="1 2 3 4 5", LS_KEEP=1 as in bench/run.sh.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../test/cluster.sh"
+LS_SERVER_OPTS="${LS_SERVER_OPTS:-} -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h -c work_mem=64MB"
+ls_setup
+
+scale=${ENGINE_SCALE:-1}
+rounds=${BENCH_ROUNDS:-3}
+secs=${BENCH_PGBENCH_SECONDS:-10}
+only=" ${ENGINE_ONLY:-1 2 3 4 5} "
+sz() { awk -v s="$scale" -v n="$1" 'BEGIN { v = int(n * s); print (v < 100 ? 100 : v) }'; }
+want() { [[ "$only" == *" $1 "* ]]; }
+data=$LS_PGDIR/engine_data
+mkdir -p "$data"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
+export PGDATABASE=engine
+"$LS_PGBIN/createdb" engine
+q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+timed_ms() { q -c '\timing on' "$@" | awk '/^Time:/ { t = $2 } END { if (t == "") exit 1; print t }'; }
+q -f "$here/engine.sql" >/dev/null
+q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
+record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
+load() {
+	q -c "SELECT load('e_plain', $2, $3)" -c "SELECT load('e_ext', $2, $3)" >/dev/null
+	q -c "VACUUM ANALYZE e_plain.leads, e_plain.events, e_ext.leads, e_ext.events"
+	ls_log "   loaded $2 leads x $3 events into both schemas ($1)"
+}
+pgbench_script() {
+	cat >"$data/insert_$1.sql" <<-EOS
+		\\set lead random(1, $2)
+		\\set kind random(1, 10)
+		INSERT INTO $1.events (lead_id, event_type, occurred_at, channel, campaign, page_url)
+		VALUES (:lead, (ARRAY['page_view', 'page_view', 'page_view', 'email_open', 'email_open', 'email_click',
+		                      'ad_click', 'content_download', 'webinar_attended', 'page_view'])[:kind],
+		        now(), 'organic', 'organic-1', CASE WHEN :kind = 10 THEN '/pricing' ELSE '/features' END);
+	EOS
+}
+tps() { "$LS_PGBIN/pgbench" -n -c 2 -j 2 -M prepared -T "$secs" -f "$data/insert_$1.sql" 2>&1 | awk '/^tps = / { print $3; exit }'; }
+
+if want 1; then
+	n=$(sz 2000)
+	for k in 10 1000; do
+		load "E1, $k events per lead" "$n" "$k"
+		pgbench_script e_plain "$n"
+		pgbench_script e_ext "$n"
+		for ((r = 1; r <= rounds; r++)); do
+			for v in $( ((r % 2)) && echo e_plain e_ext || echo e_ext e_plain); do
+				t=$(tps $v)
+				record "E1 inserts, $k events/lead" $v $r "$t"
+				ls_log "   E1 $k events/lead, round $r, $v: $t tps"
+			done
+		done
+	done
+fi
+
+if want 3; then
+	n=$(sz 2000)
+	m=$(sz 100000)
+	load "E3" "$n" 1000
+	for ((r = 1; r <= rounds; r++)); do
+		for v in e_plain e_ext; do
+			ms=$(q -c '\timing on' -c "BEGIN" -c "INSERT INTO $v.events (lead_id, event_type, occurred_at, channel, page_url)
+				SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click'])[1 + g % 4],
+				       now() - (g % 1000) * interval '1 minute', 'organic', '/pricing' FROM generate_series(1, $m) g" -c "ROLLBACK" |
+				awk '/^Time:/ { n++; if (n == 2) print $2 }')
+			record "E3 bulk insert into leads with 1,000 events" $v $r "$ms"
+			ls_log "   E3 round $r, $v: $ms ms"
+		done
+	done
+fi
+
+if want 2; then
+	n=$(sz 100000)
+	e=$(sz 1000000)
+	load "E2" "$n" 0
+	q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
+	             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
+	        FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
+	for ((r = 1; r <= rounds; r++)); do
+		for v in e_plain e_ext; do
+			q -c "TRUNCATE $v.events"
+			ms=$(timed_ms -c "COPY $v.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)")
+			record "E2 COPY into leads without history" $v $r "$ms"
+			ls_log "   E2 round $r, $v: $ms ms"
+		done
+	done
+fi
+
+if want 4; then
+	n=$(sz 100000)
+	for k in 10 100; do
+		load "E4, $k events per lead" "$n" "$k"
+		for ((r = 1; r <= rounds; r++)); do
+			# a refresh that rewrites every lead: the clock moves a day, decay changes every score
+			ms=$(q -c "SET lead_scoring.now = '$(date -u -d "+$((r * 3)) days" '+%Y-%m-%d %H:%M+00')'" -c '\timing on' \
+				-c "SELECT lead_scoring.refresh_scores()" | awk '/^Time:/ { print $2 }')
+			record "E4 refresh_scores(), $k events/lead" e_ext $r "$ms"
+			ls_log "   E4 $k events/lead, round $r: $ms ms"
+		done
+	done
+fi
+
+if want 5; then
+	n=$(sz 1000000)
+	load "E5" "$n" 10
+	pgbench_script e_ext "$n"
+	for what in none refresh_online rescore_all; do
+		rm -f "$data"/pgbench_log.*
+		(cd "$data" && "$LS_PGBIN/pgbench" -n -c 2 -j 2 -M prepared -T "$secs" -l -f "$data/insert_e_ext.sql" >/dev/null 2>&1) &
+		sleep 1
+		case $what in
+		refresh_online)
+			q -c "UPDATE lead_scoring.rule SET points = points + 1 WHERE name = 'Site visit'"
+			ms=$(timed_ms -c "CALL lead_scoring.refresh_online()") ;;
+		rescore_all)
+			q -c "UPDATE lead_scoring.rule SET points = points - 1 WHERE name = 'Site visit'"
+			ms=$(timed_ms -c "SELECT lead_scoring.rescore_all()") ;;
+		none) ms=0 ;;
+		esac
+		wait
+		max=$(cat "$data"/pgbench_log.* | awk '{ if ($3 > m) m = $3 } END { printf "%.1f", m / 1000 }')
+		record "E5 longest insert wait (ms)" "$what" 1 "$max"
+		ls_log "   E5 during $what ($ms ms): longest single-row insert $max ms"
+	done
+fi
+
+echo
+echo "lead_scoring engine benchmarks — scale $scale, $rounds rounds, pgbench ${secs}s, $(date -u '+%Y-%m-%d %H:%M UTC')"
+q <<'EOF'
+\pset footer off
+SELECT bench, variant, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY value)::numeric, 1) AS median, count(*) AS runs
+  FROM result GROUP BY 1, 2 ORDER BY 1, 2;
+WITH m AS (SELECT bench, variant, round, value FROM result),
+ratio AS (
+    SELECT 'E1 tps ext/plain, ' || split_part(a.bench, ', ', 2) AS measure, a.round, b.value / a.value AS r
+      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E1%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+    UNION ALL
+    SELECT 'E2 COPY time ext/plain', a.round, b.value / a.value
+      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E2%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+    UNION ALL
+    SELECT 'E3 bulk insert time ext/plain', a.round, b.value / a.value
+      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E3%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+    UNION ALL
+    SELECT 'E4 refresh 100 events/lead / 10 events/lead', a.round, b.value / a.value
+      FROM m a JOIN m b USING (round) WHERE a.bench = 'E4 refresh_scores(), 10 events/lead' AND b.bench = 'E4 refresh_scores(), 100 events/lead'),
+med AS (SELECT measure, percentile_cont(0.5) WITHIN GROUP (ORDER BY r) AS median FROM ratio GROUP BY measure)
+SELECT measure, round(median::numeric, 3) AS ratio FROM med
+UNION ALL
+SELECT 'E1 (1,000 events/lead ratio) / (10 events/lead ratio)',
+       round(((SELECT median FROM med WHERE measure LIKE '%1000 events/lead') /
+              (SELECT median FROM med WHERE measure LIKE '%10 events/lead'))::numeric, 3)
+ORDER BY 1;
+EOF
