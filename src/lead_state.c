@@ -11,12 +11,14 @@
  * Stored form (bytea, native byte order: the state is a cache of the events and is rebuilt from
  * them whenever it does not decode):
  *   uint8 version, 3 bytes padding, int32 nrules, uint64 rules_fp, uint64 config_fp,
- *   int64 pending, then per rule: int32 hits, int32 padding, int64 last, float8 sum.
+ *   int64 pending, uint32 built_xid, 4 bytes padding,
+ *   then per rule: int32 hits, int32 padding, int64 last, float8 sum.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -26,7 +28,8 @@
 #include "settings.h"
 
 #define STATE_VERSION 1
-#define HEADER_SIZE	  32
+#define HEADER_SIZE	  40
+#define XID_OFFSET	  32
 #define RULE_SIZE	  24
 
 void
@@ -35,6 +38,7 @@ LeadStateInit(LeadState *st, RuleSet *rs)
 	st->rules_fp = rs->eng_fingerprint;
 	st->config_fp = 0;
 	st->pending = DT_NOEND;
+	st->built_xid = GetTopTransactionId();
 	st->nrules = rs->neng;
 	st->rules = palloc0(sizeof(RuleState) * Max(rs->neng, 1));
 }
@@ -61,6 +65,7 @@ LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
 		return false;
 	memcpy(&st->config_fp, p + 16, 8);
 	memcpy(&st->pending, p + 24, 8);
+	memcpy(&st->built_xid, p + XID_OFFSET, 4);
 	st->nrules = nrules;
 	st->rules = palloc(sizeof(RuleState) * Max(nrules, 1));
 	for (r = 0; r < nrules; r++)
@@ -89,6 +94,7 @@ LeadStateEncode(RuleSet *rs, const LeadState *st)
 	memcpy(p + 8, &st->rules_fp, 8);
 	memcpy(p + 16, &config_fp, 8);
 	memcpy(p + 24, &st->pending, 8);
+	memcpy(p + XID_OFFSET, &st->built_xid, 4);
 	for (r = 0; r < st->nrules; r++)
 	{
 		char *q = p + HEADER_SIZE + r * RULE_SIZE;
@@ -198,6 +204,30 @@ LeadStateEngagement(RuleSet *rs, const LeadState *st, TimestampTz at, TimestampT
 	}
 	*engagement = total;
 	return true;
+}
+
+bool
+LeadStateBuiltHere(const LeadState *st)
+{
+	return TransactionIdIsValid(st->built_xid) &&
+		   TransactionIdEquals(st->built_xid, GetTopTransactionIdIfAny());
+}
+
+bool
+LeadStateSame(Datum a, Datum b)
+{
+	bytea *x = DatumGetByteaPP(a);
+	bytea *y = DatumGetByteaPP(b);
+	Size len = VARSIZE_ANY_EXHDR(x);
+	const char *p = VARDATA_ANY(x);
+	const char *q = VARDATA_ANY(y);
+
+	if (len != VARSIZE_ANY_EXHDR(y))
+		return false;
+	if (len < HEADER_SIZE)
+		return memcmp(p, q, len) == 0;
+	return memcmp(p, q, XID_OFFSET) == 0 &&
+		   memcmp(p + XID_OFFSET + 8, q + XID_OFFSET + 8, len - XID_OFFSET - 8) == 0;
 }
 
 bool

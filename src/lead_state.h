@@ -31,11 +31,13 @@ typedef struct LeadState
 	uint64 rules_fp;	 /* RuleSet.eng_fingerprint the state was counted under */
 	uint64 config_fp;	 /* LsConfigFingerprint() of the stored score */
 	TimestampTz pending; /* earliest matching event after the state's cutoff, DT_NOEND if none */
+	TransactionId built_xid; /* the transaction that counted it from the events (full re-read) */
 	int nrules;
 	RuleState *rules;
 } LeadState;
 
-/* An empty state for the current rules (rules allocated in the current memory context). */
+/* An empty state for the current rules, to be counted from the lead's events by this transaction
+ * (rules allocated in the current memory context). */
 extern void LeadStateInit(LeadState *st, RuleSet *rs);
 /* Decode a stored state; false when NULL, malformed or counted under other rules. */
 extern bool LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st);
@@ -53,6 +55,12 @@ extern bool LeadStateEngagement(RuleSet *rs, const LeadState *st, TimestampTz at
 								TimestampTz cutoff, double *engagement);
 /* Whether an unrounded score carried forward is too close to a rounding boundary to round. */
 extern bool LeadStateNearRounding(double unrounded);
+
+/* Whether the state was counted from the events by the current transaction: its new events may
+ * already be in it (a statement's rows seen by a re-read that ran before its trigger). */
+extern bool LeadStateBuiltHere(const LeadState *st);
+/* Whether two stored states are the same but for the transaction that built them. */
+extern bool LeadStateSame(Datum a, Datum b);
 
 /* The fingerprint of everything a stored score depends on besides the lead's data. */
 extern uint64 LsConfigFingerprint(RuleSet *rs);

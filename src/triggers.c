@@ -305,8 +305,10 @@ RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, int t
 		{
 			TimestampTz cutoff = WriteCutoff(at);
 
+			/* a state this transaction counted from the events may hold the new rows already */
 			if ((touched < 0 || touch->fresh == NULL ||
-				 ApplyNewEvents(rs, &st, touch->fresh, touch->fresh_base + touched, cutoff)) &&
+				 (!LeadStateBuiltHere(&st) &&
+				  ApplyNewEvents(rs, &st, touch->fresh, touch->fresh_base + touched, cutoff))) &&
 				LeadStateEngagement(rs, &st, at, cutoff, &engagement) &&
 				!LeadStateNearRounding((double) fit + engagement))
 			{
@@ -318,17 +320,6 @@ RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, int t
 	engagement = LeadEngagement(rs, lead_id, at, true, NULL, &st);
 	*state_out = PointerGetDatum(LeadStateEncode(rs, &st));
 	return engagement;
-}
-
-/* Whether two bytea values hold the same bytes (whatever their headers). */
-static bool
-SameBytes(Datum a, Datum b)
-{
-	bytea *x = DatumGetByteaPP(a);
-	bytea *y = DatumGetByteaPP(b);
-
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		   memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
 /* Whether the locked row already holds this state (bytea, or 0 for none). */
@@ -343,7 +334,7 @@ SameState(const LeadsAttachment *leads, HeapTuple old_row, TupleDesc desc, Datum
 	d = heap_getattr(old_row, leads->state_att, desc, &isnull);
 	if (isnull || state == (Datum) 0)
 		return isnull && state == (Datum) 0;
-	return SameBytes(d, state);
+	return LeadStateSame(d, state);
 }
 
 /* ---------------------------------------------------------------------------
@@ -560,7 +551,7 @@ ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage ol
 	}
 	/* what the stage policy would do with the same write: a change of stage needs the write too */
 	if (write.new_score == old_score && StageForWrite(&write) == old_stage &&
-		(st == NULL || (!old_state_null && SameBytes(old_state, state))))
+		(st == NULL || (!old_state_null && LeadStateSame(old_state, state))))
 		return;
 	{
 		MemoryContext old = MemoryContextSwitchTo(w->cxt);
