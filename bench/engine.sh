@@ -53,7 +53,11 @@ pgbench_script() {
 		        now(), 'organic', 'organic-1', CASE WHEN :kind = 10 THEN '/pricing' ELSE '/features' END);
 	EOS
 }
-tps() { "$LS_PGBIN/pgbench" -n -c 2 -j 2 -M prepared -T "$secs" -f "$data/insert_$1.sql" 2>&1 | awk '/^tps = / { print $3; exit }'; }
+tps() {
+	"$LS_PGBIN/pgbench" -n -c 2 -j 2 -M prepared -T "$secs" -f "$data/insert_$1.sql" >"$data/pgbench.out" 2>&1 || true
+	awk '/^tps = / { print $3; found = 1; exit } END { if (!found) exit 1 }' "$data/pgbench.out" ||
+		{ ls_log "pgbench failed:"; tail -20 "$data/pgbench.out" >&2; tail -20 "$LS_PGDIR/server.log" >&2; return 1; }
+}
 
 if want 1; then
 	n=$(sz 2000)
