@@ -28,7 +28,7 @@ SELECT lead_scoring.attach_events('e_ext.events', channel_column => 'channel', c
 CREATE FUNCTION public.load(s text, n int, k int) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM setseed(0.5);
-    EXECUTE format('TRUNCATE %I.events, %I.leads', s, s);
+    EXECUTE format('TRUNCATE %I.events, %I.leads RESTART IDENTITY', s, s);
     EXECUTE format($q$INSERT INTO %I.leads (id, email, phone, job_title, employees, industry)
         SELECT g, 'person' || g || '@company.com', CASE WHEN g %% 5 <> 0 THEN '+1 415 555 0100' END,
                (ARRAY['Head of Sales', 'Analyst', 'Founder', 'Developer'])[1 + g %% 4], g %% 300,
@@ -41,5 +41,4 @@ BEGIN
                LATERAL (SELECT (ARRAY['page_view', 'page_view', 'page_view', 'email_open', 'email_open', 'email_click',
                                       'ad_click', 'content_download', 'webinar_attended', 'call'])[1 + (g / 7) %% 10] AS kind) t$q$,
         s, n, n::bigint * k);
-    EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, %L), %s)', s || '.events', 'id', n::bigint * k + 1);
 END $$;
