@@ -169,7 +169,7 @@ med AS (SELECT measure, percentile_cont(0.5) WITHIN GROUP (ORDER BY r) AS median
 SELECT measure, round(median::numeric, 3) AS ratio FROM med
 UNION ALL
 SELECT 'E1 (1,000 events/lead ratio) / (10 events/lead ratio)',
-       round(((SELECT median FROM med WHERE measure LIKE '%1000 events/lead') /
-              (SELECT median FROM med WHERE measure LIKE '%10 events/lead'))::numeric, 3)
+       round(((SELECT median FROM med WHERE measure = 'E1 tps ext/plain, 1000 events/lead') /
+              (SELECT median FROM med WHERE measure = 'E1 tps ext/plain, 10 events/lead'))::numeric, 3)
 ORDER BY 1;
 EOF
