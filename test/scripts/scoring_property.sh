@@ -58,9 +58,10 @@ for run in "${runs[@]}"; do
 	done
 	wait
 	errors=$(grep -h 'ERROR' "$conc"/out* | grep -vc 'deadlock detected' || true)
+	deadlocks=$(grep -h 'ERROR' "$conc"/out* | grep -c 'deadlock detected' || true)
 	stale=$(psql -X -q -At -d "$db" -c "BEGIN" -c "SELECT lead_scoring.refresh_scores() >= 0" \
 		-c "SELECT count(*) FROM leads WHERE score <> lead_scoring.score(id)" -c "COMMIT" | sed -n 2p)
-	echo "seed $1 ($2, decay $3), concurrent: $stale scores differ after refresh_scores(); errors other than deadlocks: $errors"
+	echo "seed $1 ($2, decay $3), concurrent: $stale scores differ after refresh_scores(); errors other than deadlocks: $errors ($deadlocks deadlocks)"
 	if [ "$stale" != 0 ] || [ "$errors" != 0 ]; then
 		echo "  FAILED"
 		grep -h 'ERROR' "$conc"/out* | grep -v 'deadlock detected' | head -5
