@@ -61,13 +61,15 @@ BatchPlan(RuleSet *rs, bool next)
 	if (next && rs->refresh_next_plan == NULL)
 	{
 		Oid argtypes[2] = {l->id_type, INT4OID};
+		/* compared in the id column's collation: the order of the first batch's ORDER BY */
+		char *collate = IdCollateClause(l);
 
-		rs->refresh_next_plan =
-			RefreshPlan(psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l WHERE l.%s %s $1"
-								 " ORDER BY l.%s LIMIT $2",
-								 l->id_col, l->score_col, l->stage_col, l->state_col,
-								 rs->fit_select, l->qualname, l->id_col, l->id_gt, l->id_col),
-						2, argtypes);
+		rs->refresh_next_plan = RefreshPlan(
+			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l WHERE l.%s %s $1%s"
+					 " ORDER BY l.%s LIMIT $2",
+					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
+					 l->qualname, l->id_col, l->id_gt, collate, l->id_col),
+			2, argtypes);
 	}
 	return next ? rs->refresh_next_plan : rs->refresh_first_plan;
 }

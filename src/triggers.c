@@ -795,7 +795,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 }
 
 /* "COLLATE schema.name" for the lead id's collation, or "". */
-static char *
+char *
 IdCollateClause(const LeadsAttachment *leads)
 {
 	HeapTuple tup;

@@ -15,4 +15,7 @@
  */
 extern uint64 TouchLeads(RuleSet *rs, Datum *ids, int n);
 
+/* " COLLATE schema.name" for the lead id's collation, or "": lead ids compare in it. */
+extern char *IdCollateClause(const LeadsAttachment *leads);
+
 #endif /* TRIGGERS_H */
