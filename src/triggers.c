@@ -666,8 +666,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
 		if (fresh != NULL && leads->state_att != InvalidAttrNumber)
 		{
-			/* the statement's new events are carried into the locked leads' states by leads_before
-			 */
+			/* leads_before carries the statement's new events into the locked leads' states */
 			Touch t;
 
 			SPI_freetuptable(SPI_tuptable);
