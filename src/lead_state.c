@@ -9,10 +9,10 @@
  * time has come, other rules) makes the callers re-read the lead's events.
  *
  * Stored form (bytea, native byte order: the state is a cache of the events and is rebuilt from
- * them whenever it does not decode):
- *   uint8 version, 3 bytes padding, int32 nrules, uint64 rules_fp, uint64 config_fp,
- *   int64 pending, uint32 built_xid, 4 bytes padding,
- *   then per rule: int32 hits, int32 padding, int64 last, float8 sum.
+ * them whenever it does not decode), only the rules that counted an event are written:
+ *   uint8 version, uint8 padding, uint16 entries, int32 nrules, uint64 rules_fp,
+ *   uint64 config_fp, int64 pending, uint32 built_xid,
+ *   then per entry: uint16 rule, uint16 padding, int32 hits, int64 last, float8 sum.
  */
 #include "postgres.h"
 
@@ -27,10 +27,10 @@
 #include "lead_state.h"
 #include "settings.h"
 
-#define STATE_VERSION 1
-#define HEADER_SIZE	  40
+#define STATE_VERSION 2
+#define HEADER_SIZE	  36
 #define XID_OFFSET	  32
-#define RULE_SIZE	  24
+#define ENTRY_SIZE	  24
 
 void
 LeadStateInit(LeadState *st, RuleSet *rs)
@@ -48,8 +48,10 @@ LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
 {
 	bytea *b;
 	const char *p;
+	uint16 entries;
 	int32 nrules;
-	int r;
+	int e;
+	int prev = -1;
 
 	if (isnull)
 		return false;
@@ -57,8 +59,9 @@ LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
 	p = VARDATA_ANY(b);
 	if (VARSIZE_ANY_EXHDR(b) < HEADER_SIZE || (uint8) p[0] != STATE_VERSION)
 		return false;
+	memcpy(&entries, p + 2, 2);
 	memcpy(&nrules, p + 4, 4);
-	if (nrules != rs->neng || VARSIZE_ANY_EXHDR(b) != HEADER_SIZE + (Size) nrules * RULE_SIZE)
+	if (nrules != rs->neng || VARSIZE_ANY_EXHDR(b) != HEADER_SIZE + (Size) entries * ENTRY_SIZE)
 		return false;
 	memcpy(&st->rules_fp, p + 8, 8);
 	if (st->rules_fp != rs->eng_fingerprint)
@@ -67,12 +70,17 @@ LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
 	memcpy(&st->pending, p + 24, 8);
 	memcpy(&st->built_xid, p + XID_OFFSET, 4);
 	st->nrules = nrules;
-	st->rules = palloc(sizeof(RuleState) * Max(nrules, 1));
-	for (r = 0; r < nrules; r++)
+	st->rules = palloc0(sizeof(RuleState) * Max(nrules, 1));
+	for (e = 0; e < entries; e++)
 	{
-		const char *q = p + HEADER_SIZE + r * RULE_SIZE;
+		const char *q = p + HEADER_SIZE + e * ENTRY_SIZE;
+		uint16 r;
 
-		memcpy(&st->rules[r].hits, q, 4);
+		memcpy(&r, q, 2);
+		if ((int) r <= prev || r >= nrules)
+			return false;
+		prev = r;
+		memcpy(&st->rules[r].hits, q + 4, 4);
 		memcpy(&st->rules[r].last, q + 8, 8);
 		memcpy(&st->rules[r].sum, q + 16, 8);
 	}
@@ -82,26 +90,39 @@ LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
 bytea *
 LeadStateEncode(RuleSet *rs, const LeadState *st)
 {
-	Size len = HEADER_SIZE + (Size) st->nrules * RULE_SIZE;
-	bytea *b = palloc0(VARHDRSZ + len);
-	char *p = VARDATA(b);
+	uint16 entries = 0;
+	Size len;
+	bytea *b;
+	char *p;
 	uint64 config_fp = LsConfigFingerprint(rs);
 	int r;
 
+	for (r = 0; r < st->nrules; r++)
+		if (st->rules[r].hits > 0)
+			entries++;
+	len = HEADER_SIZE + (Size) entries * ENTRY_SIZE;
+	b = palloc0(VARHDRSZ + len);
+	p = VARDATA(b);
 	SET_VARSIZE(b, VARHDRSZ + len);
 	p[0] = STATE_VERSION;
+	memcpy(p + 2, &entries, 2);
 	memcpy(p + 4, &st->nrules, 4);
 	memcpy(p + 8, &st->rules_fp, 8);
 	memcpy(p + 16, &config_fp, 8);
 	memcpy(p + 24, &st->pending, 8);
 	memcpy(p + XID_OFFSET, &st->built_xid, 4);
+	p += HEADER_SIZE;
 	for (r = 0; r < st->nrules; r++)
 	{
-		char *q = p + HEADER_SIZE + r * RULE_SIZE;
+		uint16 rule = (uint16) r;
 
-		memcpy(q, &st->rules[r].hits, 4);
-		memcpy(q + 8, &st->rules[r].last, 8);
-		memcpy(q + 16, &st->rules[r].sum, 8);
+		if (st->rules[r].hits == 0)
+			continue;
+		memcpy(p, &rule, 2);
+		memcpy(p + 4, &st->rules[r].hits, 4);
+		memcpy(p + 8, &st->rules[r].last, 8);
+		memcpy(p + 16, &st->rules[r].sum, 8);
+		p += ENTRY_SIZE;
 	}
 	return b;
 }
@@ -232,7 +253,7 @@ LeadStateSame(Datum a, Datum b)
 	if (len < HEADER_SIZE)
 		return memcmp(p, q, len) == 0;
 	return memcmp(p, q, XID_OFFSET) == 0 &&
-		   memcmp(p + XID_OFFSET + 8, q + XID_OFFSET + 8, len - XID_OFFSET - 8) == 0;
+		   memcmp(p + XID_OFFSET + 4, q + XID_OFFSET + 4, len - XID_OFFSET - 4) == 0;
 }
 
 bool
