@@ -53,6 +53,8 @@ pgbench_script() {
 		        now(), 'organic', 'organic-1', CASE WHEN :kind = 10 THEN '/pricing' ELSE '/features' END);
 	EOS
 }
+# Rows of an events table read so far (index and sequential scans), from the statistics.
+events_read() { q -At -c "SELECT pg_stat_force_next_flush()" -c "SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read FROM pg_stat_user_tables WHERE relid = '$1.events'::regclass" | tail -1; }
 tps() {
 	"$LS_PGBIN/pgbench" -n -c 2 -j 2 -M prepared -T "$secs" -f "$data/insert_$1.sql" >"$data/pgbench.out" 2>&1 || true
 	awk '/^tps = / { print $3; found = 1; exit } END { if (!found) exit 1 }' "$data/pgbench.out" ||
@@ -67,9 +69,13 @@ if want 1; then
 		pgbench_script e_ext "$n"
 		for ((r = 1; r <= rounds; r++)); do
 			for v in $( ((r % 2)) && echo e_plain e_ext || echo e_ext e_plain); do
+				before=$(events_read $v)
 				t=$(tps $v)
+				read=$(($(events_read $v) - before))
+				n_tx=$(awk '/number of transactions actually processed/ { print $NF }' "$data/pgbench.out")
 				record "E1 inserts, $k events/lead" $v $r "$t"
-				ls_log "   E1 $k events/lead, round $r, $v: $t tps"
+				[ $v = e_ext ] && record "E1 events read per insert, $k events/lead" $v $r "$(awk -v a="$read" -v b="$n_tx" 'BEGIN { printf "%.3f", a / b }')"
+				ls_log "   E1 $k events/lead, round $r, $v: $t tps, $read event rows read for $n_tx inserts"
 			done
 		done
 	done
