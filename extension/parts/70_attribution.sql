@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Marketing cost and multi-touch attribution (SPEC §5, §6).
+-- Marketing cost and multi-touch attribution (doc/attribution.md).
 -- The weight math, the Markov chain, the Shapley game, the lead-by-lead pass
 -- and the bootstrap are C (src/attribution*.c, src/markov.c);
 -- doc/attribution.md defines every model.
