@@ -525,6 +525,9 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	int i;
 	int *next;
 	FastTouch *grouped;
+	bool need_ref;
+	bool need_campaign;
+	bool need_keyword;
 
 	memset(&fs, 0, sizeof(fs));
 	fs.run = run;
@@ -541,12 +544,25 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	if (fs.nleads == 0)
 		return;
 
+	/*
+	 * Read only the columns the output needs: event_ref orders touches at
+	 * the same time, which changes no weight of linear and time_decay; the
+	 * per-group outputs need campaign and keyword only at their levels.
+	 * (Converting every primary key to text is a good part of the scan.)
+	 */
+	need_ref = (run->out && run->want[OC_EVENT_REF]) ||
+			   (run->model != AM_LINEAR && run->model != AM_TIME_DECAY);
+	need_campaign = run->out ? run->want[OC_CAMPAIGN] : run->depth >= 2;
+	need_keyword = run->out ? run->want[OC_KEYWORD] : run->depth >= 3;
 	resetStringInfo(&q);
-	appendStringInfoString(
-		&q, "SELECT e.lead_id, e.occurred_at, e.event_ref, e.channel, e.campaign, e.keyword,"
-			" e.source::pg_catalog.oid FROM " LS_SCHEMA ".events e"
-			" WHERE e.channel IS NOT NULL AND e.lead_id IS NOT NULL"
-			" AND e.occurred_at IS NOT NULL");
+	appendStringInfo(&q,
+					 "SELECT e.lead_id, e.occurred_at, %s, e.channel, %s, %s,"
+					 " e.source::pg_catalog.oid FROM " LS_SCHEMA ".events e"
+					 " WHERE e.channel IS NOT NULL AND e.lead_id IS NOT NULL"
+					 " AND e.occurred_at IS NOT NULL",
+					 need_ref ? "e.event_ref" : "NULL::pg_catalog.text",
+					 need_campaign ? "e.campaign" : "NULL::pg_catalog.text",
+					 need_keyword ? "e.keyword" : "NULL::pg_catalog.text");
 	if (bound_touch_from)
 		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) $1");
 	if (bound_to)
