@@ -106,6 +106,23 @@ ORDER BY 1, 2;
 SELECT channel, customers, revenue
 FROM channel_report('markov', NULL, NULL, 'channel', 'aggregate', 2) ORDER BY channel;
 
+-- attribution_totals() is attribution() summed per group, for every model and level
+SELECT m.model, l.level,
+       count(*) FILTER (WHERE t.credit IS DISTINCT FROM r.credit
+                           OR abs(t.conversions - r.conversions) > 1e-12) AS differing_groups
+FROM unnest(ARRAY['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based', 'w_shaped',
+                  'full_path', 'markov', 'shapley']) m(model),
+     unnest(ARRAY['channel', 'campaign', 'keyword']) l(level),
+     LATERAL (SELECT * FROM attribution_totals(m.model, 'deal', '100 years', level => l.level)) t
+FULL JOIN LATERAL (
+    SELECT channel, CASE WHEN l.level <> 'channel' THEN campaign END AS campaign,
+           CASE WHEN l.level = 'keyword' THEN keyword END AS keyword,
+           sum(weight) AS conversions, sum(credit) AS credit
+    FROM attribution(m.model, 'deal', '100 years') GROUP BY 1, 2, 3) r
+  ON r.channel = t.channel AND r.campaign IS NOT DISTINCT FROM t.campaign
+ AND r.keyword IS NOT DISTINCT FROM t.keyword
+GROUP BY 1, 2 ORDER BY 1, 2;
+
 -- ---------------------------------------------------------------------------
 -- Shapley on channel sets, by hand.  Journeys and their channel sets:
 --   lead 30: A -> conversion      lead 31: A            lead 32: B       lead 33: B
