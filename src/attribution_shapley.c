@@ -213,7 +213,7 @@ void
 ShapleyWeights(ShapleyGame *g, int n, const int *channel_ids, int *counts, double *w)
 {
 	int set[SHAPLEY_MAX_CHANNELS];
-	double phi[SHAPLEY_MAX_CHANNELS];
+	double phi[SHAPLEY_MAX_CHANNELS] = {0};
 	uint64 mask = 0;
 	int m = 0;
 	int i;
