@@ -26,6 +26,9 @@
 
 #include "attribution_int.h"
 
+/* Sample totals kept at most (groups times samples; 8 bytes each). */
+#define CI_MAX_DRAWS (64 * 1024 * 1024)
+
 struct CiCollector
 {
 	GroupTable *groups;
@@ -330,6 +333,12 @@ CiRun(AttributionRun *run, int samples, double level, int64 seed, Tuplestorestat
 	if (run->counts == NULL)
 		run->counts = palloc0(sizeof(int) * Max(nchannels, 1));
 	ngroups = GroupCount(ci->groups);
+	if ((double) ngroups * samples > (double) CI_MAX_DRAWS)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg("attribution_ci would keep %.0f sample totals, more than %d",
+							   (double) ngroups * samples, CI_MAX_DRAWS),
+						errdetail("%d groups times %d samples.", ngroups, samples),
+						errhint("Use fewer samples or a coarser detail level.")));
 	point = palloc(sizeof(double) * ngroups);
 	draws = palloc_extended(sizeof(double) * ngroups * samples, MCXT_ALLOC_HUGE);
 	column = palloc(sizeof(double) * ngroups);

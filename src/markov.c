@@ -47,6 +47,7 @@
 #include <math.h>
 
 #include "common/hashfn.h"
+#include "miscadmin.h"
 
 #include "markov.h"
 
@@ -348,6 +349,8 @@ LuFactor(double *a, int s, int *perm)
 	{
 		int pivot = k;
 		double best = fabs(a[(Size) k * s + k]);
+
+		CHECK_FOR_INTERRUPTS();
 
 		for (i = k + 1; i < s; i++)
 		{
@@ -658,6 +661,7 @@ MarkovSolve(const MarkovChain *chain, int order, const int *weight, int nitems,
 
 			if (ncol[c] == NULL)
 			{
+				CHECK_FOR_INTERRUPTS();
 				ncol[c] = palloc(sizeof(double) * s);
 				e[c] = 1.0;
 				LuSolve(a, s, perm, e, ncol[c]);
