@@ -209,7 +209,6 @@ extern char *BuildQuery(const AttributionRun *run, bool journeys, bool bound_tou
 						bool bound_conv_from, bool bound_to, bool bound_lookback);
 extern void StreamQuery(const char *query, Oid *argtypes, Datum *args, const char *argnulls,
 						DestReceiver *dest);
-extern void EnsureTouchCapacity(AttributionRun *run, int n);
 extern void AttributeConversion(AttributionRun *run, Datum lead_id, const Conversion *conv,
 								int ntouch, bool created_null, TimestampTz created,
 								bool opportunity_null, TimestampTz opportunity, bool whole_path);
@@ -224,6 +223,7 @@ extern void RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool 
 							   bool bound_to, Oid *argtypes, Datum *args, const char *argnulls);
 
 /* attribution_output.c */
+extern void EnsureTouchCapacity(AttributionRun *run, int n);
 extern Tuplestorestate *MaterializeOutput(FunctionCallInfo fcinfo, TupleDesc *desc);
 extern void MapOutputColumns(AttributionRun *run);
 extern void EmitConversion(AttributionRun *run, Datum lead_id, const Conversion *conv,

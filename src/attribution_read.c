@@ -154,17 +154,6 @@ LeadIdType(void)
  * created_at, opportunity_at, source ($2 = earliest conversion, $3 = end,
  * exclusive, each used only when its flag says so).
  */
-
-/*
- * The query: every conversion of the run's kind (kind 0) with the lead's
- * creation and first-opportunity times, and the touchpoints (kind 1), ordered
- * by lead only (ProcessLead orders each lead's few rows; a single sort key
- * keeps the big sort cheap).  For the rule-based models only
- * the touches inside some conversion's window are read (a semi-join, so each
- * touch comes once); the Markov chain needs every touch.  Parameters:
- * $1 = earliest touch, $2 = earliest conversion, $3 = end (exclusive) of
- * both, $4 = the lookback; each used only when its flag says so.
- */
 char *
 BuildConversionQuery(const AttributionRun *run, bool bound_conv_from, bool bound_to)
 {
@@ -261,8 +250,18 @@ BuildConversionQuery(const AttributionRun *run, bool bound_conv_from, bool bound
 	return q.data;
 }
 
+/*
+ * The query: every conversion of the run's kind (kind 0) with the lead's
+ * creation and first-opportunity times, and the touchpoints (kind 1), ordered
+ * by lead only (ProcessLead orders each lead's few rows; a single sort key
+ * keeps the big sort cheap).  For the rule-based models only
+ * the touches inside some conversion's window are read (a semi-join, so each
+ * touch comes once); the journey-based models need every touch.  Parameters:
+ * $1 = earliest touch, $2 = earliest conversion, $3 = end (exclusive) of
+ * both, $4 = the lookback; each used only when its flag says so.
+ */
 char *
-BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool bound_conv_from,
+BuildQuery(const AttributionRun *run, bool journeys, bool bound_touch_from, bool bound_conv_from,
 		   bool bound_to, bool bound_lookback)
 {
 	StringInfoData q;
@@ -284,7 +283,7 @@ BuildQuery(const AttributionRun *run, bool markov, bool bound_touch_from, bool b
 		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) $1");
 	if (bound_to)
 		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.<) $3");
-	if (!markov)
+	if (!journeys)
 	{
 		/* only touches inside some conversion's window */
 		appendStringInfo(
@@ -429,7 +428,7 @@ RunAttribution(AttributionRun *run)
 	Oid argtypes[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID};
 	Datum args[4] = {0, 0, 0, IntervalPGetDatum(&run->lookback)};
 	char argnulls[4] = {'n', 'n', 'n', ' '};
-	bool markov = JOURNEY_MODEL(run->model) || run->chain_only;
+	bool journeys = JOURNEY_MODEL(run->model) || run->chain_only;
 	bool bound_touch_from = false;
 	bool bound_conv_from = false;
 	bool bound_to = false;
@@ -461,11 +460,11 @@ RunAttribution(AttributionRun *run)
 	run->now = LsNow();
 
 	/*
-	 * The Markov chain needs every lead's path whatever the period; the other
+	 * The journeys need every lead's path whatever the period; the other
 	 * models read only the conversions of the period and the touches that can
 	 * be in their windows.
 	 */
-	if (!markov)
+	if (!journeys)
 	{
 		if (run->has_from)
 		{
@@ -503,13 +502,13 @@ RunAttribution(AttributionRun *run)
 	run->costs = palloc(sizeof(Datum) * run->touch_cap);
 	run->units = palloc(sizeof(int64) * run->touch_cap);
 	run->fast_limit = NumericGetDatum(int64_to_numeric(INT64CONST(1) << 52));
-	if (markov)
+	if (journeys)
 		run->chain = MarkovChainCreate();
-	if (markov && !run->chain_only && !run->ci)
+	if (journeys && !run->chain_only && !run->ci)
 		StashCreate(run);
 
 #if PG_VERSION_NUM >= 140000
-	if (!markov)
+	if (!journeys)
 	{
 		TypeCacheEntry *htc = lookup_type_cache(run->lead_type, TYPECACHE_HASH_PROC_FINFO);
 
@@ -533,7 +532,7 @@ RunAttribution(AttributionRun *run)
 	 * window is applied in C either way.
 	 */
 	bound_lookback = IntervalMicroseconds(&run->lookback) < 1000.0 * DAYS_PER_YEAR * USECS_PER_DAY;
-	query = BuildQuery(run, markov, bound_touch_from, bound_conv_from, bound_to, bound_lookback);
+	query = BuildQuery(run, journeys, bound_touch_from, bound_conv_from, bound_to, bound_lookback);
 	elog(DEBUG1, "lead_scoring attribution query: %s", query);
 	/*
 	 * Plan the query with a hash semi-join for the window filter (the planner

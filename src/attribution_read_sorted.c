@@ -134,6 +134,7 @@ ProcessLead(AttributionRun *run, QueryRow *rows, int nrows)
 	}
 }
 
+/* Attribute the current lead's rows and forget them. */
 void
 FinishLead(AttributionRun *run)
 {
