@@ -178,6 +178,19 @@ FROM ci1 c ORDER BY 1, 2;
 SELECT t.channel, round(c.credit::numeric, 6) = t.credit AS same_as_totals
 FROM attribution_totals('shapley', 'deal', '100 years') t JOIN ci1 c ON c.m = 'shapley' AND c.channel = t.channel
 ORDER BY 1;
+-- the aggregate split of a chain of order 2, and its intervals: the point estimate is attribution_totals()
+-- (up to the rounding of each credit to 6 decimals, which the float8 sums of the bootstrap skip)
+SELECT c.channel, c.campaign, abs(c.credit::numeric - t.credit) < 1e-5 AS same_as_totals,
+       c.lower <= c.upper AS ordered
+FROM attribution_ci('markov', 100, 0.9, 5, 'deal', '100 years', detail => 'campaign', split => 'aggregate',
+                    markov_order => 2) c
+JOIN attribution_totals('markov', 'deal', '100 years', level => 'campaign', split => 'aggregate', markov_order => 2) t
+  ON t.channel = c.channel AND t.campaign IS NOT DISTINCT FROM c.campaign
+ORDER BY 1, 2;
+SELECT count(*) AS differing_between_runs
+FROM (SELECT * FROM attribution_ci('markov', 100, 0.9, 5, 'deal', '100 years', split => 'aggregate', markov_order => 2)
+      EXCEPT
+      SELECT * FROM attribution_ci('markov', 100, 0.9, 5, 'deal', '100 years', split => 'aggregate', markov_order => 2)) d;
 -- one sample: lower = upper; every draw of a one-lead data set is that lead
 SELECT channel, lower = upper AS one_point FROM attribution_ci('linear', 1, 0.5, 1, 'deal', '100 years')
 ORDER BY channel;
