@@ -83,6 +83,12 @@ FROM removal_effects(2, 'deal', '100 years', ARRAY['A > B', 'B > A', 'B > C']) O
 -- order 1 on the same journeys: RE(A) = 2/3
 SELECT sequence, round(p_with::numeric, 12) AS p, round(removal_effect::numeric, 12) AS removal_effect
 FROM removal_effects(1, 'deal', '100 years') ORDER BY sequence;
+-- removal_effects(1, ...) is 0.1.0's markov_removal_effects()
+SELECT count(*) AS channels, count(*) FILTER (WHERE r.removal_effect = m.removal_effect AND r.p_with = m.p_with
+                                               AND r.p_without = m.p_without AND r.paths = m.paths
+                                               AND r.converting_paths = m.converting_paths) AS equal
+FROM removal_effects(1, 'deal', '100 years') r JOIN markov_removal_effects('deal', '100 years') m
+  ON m.channel = r.sequence;
 -- orders 3 and 4: every journey is shorter than 3 after collapsing, so each is one state
 SELECT markov_order, sequence, round(removal_effect::numeric, 12) AS removal_effect
 FROM generate_series(3, 4) markov_order, removal_effects(markov_order, 'deal', '100 years')
