@@ -812,7 +812,7 @@ NumericSumAddUnits(NumericSum *s, int64 units, int scale, MemoryContext cxt)
 		s->scale = Max(s->scale, 6);
 		return;
 	}
-	NumericSumAddNumeric(s, NumericGetDatum(int64_div_fast_to_numeric(units, scale)), cxt);
+	NumericSumAddNumeric(s, UnitsToNumeric(units, scale), cxt);
 }
 
 /*
@@ -827,7 +827,7 @@ NumericSumResult(const NumericSum *s, Datum *result)
 
 	if (!s->any)
 		return false;
-	v = NumericGetDatum(int64_div_fast_to_numeric(s->units, 6));
+	v = UnitsToNumeric(s->units, 6);
 	if (s->numeric)
 		v = DirectFunctionCall2(numeric_add, v, s->numeric);
 	*result = DirectFunctionCall2(numeric_round, v, Int32GetDatum(s->scale));
