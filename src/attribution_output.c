@@ -17,12 +17,11 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-
 #include "utils/timestamp.h"
-#include "utils/datum.h"
 
 #include "attribution_int.h"
 

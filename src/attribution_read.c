@@ -20,11 +20,10 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
-
-#include "utils/numeric.h"
 
 #include "attribution_int.h"
 #include "lead_scoring.h"

@@ -12,14 +12,13 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/tuptable.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
-#include "utils/typcache.h"
-
 #include "utils/timestamp.h"
-#include "lib/stringinfo.h"
+#include "utils/typcache.h"
 
 #include "attribution_int.h"
 #include "lead_scoring.h"

@@ -13,7 +13,6 @@
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-
 #include "utils/timestamp.h"
 
 #include "attribution_int.h"
