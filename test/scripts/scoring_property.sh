@@ -44,8 +44,7 @@ for run in "${runs[@]}"; do
 	# batches and changing rules; deadlocks between the application's own statements may abort
 	# some of them (their errors are ignored), the scores must be exact afterwards whatever ran
 	# (no lead inserts or deletes here: an events statement naming a lead that a concurrent
-	# transaction is inserting is not seen by that lead's insert — the lead id locks of the
-	# reliability work (issue 12) close that; until then the lead's state misses those events)
+	# transaction is inserting is not seen by that lead's insert, see doc/scoring.md, "Limitations")
 	for w in 1 2 3; do
 		psql -X -q -At -d "$db" -c "SELECT setseed($1 / $w); SELECT gen_op('$3', 1) FROM generate_series(1, 60)" \
 			| grep -v '^$' | grep -v -e '^INSERT INTO leads' -e '^DELETE FROM leads' >"$conc/ops$w.sql"
