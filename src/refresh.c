@@ -119,6 +119,7 @@ RefreshWalk(int batch_size, bool nonatomic)
 	MemoryContext batch_cxt =
 		AllocSetContextCreate(walk_cxt, "lead_scoring refresh batch", ALLOCSET_DEFAULT_SIZES);
 	bool have_last = false;
+	bool done = false;
 	Datum last = (Datum) 0;
 	int64 total = 0;
 
@@ -166,17 +167,25 @@ RefreshWalk(int batch_size, bool nonatomic)
 			Datum id = SPI_getbinval(tup, desc, 1, &isnull);
 
 			if (isnull)
-				continue; /* sorted last; such a row cannot be written by the triggers */
-			if (i == nrows - 1)
 			{
-				MemoryContext keep = MemoryContextSwitchTo(walk_cxt);
-
-				last = datumCopy(id, leads->id_byval, leads->id_len);
-				have_last = true;
-				MemoryContextSwitchTo(keep);
+				/* sorted last: every lead with an id has been seen; such a row cannot be written
+				 * by the triggers */
+				done = true;
+				break;
 			}
 			if (NeedsRewrite(rs, tup, desc, values, nulls, at, cutoff, config_fp))
 				ids[nids++] = datumCopy(id, leads->id_byval, leads->id_len);
+		}
+		/* the next batch starts after the last lead with an id (the first batch's ORDER BY) */
+		if (i > 0)
+		{
+			bool isnull;
+			Datum id = SPI_getbinval(SPI_tuptable->vals[i - 1], SPI_tuptable->tupdesc, 1, &isnull);
+			MemoryContext keep = MemoryContextSwitchTo(walk_cxt);
+
+			last = datumCopy(id, leads->id_byval, leads->id_len);
+			have_last = true;
+			MemoryContextSwitchTo(keep);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		MemoryContextSwitchTo(old);
@@ -184,7 +193,7 @@ RefreshWalk(int batch_size, bool nonatomic)
 			total += TouchLeads(rs, ids, nids);
 		LsRestoreUser(&saved);
 		MemoryContextReset(batch_cxt);
-		if (nrows < (uint64) batch_size)
+		if (done || nrows < (uint64) batch_size)
 			break;
 		if (nonatomic)
 			SPI_commit(); /* the batch's row locks go: a writer waits for one batch at most */
