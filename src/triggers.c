@@ -629,13 +629,38 @@ IdCollateClause(const LeadsAttachment *leads)
 }
 
 /*
- * Rescore every lead: lock the leads table against writers (EXCLUSIVE: reads
- * go on), then one ordered pass over the leads and one over each events table,
- * merged by lead id; rewrite the leads whose score or stage changes.
+ * Lock the leads table against writers (EXCLUSIVE: reads go on), then load
+ * the configuration.  In this order a rescore that waited for another
+ * transaction's rule or settings change (whose own rescore holds the lock
+ * while it commits) uses the committed rules: taking the lock processes the
+ * change's invalidations (doc/scoring.md, "Concurrency").
+ */
+static RuleSet *
+LockLeadsForRescore(void)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+	Oid relid = leads->relid;
+	RuleSet *rs;
+
+	LockRelationOid(relid, ExclusiveLock);
+	rs = LsRules();
+	if (rs->leads == NULL || rs->leads->relid != relid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the attached leads table changed while its scores were rescored"),
+						errhint("Run lead_scoring.rescore_all() again.")));
+	return rs;
+}
+
+/*
+ * Rescore every lead: lock the leads table and load the rules
+ * (LockLeadsForRescore), then one ordered pass over the leads and one over
+ * each events table, merged by lead id; rewrite the leads whose score or stage
+ * changes.
  */
 static int64
-RescoreAll(RuleSet *rs)
+RescoreAll(void)
 {
+	RuleSet *rs = LockLeadsForRescore();
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = LsNow();
 	TimestampTz cutoff;
@@ -656,9 +681,6 @@ RescoreAll(RuleSet *rs)
 									ALLOCSET_SMALL_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(psprintf("LOCK TABLE %s IN EXCLUSIVE MODE", leads->qualname), false, 0) !=
-		SPI_OK_UTILITY)
-		elog(ERROR, "could not lock the leads table");
 	memset(&lead_stream, 0, sizeof(lead_stream));
 	lead_stream.portal =
 		SPI_cursor_open_with_args(NULL,
@@ -952,7 +974,7 @@ events_changed(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		return PointerGetDatum(NULL);
 	}
@@ -1058,13 +1080,12 @@ PG_FUNCTION_INFO_V1(rescore_all);
 Datum
 rescore_all(PG_FUNCTION_ARGS)
 {
-	RuleSet *rs = LsRules();
 	LsSavedUser saved;
 	int64 n;
 
 	LsLeadsAttachment();
 	LsBecomeExtensionOwner(&saved);
-	n = RescoreAll(rs);
+	n = RescoreAll();
 	LsRestoreUser(&saved);
 	PG_RETURN_INT64(n);
 }
@@ -1116,13 +1137,11 @@ rules_changed(PG_FUNCTION_ARGS)
 	/* TRUNCATE fires no row triggers, so nothing is deferred: rescore now */
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && LsAttachments()->leads != NULL)
 	{
-		RuleSet *rs;
 		LsSavedUser saved;
 
 		CommandCounterIncrement();
-		rs = LsRules();
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		rescore_requested_xid = InvalidTransactionId;
 	}
@@ -1147,11 +1166,10 @@ rescore_after_rule_change(PG_FUNCTION_ARGS)
 		CommandCounterIncrement();
 		if (LsAttachments()->leads != NULL)
 		{
-			RuleSet *rs = LsRules();
 			LsSavedUser saved;
 
 			LsBecomeExtensionOwner(&saved);
-			RescoreAll(rs);
+			RescoreAll();
 			LsRestoreUser(&saved);
 		}
 	}
