@@ -994,10 +994,9 @@ BuildRuleSet(Attachments *a)
 		elog(ERROR, "SPI_connect failed");
 	LsBecomeExtensionOwner(&saved);
 	/* not read-only: see the changes of earlier commands even from a deferred trigger */
-	if (SPI_execute("SELECT rule_id, name, kind, event_type, column_name, op, value, points,"
-					" max_points, max_hits, half_life FROM lead_scoring.rule WHERE active"
-					" ORDER BY rule_id",
-					false, 0) != SPI_OK_SELECT)
+	if (ConfigCacheQuery("SELECT rule_id, name, kind, event_type, column_name, op, value, points,"
+						 " max_points, max_hits, half_life FROM lead_scoring.rule WHERE active"
+						 " ORDER BY rule_id") != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.rule");
 	LsRestoreUser(&saved);
 
@@ -1068,6 +1067,7 @@ LoadRules(void)
 RuleSet *
 LsRules(void)
 {
+	ConfigCacheAcceptChanges();
 	/* rules are compiled against the attached tables: rebuild when those change too */
 	while (!rules_cache.valid || rules_generation != LsAttachments()->generation)
 	{

@@ -76,8 +76,9 @@ LoadThresholds(void)
 	memset(min, 0, sizeof(min));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT lead_scoring.stage_rank(stage), min_score FROM lead_scoring.threshold",
-					true, 0) != SPI_OK_SELECT)
+	if (ConfigCacheQuery(
+			"SELECT lead_scoring.stage_rank(stage), min_score FROM lead_scoring.threshold") !=
+		SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.threshold");
 	for (i = 0; i < SPI_processed; i++)
 	{
