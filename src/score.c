@@ -34,6 +34,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
@@ -617,6 +618,23 @@ CompareScoredEvents(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Seconds from an event's time to 'at': 0 when the event is not earlier
+ * (equal infinities included), infinite when either time is infinite, so that
+ * decay takes an event dated -infinity, or anything scored at +infinity, to 0
+ * points, never to an overflow (doc/scoring.md, "Infinite times").  Computed
+ * in double: the difference of two finite timestamps can exceed int64.
+ */
+static double
+AgeSeconds(TimestampTz at, TimestampTz time)
+{
+	if (time >= at)
+		return 0;
+	if (TIMESTAMP_NOT_FINITE(at) || TIMESTAMP_NOT_FINITE(time))
+		return get_float8_infinity();
+	return ((double) at - (double) time) / USECS_PER_SEC;
+}
+
 void
 EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff, double *engagement,
 				   RuleOutcome *outcomes)
@@ -648,7 +666,7 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
 			if (ev->time > cutoff)
 				continue; /* not happened yet */
 			/* an event after 'at' but before the cutoff (a write's own moment) counts in full */
-			age = ev->time < at ? (double) (at - ev->time) / USECS_PER_SEC : 0;
+			age = AgeSeconds(at, ev->time);
 			for (r = 0; r < neng; r++)
 			{
 				Rule *rule;
