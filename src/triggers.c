@@ -193,6 +193,32 @@ FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc
 	return true;
 }
 
+/*
+ * A lead's id never changes: its events, deals, handoffs and stage_change rows
+ * name it by id, and following a change would rewrite the append-only log
+ * (doc/scoring.md, "Lead ids").  An UPDATE that changes it is refused.
+ */
+static void
+RefuseLeadIdChange(const LeadsAttachment *leads, HeapTuple old_row, Datum new_id, TupleDesc desc,
+				   Relation rel)
+{
+	bool isnull;
+	Datum old_id = heap_getattr(old_row, leads->id_att, desc, &isnull);
+
+	if (isnull || LsCompareLeadIds(leads, old_id, new_id) == 0)
+		return;
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		 errmsg("cannot change the id of lead %s to %s", LsLeadIdText(leads, old_id),
+				LsLeadIdText(leads, new_id)),
+		 errdetail("The lead's events, deals, handoffs and stage_change rows refer to it by column "
+				   "\"%s\" of table \"%s\".",
+				   NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
+				   RelationGetRelationName(rel)),
+		 errhint("Insert a new lead with the new id instead.")));
+}
+
 /* ---------------------------------------------------------------------------
  * leads_before(): score the row being written and settle its stage
  * ---------------------------------------------------------------------------
@@ -252,6 +278,7 @@ leads_before(PG_FUNCTION_ARGS)
 	write.new_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 	if (!write.is_insert)
 	{
+		RefuseLeadIdChange(leads, td->tg_trigtuple, write.lead_id, desc, rel);
 		d = heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &isnull);
 		write.old_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 		d = heap_getattr(td->tg_trigtuple, leads->score_att, desc, &isnull);
