@@ -31,6 +31,7 @@
 
 #include "attachment.h"
 #include "funnel_stage.h"
+#include "lead_locks.h"
 #include "settings.h"
 #include "stages.h"
 
@@ -147,6 +148,24 @@ PreparePlans(const LeadsAttachment *leads)
 	plans_generation = generation;
 }
 
+/*
+ * Lock the lead's row; false when there is no such lead.  A lead not found may
+ * be being inserted by another transaction: wait for such inserts (lead_locks.h)
+ * and look again, so that the deal moves it once it exists.
+ */
+static bool
+LockLead(const LeadsAttachment *leads, Datum lead_id)
+{
+	if (SPI_execute_plan(lock_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the lead of a deal");
+	if (SPI_processed > 0)
+		return true;
+	LockLeadIdBucket(leads, lead_id, RowExclusiveLock);
+	if (SPI_execute_plan(lock_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the lead of a deal");
+	return SPI_processed > 0;
+}
+
 /* Does the lead have a deal, other than this one, that is open or won? */
 static bool
 LeadHasOtherLiveDeal(Datum lead_id, Oid deals_relid, const char *deal_ref)
@@ -199,6 +218,11 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PreparePlans(leads);
+	if (!LockLead(leads, lead_id))
+	{
+		SPI_finish();
+		return; /* no such lead: nothing to move */
+	}
 	if (outcome != DEAL_LOST || !LeadHasOtherLiveDeal(lead_id, deals_relid, deal_ref))
 	{
 		args[0] = lead_id;

@@ -51,6 +51,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "lead_locks.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "score.h"
@@ -287,6 +288,11 @@ leads_before(PG_FUNCTION_ARGS)
 			touched = TouchedLead(leads, write.lead_id);
 	}
 
+	/* events written meanwhile for this id by uncommitted transactions: wait for them
+	 * (lead_locks.h) */
+	if (write.is_insert)
+		LockLeadIdBucket(leads, write.lead_id, ShareLock);
+
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
 	if (touched >= 0 && touch->fit != NULL && FitColumnsUnchanged(rs, td->tg_trigtuple, row, desc))
@@ -487,7 +493,8 @@ StreamClose(EventStream *st)
  * BATCH_LEADS leads so that memory stays bounded.
  */
 static int64
-RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh)
+RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh, Datum *missing,
+			 int *nmissing)
 {
 	LeadsAttachment *leads = rs->leads;
 	EventSet es;
@@ -613,7 +620,12 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				}
 			}
 			if (!found[k])
-				continue; /* events of a lead that does not exist */
+			{
+				/* events of a lead that does not exist (yet): the caller looks again */
+				if (missing != NULL)
+					missing[(*nmissing)++] = ids[lo + k];
+				continue;
+			}
 			if (rs->neng > 0)
 				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
 			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement);
@@ -1082,16 +1094,32 @@ events_changed(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 
 	LsBecomeExtensionOwner(&saved);
-	if (n <= TOUCH_ONE_BY_ONE)
 	{
+		/* leads not found: maybe being inserted; wait for such inserts, then look again */
+		Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
+		int nmissing = 0;
 		int i;
 		int32 score;
 
-		for (i = 0; i < n; i++)
-			(void) TouchLead(rs, ids[i], &score);
+		if (n <= TOUCH_ONE_BY_ONE)
+		{
+			for (i = 0; i < n; i++)
+				if (!TouchLead(rs, ids[i], &score))
+					missing[nmissing++] = ids[i];
+		}
+		else
+			(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL, missing,
+								&nmissing);
+		for (i = 0; i < nmissing; i++)
+			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
+		if (nmissing <= TOUCH_ONE_BY_ONE)
+		{
+			for (i = 0; i < nmissing; i++)
+				(void) TouchLead(rs, missing[i], &score);
+		}
+		else
+			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, NULL, NULL);
 	}
-	else
-		(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);
