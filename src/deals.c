@@ -90,9 +90,10 @@ OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 }
 
 /* Cached plans, rebuilt when the attachments change. */
-static SPIPlanPtr lock_plan = NULL;	  /* lock the lead row */
-static SPIPlanPtr others_plan = NULL; /* does the lead have another open or won deal? */
-static SPIPlanPtr move_plan = NULL;	  /* move the lead */
+static SPIPlanPtr lock_plan = NULL;		/* lock the lead row */
+static SPIPlanPtr others_plan = NULL;	/* does the lead have another open or won deal? */
+static SPIPlanPtr outcomes_plan = NULL; /* the outcomes of the lead's deals */
+static SPIPlanPtr move_plan = NULL;		/* move the lead */
 static uint64 plans_generation = 0;
 
 /* Prepare and keep one plan. */
@@ -121,8 +122,9 @@ PreparePlans(const LeadsAttachment *leads)
 	{
 		SPI_freeplan(lock_plan);
 		SPI_freeplan(others_plan);
+		SPI_freeplan(outcomes_plan);
 		SPI_freeplan(move_plan);
-		lock_plan = others_plan = move_plan = NULL;
+		lock_plan = others_plan = outcomes_plan = move_plan = NULL;
 	}
 	stage_type = get_atttype(leads->relid, leads->stage_att);
 
@@ -139,6 +141,12 @@ PreparePlans(const LeadsAttachment *leads)
 						  " AND d.deal_ref OPERATOR(pg_catalog.=) $3))",
 						  leads->id_eq),
 				 3, args);
+	outcomes_plan =
+		KeepPlan(psprintf("SELECT pg_catalog.bool_or(d.outcome OPERATOR(pg_catalog.=) 'won'),"
+						  " pg_catalog.bool_or(d.outcome OPERATOR(pg_catalog.=) 'open'),"
+						  " pg_catalog.count(*) FROM lead_scoring.deals d WHERE d.lead_id %s $1",
+						  leads->id_eq),
+				 1, args);
 	args[1] = stage_type;
 	move_plan = KeepPlan(psprintf("UPDATE %s SET %s = $2 WHERE %s %s $1 AND %s "
 								  "OPERATOR(lead_scoring.<>) $2",
@@ -240,6 +248,39 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 		PG_END_TRY();
 	}
 	SPI_finish();
+}
+
+/*
+ * A lead just inserted whose deals were written before it (while it did not
+ * exist, or while its insert was in progress: lead_locks.h) moves as the best
+ * of them would have moved it: won → customer, else open → opportunity, else
+ * lost → lost (doc/funnel.md, "Deals").  Called by leads_after, as the
+ * extension owner, after the lead's creation is logged.
+ */
+void
+DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
+{
+	bool isnull;
+	bool won;
+	bool open;
+	int64 count;
+
+	if (LsAttachments()->deals == NIL)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PreparePlans(leads);
+	if (SPI_execute_plan(outcomes_plan, &lead_id, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the deals of a new lead");
+	won = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		  !isnull;
+	open = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) &&
+		   !isnull;
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	SPI_finish();
+	if (count > 0)
+		MoveLead(leads, InvalidOid, lead_id, NULL, won ? DEAL_WON : (open ? DEAL_OPEN : DEAL_LOST));
 }
 
 /*

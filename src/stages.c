@@ -571,6 +571,9 @@ leads_after(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not write lead_scoring.stage_change: %s", SPI_result_code_string(rc));
 	SPI_finish();
+	/* deals written for the lead before it existed move it now */
+	if (is_insert)
+		DealsMoveNewLead(leads, id);
 	LsRestoreUser(&saved);
 
 	/* a handoff: marketing (or nothing, at creation) hands the lead to sales */
