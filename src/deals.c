@@ -171,7 +171,10 @@ LockLead(const LeadsAttachment *leads, Datum lead_id)
 	LockLeadIdBucket(leads, lead_id, RowExclusiveLock);
 	if (SPI_execute_plan(lock_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the lead of a deal");
-	return SPI_processed > 0;
+	if (SPI_processed > 0)
+		return true;
+	RefuseUnseenLead(leads, lead_id);
+	return false;
 }
 
 /* Does the lead have a deal, other than this one, that is open or won? */

@@ -30,4 +30,8 @@
 /* Take the lock on the bucket of a lead id (until the transaction ends). */
 extern void LockLeadIdBucket(const LeadsAttachment *leads, Datum id, LOCKMODE mode);
 
+/* Under REPEATABLE READ: a serialization failure when a lead not seen by the snapshot exists now.
+ */
+extern void RefuseUnseenLead(const LeadsAttachment *leads, Datum id);
+
 #endif /* LEAD_LOCKS_H */

@@ -808,8 +808,12 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 		return 0;
 	}
 	EventSetInit(&es, rs);
-	/* a new snapshot (the trigger paths, after the lead's row is locked), or the query's */
-	snapshot = RegisterSnapshot(fresh ? GetTransactionSnapshot() : GetActiveSnapshot());
+	/*
+	 * The latest snapshot (the trigger paths, after the lead's row or id bucket is locked: also
+	 * under REPEATABLE READ, whose transaction snapshot would miss the events committed by the
+	 * transactions it waited for; doc/scoring.md, "Concurrency"), or the query's.
+	 */
+	snapshot = RegisterSnapshot(fresh ? GetLatestSnapshot() : GetActiveSnapshot());
 	cutoff = fresh ? WriteCutoff(at) : at;
 	for (s = 0; s < rs->nsources; s++)
 	{

@@ -1115,10 +1115,18 @@ events_changed(PG_FUNCTION_ARGS)
 		if (nmissing <= TOUCH_ONE_BY_ONE)
 		{
 			for (i = 0; i < nmissing; i++)
-				(void) TouchLead(rs, missing[i], &score);
+				if (!TouchLead(rs, missing[i], &score))
+					RefuseUnseenLead(leads, missing[i]);
 		}
 		else
-			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, NULL, NULL);
+		{
+			Datum *unseen = palloc(sizeof(Datum) * nmissing);
+			int nunseen = 0;
+
+			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
+			for (i = 0; i < nunseen; i++)
+				RefuseUnseenLead(leads, unseen[i]);
+		}
 	}
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
