@@ -52,7 +52,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -251,7 +250,7 @@ RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life
 				 * infinitely far from any other (doc/attribution.md, "Infinite times") */
 				double age = latest == path->times[i] ? 0.0
 							 : TIMESTAMP_NOT_FINITE(latest) || TIMESTAMP_NOT_FINITE(path->times[i])
-								 ? get_float8_infinity()
+								 ? INFINITY
 								 : (double) latest - (double) path->times[i];
 
 				if (half_life_usecs > 0)

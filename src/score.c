@@ -34,7 +34,6 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
@@ -631,7 +630,7 @@ AgeSeconds(TimestampTz at, TimestampTz time)
 	if (time >= at)
 		return 0;
 	if (TIMESTAMP_NOT_FINITE(at) || TIMESTAMP_NOT_FINITE(time))
-		return get_float8_infinity();
+		return INFINITY;
 	return ((double) at - (double) time) / USECS_PER_SEC;
 }
 
