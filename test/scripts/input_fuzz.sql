@@ -1,6 +1,7 @@
 -- Mutation fuzz of every input lead_scoring parses: funnel_stage text input (and round trip),
 -- funnel_stage binary receive (arbitrary bytes through binary COPY), the email and phone functions,
--- and rule validation (mutated rule rows), plus writes scored by whatever rules were accepted.
+-- rule validation (mutated rule rows), settings, overrides, thresholds, the replay clock and
+-- attribution_weights (weights finite, in [0, 1]), plus writes scored by whatever was accepted.
 -- Every input either works or fails with a precise SQLSTATE; internal errors (class XX) fail the
 -- run.  Variables: seed, n (mutations per seed input), copyfile (a path the server may write).
 \set ON_ERROR_STOP 1
@@ -204,6 +205,72 @@ BEGIN
             PERFORM record_outcome('funnel_stage_recv', SQLSTATE, b::text);
         END;
     END LOOP;
+END $$;
+
+-- settings values, transition overrides, thresholds, the replay clock, attribution weights
+DO $$
+DECLARE
+    texts text[] := ARRAY['won', 'closed won', 'Paid', '', ' ', 'lost', NULL, 'x'];
+    models text[] := ARRAY['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based', 'w_shaped',
+                           'full_path', 'markov', 'Linear', '', 'nope'];
+    times timestamptz[] := ARRAY['-infinity', '1999-01-01', '2024-06-01 12:00+00', '2024-06-01 12:00+00', 'infinity'];
+    t timestamptz[];
+    i int;
+    j int;
+BEGIN
+    FOR i IN 1 .. 4 * current_setting('fuzz.n')::int LOOP
+        BEGIN
+            CASE floor(random() * 6)::int
+                WHEN 0 THEN UPDATE lead_scoring.settings
+                               SET fit_grade_bands = ARRAY[(random() * 100)::int, (random() * 100)::int,
+                                                           CASE WHEN random() < 0.2 THEN NULL ELSE (random() * 100)::int END];
+                WHEN 1 THEN UPDATE lead_scoring.settings
+                               SET won_statuses = ARRAY[texts[1 + floor(random() * 8)::int], mutate('won')];
+                WHEN 2 THEN UPDATE lead_scoring.settings
+                               SET sla = mutate('1 hour')::interval, attribution_half_life = mutate('7 days')::interval;
+                WHEN 3 THEN UPDATE lead_scoring.settings
+                               SET score_floor = (random() * 200 - 100)::int, score_ceiling = (random() * 200 - 100)::int,
+                                   default_phone_country = mutate('GB');
+                WHEN 4 THEN INSERT INTO lead_scoring.transition_override
+                            VALUES (mutate('mql'), mutate('sal'), random() < 0.5);
+                ELSE INSERT INTO lead_scoring.threshold VALUES (mutate('mql'), (random() * 200 - 100)::int);
+            END CASE;
+            PERFORM record_outcome('configuration', '00000', 'round ' || i);
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM record_outcome('configuration', SQLSTATE, SQLERRM);
+        END;
+        BEGIN
+            PERFORM set_config('lead_scoring.now', mutate('2024-06-01 12:00+00'), true);
+            PERFORM record_outcome('lead_scoring.now', '00000', current_setting('lead_scoring.now'));
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM record_outcome('lead_scoring.now', SQLSTATE, SQLERRM);
+        END;
+        PERFORM set_config('lead_scoring.now', '', true);
+        t := ARRAY[]::timestamptz[];
+        FOR j IN 1 .. floor(random() * 5)::int LOOP
+            t := t || times[1 + floor(random() * 5)::int];
+        END LOOP;
+        IF random() < 0.8 THEN
+            t := ARRAY(SELECT x FROM unnest(t) x ORDER BY x);
+        END IF;
+        BEGIN
+            IF EXISTS (SELECT FROM unnest(lead_scoring.attribution_weights(
+                           models[1 + floor(random() * 11)::int], t,
+                           half_life => (floor(random() * 3)::int || ' days')::interval)) w
+                        WHERE w IS NULL OR w::text IN ('NaN', 'Infinity', '-Infinity') OR w < 0 OR w > 1) THEN
+                PERFORM record_outcome('attribution_weights', 'MISMATCH', t::text);
+            END IF;
+            PERFORM record_outcome('attribution_weights', '00000', t::text);
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM record_outcome('attribution_weights', SQLSTATE, SQLERRM);
+        END;
+    END LOOP;
+END $$;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM fz_leads WHERE score IS DISTINCT FROM lead_scoring.score(id)) THEN
+        PERFORM record_outcome('scores after configuration', 'STALE', '');
+    END IF;
 END $$;
 
 SELECT target, sqlstate, count(*) AS n, min(example) AS example FROM fuzz_outcome
