@@ -378,8 +378,11 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PreparePlans(leads);
+	/* the latest snapshot, as the probe: under REPEATABLE READ too, the deals it waited for count
+	 */
 	if (outcomes_plan == NULL ||
-		SPI_execute_plan(outcomes_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
+		SPI_execute_snapshot(outcomes_plan, &lead_id, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the deals of a new lead");
 	count = SPI_processed;
 	for (i = 0; i < count; i++)
