@@ -291,6 +291,409 @@ $def$
 WHERE name OPERATOR(pg_catalog.=) 'channel_report';
 SELECT @extschema@.rebuild_views();
 
+-- ---------------------------------------------------------------------------
+-- Issue 12 (sec2): validation gaps.  Grade bands must be three non-NULL descending bounds: '{}' and
+-- '{NULL,NULL,NULL}' passed the old CHECK (its comparisons were NULL).  A row that the new check refuses
+-- gets the defaults back, with a WARNING.
+-- ---------------------------------------------------------------------------
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM @extschema@.settings s
+                WHERE NOT ((pg_catalog.array_length(s.fit_grade_bands, 1) = 3
+                            AND s.fit_grade_bands[1] >= s.fit_grade_bands[2]
+                            AND s.fit_grade_bands[2] >= s.fit_grade_bands[3]
+                            AND pg_catalog.array_length(s.engagement_grade_bands, 1) = 3
+                            AND s.engagement_grade_bands[1] >= s.engagement_grade_bands[2]
+                            AND s.engagement_grade_bands[2] >= s.engagement_grade_bands[3]) IS TRUE)) THEN
+        RAISE WARNING 'lead_scoring.settings: invalid grade bands reset to the defaults {60,40,20} and {60,30,10}';
+        UPDATE @extschema@.settings SET fit_grade_bands = '{60,40,20}', engagement_grade_bands = '{60,30,10}';
+    END IF;
+END $$;
+ALTER TABLE @extschema@.settings DROP CONSTRAINT settings_grade_bands_descending;
+ALTER TABLE @extschema@.settings ADD
+    CONSTRAINT settings_grade_bands_descending
+        CHECK ((pg_catalog.array_length(fit_grade_bands, 1) = 3 AND fit_grade_bands[1] >= fit_grade_bands[2]
+                AND fit_grade_bands[2] >= fit_grade_bands[3]
+                AND pg_catalog.array_length(engagement_grade_bands, 1) = 3
+                AND engagement_grade_bands[1] >= engagement_grade_bands[2]
+                AND engagement_grade_bands[2] >= engagement_grade_bands[3]) IS TRUE);
+
+-- >>> sec2 issue 12 attach
+-- ---------------------------------------------------------------------------
+-- Issue 12 (sec2): lead ids must be a unique NOT NULL key compared byte for byte (no nondeterministic
+-- collations), temporary tables are refused, long event types are refused by a named CHECK constraint.
+-- A database whose attached tables do not meet the requirements is not upgraded: fix them first.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.lead_id_collation_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('column "%s" of table %s has the nondeterministic collation %s', col, tbl,
+                  c.oid::regcollation)
+      FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT c.collisdeterministic
+$$;
+CREATE FUNCTION @extschema@.lead_id_key_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN NOT a.attnotnull THEN format('column "%s" of table %s is not NOT NULL', col, tbl)
+        WHEN NOT EXISTS (
+            SELECT FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
+                                   JOIN pg_am m ON m.oid = o.opcmethod
+             WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+               AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum AND i.indpred IS NULL
+               AND m.amname = 'btree' AND o.opcdefault)
+        THEN format('column "%s" of table %s has no unique index of its own', col, tbl)
+        END
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped
+$$;
+CREATE FUNCTION @extschema@.check_lead_id_column(tbl regclass, col name, argument text, is_key boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problem text := @extschema@.lead_id_collation_problem(tbl, col);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Lead ids are compared byte for byte; a nondeterministic collation makes different '
+                           'ids equal in the table''s own comparisons.',
+                  HINT = format('Give %s a deterministic collation, such as "C" or "default".', argument);
+    END IF;
+    IF is_key THEN
+        problem := @extschema@.lead_id_key_problem(tbl, col);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%', problem
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'Every lead needs its own id: scores, stages and the log are kept per id.',
+                      HINT = format('ALTER TABLE %s ADD PRIMARY KEY (%I);', tbl, col);
+        END IF;
+    END IF;
+END $$;
+CREATE FUNCTION @extschema@.check_lead_ids_after_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t
+              WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = t.relid::oid) LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'the % table % is attached to lead_scoring, which needs its lead ids as they were',
+                            a.kind, a.relid::regclass
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('After this command %s.', problem),
+                      HINT = format('To replace a key, create the new unique index first; or detach the table '
+                                    'first: SELECT lead_scoring.detach(%L);', a.relid::regclass::text);
+        END IF;
+    END LOOP;
+END $$;
+CREATE FUNCTION @extschema@.bound_event_type_length(events regclass, type_column name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (SELECT typcategory FROM pg_type WHERE oid = @extschema@.column_type(events, type_column, 'type_column')) = 'E'
+       OR EXISTS (SELECT FROM pg_constraint WHERE conrelid = events AND conname = 'lead_scoring_event_type_length') THEN
+        RETURN;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT lead_scoring_event_type_length '
+                   'CHECK (pg_catalog.octet_length(%I::pg_catalog.text) OPERATOR(pg_catalog.<=) 2000)',
+                   events, type_column);
+END $$;
+DO $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'lead_scoring 0.2.0 needs unique, NOT NULL lead ids compared byte for byte: %', problem
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Add a primary key on the leads table''s id (after removing duplicate ids), or give the '
+                             'column a deterministic collation; then run ALTER EXTENSION lead_scoring UPDATE again.';
+        END IF;
+    END LOOP;
+    -- events tables whose covering index attach_events created get the type length bound
+    FOR a IN SELECT t.relid::oid AS relid, t.type_column
+               FROM @extschema@.attachment t
+              WHERE t.kind = 'events'
+                AND EXISTS (SELECT FROM pg_catalog.pg_index i
+                             WHERE i.indrelid = t.relid::oid AND i.indnatts = 3 AND i.indnkeyatts = 2
+                               AND i.indkey[0] = (SELECT attnum FROM pg_catalog.pg_attribute
+                                                   WHERE attrelid = t.relid::oid AND attname = t.lead_column)
+                               AND i.indkey[2] = (SELECT attnum FROM pg_catalog.pg_attribute
+                                                   WHERE attrelid = t.relid::oid AND attname = t.type_column)) LOOP
+        PERFORM @extschema@.bound_event_type_length(a.relid, a.type_column);
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.check_lead_ids_after_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_lead_ids ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'DROP INDEX', 'ALTER INDEX')
+    EXECUTE FUNCTION @extschema@.check_lead_ids_after_ddl();
+REVOKE ALL ON FUNCTION @extschema@.bound_event_type_length(regclass, name) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION @extschema@.check_attachable(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k "char";
+    attached_as text;
+BEGIN
+    SELECT relkind INTO k FROM pg_class WHERE oid = tbl;
+    IF k NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only ordinary and partitioned tables can be attached.';
+    END IF;
+    IF (SELECT relpersistence FROM pg_class WHERE oid = tbl) = 't' THEN
+        RAISE EXCEPTION 'cannot attach temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table is seen by one session only and dropped at its end; the triggers, '
+                           'views and log of lead_scoring serve every session.',
+                  HINT = 'Attach an ordinary (or unlogged) table.';
+    END IF;
+    SELECT kind INTO attached_as FROM @extschema@.attachment WHERE relid = tbl;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is already attached as the % table', tbl, attached_as
+            USING ERRCODE = 'duplicate_object', HINT = format('Call lead_scoring.detach(%L) first.', tbl::text);
+    END IF;
+END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_leads(
+    leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
+    owner_column name = NULL, created_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype;
+    other regclass;
+    log_type regtype;
+BEGIN
+    PERFORM @extschema@.check_attachable(leads);
+    IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
+        RAISE EXCEPTION 'the leads table % is partitioned', leads
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Scores and stages are maintained by row triggers on the leads table itself; '
+                           'partitioned events and deals tables are supported.';
+    END IF;
+    SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a leads table is already attached: %', other
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'A database has one leads table.',
+                  HINT = format('Call lead_scoring.detach(%L) first.', other::text);
+    END IF;
+
+    id_type := @extschema@.column_type(leads, id_column, 'id_column');
+    IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am m ON m.oid = c.opcmethod
+                    WHERE m.amname = 'btree' AND c.opcdefault
+                      AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
+        PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
+    END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
+    END IF;
+    IF created_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
+            'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
+    END IF;
+
+    -- stage_change keeps its rows across detach; a new leads table must use the same id type
+    log_type := (SELECT a.atttypid FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
+    IF log_type IS NOT NULL AND log_type <> id_type THEN
+        IF EXISTS (SELECT FROM @extschema@.stage_change) THEN
+            RAISE EXCEPTION 'lead_scoring.stage_change holds lead ids of type %, but column "%" of table % has type %',
+                            log_type, id_column, leads, id_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Attach a leads table whose id has the same type, or empty lead_scoring.stage_change.';
+        END IF;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change ALTER COLUMN lead_id TYPE %s USING NULL', id_type);
+    END IF;
+
+    -- add the stage and score columns when missing; existing ones must have the right types
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
+            @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I @extschema@.funnel_stage NOT NULL DEFAULT ''new''',
+                       leads, stage_column);
+    END IF;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = score_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, score_column, 'score_column', 'integer',
+            @extschema@.column_type(leads, score_column, 'score_column') = 'integer'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
+                                        created_column)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column);
+
+    IF log_type IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE @extschema@.stage_change (
+                change_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                lead_id    %s NOT NULL,
+                from_stage @extschema@.funnel_stage,
+                to_stage   @extschema@.funnel_stage NOT NULL,
+                changed_at timestamptz NOT NULL DEFAULT @extschema@.clock(),
+                score      integer,
+                actor      text NOT NULL,
+                reason     text NOT NULL,
+                owner      text
+            )$ddl$, id_type);
+        CREATE INDEX stage_change_lead ON @extschema@.stage_change (lead_id, changed_at);
+        COMMENT ON TABLE @extschema@.stage_change IS
+            'Append-only log of every lead stage change; the first row of a lead (from_stage NULL) is its creation';
+        -- append-only: only the extension owner may change it; the triggers write it as that owner
+        REVOKE ALL ON @extschema@.stage_change FROM PUBLIC;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change OWNER TO %I',
+                       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'lead_scoring'));
+    END IF;
+
+    -- existing leads get their creation row (reason 'attached') ...
+    EXECUTE format($ins$
+        INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
+        SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
+          FROM %6$s l
+         WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
+         ORDER BY l.%1$I$ins$,
+        id_column, stage_column,
+        CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
+             ELSE format('coalesce(l.%I::timestamptz, @extschema@.clock())', created_column) END,
+        score_column,
+        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
+        leads);
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_before()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   leads, stage_column, stage_column);
+    PERFORM @extschema@.rebuild_views();
+    -- ... and are scored now
+    PERFORM @extschema@.rescore_all();
+END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_events(
+    events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
+    time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
+    keyword_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+    keys name[];
+    col name;
+    arg text;
+BEGIN
+    PERFORM @extschema@.check_attachable(events);
+    PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NOT NULL THEN
+            PERFORM @extschema@.check_column_type(events, col, arg, 'a text, varchar or enum type',
+                @extschema@.type_is_label(@extschema@.column_type(events, col, arg)));
+        END IF;
+    END LOOP;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
+      FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+     WHERE c.conrelid = events AND c.contype = 'p' AND a.attrelid = events AND a.attnum = k.attnum;
+    IF keys IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', events
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Events are identified by their primary key, which also orders events that share a time.',
+                  HINT = format('ALTER TABLE %s ADD PRIMARY KEY (...);', events);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
+                                        campaign_column, keyword_column, key_columns)
+    VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
+            keyword_column, keys);
+
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
+    -- event type is included, so that rules on the type alone read the index, not the table.
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = events AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                     type_column;
+        -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+        -- refused naming this constraint rather than with an index row size error
+        PERFORM @extschema@.bound_event_type_length(events, type_column);
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
+                   'lead_scoring_new FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old NEW TABLE AS lead_scoring_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    PERFORM @extschema@.rebuild_views();
+    -- events already in the table count from now on
+    PERFORM @extschema@.rescore_all();
+END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_deals(
+    deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
+    status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
+    cost_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+BEGIN
+    PERFORM @extschema@.check_attachable(deals);
+    PERFORM @extschema@.column_type(deals, id_column, 'id_column');
+    PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
+        @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
+    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF cost_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
+            @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
+                                        closed_column, owner_column, cost_column)
+    VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
+            cost_column);
+    -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = deals AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', deals, lead_column);
+        RAISE NOTICE 'created an index on %(%) for deal moves', deals, lead_column;
+    END IF;
+
+    -- deals move their leads when inserted or when their outcome or lead changes (deleting one does not)
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
+    PERFORM @extschema@.rebuild_views();
+END $$;
+-- <<< sec2 issue 12 attach
+
+-- ---------------------------------------------------------------------------
 -- Issue 14: the scoring engine — per-lead engagement state carried in the leads row, rule changes
 -- rescored online instead of at commit, refresh from the state (doc/scoring.md).
 -- ---------------------------------------------------------------------------
@@ -362,6 +765,7 @@ BEGIN
                       AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
         PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
     END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
     END IF;

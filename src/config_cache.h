@@ -29,7 +29,13 @@ typedef struct ConfigCache
 /* Register the cache's relcache callback (once per backend, from _PG_init). */
 extern void ConfigCacheRegister(ConfigCache *cache);
 
+/* Process other sessions' committed changes, once per command (every cache use calls it). */
+extern void ConfigCacheAcceptChanges(void);
+
 /* Make the cache current, calling load() as often as needed. */
 extern void ConfigCacheEnsure(ConfigCache *cache, void (*load)(void));
+
+/* Run a load query with the latest snapshot (SPI connected); returns SPI_execute's result code. */
+extern int ConfigCacheQuery(const char *sql);
 
 #endif /* CONFIG_CACHE_H */

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "lead_state.h"
+#include "score.h"
 #include "settings.h"
 
 #define STATE_VERSION 2
@@ -131,12 +132,7 @@ LeadStateEncode(RuleSet *rs, const LeadState *st)
 static double
 Decay(const Rule *rule, TimestampTz from, TimestampTz to)
 {
-	double age;
-
-	/* an event at -infinity is infinitely old: worth nothing, whatever it is carried to */
-	if (TIMESTAMP_NOT_FINITE(from) || TIMESTAMP_NOT_FINITE(to))
-		return from == to ? 1.0 : 0.0;
-	age = (double) (to - from) / USECS_PER_SEC;
+	double age = AgeSeconds(to, from); /* an infinite age decays to nothing */
 
 	return pow(0.5, age / rule->half_life);
 }

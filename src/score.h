@@ -121,6 +121,10 @@ extern int64 FitPointsOfRow(RuleSet *rs, HeapTuple row, TupleDesc desc);
 extern double LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh,
 							 RuleOutcome *outcomes, struct LeadState *state);
 
+/* Seconds from 'time' to 'at' (0 when 'time' is not before 'at', infinite for an infinite time), as
+ * every path ages an event. */
+extern double AgeSeconds(TimestampTz at, TimestampTz time);
+
 /* round half away from zero, then score_floor and score_ceiling. */
 extern int32 FinalScore(double unrounded);
 

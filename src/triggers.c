@@ -51,6 +51,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "lead_locks.h"
 #include "lead_scoring.h"
 #include "lead_state.h"
 #include "rules.h"
@@ -337,6 +338,32 @@ SameState(const LeadsAttachment *leads, HeapTuple old_row, TupleDesc desc, Datum
 	return LeadStateSame(d, state);
 }
 
+/*
+ * A lead's id never changes: its events, deals, handoffs and stage_change rows
+ * name it by id, and following a change would rewrite the append-only log
+ * (doc/scoring.md, "Lead ids").  An UPDATE that changes it is refused.
+ */
+static void
+RefuseLeadIdChange(const LeadsAttachment *leads, HeapTuple old_row, Datum new_id, TupleDesc desc,
+				   Relation rel)
+{
+	bool isnull;
+	Datum old_id = heap_getattr(old_row, leads->id_att, desc, &isnull);
+
+	if (isnull || LsCompareLeadIds(leads, old_id, new_id) == 0)
+		return;
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		 errmsg("cannot change the id of lead %s to %s", LsLeadIdText(leads, old_id),
+				LsLeadIdText(leads, new_id)),
+		 errdetail("The lead's events, deals, handoffs and stage_change rows refer to it by column "
+				   "\"%s\" of table \"%s\".",
+				   NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
+				   RelationGetRelationName(rel)),
+		 errhint("Insert a new lead with the new id instead.")));
+}
+
 /* ---------------------------------------------------------------------------
  * leads_before(): score the row being written and settle its stage
  * ---------------------------------------------------------------------------
@@ -398,6 +425,7 @@ leads_before(PG_FUNCTION_ARGS)
 	write.new_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 	if (!write.is_insert)
 	{
+		RefuseLeadIdChange(leads, td->tg_trigtuple, write.lead_id, desc, rel);
 		d = heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &isnull);
 		write.old_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 		d = heap_getattr(td->tg_trigtuple, leads->score_att, desc, &isnull);
@@ -405,6 +433,11 @@ leads_before(PG_FUNCTION_ARGS)
 		if (touch != NULL && SetsOnlyScore(td, leads))
 			touched = TouchedLead(leads, write.lead_id);
 	}
+
+	/* events written meanwhile for this id by uncommitted transactions: wait for them
+	 * (lead_locks.h) */
+	if (write.is_insert)
+		LockLeadIdBucket(leads, write.lead_id, ShareLock);
 
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
@@ -618,7 +651,8 @@ StreamClose(EventStream *st)
  * BATCH_LEADS leads so that memory stays bounded.
  */
 static int64
-RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh)
+RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh, Datum *missing,
+			 int *nmissing)
 {
 	LeadsAttachment *leads = rs->leads;
 	EventSet es;
@@ -669,6 +703,18 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			/* leads_before carries the statement's new events into the locked leads' states */
 			Touch t;
 
+			for (i = 0; i < SPI_processed; i++)
+			{
+				bool isnull;
+
+				found[DatumGetInt64(
+						  SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) -
+					  1] = true;
+			}
+			/* events of a lead that does not exist (yet): the caller looks again */
+			for (k = 0; k < m && missing != NULL; k++)
+				if (!found[k])
+					missing[(*nmissing)++] = ids[lo + k];
 			SPI_freetuptable(SPI_tuptable);
 			memset(&t, 0, sizeof(t));
 			t.n = m;
@@ -767,7 +813,12 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				}
 			}
 			if (!found[k])
-				continue; /* events of a lead that does not exist */
+			{
+				/* events of a lead that does not exist (yet): the caller looks again */
+				if (missing != NULL)
+					missing[(*nmissing)++] = ids[lo + k];
+				continue;
+			}
 			old = MemoryContextSwitchTo(chunk_cxt);
 			if (rs->neng > 0)
 				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
@@ -815,13 +866,38 @@ IdCollateClause(const LeadsAttachment *leads)
 }
 
 /*
- * Rescore every lead: lock the leads table against writers (EXCLUSIVE: reads
- * go on), then one ordered pass over the leads and one over each events table,
- * merged by lead id; rewrite the leads whose score or stage changes.
+ * Lock the leads table against writers (EXCLUSIVE: reads go on), then load
+ * the configuration.  In this order a rescore that waited for another
+ * transaction's rule or settings change (whose own rescore holds the lock
+ * while it commits) uses the committed rules: taking the lock processes the
+ * change's invalidations (doc/scoring.md, "Concurrency").
+ */
+static RuleSet *
+LockLeadsForRescore(void)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+	Oid relid = leads->relid;
+	RuleSet *rs;
+
+	LockRelationOid(relid, ExclusiveLock);
+	rs = LsRules();
+	if (rs->leads == NULL || rs->leads->relid != relid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the attached leads table changed while its scores were rescored"),
+						errhint("Run lead_scoring.rescore_all() again.")));
+	return rs;
+}
+
+/*
+ * Rescore every lead: lock the leads table and load the rules
+ * (LockLeadsForRescore), then one ordered pass over the leads and one over
+ * each events table, merged by lead id; rewrite the leads whose score or stage
+ * changes.
  */
 static int64
-RescoreAll(RuleSet *rs)
+RescoreAll(void)
 {
+	RuleSet *rs = LockLeadsForRescore();
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = LsNow();
 	TimestampTz cutoff;
@@ -842,9 +918,6 @@ RescoreAll(RuleSet *rs)
 									ALLOCSET_SMALL_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(psprintf("LOCK TABLE %s IN EXCLUSIVE MODE", leads->qualname), false, 0) !=
-		SPI_OK_UTILITY)
-		elog(ERROR, "could not lock the leads table");
 	memset(&lead_stream, 0, sizeof(lead_stream));
 	lead_stream.portal = SPI_cursor_open_with_args(
 		NULL,
@@ -1148,7 +1221,7 @@ events_changed(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		return PointerGetDatum(NULL);
 	}
@@ -1231,18 +1304,43 @@ events_changed(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 
 	LsBecomeExtensionOwner(&saved);
-	if (n <= TOUCH_ONE_BY_ONE)
 	{
+		/* leads not found: maybe being inserted; wait for such inserts, then look again */
+		Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
+		int nmissing = 0;
 		int i;
 		int32 score;
 
 		/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
-		for (i = 0; i < n; i++)
-			(void) TouchLead(rs, ids[i], &score, sl.keep_events ? &sl.fresh : NULL, i,
-							 !sl.keep_events);
+		if (n <= TOUCH_ONE_BY_ONE)
+		{
+			for (i = 0; i < n; i++)
+				if (!TouchLead(rs, ids[i], &score, sl.keep_events ? &sl.fresh : NULL, i,
+							   !sl.keep_events))
+					missing[nmissing++] = ids[i];
+		}
+		else
+			(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL, missing,
+								&nmissing);
+		for (i = 0; i < nmissing; i++)
+			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
+		/* a lead inserted meanwhile did not see this statement's events: re-read them */
+		if (nmissing <= TOUCH_ONE_BY_ONE)
+		{
+			for (i = 0; i < nmissing; i++)
+				if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
+					RefuseUnseenLead(leads, missing[i]);
+		}
+		else
+		{
+			Datum *unseen = palloc(sizeof(Datum) * nmissing);
+			int nunseen = 0;
+
+			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
+			for (i = 0; i < nunseen; i++)
+				RefuseUnseenLead(leads, unseen[i]);
+		}
 	}
-	else
-		(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);
@@ -1258,13 +1356,12 @@ PG_FUNCTION_INFO_V1(rescore_all);
 Datum
 rescore_all(PG_FUNCTION_ARGS)
 {
-	RuleSet *rs = LsRules();
 	LsSavedUser saved;
 	int64 n;
 
 	LsLeadsAttachment();
 	LsBecomeExtensionOwner(&saved);
-	n = RescoreAll(rs);
+	n = RescoreAll();
 	LsRestoreUser(&saved);
 	PG_RETURN_INT64(n);
 }
@@ -1316,13 +1413,11 @@ rules_changed(PG_FUNCTION_ARGS)
 	/* TRUNCATE fires no row triggers, so nothing is deferred: rescore now */
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && LsAttachments()->leads != NULL)
 	{
-		RuleSet *rs;
 		LsSavedUser saved;
 
 		CommandCounterIncrement();
-		rs = LsRules();
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		rescore_requested_xid = InvalidTransactionId;
 	}
@@ -1347,11 +1442,10 @@ rescore_after_rule_change(PG_FUNCTION_ARGS)
 		CommandCounterIncrement();
 		if (LsAttachments()->leads != NULL)
 		{
-			RuleSet *rs = LsRules();
 			LsSavedUser saved;
 
 			LsBecomeExtensionOwner(&saved);
-			RescoreAll(rs);
+			RescoreAll();
 			LsRestoreUser(&saved);
 		}
 	}
