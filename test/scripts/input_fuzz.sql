@@ -163,6 +163,8 @@ SELECT 1 + (g % 60), (ARRAY['view', 'form', 'x', left(mutate('view'), 100)])[1 +
        mutate('/pricing/a'), g * interval '1 minute', g / 7.0
   FROM generate_series(1, 600) g;
 INSERT INTO fz_events (lead_id, event_type, occurred_at) VALUES (1, 'view', '-infinity'), (2, 'view', 'infinity');
+-- rule and settings changes reach stored scores at the refresh (doc/scoring.md, "Rule changes")
+SELECT lead_scoring.refresh_scores() >= 0 AS refreshed \g /dev/null
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM fz_leads WHERE score IS DISTINCT FROM lead_scoring.score(id)) THEN
@@ -266,6 +268,7 @@ BEGIN
         END;
     END LOOP;
 END $$;
+SELECT lead_scoring.refresh_scores() >= 0 AS refreshed \g /dev/null
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM fz_leads WHERE score IS DISTINCT FROM lead_scoring.score(id)) THEN
