@@ -23,6 +23,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "config_cache.h"
 #include "lead_scoring.h"
 
 static MemoryContext attachment_cxt = NULL;
@@ -38,7 +39,7 @@ static int nwatched = 0;
 static bool watch_all = false; /* more attached tables than slots: any invalidation counts */
 
 static void
-AttachmentInvalCallback(Datum arg, Oid relid)
+AttachmentInvalCallback(Oid relid)
 {
 	int i;
 	bool hit = (relid == InvalidOid || watch_all);
@@ -57,7 +58,7 @@ AttachmentInvalCallback(Datum arg, Oid relid)
 void
 AttachmentInit(void)
 {
-	CacheRegisterRelcacheCallback(AttachmentInvalCallback, (Datum) 0);
+	RelcacheListen(AttachmentInvalCallback);
 }
 
 static void
