@@ -98,8 +98,12 @@ MappedColumn(Oid relid, HeapTuple tup, TupleDesc desc, const char *field, bool r
 static char *
 QualifiedName(Oid relid)
 {
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+	char *nspname = get_namespace_name(get_rel_namespace(relid));
+	char *relname = get_rel_name(relid);
+
+	if (nspname == NULL || relname == NULL)
+		elog(ERROR, "attached table with OID %u does not exist", relid);
+	return quote_qualified_identifier(nspname, relname);
 }
 
 static char *
@@ -279,6 +283,21 @@ BuildAttachments(void)
 		Oid relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		char *kind = SPI_getvalue(tup, desc, 2);
 
+		/*
+		 * A table dropped while event triggers were off (the sql_drop trigger detaches the
+		 * others): it is not attached any more, whatever its row says.
+		 */
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		{
+			ereport(
+				WARNING,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the attached %s table with OID %u no longer exists: ignored", kind, relid),
+				 errhint("Remove its record with: DELETE FROM lead_scoring.attachment WHERE "
+						 "relid = %u;",
+						 relid)));
+			continue;
+		}
 		Watch(relid);
 		if (strcmp(kind, "leads") == 0)
 			a->leads = BuildLeads(relid, tup, desc);

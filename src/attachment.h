@@ -96,6 +96,7 @@ typedef struct LsSavedUser
 {
 	Oid userid;
 	int sec_context;
+	int guc_nest; /* (LsBeginTableWrite) the GUC nesting level to pop, or 0 */
 } LsSavedUser;
 
 extern void LsBecomeExtensionOwner(LsSavedUser *saved);

@@ -39,6 +39,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -394,6 +395,9 @@ DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
 
 	memset(dr, 0, sizeof(*dr));
 	if (!OidIsValid(src->index_oid))
+		return false;
+	/* row-level security applies to the current role (score(), explain()): read through SQL */
+	if (check_enable_rls(src->events->relid, InvalidOid, true) == RLS_ENABLED)
 		return false;
 	dr->heap = table_open(src->events->relid, AccessShareLock);
 	dr->index = try_relation_open(src->index_oid, AccessShareLock);
@@ -911,7 +915,6 @@ Datum
 score_lead(PG_FUNCTION_ARGS)
 {
 	RuleSet *rs;
-	LsSavedUser saved;
 	int64 fit;
 	double engagement;
 	bool found;
@@ -919,10 +922,9 @@ score_lead(PG_FUNCTION_ARGS)
 	CheckLeadArgument(fcinfo, "score");
 	rs = LsRules();
 	CheckCanRead(rs);
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, NULL,
 						NULL);
-	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(FinalScore((double) fit + engagement));
@@ -935,7 +937,6 @@ grade_lead(PG_FUNCTION_ARGS)
 {
 	const LsSettings *s;
 	RuleSet *rs;
-	LsSavedUser saved;
 	int64 fit;
 	double engagement;
 	double eng_rounded;
@@ -946,9 +947,8 @@ grade_lead(PG_FUNCTION_ARGS)
 	CheckLeadArgument(fcinfo, "grade");
 	rs = LsRules();
 	CheckCanRead(rs);
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), LsNow(), &fit, &engagement, NULL, NULL);
-	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();
 	s = LsGetSettings();
@@ -973,7 +973,6 @@ explain_lead(PG_FUNCTION_ARGS)
 	Tuplestorestate *store;
 	MemoryContext old;
 	RuleSet *rs;
-	LsSavedUser saved;
 	RuleOutcome *fit_out;
 	RuleOutcome *eng_out;
 	int64 fit;
@@ -991,10 +990,9 @@ explain_lead(PG_FUNCTION_ARGS)
 	CheckCanRead(rs);
 	fit_out = palloc0(sizeof(RuleOutcome) * Max(rs->nfit, 1));
 	eng_out = palloc0(sizeof(RuleOutcome) * Max(rs->neng, 1));
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement,
 						fit_out, eng_out);
-	LsRestoreUser(&saved);
 
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	tupdesc = CreateTupleDescCopy(tupdesc);
