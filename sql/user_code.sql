@@ -82,6 +82,35 @@ SELECT what, role, count(*) FROM public.ran_as GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT rolname, rolsuper FROM pg_roles WHERE rolname = 'ls_crm_owner';
 TRUNCATE public.ran_as;
 
+-- an enum event type whose owner gave it a cast to text: the extension reads event types with
+-- the enum's output function, never through the cast
+SET ROLE ls_crm_owner;
+CREATE TYPE crm.activity_kind AS ENUM ('webinar', 'visit');
+CREATE FUNCTION crm.kind_text(crm.activity_kind) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM crm.escalate('cast to text');
+    RETURN $1::name::text;
+END $$;
+CREATE CAST (crm.activity_kind AS text) WITH FUNCTION crm.kind_text(crm.activity_kind);
+CREATE TABLE crm.activity (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, lead_id bigint NOT NULL,
+                           kind crm.activity_kind NOT NULL, at timestamptz NOT NULL DEFAULT now());
+GRANT INSERT ON crm.activity TO ls_app;
+RESET ROLE;
+SET client_min_messages = warning;
+SELECT lead_scoring.attach_events('crm.activity', type_column => 'kind', time_column => 'at');
+RESET client_min_messages;
+TRUNCATE public.ran_as;
+\c - ls_app
+INSERT INTO crm.activity (lead_id, kind) SELECT l, 'webinar' FROM generate_series(1, 2) l, generate_series(1, 3);
+\c - postgres
+SELECT lead_scoring.rescore_all() >= 0 AS rescored;
+UPDATE lead_scoring.rule SET points = 10;
+SELECT lead_scoring.score(1), lead_scoring.rescore(2);
+SELECT what, role, count(*) FROM public.ran_as WHERE what = 'cast to text' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT rolname, rolsuper FROM pg_roles WHERE rolname = 'ls_crm_owner';
+SELECT lead_scoring.detach('crm.activity');
+TRUNCATE public.ran_as;
+
 -- the writes are security-restricted operations, as VACUUM's and REFRESH's are: the CRM code
 -- cannot leave a temporary object behind for the superuser to run later
 SET ROLE ls_crm_owner;

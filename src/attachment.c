@@ -184,6 +184,14 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	e->time_col = QuotedColumn(relid, e->time_att);
 	e->type_type = get_atttype(relid, e->type_att);
 	e->time_type = get_atttype(relid, e->time_att);
+	/*
+	 * An enum's owner may create a cast of it to text, which "::text" would call as whoever reads
+	 * the events (the extension owner): its output function runs no user code.
+	 */
+	if (get_typtype(getBaseType(e->type_type)) == TYPTYPE_ENUM)
+		e->type_text = psprintf("pg_catalog.textin(pg_catalog.enum_out(e.%s))", e->type_col);
+	else
+		e->type_text = psprintf("e.%s::pg_catalog.text", e->type_col);
 	if (isnull)
 		elog(ERROR, "lead_scoring.attachment.key_columns is NULL for %s", get_rel_name(relid));
 	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL,

@@ -89,8 +89,7 @@ TypeFilter(RuleSet *rs, const EventSource *src)
 {
 	if (rs->any_type)
 		return "";
-	return psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2)",
-					src->events->type_col);
+	return psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($2)", src->events->type_text);
 }
 
 Datum

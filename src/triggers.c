@@ -687,10 +687,9 @@ RescoreAll(RuleSet *rs)
 			NULL,
 			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s",
 					 src->events->lead_col, src->select_list, src->events->qualname,
-					 rs->any_type
-						 ? ""
-						 : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
-									src->events->type_col),
+					 rs->any_type ? ""
+								  : psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($1)",
+											 src->events->type_text),
 					 src->events->lead_col, collate),
 			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
 	}
