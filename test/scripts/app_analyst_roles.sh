@@ -16,7 +16,19 @@ cleanup() {
 	rm -rf "$WORK"
 	"$BIN/dropdb" --if-exists $SUPER >/dev/null 2>&1 || true
 	"$BIN/dropdb" --if-exists $PAIR >/dev/null 2>&1 || true
-	psql -d postgres -c "DROP ROLE IF EXISTS ls_roles_owner, ls_roles_app, ls_roles_analyst" >/dev/null 2>&1 || true
+	drop_roles >/dev/null 2>&1 || true
+}
+# (a privilege on a parameter is the cluster's, not the database's: revoke it before dropping the role)
+drop_roles() {
+	PGOPTIONS="-c client_min_messages=warning" psql -d postgres <<'SQL'
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'ls_roles_app') THEN
+        REVOKE SET ON PARAMETER lead_scoring.now FROM ls_roles_app;
+    END IF;
+END $$;
+DROP ROLE IF EXISTS ls_roles_owner, ls_roles_app, ls_roles_analyst;
+SQL
 }
 trap cleanup EXIT
 psql() { command "$BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
@@ -40,8 +52,8 @@ SELECT 'markov', * FROM lead_scoring.channel_report('markov', :'report_from'::da
 SELECT 'manager', * FROM lead_scoring.manager_report(:'report_from'::timestamptz, :'report_to'::timestamptz) ORDER BY 2;
 SQL
 
-PGOPTIONS="-c client_min_messages=warning" psql -d postgres \
-	-c "DROP ROLE IF EXISTS ls_roles_owner, ls_roles_app, ls_roles_analyst" -c "CREATE ROLE ls_roles_owner" -c "CREATE ROLE ls_roles_app LOGIN" -c "CREATE ROLE ls_roles_analyst LOGIN" >/dev/null
+drop_roles
+psql -d postgres -c "CREATE ROLE ls_roles_owner" -c "CREATE ROLE ls_roles_app LOGIN" -c "CREATE ROLE ls_roles_analyst LOGIN" >/dev/null
 
 for attempt in 1 2; do
 	hour=$(psql -d postgres -Atc "SELECT date_trunc('hour', now())")
