@@ -41,6 +41,7 @@
 #include "attachment.h"
 #include "funnel_stage.h"
 #include "lead_locks.h"
+#include "run_as.h"
 #include "settings.h"
 #include "stages.h"
 
@@ -178,12 +179,14 @@ PreparePlans(const LeadsAttachment *leads)
 		}
 		outcomes_plan = sql.len > 0 ? KeepPlan(sql.data, 1, args) : NULL;
 	}
+	/* no name in the schema lead_scoring: the plan may be replanned as the leads table's owner */
 	args[1] = stage_type;
-	move_plan = KeepPlan(psprintf("UPDATE %s SET %s = $2 WHERE %s %s $1 AND %s "
-								  "OPERATOR(lead_scoring.<>) $2",
+	args[2] = TEXTOID;
+	move_plan = KeepPlan(psprintf("UPDATE %s SET %s = $2 WHERE %s %s $1 AND %s::pg_catalog.text "
+								  "OPERATOR(pg_catalog.<>) $3",
 								  leads->qualname, leads->stage_col, leads->id_col, leads->id_eq,
 								  leads->stage_col),
-						 2, args);
+						 3, args);
 	plans_generation = generation;
 }
 
@@ -238,7 +241,8 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 {
 	DealMove move;
 	const DealMove *previous;
-	Datum args[2];
+	Datum args[3];
+	LsSavedUser saved;
 
 	move.lead_id = lead_id;
 	switch (outcome)
@@ -269,7 +273,10 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 	{
 		args[0] = lead_id;
 		args[1] = FunnelStageGetDatum(move.target);
+		args[2] = CStringGetTextDatum(FunnelStageLabel(move.target));
 		previous = StageSetDealMove(&move);
+		/* the leads table's own triggers run beneath: as its owner (src/run_as.h) */
+		LsBeginTableWrite(leads->relid, &saved);
 		PG_TRY();
 		{
 			if (SPI_execute_plan(move_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
@@ -280,6 +287,7 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 			StageSetDealMove(previous);
 		}
 		PG_END_TRY();
+		LsEndTableWrite(&saved);
 	}
 	SPI_finish();
 }

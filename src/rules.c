@@ -987,8 +987,7 @@ DescribeSource(EventSource *src, Oid id_type)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "e.%s::pg_catalog.text, e.%s::pg_catalog.timestamptz", e->type_col,
-					 e->time_col);
+	appendStringInfo(&buf, "%s, e.%s::pg_catalog.timestamptz", e->type_text, e->time_col);
 	appendStringInfoString(&buf, ColumnList(e->relid, "e", src->atts, src->ncols, ""));
 	src->select_list = buf.data;
 

@@ -40,6 +40,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -97,8 +98,7 @@ TypeFilter(RuleSet *rs, const EventSource *src)
 {
 	if (rs->any_type)
 		return "";
-	return psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2)",
-					src->events->type_col);
+	return psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($2)", src->events->type_text);
 }
 
 Datum
@@ -421,6 +421,9 @@ DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
 
 	memset(dr, 0, sizeof(*dr));
 	if (!OidIsValid(src->index_oid))
+		return false;
+	/* row-level security applies to the current role (score(), explain()): read through SQL */
+	if (check_enable_rls(src->events->relid, InvalidOid, true) == RLS_ENABLED)
 		return false;
 	dr->heap = table_open(src->events->relid, AccessShareLock);
 	dr->index = try_relation_open(src->index_oid, AccessShareLock);
@@ -979,7 +982,6 @@ Datum
 score_lead(PG_FUNCTION_ARGS)
 {
 	RuleSet *rs;
-	LsSavedUser saved;
 	int64 fit;
 	double engagement;
 	bool found;
@@ -987,10 +989,9 @@ score_lead(PG_FUNCTION_ARGS)
 	CheckLeadArgument(fcinfo, "score");
 	rs = LsRules();
 	CheckCanRead(rs);
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, NULL,
 						NULL);
-	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(FinalScore((double) fit + engagement));
@@ -1003,7 +1004,6 @@ grade_lead(PG_FUNCTION_ARGS)
 {
 	const LsSettings *s;
 	RuleSet *rs;
-	LsSavedUser saved;
 	int64 fit;
 	double engagement;
 	double eng_rounded;
@@ -1014,9 +1014,8 @@ grade_lead(PG_FUNCTION_ARGS)
 	CheckLeadArgument(fcinfo, "grade");
 	rs = LsRules();
 	CheckCanRead(rs);
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), LsNow(), &fit, &engagement, NULL, NULL);
-	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();
 	s = LsGetSettings();
@@ -1041,7 +1040,6 @@ explain_lead(PG_FUNCTION_ARGS)
 	Tuplestorestate *store;
 	MemoryContext old;
 	RuleSet *rs;
-	LsSavedUser saved;
 	RuleOutcome *fit_out;
 	RuleOutcome *eng_out;
 	int64 fit;
@@ -1059,10 +1057,9 @@ explain_lead(PG_FUNCTION_ARGS)
 	CheckCanRead(rs);
 	fit_out = palloc0(sizeof(RuleOutcome) * Max(rs->nfit, 1));
 	eng_out = palloc0(sizeof(RuleOutcome) * Max(rs->neng, 1));
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement,
 						fit_out, eng_out);
-	LsRestoreUser(&saved);
 
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	tupdesc = CreateTupleDescCopy(tupdesc);

@@ -55,6 +55,7 @@
 #include "lead_scoring.h"
 #include "lead_state.h"
 #include "rules.h"
+#include "run_as.h"
 #include "score.h"
 #include "stages.h"
 #include "triggers.h"
@@ -117,6 +118,7 @@ typedef struct Touch
 	int fresh_base;			/* lead i of the touch is lead fresh_base + i of fresh */
 	bool seen;				/* (one lead) leads_before ran for it */
 	int32 score;			/* (one lead) the score it computed */
+	Oid leads_relid;		/* the leads table, written as its owner */
 } Touch;
 
 static Touch *touch = NULL;
@@ -146,13 +148,19 @@ TouchedLead(const LeadsAttachment *leads, Datum id)
 	return -1;
 }
 
-/* Run a prepared UPDATE of lead rows as a touch (SPI connected). */
+/*
+ * Run a prepared UPDATE of lead rows as a touch (SPI connected).  The leads
+ * table's own triggers, constraints and index expressions run beneath it, so
+ * it runs as the table's owner (src/run_as.h), never as the extension owner.
+ */
 static void
 ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 {
 	Touch *outer = touch;
+	LsSavedUser saved;
 
 	touch = t;
+	LsBeginTableWrite(t->leads_relid, &saved);
 	PG_TRY();
 	{
 		int rc = SPI_execute_plan(plan, args, NULL, false, 0);
@@ -165,6 +173,7 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 		touch = outer;
 	}
 	PG_END_TRY();
+	LsEndTableWrite(&saved);
 }
 
 /*
@@ -184,6 +193,7 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 	t.rebuild = rebuild;
 	t.fresh = fresh;
 	t.fresh_base = fresh_index;
+	t.leads_relid = rs->leads->relid;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -210,6 +220,7 @@ TouchLeads(RuleSet *rs, Datum *ids, int n)
 	memset(&t, 0, sizeof(t));
 	t.n = n;
 	t.ids = ids;
+	t.leads_relid = leads->relid;
 	ExecuteTouch(&t, TouchManyPlan(rs), &array);
 	return SPI_processed;
 }
@@ -544,6 +555,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	t.engagement = w->engagement;
 	t.fit = w->fit;
 	t.states = leads->state_att != InvalidAttrNumber ? w->states : NULL;
+	t.leads_relid = leads->relid;
 	ExecuteTouch(&t, UpdatePlan(rs), args);
 	w->total += w->n;
 	w->n = 0;
@@ -721,6 +733,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			t.ids = ids + lo;
 			t.fresh = fresh;
 			t.fresh_base = lo;
+			t.leads_relid = leads->relid;
 			ExecuteTouch(&t, TouchManyPlan(rs), &array);
 			w.total += SPI_processed;
 			MemoryContextReset(chunk_cxt);
@@ -936,10 +949,9 @@ RescoreAll(void)
 			NULL,
 			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s",
 					 src->events->lead_col, src->select_list, src->events->qualname,
-					 rs->any_type
-						 ? ""
-						 : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
-									src->events->type_col),
+					 rs->any_type ? ""
+								  : psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($1)",
+											 src->events->type_text),
 					 src->events->lead_col, collate),
 			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
 	}
@@ -1358,11 +1370,22 @@ rescore_all(PG_FUNCTION_ARGS)
 {
 	LsSavedUser saved;
 	int64 n;
+	const char *search_path;
 
 	LsLeadsAttachment();
-	LsBecomeExtensionOwner(&saved);
-	n = RescoreAll();
-	LsRestoreUser(&saved);
+	/* called from attach_* or detach: the leads table's triggers see the caller's search_path */
+	search_path = LsPushCallerSearchPath();
+	PG_TRY();
+	{
+		LsBecomeExtensionOwner(&saved);
+		n = RescoreAll();
+		LsRestoreUser(&saved);
+	}
+	PG_FINALLY();
+	{
+		LsPopCallerSearchPath(search_path);
+	}
+	PG_END_TRY();
 	PG_RETURN_INT64(n);
 }
 
@@ -1377,6 +1400,7 @@ rescore_lead(PG_FUNCTION_ARGS)
 	LsSavedUser saved;
 	int32 score;
 	bool found;
+	const char *search_path;
 
 	if (!OidIsValid(argtype) || getBaseType(argtype) != getBaseType(leads->id_type))
 		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -1384,9 +1408,20 @@ rescore_lead(PG_FUNCTION_ARGS)
 							   format_type_be(leads->id_type),
 							   OidIsValid(argtype) ? format_type_be(argtype) : "unknown")));
 	rs = LsRules();
-	LsBecomeExtensionOwner(&saved);
-	found = TouchLead(rs, PG_GETARG_DATUM(0), &score, NULL, 0, true);
-	LsRestoreUser(&saved);
+	/* called from the generated rescore(): the leads table's triggers see the caller's search_path
+	 */
+	search_path = LsPushCallerSearchPath();
+	PG_TRY();
+	{
+		LsBecomeExtensionOwner(&saved);
+		found = TouchLead(rs, PG_GETARG_DATUM(0), &score, NULL, 0, true);
+		LsRestoreUser(&saved);
+	}
+	PG_FINALLY();
+	{
+		LsPopCallerSearchPath(search_path);
+	}
+	PG_END_TRY();
 	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(score);

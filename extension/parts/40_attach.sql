@@ -224,6 +224,8 @@ BEGIN
             @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
     END IF;
 
+    -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
+    PERFORM @extschema@.adopt_log();
     -- stage_change keeps its rows across detach; a new leads table must use the same id type
     log_type := (SELECT a.atttypid FROM pg_attribute a
                   WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
@@ -239,6 +241,8 @@ BEGIN
 
     -- add the stage and score columns when missing; existing ones must have the right types
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        -- a stage column that DROP EXTENSION left as text becomes funnel_stage again
+        PERFORM @extschema@.adopt_stage_column(leads, stage_column);
         PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
             @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
     ELSE
