@@ -83,6 +83,7 @@ SELECT lead_scoring.attach_leads('crm.leads');
 SELECT lead_scoring.attach_events('crm.events');
 INSERT INTO lead_scoring.rule (name, kind, event_type, points) VALUES ('webinar', 'engagement', 'webinar', 10);
 INSERT INTO lead_scoring.threshold VALUES ('mql', 20);
+CALL lead_scoring.refresh_online();   -- the new rule reaches the stored scores
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'crm.leads'::regclass AND attname = 'stage';
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute

@@ -62,6 +62,7 @@ TRUNCATE public.ran_as;
 -- a superuser's rescore_all(), rule change and rescore() do not lend it their rights either
 SELECT lead_scoring.rescore_all() >= 0 AS rescored;
 UPDATE lead_scoring.rule SET points = 11;
+SELECT lead_scoring.refresh_scores() >= 0 AS refreshed;   -- the rule change reaches the stored scores
 SELECT lead_scoring.rescore(1);
 SELECT what, role, count(*) FROM public.ran_as GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT rolname, rolsuper FROM pg_roles WHERE rolname = 'ls_crm_owner';
