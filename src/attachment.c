@@ -24,7 +24,7 @@
 
 #include "attachment.h"
 #include "config_cache.h"
-#include "lead_scoring.h"
+#include "catalog.h"
 
 static MemoryContext attachment_cxt = NULL;
 static Attachments *attachments = NULL;

@@ -26,7 +26,8 @@
 #include "utils/typcache.h"
 
 #include "attribution_int.h"
-#include "lead_scoring.h"
+#include "catalog.h"
+#include "clock.h"
 
 /*
  * Start of the lookback window before t; false when the window reaches back

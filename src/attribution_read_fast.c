@@ -21,7 +21,7 @@
 #include "utils/typcache.h"
 
 #include "attribution_int.h"
-#include "lead_scoring.h"
+#include "catalog.h"
 
 #if PG_VERSION_NUM >= 140000
 

@@ -1,6 +1,8 @@
 /*
  * config_cache.c — freshness of per-backend caches of configuration tables
- * (see config_cache.h), and the module's one relcache invalidation callback.
+ * (see config_cache.h), the module's one relcache invalidation callback, and
+ * config_changed(), the statement trigger on the configuration tables that
+ * sends the invalidations these caches listen for.
  *
  * PostgreSQL gives a backend room for ten relcache callbacks, shared by every
  * loaded library (core takes two; Citus alone takes five).  lead_scoring
@@ -10,13 +12,15 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "storage/proc.h"
 #include "utils/inval.h"
 #include "utils/snapmgr.h"
 
 #include "config_cache.h"
-#include "lead_scoring.h"
+#include "catalog.h"
 
 /* a handful of caches: the arrays are sized for all of them with room to spare */
 #define MAX_CONFIG_CACHES 16
@@ -135,4 +139,27 @@ ConfigCacheQuery(const char *sql)
 							  0);
 	SPI_freeplan(plan);
 	return rc;
+}
+
+/*
+ * config_changed(): statement trigger on the extension's configuration tables.
+ * Sends a relcache invalidation for the table so every backend's cache of it
+ * is rebuilt before its next use (this backend's at the next command, the
+ * others' once the change commits).
+ */
+PG_FUNCTION_INFO_V1(config_changed);
+Datum
+config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("config_changed() must be called as a trigger")));
+	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("config_changed() must be fired AFTER ... FOR EACH STATEMENT")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
 }

@@ -27,7 +27,6 @@
 #include "utils/builtins.h"
 
 #include "contact.h"
-#include "lead_scoring.h"
 
 /* Longest local part of an email address, in octets (RFC 5321). */
 #define EMAIL_LOCAL_MAX 64

@@ -28,7 +28,7 @@
 #include "utils/syscache.h"
 
 #include "attachment.h"
-#include "lead_scoring.h"
+#include "catalog.h"
 #include "run_as.h"
 
 /* Whether a DROP statement drops this extension. */

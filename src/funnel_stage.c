@@ -17,7 +17,6 @@
 #include "utils/builtins.h"
 
 #include "funnel_stage.h"
-#include "lead_scoring.h"
 
 /* Longest input we try to match; every label and alias is shorter. */
 #define STAGE_INPUT_MAX 64

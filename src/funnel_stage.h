@@ -43,5 +43,7 @@ extern bool FunnelStageParse(const char *input, FunnelStage *result);
 /* Transition rules: the built-in matrix, and the matrix with overrides applied. */
 extern bool TransitionBuiltin(FunnelStage from, FunnelStage to);
 extern bool TransitionAllowed(FunnelStage from, FunnelStage to);
+/* Registers the transition overrides' cache (from _PG_init). */
+extern void TransitionsInit(void);
 
 #endif /* FUNNEL_STAGE_H */

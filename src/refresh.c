@@ -22,7 +22,7 @@
 
 #include "attachment.h"
 #include "funnel_stage.h"
-#include "lead_scoring.h"
+#include "clock.h"
 #include "lead_state.h"
 #include "rules.h"
 #include "score.h"

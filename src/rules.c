@@ -47,7 +47,7 @@
 #include "attachment.h"
 #include "config_cache.h"
 #include "contact.h"
-#include "lead_scoring.h"
+#include "catalog.h"
 #include "rules.h"
 #include "settings.h"
 

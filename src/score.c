@@ -46,7 +46,7 @@
 #include "utils/tuplestore.h"
 
 #include "attachment.h"
-#include "lead_scoring.h"
+#include "clock.h"
 #include "rules.h"
 #include "lead_state.h"
 #include "score.h"

@@ -14,7 +14,6 @@
 
 #include "attachment.h"
 #include "config_cache.h"
-#include "lead_scoring.h"
 #include "settings.h"
 
 static MemoryContext settings_cxt = NULL;

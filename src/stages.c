@@ -42,6 +42,7 @@
 
 #include "attachment.h"
 #include "config_cache.h"
+#include "clock.h"
 #include "lead_scoring.h"
 #include "settings.h"
 #include "stages.h"

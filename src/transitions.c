@@ -4,7 +4,7 @@
  * The built-in matrix encodes the funnel's rules; rows of
  * lead_scoring.transition_override add or remove edges.  The effective matrix
  * is cached per backend and rebuilt after the override table changes: a
- * statement trigger on the table (config_changed) sends a relcache
+ * statement trigger on the table (config_changed, in config_cache.c) sends a relcache
  * invalidation for it, which reaches this backend's callback at the next
  * command and every other backend when the change commits.
  */
@@ -18,7 +18,6 @@
 
 #include "config_cache.h"
 #include "funnel_stage.h"
-#include "lead_scoring.h"
 
 static ConfigCache overrides = CONFIG_CACHE("transition_override");
 static bool effective[FS_COUNT][FS_COUNT];
@@ -94,27 +93,4 @@ Datum
 can_transition(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(TransitionAllowed(PG_GETARG_FUNNEL_STAGE(0), PG_GETARG_FUNNEL_STAGE(1)));
-}
-
-/*
- * config_changed(): statement trigger on the extension's configuration tables.
- * Sends a relcache invalidation for the table so every backend's cache of it
- * is rebuilt before its next use (this backend's at the next command, the
- * others' once the change commits).
- */
-PG_FUNCTION_INFO_V1(config_changed);
-Datum
-config_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("config_changed() must be called as a trigger")));
-	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("config_changed() must be fired AFTER ... FOR EACH STATEMENT")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
 }

@@ -52,7 +52,7 @@
 
 #include "attachment.h"
 #include "lead_locks.h"
-#include "lead_scoring.h"
+#include "clock.h"
 #include "lead_state.h"
 #include "rules.h"
 #include "run_as.h"
