@@ -15,6 +15,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "spi_glue.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -253,8 +254,7 @@ BuildAttachments(void)
 	watch_all = false;
 	Watch(attachment_relid);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	old = MemoryContextSwitchTo(cxt);
 	a = palloc0(sizeof(Attachments));
 	MemoryContextSwitchTo(old);

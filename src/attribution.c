@@ -19,6 +19,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "spi_glue.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -267,8 +268,7 @@ BeginRun(void)
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring attribution",
 											   ALLOCSET_DEFAULT_SIZES);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	MemoryContextSwitchTo(work);
 	return work;
 }

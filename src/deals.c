@@ -23,6 +23,8 @@
 #include "catalog/pg_am.h"
 #include "executor/tuptable.h"
 #include "parser/parse_coerce.h"
+#include "spi_glue.h"
+#include "trigger_call.h"
 #include "utils/snapmgr.h"
 #include "access/table.h"
 #include "access/tupconvert.h"
@@ -115,12 +117,7 @@ static uint64 plans_generation = 0;
 static SPIPlanPtr
 KeepPlan(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
+	return LsKeepPlan(sql, nargs, argtypes, false);
 }
 
 /* Make the cached plans current for these attachments. */
@@ -261,8 +258,7 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 			break;
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	PreparePlans(leads);
 	if (!LockLead(leads, lead_id))
 	{
@@ -383,8 +379,7 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 
 	if (!MayHaveDeals(leads, lead_id))
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	PreparePlans(leads);
 	/* the latest snapshot, as the probe: under REPEATABLE READ too, the deals it waited for count
 	 */
@@ -465,12 +460,7 @@ deals_changed(PG_FUNCTION_ARGS)
 	bool moves = true;
 	LsSavedUser saved;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("deals_changed() must be called as a trigger")));
-	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("deals_changed() must be fired AFTER ... FOR EACH ROW")));
+	(void) LsTriggerCall(fcinfo, "deals_changed", false, true, 0);
 	/* deleting a deal is not a business event: the lead stays where it is */
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 		return PointerGetDatum(NULL);

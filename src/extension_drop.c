@@ -21,6 +21,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
+#include "spi_glue.h"
 #include "tcop/dest.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
@@ -167,8 +168,7 @@ extension_drop_guard(PG_FUNCTION_ARGS)
 	if (!DropsThisExtension(trigdata->parsetree, &cascade) || !OidIsValid(LsSchemaOid()))
 		PG_RETURN_NULL();
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	/* refuse while tables are attached (CASCADE detaches them); drop the generated objects */
 	arg = BoolGetDatum(cascade);
 	if (SPI_execute_with_args("SELECT lead_scoring.release_for_drop($1)", 1, &argtype, &arg, NULL,

@@ -8,6 +8,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "spi_glue.h"
 #include "storage/lock.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
@@ -45,8 +46,7 @@ RefuseUnseenLead(const LeadsAttachment *leads, Datum id)
 
 	if (!IsolationUsesXactSnapshot())
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	plan = SPI_prepare(
 		psprintf("SELECT 1 FROM %s WHERE %s %s $1", leads->qualname, leads->id_col, leads->id_eq),
 		1, &argtype);

@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
+#include "spi_glue.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -35,11 +36,7 @@
 static SPIPlanPtr
 RefreshPlan(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	return plan;
+	return LsKeepPlan(sql, nargs, argtypes, true);
 }
 
 /* The next leads in id order: id, score, stage, state, fit columns; after $1 when 'next'. */

@@ -28,6 +28,8 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
+#include "spi_glue.h"
+#include "trigger_call.h"
 #include "utils/array.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
@@ -1063,8 +1065,7 @@ BuildRuleSet(Attachments *a)
 		rs->sources[s++].events = lfirst(lc);
 	MemoryContextSwitchTo(old);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	LsBecomeExtensionOwner(&saved);
 	/* not read-only: see the changes of earlier commands even from a deferred trigger */
 	if (ConfigCacheQuery("SELECT rule_id, name, kind, event_type, column_name, op, value, points,"
@@ -1182,18 +1183,8 @@ rule_validate(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	MemoryContext old;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("rule_validate() must be called as a trigger")));
-	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("rule_validate() must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW")));
-	if (RelationGetRelid(td->tg_relation) != LsRelid("rule", false))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("rule_validate() fired on table \"%s\", not on lead_scoring.rule",
-							   RelationGetRelationName(td->tg_relation))));
+	(void) LsTriggerCall(fcinfo, "rule_validate", true, true, LS_ON_INSERT | LS_ON_UPDATE);
+	LsTriggerOnTable(td, "rule_validate", LsRelid("rule", false), "lead_scoring.rule", NULL);
 	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rule_validate",

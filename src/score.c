@@ -30,6 +30,7 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "spi_glue.h"
 #include "storage/bufmgr.h"
 #include "storage/predicate.h"
 #include "utils/acl.h"
@@ -57,22 +58,11 @@
  * ---------------------------------------------------------------------------
  */
 
-/* Prepare a plan in the rule set's lifetime (freed with it). */
+/* Prepare a plan in the rule set's lifetime (freed with it): always the generic plan. */
 static SPIPlanPtr
 KeepPlan(const char *sql, int nargs, Oid *argtypes)
 {
-	/*
-	 * Always the generic plan: the queries take a batch's ids as an array, and a custom plan,
-	 * which sees the array's length, hashes the whole leads table for a couple of thousand ids
-	 * (the plan cache tries five custom plans before settling on the generic one).
-	 */
-	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep the plan of \"%s\"", sql);
-	return plan;
+	return LsKeepPlan(sql, nargs, argtypes, true);
 }
 
 /* The state column as a select-list item (NULL on a 0.1.0 schema). */
@@ -885,8 +875,8 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 
 		if (direct[s])
 			continue;
-		if (!connected && SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		if (!connected)
+			LsSpiConnect();
 		connected = true;
 		args[0] = lead_id;
 		args[1] = EventTypesArg(rs, &nulls[1]);
@@ -956,8 +946,7 @@ ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *enga
 	int i;
 	bool found;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	rc = SPI_execute_plan(LeadRowPlan(rs), &lead_id, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading a lead failed: %s", SPI_result_code_string(rc));

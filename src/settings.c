@@ -6,6 +6,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "spi_glue.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -70,8 +71,7 @@ LoadSettings(void)
 	Datum d;
 	LsSavedUser saved;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	/* read as the extension owner: triggers fired by any role need the settings */
 	LsBecomeExtensionOwner(&saved);
 	/* not read-only: see the changes of earlier commands even from a deferred trigger */

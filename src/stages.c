@@ -31,6 +31,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "spi_glue.h"
+#include "trigger_call.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -75,8 +77,7 @@ LoadThresholds(void)
 
 	memset(set, 0, sizeof(set));
 	memset(min, 0, sizeof(min));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	if (ConfigCacheQuery(
 			"SELECT lead_scoring.stage_rank(stage), min_score FROM lead_scoring.threshold") !=
 		SPI_OK_SELECT)
@@ -441,11 +442,8 @@ LogPlan(const LeadsAttachment *leads, Oid stage_type)
 			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 		Oid argtypes[8] = {leads->id_type, stage_type, stage_type, INT4OID,
 						   TEXTOID,		   TEXTOID,	   TEXTOID,	   TIMESTAMPTZOID};
-		SPIPlanPtr plan = SPI_prepare(sql, 8, argtypes);
+		SPIPlanPtr plan = LsKeepPlan(sql, 8, argtypes, false);
 
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
 		if (log_plan != NULL)
 			SPI_freeplan(log_plan);
 		log_plan = plan;
@@ -500,23 +498,11 @@ leads_after(PG_FUNCTION_ARGS)
 	LsSavedUser saved;
 	int rc;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("leads_after() must be called as a trigger")));
-	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("leads_after() must be fired AFTER INSERT OR UPDATE ... FOR EACH ROW")));
+	(void) LsTriggerCall(fcinfo, "leads_after", false, true, LS_ON_INSERT | LS_ON_UPDATE);
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	leads = LsLeadsAttachment();
-	if (RelationGetRelid(rel) != leads->relid)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-			 errmsg("leads_after() fired on table \"%s\", which is not the attached leads table",
-					RelationGetRelationName(rel))));
+	LsTriggerOnTable(td, "leads_after", leads->relid, "the attached leads table", NULL);
 
 	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
 	row = is_insert ? td->tg_trigtuple : td->tg_newtuple;
@@ -565,8 +551,7 @@ leads_after(PG_FUNCTION_ARGS)
 	values[7] = TimestampTzGetDatum(LsNow());
 
 	LsBecomeExtensionOwner(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	rc = SPI_execute_plan(LogPlan(leads, TupleDescAttr(desc, leads->stage_att - 1)->atttypid),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)

@@ -14,6 +14,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "spi_glue.h"
 #include "utils/inval.h"
 
 #include "config_cache.h"
@@ -58,8 +59,7 @@ LoadOverrides(void)
 		for (t = 0; t < FS_COUNT; t++)
 			effective[f][t] = TransitionBuiltin(f, t);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	if (ConfigCacheQuery(
 			"SELECT lead_scoring.stage_rank(from_stage), lead_scoring.stage_rank(to_stage), allowed"
 			" FROM lead_scoring.transition_override") != SPI_OK_SELECT)

@@ -37,7 +37,9 @@
 #include "fmgr.h"
 #include "lib/qunique.h"
 #include "nodes/bitmapset.h"
+#include "spi_glue.h"
 #include "storage/lmgr.h"
+#include "trigger_call.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -66,21 +68,6 @@
 #define BATCH_LEADS 2000
 /* Rows fetched at a time from a cursor. */
 #define FETCH_ROWS 2000
-
-static void
-CheckTriggerCall(FunctionCallInfo fcinfo, const char *fname, bool before, bool row)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("%s() must be called as a trigger", fname)));
-	if ((TRIGGER_FIRED_BEFORE(td->tg_event) != 0) != before ||
-		(TRIGGER_FIRED_FOR_ROW(td->tg_event) != 0) != row)
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("%s() must be fired %s ... FOR EACH %s", fname,
-							   before ? "BEFORE" : "AFTER", row ? "ROW" : "STATEMENT")));
-}
 
 /* ---------------------------------------------------------------------------
  * Touches: UPDATEs of lead rows issued by this module
@@ -195,8 +182,7 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 	t.fresh_base = fresh_index;
 	t.leads_relid = rs->leads->relid;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	ExecuteTouch(&t, TouchPlan(rs), &id);
 	SPI_finish();
 	*score = t.score;
@@ -403,20 +389,12 @@ leads_before(PG_FUNCTION_ARGS)
 	double engagement;
 	FunnelStage stage;
 
-	CheckTriggerCall(fcinfo, "leads_before", true, true);
-	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("leads_before() must be fired for INSERT or UPDATE")));
+	(void) LsTriggerCall(fcinfo, "leads_before", true, true, LS_ON_INSERT | LS_ON_UPDATE);
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	rs = LsRules();
 	leads = LsLeadsAttachment();
-	if (RelationGetRelid(rel) != leads->relid)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-			 errmsg("leads_before() fired on table \"%s\", which is not the attached leads table",
-					RelationGetRelationName(rel))));
+	LsTriggerOnTable(td, "leads_before", leads->relid, "the attached leads table", NULL);
 
 	memset(&write, 0, sizeof(write));
 	write.leads = leads;
@@ -683,8 +661,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 	readers = palloc0(sizeof(DirectReader) * Max(rs->nsources, 1));
 	chunk_cxt =
 		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring batch", ALLOCSET_DEFAULT_SIZES);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 
 	for (lo = 0; lo < n; lo += BATCH_LEADS)
 	{
@@ -929,8 +906,7 @@ RescoreAll(void)
 	RewritesInit(&w, BATCH_LEADS);
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rescore row",
 									ALLOCSET_SMALL_SIZES);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	memset(&lead_stream, 0, sizeof(lead_stream));
 	lead_stream.portal = SPI_cursor_open_with_args(
 		NULL,
@@ -1206,7 +1182,7 @@ events_changed(PG_FUNCTION_ARGS)
 	LsSavedUser saved;
 	int source;
 
-	CheckTriggerCall(fcinfo, "events_changed", false, false);
+	(void) LsTriggerCall(fcinfo, "events_changed", false, false, 0);
 	rel = td->tg_relation;
 	if (LsEventsAttachment(RelationGetRelid(rel)) == NULL)
 		ereport(

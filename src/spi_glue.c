@@ -1,0 +1,28 @@
+/*
+ * spi_glue.c — connecting to SPI and keeping plans (see spi_glue.h).
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#include "spi_glue.h"
+
+void
+LsSpiConnect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+SPIPlanPtr
+LsKeepPlan(const char *sql, int nargs, Oid *argtypes, bool generic)
+{
+	SPIPlanPtr plan =
+		SPI_prepare_cursor(sql, nargs, argtypes, generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the plan of \"%s\"", sql);
+	return plan;
+}

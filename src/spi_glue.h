@@ -1,0 +1,21 @@
+/*
+ * spi_glue.h — connecting to SPI and keeping plans, written once (src/spi_glue.c).
+ */
+#ifndef SPI_GLUE_H
+#define SPI_GLUE_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+/* SPI_connect(), or an error. */
+extern void LsSpiConnect(void);
+
+/*
+ * Prepare a statement and keep its plan for the backend's life (until SPI_freeplan); with
+ * 'generic', always the generic plan (the statements of the triggers take a batch of ids as an
+ * array: a custom plan that sees its length can hash a whole table for a few thousand ids).
+ */
+extern SPIPlanPtr LsKeepPlan(const char *sql, int nargs, Oid *argtypes, bool generic);
+
+#endif /* SPI_GLUE_H */
