@@ -87,7 +87,7 @@ GRANT SELECT ON @extschema@.event_type TO PUBLIC;
 -- Score thresholds that promote leads out of marketing-owned stages.
 CREATE TABLE @extschema@.threshold (
     stage     @extschema@.funnel_stage PRIMARY KEY
-              CONSTRAINT threshold_stage_valid CHECK (stage OPERATOR(@extschema@.=) ANY
+              CONSTRAINT threshold_stage_valid CHECK (stage OPERATOR(pg_catalog.=) ANY
                   (ARRAY['iql', 'mql', 'sal', 'sql']::@extschema@.funnel_stage[])),
     min_score integer NOT NULL
 );
