@@ -66,5 +66,421 @@ CREATE AGGREGATE @extschema@.max(@extschema@.funnel_stage) (
     COMBINEFUNC = @extschema@.funnel_stage_larger, SORTOP = OPERATOR(pg_catalog.>), PARALLEL = SAFE
 );
 
+
+-- >>> crm: attach options (generated from extension/parts/40_attach.sql)
+-- ---------------------------------------------------------------------------
+-- Issue 10 items 1, 2: attach declares the zone of naive time columns (time_zone).
+-- attach_* get new parameters: the 0.1.0 signatures are dropped and the new ones created (calls
+-- by name and by position keep working); rebuild_views() reads the new settings.
+-- ---------------------------------------------------------------------------
+ALTER TABLE @extschema@.attachment ADD COLUMN time_zone text;
+CREATE FUNCTION @extschema@.column_time_sql(expr text, t regtype, zone text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN t = 'timestamptz'::regtype THEN expr
+                WHEN zone IS NULL THEN expr || '::pg_catalog.timestamptz'
+                WHEN t = 'timestamp'::regtype THEN format('pg_catalog.timezone(%L, %s)', zone, expr)
+                ELSE format('pg_catalog.timezone(%L, %s::pg_catalog.timestamp)', zone, expr) END
+$$;
+
+CREATE FUNCTION @extschema@.day_start(d date) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN z.time_zone IS NULL THEN d::timestamptz ELSE timezone(z.time_zone, d::timestamp) END
+      FROM (SELECT (SELECT a.time_zone FROM @extschema@.attachment a WHERE a.kind = 'leads') AS time_zone) z
+$$;
+COMMENT ON FUNCTION @extschema@.day_start(date) IS
+    'Start of a calendar day of a report period: midnight in the leads table''s declared time zone, else the session''s';
+
+CREATE FUNCTION @extschema@.check_time_zone(tbl regclass, zone text, cols name[]) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    naive text;
+BEGIN
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO naive
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = ANY (cols) AND NOT a.attisdropped
+       AND a.atttypid IN ('timestamp'::regtype, 'date'::regtype);
+    IF zone IS NOT NULL THEN
+        BEGIN
+            PERFORM pg_catalog.timezone(zone, LOCALTIMESTAMP);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            RAISE EXCEPTION 'time zone "%" is not recognized', zone
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the zone the CRM writes its naive timestamps in, as in pg_timezone_names: '
+                             'time_zone => ''UTC''.';
+        END;
+    ELSIF naive IS NOT NULL THEN
+        RAISE NOTICE 'columns % of table % have no time zone: they are read in each session''s TimeZone', naive, tbl
+            USING HINT = 'Pass time_zone => ''UTC'' (or the zone the CRM writes them in) so that scores and '
+                         'reports do not depend on the reader''s settings.';
+    END IF;
+END $$;
+
+DROP FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name);
+CREATE FUNCTION @extschema@.attach_leads(
+    leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
+    owner_column name = NULL, created_column name = NULL, time_zone text = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype;
+    other regclass;
+    log_type regtype;
+BEGIN
+    PERFORM @extschema@.check_attachable(leads);
+    IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
+        RAISE EXCEPTION 'the leads table % is partitioned', leads
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Scores and stages are maintained by row triggers on the leads table itself; '
+                           'partitioned events and deals tables are supported.';
+    END IF;
+    SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a leads table is already attached: %', other
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'A database has one leads table.',
+                  HINT = format('Call lead_scoring.detach(%L) first.', other::text);
+    END IF;
+
+    id_type := @extschema@.column_type(leads, id_column, 'id_column');
+    IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am m ON m.oid = c.opcmethod
+                    WHERE m.amname = 'btree' AND c.opcdefault
+                      AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
+        PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
+    END IF;
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
+    END IF;
+    IF created_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
+            'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
+    END IF;
+    PERFORM @extschema@.check_time_zone(leads, time_zone, ARRAY[created_column]);
+
+    -- stage_change keeps its rows across detach; a new leads table must use the same id type
+    log_type := (SELECT a.atttypid FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
+    IF log_type IS NOT NULL AND log_type <> id_type THEN
+        IF EXISTS (SELECT FROM @extschema@.stage_change) THEN
+            RAISE EXCEPTION 'lead_scoring.stage_change holds lead ids of type %, but column "%" of table % has type %',
+                            log_type, id_column, leads, id_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Attach a leads table whose id has the same type, or empty lead_scoring.stage_change.';
+        END IF;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change ALTER COLUMN lead_id TYPE %s USING NULL', id_type);
+    END IF;
+
+    -- add the stage and score columns when missing; existing ones must have the right types
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
+            @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I @extschema@.funnel_stage NOT NULL DEFAULT ''new''',
+                       leads, stage_column);
+    END IF;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = score_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, score_column, 'score_column', 'integer',
+            @extschema@.column_type(leads, score_column, 'score_column') = 'integer'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
+                                        created_column, time_zone)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone);
+
+    IF log_type IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE @extschema@.stage_change (
+                change_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                lead_id    %s NOT NULL,
+                from_stage @extschema@.funnel_stage,
+                to_stage   @extschema@.funnel_stage NOT NULL,
+                changed_at timestamptz NOT NULL DEFAULT @extschema@.clock(),
+                score      integer,
+                actor      text NOT NULL,
+                reason     text NOT NULL,
+                owner      text
+            )$ddl$, id_type);
+        CREATE INDEX stage_change_lead ON @extschema@.stage_change (lead_id, changed_at);
+        COMMENT ON TABLE @extschema@.stage_change IS
+            'Append-only log of every lead stage change; the first row of a lead (from_stage NULL) is its creation';
+        -- append-only: only the extension owner may change it; the triggers write it as that owner
+        REVOKE ALL ON @extschema@.stage_change FROM PUBLIC;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change OWNER TO %I',
+                       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'lead_scoring'));
+    END IF;
+
+    -- existing leads get their creation row (reason 'attached') ...
+    EXECUTE format($ins$
+        INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
+        SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
+          FROM %6$s l
+         WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
+         ORDER BY l.%1$I$ins$,
+        id_column, stage_column,
+        CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
+             ELSE format('coalesce(%s, @extschema@.clock())',
+                         @extschema@.column_time_sql(format('l.%I', created_column),
+                             @extschema@.column_type(leads, created_column, 'created_column'), time_zone)) END,
+        score_column,
+        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
+        leads);
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_before()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   leads, stage_column, stage_column);
+    PERFORM @extschema@.rebuild_views();
+    -- ... and are scored now
+    PERFORM @extschema@.rescore_all();
+END $$;
+
+DROP FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name);
+CREATE FUNCTION @extschema@.attach_events(
+    events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
+    time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
+    keyword_column name = NULL, time_zone text = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+    keys name[];
+    col name;
+    arg text;
+BEGIN
+    PERFORM @extschema@.check_attachable(events);
+    PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
+    PERFORM @extschema@.check_time_zone(events, time_zone, ARRAY[time_column]);
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NOT NULL THEN
+            PERFORM @extschema@.check_column_type(events, col, arg, 'a text, varchar or enum type',
+                @extschema@.type_is_label(@extschema@.column_type(events, col, arg)));
+        END IF;
+    END LOOP;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
+      FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+     WHERE c.conrelid = events AND c.contype = 'p' AND a.attrelid = events AND a.attnum = k.attnum;
+    IF keys IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', events
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Events are identified by their primary key, which also orders events that share a time.',
+                  HINT = format('ALTER TABLE %s ADD PRIMARY KEY (...);', events);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
+                                        campaign_column, keyword_column, key_columns, time_zone)
+    VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
+            keyword_column, keys, time_zone);
+
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
+    -- event type is included, so that rules on the type alone read the index, not the table.
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = events AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                     type_column;
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
+                   'lead_scoring_new FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old NEW TABLE AS lead_scoring_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    PERFORM @extschema@.rebuild_views();
+    -- events already in the table count from now on
+    PERFORM @extschema@.rescore_all();
+END $$;
+
+DROP FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name);
+CREATE FUNCTION @extschema@.attach_deals(
+    deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
+    status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
+    cost_column name = NULL, time_zone text = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+BEGIN
+    PERFORM @extschema@.check_attachable(deals);
+    PERFORM @extschema@.column_type(deals, id_column, 'id_column');
+    PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
+        @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
+    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column]);
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF cost_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
+            @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
+                                        closed_column, owner_column, cost_column, time_zone)
+    VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
+            cost_column, time_zone);
+    -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = deals AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', deals, lead_column);
+        RAISE NOTICE 'created an index on %(%) for deal moves', deals, lead_column;
+    END IF;
+
+    -- deals move their leads when inserted or when their outcome or lead changes (deleting one does not)
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
+    PERFORM @extschema@.rebuild_views();
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.rebuild_views() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
+DECLARE
+    g @extschema@.generated_view;
+    a @extschema@.attachment;
+    fn regprocedure;
+    id_type text;
+    parts text[];
+    src text;
+    regrants text[];
+BEGIN
+    -- privileges granted on generated objects survive their regeneration
+    SELECT array_agg(stmt ORDER BY stmt) INTO regrants FROM (
+        SELECT format('REVOKE ALL ON %s @extschema@.%I FROM PUBLIC', o.objtype, o.name) AS stmt
+          FROM @extschema@.generated_objects() o WHERE o.acl IS NOT NULL
+        UNION ALL
+        SELECT format('GRANT %s ON %s @extschema@.%I TO %s%s', x.privilege_type, o.objtype, o.name,
+                      CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+                      CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+          FROM @extschema@.generated_objects() o, aclexplode(o.acl) x
+         WHERE x.grantee <> o.owner) s;
+
+    FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord DESC LOOP
+        IF g.kind = 'view' THEN
+            EXECUTE format('DROP VIEW IF EXISTS @extschema@.%I', g.name);
+        ELSE
+            FOR fn IN SELECT p.oid FROM pg_proc p
+                       WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = g.name
+                         AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                                            AND d.objid = p.oid AND d.deptype = 'e') LOOP
+                EXECUTE format('DROP FUNCTION %s', fn);
+            END LOOP;
+        END IF;
+    END LOOP;
+    DROP VIEW IF EXISTS @extschema@.leads, @extschema@.events, @extschema@.deals;
+
+    SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    id_type := format_type(@extschema@.lead_id_type(), NULL);
+
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.leads AS
+        SELECT l.%1$I AS lead_id, l.%2$I AS stage, l.%3$I AS score, %4$s AS owner, %5$s AS created_at
+          FROM %6$s l$v$,
+        a.id_column, a.stage_column, a.score_column,
+        CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('l.%I::text', a.owner_column) END,
+        CASE WHEN a.created_column IS NULL
+             THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c '
+                         'WHERE c.lead_id OPERATOR(pg_catalog.=) l.%I)', a.id_column)
+             ELSE @extschema@.column_time_sql(format('l.%I', a.created_column),
+                      @extschema@.column_type(a.relid, a.created_column, 'created_column'), a.time_zone) END,
+        a.relid);
+
+    parts := ARRAY[]::text[];
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
+        parts := parts || format($v$
+        SELECT %1$L::pg_catalog.regclass AS source, %2$s AS event_ref, e.%3$I AS lead_id,
+               e.%4$I::text AS event_type, %5$s AS occurred_at,
+               %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
+               coalesce(t.owner, 'marketing') AS owner
+          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text$v$,
+            a.relid::oid,
+            CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
+                 ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
+            END,
+            a.lead_column, a.type_column,
+            @extschema@.column_time_sql(format('e.%I', a.time_column),
+                @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
+            CASE WHEN a.channel_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.channel_column) END,
+            CASE WHEN a.campaign_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.campaign_column) END,
+            CASE WHEN a.keyword_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.keyword_column) END,
+            a.relid);
+    END LOOP;
+    src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
+        SELECT NULL::pg_catalog.regclass AS source, NULL::text AS event_ref, NULL::%s AS lead_id,
+               NULL::text AS event_type, NULL::timestamptz AS occurred_at, NULL::text AS channel,
+               NULL::text AS campaign, NULL::text AS keyword, NULL::text AS owner
+         WHERE false$v$, id_type));
+    EXECUTE 'CREATE VIEW @extschema@.events AS ' || src;
+
+    parts := ARRAY[]::text[];
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
+        parts := parts || format($v$
+        SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
+               d.%4$I::numeric AS amount, d.%5$I::text AS status, %10$s AS closed_at,
+               %7$s AS owner, %8$s AS cost,
+               CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
+                         AND d.%6$I IS NOT NULL THEN 'won'
+                    WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
+                         THEN 'lost'
+                    ELSE 'open' END AS outcome
+          FROM %9$s d CROSS JOIN @extschema@.settings s$v$,
+            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column, a.closed_column,
+            CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.owner_column) END,
+            CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
+            a.relid,
+            @extschema@.column_time_sql(format('d.%I', a.closed_column),
+                @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone));
+    END LOOP;
+    src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
+        SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
+               NULL::numeric AS amount, NULL::text AS status, NULL::timestamptz AS closed_at, NULL::text AS owner,
+               NULL::numeric AS cost, NULL::text AS outcome
+         WHERE false$v$, id_type));
+    EXECUTE 'CREATE VIEW @extschema@.deals AS ' || src;
+
+    FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord LOOP
+        EXECUTE replace(g.definition, '@lead_id_type@', id_type);
+    END LOOP;
+    FOR src IN SELECT unnest(regrants) ORDER BY 1 DESC LOOP   -- REVOKE before GRANT
+        EXECUTE src;
+    END LOOP;
+END $$;
+
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text) IS
+    'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text) IS
+    'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text) IS
+    'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
+-- channel_report's period starts at midnight in the declared zone (day_start)
+UPDATE @extschema@.generated_view
+   SET definition = replace(replace(definition,
+           E'$2::pg_catalog.timestamptz AS lo,', E'@extschema@.day_start($2) AS lo,'),
+           E'($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi', E'@extschema@.day_start($3 OPERATOR(pg_catalog.+) 1) AS hi')
+ WHERE name = 'channel_report';
+-- <<< crm: attach options
+
 -- generated views built by 0.1.0 name the moved operators; regenerate them as a fresh install would
 SELECT @extschema@.rebuild_views();

@@ -124,6 +124,16 @@ QualifiedOperator(Oid opr)
 	return result;
 }
 
+/* The zone declared for the table's naive time columns (NULL: none, the session's). */
+static char *
+TimeZoneOf(HeapTuple tup, TupleDesc desc, text **as_text)
+{
+	char *zone = SPI_getvalue(tup, desc, SPI_fnumber(desc, "time_zone"));
+
+	*as_text = zone ? cstring_to_text(zone) : NULL;
+	return zone;
+}
+
 static LeadsAttachment *
 BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 {
@@ -137,6 +147,7 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->score_att = MappedColumn(relid, tup, desc, "score_column", true);
 	l->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
+	l->time_zone = TimeZoneOf(tup, desc, &l->time_zone_text);
 	l->id_col = QuotedColumn(relid, l->id_att);
 	l->stage_col = QuotedColumn(relid, l->stage_att);
 	l->score_col = QuotedColumn(relid, l->score_att);
@@ -179,6 +190,7 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	e->time_col = QuotedColumn(relid, e->time_att);
 	e->type_type = get_atttype(relid, e->type_att);
 	e->time_type = get_atttype(relid, e->time_att);
+	e->time_zone = TimeZoneOf(tup, desc, &e->time_zone_text);
 	if (isnull)
 		elog(ERROR, "lead_scoring.attachment.key_columns is NULL for %s", get_rel_name(relid));
 	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL,
@@ -214,6 +226,7 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	d->amount_type = get_atttype(relid, d->amount_att);
 	d->status_type = get_atttype(relid, d->status_att);
 	d->closed_type = get_atttype(relid, d->closed_att);
+	d->time_zone = TimeZoneOf(tup, desc, &d->time_zone_text);
 	return d;
 }
 
@@ -263,8 +276,10 @@ BuildAttachments(void)
 			"SELECT relid::pg_catalog.oid AS relid, kind, id_column, stage_column, score_column,"
 			" owner_column, created_column, lead_column, type_column, time_column, channel_column,"
 			" campaign_column, keyword_column, key_columns::text[] AS key_columns, amount_column,"
-			" status_column, closed_column, cost_column"
-			" FROM lead_scoring.attachment ORDER BY relid::pg_catalog.oid",
+			" status_column, closed_column, cost_column,"
+			/* read by name through jsonb: a database still on 0.1.0 has no such column */
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone' AS time_zone"
+			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");
 	SetUserIdAndSecContext(saved.userid, saved.sec_context);

@@ -23,6 +23,8 @@ typedef struct LeadsAttachment
 	AttrNumber score_att;
 	AttrNumber owner_att;	/* InvalidAttrNumber when not mapped */
 	AttrNumber created_att; /* InvalidAttrNumber when not mapped */
+	char *time_zone;		/* zone of naive time columns (attach's time_zone), or NULL */
+	text *time_zone_text;	/* the same as text, for LsColumnTime */
 	char *id_col;			/* quoted column names, for SPI queries */
 	char *stage_col;
 	char *score_col;
@@ -53,6 +55,8 @@ typedef struct EventsAttachment
 	char *time_col;
 	Oid type_type; /* types of the mapped columns */
 	Oid time_type;
+	char *time_zone;	  /* zone of naive time columns (attach's time_zone), or NULL */
+	text *time_zone_text; /* the same as text, for LsColumnTime */
 } EventsAttachment;
 
 typedef struct DealsAttachment
@@ -69,6 +73,8 @@ typedef struct DealsAttachment
 	Oid amount_type;
 	Oid status_type;
 	Oid closed_type;
+	char *time_zone;	  /* zone of naive time columns (attach's time_zone), or NULL */
+	text *time_zone_text; /* the same as text, for LsColumnTime */
 } DealsAttachment;
 
 typedef struct Attachments

@@ -45,6 +45,7 @@
 #include "attachment.h"
 #include "config_cache.h"
 #include "contact.h"
+#include "crm_time.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "settings.h"
@@ -947,8 +948,8 @@ DescribeSource(EventSource *src, Oid id_type)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "e.%s::pg_catalog.text, e.%s::pg_catalog.timestamptz", e->type_col,
-					 e->time_col);
+	appendStringInfo(&buf, "e.%s::pg_catalog.text, %s", e->type_col,
+					 LsColumnTimeSql(psprintf("e.%s", e->time_col), e->time_type, e->time_zone));
 	appendStringInfoString(&buf, ColumnList(e->relid, "e", src->atts, src->ncols, ""));
 	src->select_list = buf.data;
 
@@ -964,6 +965,7 @@ DescribeSource(EventSource *src, Oid id_type)
 		fmgr_info(outfn, &src->type_out);
 	}
 	src->time_type = e->time_type;
+	src->time_zone = e->time_zone_text;
 }
 
 static RuleSet *

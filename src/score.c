@@ -44,6 +44,7 @@
 #include "utils/tuplestore.h"
 
 #include "attachment.h"
+#include "crm_time.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "score.h"
@@ -370,17 +371,6 @@ SlotColumn(void *arg, int col, bool *isnull)
 	return slot_getattr((TupleTableSlot *) a[0], ((EventSource *) a[1])->atts[col], isnull);
 }
 
-/* The event time as the timestamptz the rules use (the SQL cast of the column). */
-static TimestampTz
-EventTime(Oid time_type, Datum value)
-{
-	if (time_type == TIMESTAMPOID)
-		return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
-	if (time_type == DATEOID)
-		return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
-	return DatumGetTimestampTz(value);
-}
-
 /*
  * Reading the events of leads from one events table straight from its lead
  * index, without SQL (the trigger paths).  The scan is opened once and
@@ -515,7 +505,8 @@ DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
 		else
 			match = MatchRules(rs, s, type_str, type_len, IndexTupleColumn, dr, dr->bits);
 		if (match)
-			AppendEvent(es, lead, s, seq++, EventTime(src->time_type, time), dr->bits);
+			AppendEvent(es, lead, s, seq++, LsColumnTime(src->time_type, time, src->time_zone),
+						dr->bits);
 	}
 	MemoryContextReset(es->scratch);
 	MemoryContextSwitchTo(old);
@@ -570,7 +561,7 @@ EventRowRules(RuleSet *rs, int source, TupleTableSlot *slot, MemoryContext scrat
 		}
 		result = MatchRules(rs, source, type_str, type_len, SlotColumn, slot_arg, bits);
 		if (result)
-			*time = EventTime(src->time_type, t);
+			*time = LsColumnTime(src->time_type, t, src->time_zone);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(scratch);

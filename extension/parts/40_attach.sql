@@ -56,6 +56,53 @@ CREATE FUNCTION @extschema@.type_is_number(t regtype) RETURNS boolean
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT typcategory = 'N' AND t <> 'oid'::regtype FROM pg_type WHERE oid = t $$;
 
+-- SQL reading a time column as an instant: naive timestamps and dates in the attachment's zone
+-- (doc/crm_schemas.md, "Time zones"); the C readers convert the same way (src/crm_time.c).
+CREATE FUNCTION @extschema@.column_time_sql(expr text, t regtype, zone text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN t = 'timestamptz'::regtype THEN expr
+                WHEN zone IS NULL THEN expr || '::pg_catalog.timestamptz'
+                WHEN t = 'timestamp'::regtype THEN format('pg_catalog.timezone(%L, %s)', zone, expr)
+                ELSE format('pg_catalog.timezone(%L, %s::pg_catalog.timestamp)', zone, expr) END
+$$;
+
+-- Where a calendar day of a report period starts: midnight in the zone declared for the leads
+-- table's naive columns, else in the session's TimeZone (doc/crm_schemas.md, "Time zones").
+CREATE FUNCTION @extschema@.day_start(d date) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN z.time_zone IS NULL THEN d::timestamptz ELSE timezone(z.time_zone, d::timestamp) END
+      FROM (SELECT (SELECT a.time_zone FROM @extschema@.attachment a WHERE a.kind = 'leads') AS time_zone) z
+$$;
+COMMENT ON FUNCTION @extschema@.day_start(date) IS
+    'Start of a calendar day of a report period: midnight in the leads table''s declared time zone, else the session''s';
+
+-- Validate attach's time_zone against the columns it applies to.  A naive column without a
+-- declared zone is read in each reader's TimeZone (0.1.0's behaviour): say so.
+CREATE FUNCTION @extschema@.check_time_zone(tbl regclass, zone text, cols name[]) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    naive text;
+BEGIN
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO naive
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = ANY (cols) AND NOT a.attisdropped
+       AND a.atttypid IN ('timestamp'::regtype, 'date'::regtype);
+    IF zone IS NOT NULL THEN
+        BEGIN
+            PERFORM pg_catalog.timezone(zone, LOCALTIMESTAMP);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            RAISE EXCEPTION 'time zone "%" is not recognized', zone
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the zone the CRM writes its naive timestamps in, as in pg_timezone_names: '
+                             'time_zone => ''UTC''.';
+        END;
+    ELSIF naive IS NOT NULL THEN
+        RAISE NOTICE 'columns % of table % have no time zone: they are read in each session''s TimeZone', naive, tbl
+            USING HINT = 'Pass time_zone => ''UTC'' (or the zone the CRM writes them in) so that scores and '
+                         'reports do not depend on the reader''s settings.';
+    END IF;
+END $$;
+
 -- The relation must be a table (plain or partitioned) that is not attached yet.
 CREATE FUNCTION @extschema@.check_attachable(tbl regclass) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -93,7 +140,7 @@ END $$;
 
 CREATE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
-    owner_column name = NULL, created_column name = NULL) RETURNS void
+    owner_column name = NULL, created_column name = NULL, time_zone text = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype;
@@ -129,6 +176,7 @@ BEGIN
             'timestamptz, timestamp or date',
             @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
     END IF;
+    PERFORM @extschema@.check_time_zone(leads, time_zone, ARRAY[created_column]);
 
     -- stage_change keeps its rows across detach; a new leads table must use the same id type
     log_type := (SELECT a.atttypid FROM pg_attribute a
@@ -159,8 +207,8 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
-                                        created_column)
-    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column);
+                                        created_column, time_zone)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone);
 
     IF log_type IS NULL THEN
         EXECUTE format($ddl$
@@ -193,7 +241,9 @@ BEGIN
          ORDER BY l.%1$I$ins$,
         id_column, stage_column,
         CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
-             ELSE format('coalesce(l.%I::timestamptz, @extschema@.clock())', created_column) END,
+             ELSE format('coalesce(%s, @extschema@.clock())',
+                         @extschema@.column_time_sql(format('l.%I', created_column),
+                             @extschema@.column_type(leads, created_column, 'created_column'), time_zone)) END,
         score_column,
         CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
         leads);
@@ -213,7 +263,7 @@ END $$;
 CREATE FUNCTION @extschema@.attach_events(
     events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
-    keyword_column name = NULL) RETURNS void
+    keyword_column name = NULL, time_zone text = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -228,6 +278,7 @@ BEGIN
         @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
         @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
+    PERFORM @extschema@.check_time_zone(events, time_zone, ARRAY[time_column]);
     FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
                            (keyword_column, 'keyword_column') LOOP
         IF col IS NOT NULL THEN
@@ -247,9 +298,9 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
-                                        campaign_column, keyword_column, key_columns)
+                                        campaign_column, keyword_column, key_columns, time_zone)
     VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
-            keyword_column, keys);
+            keyword_column, keys, time_zone);
 
     -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
     -- event type is included, so that rules on the type alone read the index, not the table.
@@ -277,7 +328,7 @@ END $$;
 CREATE FUNCTION @extschema@.attach_deals(
     deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
-    cost_column name = NULL) RETURNS void
+    cost_column name = NULL, time_zone text = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -292,6 +343,7 @@ BEGIN
         @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
     PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
         @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column]);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
     END IF;
@@ -301,9 +353,9 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
-                                        closed_column, owner_column, cost_column)
+                                        closed_column, owner_column, cost_column, time_zone)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
-            cost_column);
+            cost_column, time_zone);
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -402,14 +454,15 @@ BEGIN
         CASE WHEN a.created_column IS NULL
              THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c '
                          'WHERE c.lead_id OPERATOR(pg_catalog.=) l.%I)', a.id_column)
-             ELSE format('l.%I::timestamptz', a.created_column) END,
+             ELSE @extschema@.column_time_sql(format('l.%I', a.created_column),
+                      @extschema@.column_type(a.relid, a.created_column, 'created_column'), a.time_zone) END,
         a.relid);
 
     parts := ARRAY[]::text[];
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, %2$s AS event_ref, e.%3$I AS lead_id,
-               e.%4$I::text AS event_type, e.%5$I::timestamptz AS occurred_at,
+               e.%4$I::text AS event_type, %5$s AS occurred_at,
                %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
                coalesce(t.owner, 'marketing') AS owner
           FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text$v$,
@@ -417,7 +470,9 @@ BEGIN
             CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
                  ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
             END,
-            a.lead_column, a.type_column, a.time_column,
+            a.lead_column, a.type_column,
+            @extschema@.column_time_sql(format('e.%I', a.time_column),
+                @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
             CASE WHEN a.channel_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.channel_column) END,
             CASE WHEN a.campaign_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.campaign_column) END,
             CASE WHEN a.keyword_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.keyword_column) END,
@@ -434,7 +489,7 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
-               d.%4$I::numeric AS amount, d.%5$I::text AS status, d.%6$I::timestamptz AS closed_at,
+               d.%4$I::numeric AS amount, d.%5$I::text AS status, %10$s AS closed_at,
                %7$s AS owner, %8$s AS cost,
                CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
                          AND d.%6$I IS NOT NULL THEN 'won'
@@ -445,7 +500,9 @@ BEGIN
             a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column, a.closed_column,
             CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.owner_column) END,
             CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
-            a.relid);
+            a.relid,
+            @extschema@.column_time_sql(format('d.%I', a.closed_column),
+                @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone));
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -480,16 +537,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                           AND d.deptype = 'e')
 $$;
 
-REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name) IS
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
-COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name) IS
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
 COMMENT ON FUNCTION @extschema@.rebuild_views() IS

@@ -95,8 +95,8 @@ CREATE FUNCTION @extschema@.channel_report(
     AS $body$
 WITH p AS (
     SELECT @extschema@.channel_report_level(coalesce($4, 'channel')) AS depth,
-           $2::pg_catalog.timestamptz AS lo,
-           ($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi
+           @extschema@.day_start($2) AS lo,
+           @extschema@.day_start($3 OPERATOR(pg_catalog.+) 1) AS hi
 ), credited AS (
     SELECT 'lead' AS k, r.* FROM p, LATERAL @extschema@.attribution_rows('first_touch', 'lead', NULL, NULL, p.lo, p.hi)
         AS r(channel text, campaign text, keyword text, weight double precision, credit numeric, cost numeric)
