@@ -413,7 +413,9 @@ DECLARE
     parts text[];
     src text;
     regrants text[];
+    members oid[];
 BEGIN
+    members := @extschema@.member_objects();
     -- privileges granted on generated objects survive their regeneration
     SELECT array_agg(stmt ORDER BY stmt) INTO regrants FROM (
         SELECT format('REVOKE ALL ON %s @extschema@.%I FROM PUBLIC', o.objtype, o.name) AS stmt
@@ -517,7 +519,31 @@ BEGIN
     FOR src IN SELECT unnest(regrants) ORDER BY 1 DESC LOOP   -- REVOKE before GRANT
         EXECUTE src;
     END LOOP;
+    -- Called from an extension script (an upgrade regenerating these objects), everything created
+    -- above became a member of the extension; generated objects never are (doc/internals.md, "Upgrades").
+    FOR src IN SELECT format('ALTER EXTENSION lead_scoring DROP %s %s',
+                             CASE WHEN d.classid = 'pg_class'::regclass THEN 'VIEW' ELSE 'FUNCTION' END,
+                             CASE WHEN d.classid = 'pg_class'::regclass THEN d.objid::regclass::text
+                                  ELSE d.objid::regprocedure::text END)
+                 FROM pg_depend d
+                WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'lead_scoring')
+                  AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass)
+                  AND d.objid <> ALL (members) LOOP
+        EXECUTE src;
+    END LOOP;
 END $$;
+
+-- The tables, views and functions that are members of the extension now.
+CREATE FUNCTION @extschema@.member_objects() RETURNS oid[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(array_agg(d.objid), '{}')
+      FROM pg_depend d
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+       AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'lead_scoring')
+       AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass)
+$$;
+REVOKE ALL ON FUNCTION @extschema@.member_objects() FROM PUBLIC;
 
 -- The generated views and functions that exist now, with their owners and privileges.
 CREATE FUNCTION @extschema@.generated_objects(OUT objtype text, OUT name text, OUT owner oid, OUT acl aclitem[])

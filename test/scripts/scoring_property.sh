@@ -2,20 +2,26 @@
 # Property test of stored scores: a seeded random CRM driven by a random mix of writes and rule
 # changes (see scoring_property.sql), for several seeds, lead id types and with or without decay.
 # Needs a running cluster (PGHOST/PGPORT, as test/run.sh provides) with lead_scoring installed.
+# LS_PROPERTY_RUNS: the runs to make (default: all five below); LS_PROPERTY_FROM: a released version to
+# install and upgrade from after attaching (test/scripts/upgrade.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-db=ls_scoring_property
+db=ls_scoring_property${LS_PROPERTY_FROM:+_upgrade}
 ops=$(mktemp /tmp/ls_property_ops.XXXXXX)
 out=$(mktemp /tmp/ls_property_out.XXXXXX)
 trap 'rm -f "$ops" "$out"; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true' EXIT
 
 failed=0
 # seed, id type, decay
-for run in "0.11 bigint off" "0.42 text off" "0.73 uuid on" "0.97 integer off" "0.25 bigint on"; do
+runs=${LS_PROPERTY_RUNS:-"0.11 bigint off,0.42 text off,0.73 uuid on,0.97 integer off,0.25 bigint on"}
+from=()
+[ -n "${LS_PROPERTY_FROM:-}" ] && from=(-v from_version="$LS_PROPERTY_FROM")
+IFS=, read -ra runs <<<"$runs"
+for run in "${runs[@]}"; do
 	set -- $run
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 	if ! psql -X -q -d "$db" -v seed="$1" -v idtype="$2" -v decay="$3" -v nops="${LS_PROPERTY_OPS:-150}" \
-		-v opsfile="$ops" -f "$here/scoring_property.sql" >"$out" 2>&1; then
+		-v opsfile="$ops" "${from[@]}" -f "$here/scoring_property.sql" >"$out" 2>&1; then
 		echo "seed $1 ($2, decay $3): the run failed"
 		tail -20 "$out"
 		failed=1

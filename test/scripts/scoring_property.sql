@@ -1,5 +1,7 @@
 -- Property test of stored scores (used by scoring_property.sh).
--- Variables: idtype (lead id type), decay (on|off), seed (for setseed), nops (operations).
+-- Variables: idtype (lead id type), decay (on|off), seed (for setseed), nops (operations);
+-- from_version (optional): install that released version, attach, then ALTER EXTENSION ... UPDATE
+-- before the operations run (test/scripts/upgrade.sh).
 -- A random CRM is built, attached, scored by a rule set of every kind, then driven by a random
 -- mix of single and multi-row INSERTs, COPY, UPDATEs, DELETEs, lead writes and rule and settings
 -- changes, some of them in transactions (committed or rolled back).  At the end:
@@ -12,7 +14,11 @@
 SET client_min_messages = warning;
 SELECT setseed(:seed);
 
+\if :{?from_version}
+CREATE EXTENSION lead_scoring VERSION :'from_version';
+\else
 CREATE EXTENSION lead_scoring;
+\endif
 CREATE TYPE ev_kind AS ENUM ('visit', 'download', 'webinar', 'call', 'noise');
 
 -- lead number -> lead id; text ids carry a quote, a comma and a double quote
@@ -107,6 +113,9 @@ SELECT lead_scoring.attach_leads('leads');
 SELECT lead_scoring.attach_events('events_a');
 SELECT lead_scoring.attach_events('events_b', type_column => 'kind', time_column => 'at',
                                   channel_column => 'channel');
+\if :{?from_version}
+ALTER EXTENSION lead_scoring UPDATE;
+\endif
 
 -- rules added and changed while the CRM runs
 CREATE TABLE rule_template (name text, kind text, event_type text, column_name text, op text, value text,

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Upgrade test: from every released version (extension/lead_scoring--<version>.sql) to the current one.
+# On a database with attached CRM tables, rules, thresholds, history in the log and grants to an
+# application and an analyst role: install the old version, run the basics with the new library,
+# ALTER EXTENSION lead_scoring UPDATE, then require
+#   - the extension's catalog (test/scripts/upgrade/catalog.sql) identical to a fresh install's,
+#   - the data (CRM tables, configuration, the log) untouched by the update,
+#   - the basics working again (triggers score and promote) and the property test passing.
+# Needs a running cluster (PGHOST/PGPORT, as test/run.sh provides) with lead_scoring installed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+BIN=$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)
+OLD=ls_upgrade_old NEW=ls_upgrade_new
+WORK=$(mktemp -d /tmp/ls_upgrade.XXXXXX)
+cleanup() {
+	rm -rf "$WORK"
+	"$BIN/dropdb" --if-exists $OLD >/dev/null 2>&1 || true
+	"$BIN/dropdb" --if-exists $NEW >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+psql() { command "$BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+current=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$root/lead_scoring.control")
+# the released versions: frozen install scripts (no "--" between two versions)
+released=$(ls "$root"/extension/lead_scoring--*.sql | sed -n 's/.*lead_scoring--\([0-9.]*\)\.sql$/\1/p' | sort -V)
+[ -n "$released" ] || { echo "no released version under extension/"; exit 1; }
+
+# the data an update must not touch
+snapshot() {
+	psql -d "$1" -At <<'SQL'
+SELECT 'lead ' || l::text FROM crm.leads l ORDER BY id;
+SELECT 'event ' || e::text FROM crm.events e ORDER BY id;
+SELECT 'deal ' || d::text FROM crm.deals d ORDER BY id;
+SELECT 'log ' || c::text FROM lead_scoring.stage_change c ORDER BY change_id;
+SELECT 'rule ' || r::text FROM lead_scoring.rule r ORDER BY rule_id;
+SELECT 'threshold ' || t::text FROM lead_scoring.threshold t ORDER BY stage;
+SELECT 'settings ' || s::text FROM lead_scoring.settings s;
+SELECT 'override ' || o::text FROM lead_scoring.transition_override o ORDER BY 1;
+SELECT 'event_type ' || t::text FROM lead_scoring.event_type t ORDER BY 1;
+SELECT 'cost ' || m::text FROM lead_scoring.marketing_cost m ORDER BY 1;
+SELECT 'attachment ' || (a.relid, a.kind)::text FROM lead_scoring.attachment a ORDER BY 1;
+SELECT 'grant ' || coalesce(c.relacl::text, '') || ' on ' || c.oid::regclass::text
+  FROM pg_class c WHERE c.relnamespace IN ('crm'::regnamespace, 'lead_scoring'::regnamespace) ORDER BY 1;
+SQL
+}
+
+failed=0
+fail() {
+	echo "FAILED: $*"
+	failed=1
+}
+
+for from in $released; do
+	[ "$from" = "$current" ] && continue
+	echo "== $from -> $current"
+	"$BIN/dropdb" --if-exists $OLD 2>/dev/null
+	"$BIN/dropdb" --if-exists $NEW 2>/dev/null
+	"$BIN/createdb" $OLD
+	"$BIN/createdb" $NEW
+
+	# the old version, used with the new library
+	psql -d $OLD -c "CREATE EXTENSION lead_scoring VERSION '$from'"
+	psql -d $OLD -f "$here/upgrade/setup.sql" >/dev/null
+	psql -d $OLD -f "$here/upgrade/history.sql" >/dev/null
+	psql -d $OLD -v round=1 -f "$here/upgrade/basics.sql" >"$WORK/basics_old.out" 2>&1 ||
+		{ fail "the basics on $from with the new library"; cat "$WORK/basics_old.out"; }
+	snapshot $OLD >"$WORK/data_before"
+
+	psql -d $OLD -c "ALTER EXTENSION lead_scoring UPDATE" 2>"$WORK/update.err" ||
+		{ fail "ALTER EXTENSION lead_scoring UPDATE from $from"; cat "$WORK/update.err"; continue; }
+	version=$(psql -d $OLD -Atc "SELECT extversion FROM pg_extension WHERE extname = 'lead_scoring'")
+	[ "$version" = "$current" ] || fail "the update from $from ended at $version, not $current"
+
+	snapshot $OLD >"$WORK/data_after"
+	diff -u "$WORK/data_before" "$WORK/data_after" >"$WORK/data.diff" ||
+		{ fail "the update changed data"; head -40 "$WORK/data.diff"; }
+
+	# a fresh install of the current version, set up the same way
+	psql -d $NEW -c "CREATE EXTENSION lead_scoring"
+	psql -d $NEW -f "$here/upgrade/setup.sql" >/dev/null
+	psql -d $NEW -f "$here/upgrade/history.sql" >/dev/null
+	psql -d $OLD -f "$here/upgrade/catalog.sql" >"$WORK/catalog_upgraded"
+	psql -d $NEW -f "$here/upgrade/catalog.sql" >"$WORK/catalog_fresh"
+	lines=$(wc -l <"$WORK/catalog_fresh")
+	[ "$lines" -gt 300 ] || fail "the catalog picture has only $lines lines"
+	diff -u "$WORK/catalog_fresh" "$WORK/catalog_upgraded" >"$WORK/catalog.diff" ||
+		{ fail "catalog after the update differs from a fresh install (- fresh, + upgraded)"; head -80 "$WORK/catalog.diff"; }
+	echo "catalog: $lines facts compared"
+
+	# after the update: the triggers still score and promote
+	psql -d $OLD -v round=2 -f "$here/upgrade/basics.sql" >"$WORK/basics_new.out" 2>&1 ||
+		{ fail "the basics after the update"; cat "$WORK/basics_new.out"; }
+	# the property test, on tables attached before the update
+	LS_PROPERTY_FROM=$from LS_PROPERTY_RUNS="0.31 bigint on" bash "$here/scoring_property.sh" ||
+		fail "the property test after updating from $from"
+done
+exit $failed
