@@ -374,7 +374,7 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
-                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   'WHEN (OLD.%I OPERATOR(pg_catalog.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
                    leads, stage_column, stage_column);
     PERFORM @extschema@.rebuild_views();
     -- ... and are scored now
