@@ -3,6 +3,7 @@
 -- reader's TimeZone.  doc/crm_schemas.md, "Time zones".
 CREATE EXTENSION lead_scoring;
 SET search_path = lead_scoring, public;
+\set SHOW_CONTEXT never
 SET lead_scoring.now = '2026-03-02 10:00:00+00';
 CREATE SCHEMA crm;
 -- written by the application in UTC wall-clock time, without a zone

@@ -24,6 +24,7 @@
 
 #include "attachment.h"
 #include "lead_scoring.h"
+#include "row_filter.h"
 
 static MemoryContext attachment_cxt = NULL;
 static Attachments *attachments = NULL;
@@ -148,6 +149,7 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
 	l->time_zone = TimeZoneOf(tup, desc, &l->time_zone_text);
+	l->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 	l->id_col = QuotedColumn(relid, l->id_att);
 	l->stage_col = QuotedColumn(relid, l->stage_att);
 	l->score_col = QuotedColumn(relid, l->score_att);
@@ -191,6 +193,13 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	e->type_type = get_atttype(relid, e->type_att);
 	e->time_type = get_atttype(relid, e->time_att);
 	e->time_zone = TimeZoneOf(tup, desc, &e->time_zone_text);
+	e->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+	/* rows outside the filter are not events: every query reads the filtered rows */
+	e->from_item =
+		e->row_filter == NULL
+			? e->qualname
+			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
+					   LsRowFilterSql(relid, LsParseRowFilter(relid, e->row_filter), "e"));
 	if (isnull)
 		elog(ERROR, "lead_scoring.attachment.key_columns is NULL for %s", get_rel_name(relid));
 	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL,
@@ -227,6 +236,11 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	d->status_type = get_atttype(relid, d->status_att);
 	d->closed_type = get_atttype(relid, d->closed_att);
 	d->time_zone = TimeZoneOf(tup, desc, &d->time_zone_text);
+	{
+		char *filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+
+		d->row_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
+	}
 	return d;
 }
 
@@ -278,7 +292,8 @@ BuildAttachments(void)
 			" campaign_column, keyword_column, key_columns::text[] AS key_columns, amount_column,"
 			" status_column, closed_column, cost_column,"
 			/* read by name through jsonb: a database still on 0.1.0 has no such column */
-			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone' AS time_zone"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone' AS time_zone,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'row_filter' AS row_filter"
 			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");

@@ -13,6 +13,7 @@
 #include "access/attnum.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
 
 typedef struct LeadsAttachment
 {
@@ -25,6 +26,7 @@ typedef struct LeadsAttachment
 	AttrNumber created_att; /* InvalidAttrNumber when not mapped */
 	char *time_zone;		/* zone of naive time columns (attach's time_zone), or NULL */
 	text *time_zone_text;	/* the same as text, for LsColumnTime */
+	char *row_filter;		/* attach's row_filter as stored (bare columns), or NULL */
 	char *id_col;			/* quoted column names, for SPI queries */
 	char *stage_col;
 	char *score_col;
@@ -57,6 +59,8 @@ typedef struct EventsAttachment
 	Oid time_type;
 	char *time_zone;	  /* zone of naive time columns (attach's time_zone), or NULL */
 	text *time_zone_text; /* the same as text, for LsColumnTime */
+	char *row_filter;	  /* attach's row_filter as stored (bare columns), or NULL */
+	char *from_item;	  /* what queries read events FROM: the table, or its filtered rows */
 } EventsAttachment;
 
 typedef struct DealsAttachment
@@ -75,6 +79,7 @@ typedef struct DealsAttachment
 	Oid closed_type;
 	char *time_zone;	  /* zone of naive time columns (attach's time_zone), or NULL */
 	text *time_zone_text; /* the same as text, for LsColumnTime */
+	Node *row_filter;	  /* attach's row_filter, parsed (Vars of the deals table), or NULL */
 } DealsAttachment;
 
 typedef struct Attachments

@@ -31,6 +31,7 @@
 
 #include "attachment.h"
 #include "funnel_stage.h"
+#include "row_filter.h"
 #include "settings.h"
 #include "stages.h"
 
@@ -297,6 +298,16 @@ deals_changed(PG_FUNCTION_ARGS)
 	lead_id = heap_getattr(row, deals->lead_att, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
+	/* a row outside attach's row_filter is no deal (soft-deleted, say): like a delete, it moves
+	 * nothing; a row coming back into the filter counts as new (doc/crm_schemas.md, "Row filters")
+	 */
+	if (deals->row_filter != NULL)
+	{
+		if (!LsRowPasses(deals->row_filter, desc, row))
+			return PointerGetDatum(NULL);
+		if (old_row != NULL && !LsRowPasses(deals->row_filter, desc, old_row))
+			old_row = NULL;
+	}
 
 	/* the settings, the leads table and the other deals are read and written as the extension owner
 	 */

@@ -890,7 +890,8 @@ FindLeadIndex(EventSource *src, Oid id_type)
 
 	src->index_oid = InvalidOid;
 	src->index_only = false;
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	/* a filtered table is read through SQL, which applies the filter */
+	if (rel->rd_rel->relkind != RELKIND_RELATION || src->events->row_filter != NULL)
 	{
 		table_close(rel, AccessShareLock);
 		return;

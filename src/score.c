@@ -109,7 +109,7 @@ LeadEventsPlan(RuleSet *rs, int s)
 	{
 		Oid argtypes[2] = {rs->leads->id_type, TEXTARRAYOID};
 		char *sql = psprintf("SELECT %s FROM %s e WHERE e.%s %s $1%s", src->select_list,
-							 src->events->qualname, src->events->lead_col, rs->leads->id_eq,
+							 src->events->from_item, src->events->lead_col, rs->leads->id_eq,
 							 TypeFilter(rs, src));
 
 		src->lead_plan = KeepPlan(sql, 2, argtypes);
@@ -130,7 +130,7 @@ BatchEventsPlan(RuleSet *rs, int s)
 		char *sql =
 			psprintf("SELECT k.n, e.* FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n),"
 					 " LATERAL (SELECT %s FROM %s e WHERE e.%s %s k.id%s OFFSET 0) e ORDER BY k.n",
-					 src->select_list, src->events->qualname, src->events->lead_col,
+					 src->select_list, src->events->from_item, src->events->lead_col,
 					 rs->leads->id_eq, TypeFilter(rs, src));
 
 		src->batch_plan = KeepPlan(sql, 2, argtypes);

@@ -676,7 +676,7 @@ RescoreAll(RuleSet *rs)
 		streams[s].portal = SPI_cursor_open_with_args(
 			NULL,
 			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s",
-					 src->events->lead_col, src->select_list, src->events->qualname,
+					 src->events->lead_col, src->select_list, src->events->from_item,
 					 rs->any_type
 						 ? ""
 						 : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",

@@ -119,7 +119,8 @@ CREATE TABLE @extschema@.attachment (
     closed_column  name,            -- deals
     cost_column    name,            -- deals
     attached_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    time_zone      text             -- the zone naive timestamp and date columns are written in; NULL: the reader's
+    time_zone      text,            -- the zone naive timestamp and date columns are written in; NULL: the reader's
+    row_filter     text             -- which rows are CRM rows (checked, schema-qualified SQL); NULL: all
 );
 CREATE UNIQUE INDEX attachment_one_leads_table ON @extschema@.attachment (kind) WHERE kind = 'leads';
 COMMENT ON TABLE @extschema@.attachment IS 'CRM tables attached with attach_leads, attach_events and attach_deals';

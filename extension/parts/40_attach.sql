@@ -66,6 +66,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
                 ELSE format('pg_catalog.timezone(%L, %s::pg_catalog.timestamp)', zone, expr) END
 $$;
 
+-- attach's row_filter checked and written as schema-qualified SQL, columns prefixed with alias when given
+-- (doc/crm_schemas.md, "Row filters").
+CREATE FUNCTION @extschema@.row_filter_sql(tbl regclass, filter text, alias text DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+
 -- Where a calendar day of a report period starts: midnight in the zone declared for the leads
 -- table's naive columns, else in the session's TimeZone (doc/crm_schemas.md, "Time zones").
 CREATE FUNCTION @extschema@.day_start(d date) RETURNS timestamptz
@@ -140,7 +145,8 @@ END $$;
 
 CREATE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
-    owner_column name = NULL, created_column name = NULL, time_zone text = NULL) RETURNS void
+    owner_column name = NULL, created_column name = NULL, time_zone text = NULL, row_filter text = NULL)
+    RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype;
@@ -207,8 +213,9 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
-                                        created_column, time_zone)
-    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone);
+                                        created_column, time_zone, row_filter)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone,
+            @extschema@.row_filter_sql(leads, row_filter));
 
     IF log_type IS NULL THEN
         EXECUTE format($ddl$
@@ -263,7 +270,7 @@ END $$;
 CREATE FUNCTION @extschema@.attach_events(
     events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
-    keyword_column name = NULL, time_zone text = NULL) RETURNS void
+    keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -298,9 +305,9 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
-                                        campaign_column, keyword_column, key_columns, time_zone)
+                                        campaign_column, keyword_column, key_columns, time_zone, row_filter)
     VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
-            keyword_column, keys, time_zone);
+            keyword_column, keys, time_zone, @extschema@.row_filter_sql(events, row_filter));
 
     -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
     -- event type is included, so that rules on the type alone read the index, not the table.
@@ -328,7 +335,7 @@ END $$;
 CREATE FUNCTION @extschema@.attach_deals(
     deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
-    cost_column name = NULL, time_zone text = NULL) RETURNS void
+    cost_column name = NULL, time_zone text = NULL, row_filter text = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -353,9 +360,9 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
-                                        closed_column, owner_column, cost_column, time_zone)
+                                        closed_column, owner_column, cost_column, time_zone, row_filter)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
-            cost_column, time_zone);
+            cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter));
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -450,7 +457,7 @@ BEGIN
     EXECUTE format($v$
         CREATE VIEW @extschema@.leads AS
         SELECT l.%1$I AS lead_id, l.%2$I AS stage, l.%3$I AS score, %4$s AS owner, %5$s AS created_at
-          FROM %6$s l$v$,
+          FROM %6$s l%7$s$v$,
         a.id_column, a.stage_column, a.score_column,
         CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('l.%I::text', a.owner_column) END,
         CASE WHEN a.created_column IS NULL
@@ -458,7 +465,8 @@ BEGIN
                          'WHERE c.lead_id OPERATOR(pg_catalog.=) l.%I)', a.id_column)
              ELSE @extschema@.column_time_sql(format('l.%I', a.created_column),
                       @extschema@.column_type(a.relid, a.created_column, 'created_column'), a.time_zone) END,
-        a.relid);
+        a.relid,
+        coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'l'), ''));
 
     parts := ARRAY[]::text[];
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
@@ -467,7 +475,7 @@ BEGIN
                e.%4$I::text AS event_type, %5$s AS occurred_at,
                %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
                coalesce(t.owner, 'marketing') AS owner
-          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text$v$,
+          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text%10$s$v$,
             a.relid::oid,
             CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
                  ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
@@ -478,7 +486,8 @@ BEGIN
             CASE WHEN a.channel_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.channel_column) END,
             CASE WHEN a.campaign_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.campaign_column) END,
             CASE WHEN a.keyword_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.keyword_column) END,
-            a.relid);
+            a.relid,
+            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'e'), ''));
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS event_ref, NULL::%s AS lead_id,
@@ -498,13 +507,14 @@ BEGIN
                     WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
                          THEN 'lost'
                     ELSE 'open' END AS outcome
-          FROM %9$s d CROSS JOIN @extschema@.settings s$v$,
+          FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
             a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column, a.closed_column,
             CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.owner_column) END,
             CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
             a.relid,
             @extschema@.column_time_sql(format('d.%I', a.closed_column),
-                @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone));
+                @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone),
+            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''));
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -563,16 +573,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                           AND d.deptype = 'e')
 $$;
 
-REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text) IS
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
-COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text) IS
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
 COMMENT ON FUNCTION @extschema@.rebuild_views() IS
