@@ -648,6 +648,16 @@ UPDATE @extschema@.generated_view
            E'$2::pg_catalog.timestamptz AS lo,', E'@extschema@.day_start($2) AS lo,'),
            E'($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi', E'@extschema@.day_start($3 OPERATOR(pg_catalog.+) 1) AS hi')
  WHERE name = 'channel_report';
+-- Issue 10 item 8, issue 12 item 11: the CRM's migrations (renames followed, drops of read columns refused)
+-- The CRM's own migrations on attached tables (doc/crm_schemas.md, "The CRM's migrations"): renamed
+-- columns are followed (mapping, rules, row filter), a column replaced under its old name is taken
+-- over, and a DROP COLUMN of a column the extension reads is refused before it runs.
+CREATE FUNCTION @extschema@.follow_ddl_start() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION @extschema@.follow_ddl_end() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_start ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_start();
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_end ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_end();
 -- <<< crm: attach options
 
 -- generated views built by 0.1.0 name the moved operators; regenerate them as a fresh install would

@@ -151,9 +151,10 @@ LsParseRowFilter(Oid relid, const char *filter)
 	PG_FINALLY();
 	{
 		PopOverrideSearchPath();
-		error_context_stack = callback.previous;
 	}
 	PG_END_TRY();
+	/* after PG_END_TRY, which restores the stack as PG_TRY found it (with the callback) */
+	error_context_stack = callback.previous;
 
 	if (HasForeignFunction(expr, NULL))
 		RefuseFilter(relid, filter, "It calls a function or operator outside pg_catalog.");

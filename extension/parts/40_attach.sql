@@ -409,6 +409,16 @@ BEGIN
     END IF;
 END $$;
 
+-- The CRM's own migrations on attached tables (doc/crm_schemas.md, "The CRM's migrations"): renamed
+-- columns are followed (mapping, rules, row filter), a column replaced under its old name is taken
+-- over, and a DROP COLUMN of a column the extension reads is refused before it runs.
+CREATE FUNCTION @extschema@.follow_ddl_start() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION @extschema@.follow_ddl_end() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_start ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_start();
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_end ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_end();
+
 -- Drop and recreate the canonical views and every generated object from the current attachments.
 CREATE FUNCTION @extschema@.rebuild_views() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
