@@ -1,5 +1,5 @@
 -- bench/attribution_sql.sql — hand-written window-function SQL for three attribution models, giving
--- the weights lead_scoring.attribution() gives (SPEC §6) for conversion 'deal', lookback 90 days,
+-- the weights lead_scoring.attribution() gives (doc/attribution.md) for conversion 'deal', lookback 90 days,
 -- half-life 7 days: views :schema.hand_linear, hand_time_decay, hand_position_based with columns
 -- (conversion_id, lead_id, converted_at, value, event_ref, channel, touched_at, weight, credit).
 -- Conversions are won deals; touchpoints the lead's events with a channel at or before the

@@ -1,7 +1,7 @@
 -- bench/plpgsql_baseline.sql — lead scoring written in PL/pgSQL, as a careful user would write it
 -- without lead_scoring, for the tables b_pl.leads and b_pl.events of bench/schema.sql.
 --
--- Same semantics as lead_scoring (SPEC §3): rules as rows (fit predicates on the lead row, engagement
+-- Same semantics as lead_scoring (doc/scoring.md, "The score"): rules as rows (fit predicates on the lead row, engagement
 -- rules matching events by type and optionally a predicate on an event column), per-event decay by
 -- half-life, max_hits counting the first events by (time, id), max_points capping a rule's total
 -- after decay, score = clamp(round(fit + engagement), floor, ceiling) rounding half away from zero,

@@ -123,7 +123,7 @@ DROP SCHEMA lead_scoring CASCADE;
 DROP SCHEMA "Sales Ops" CASCADE;
 DROP TABLE pointy, other_leads, bad_events, keyless;
 
--- every id type the SPEC names: integer, bigint, uuid, text (each with its generated wrappers)
+-- every id type doc/scoring.md names: integer, bigint, uuid, text (each with its generated wrappers)
 CREATE FUNCTION test_id_type(t regtype) RETURNS TABLE (id_type text, lead text, stored integer, score integer,
                                                        grade text, rescore integer, explained float8)
 LANGUAGE plpgsql AS $$

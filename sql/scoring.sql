@@ -1,4 +1,4 @@
--- The score: SPEC §3's formula (max_hits, max_points, half-life, rounding, floor and ceiling),
+-- The score: doc/scoring.md's formula (max_hits, max_points, half-life, rounding, floor and ceiling),
 -- explain and grade, and how the stored score is kept exact by every kind of write.
 CREATE EXTENSION lead_scoring;
 SET client_min_messages = warning;

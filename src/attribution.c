@@ -1,5 +1,5 @@
 /*
- * attribution.c — multi-touch attribution (SPEC §6).
+ * attribution.c — multi-touch attribution (doc/attribution.md).
  *
  * The weight math (this file's first half) is pure: arrays of touch times and
  * milestone positions in, weights out.  The SQL-callable functions (second

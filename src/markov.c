@@ -26,7 +26,7 @@
  *   for every number of round trips exactly, where a simulation would have to
  *   cut them off.  Self-loops do not occur: consecutive repeats are merged.
  * - P = 0 (no converting path): every removal effect is defined as 0, and the
- *   attribution then splits each conversion linearly (SPEC §6).
+ *   attribution then splits each conversion linearly (doc/attribution.md).
  * - RE(c) lies in [0, 1]; rounding noise outside that range is clamped.
  * - The system is dense, (K + 1)^2 doubles, solved by Gaussian elimination with
  *   partial pivoting: K is limited to MARKOV_MAX_CHANNELS.

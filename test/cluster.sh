@@ -5,7 +5,7 @@
 
 LS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-LS_PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 make gcc libc6-dev"
+LS_PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 make gcc libc6-dev git unzip"
 
 ls_log() { printf '== %s\n' "$*" >&2; }
 

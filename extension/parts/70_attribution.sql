@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Marketing cost and multi-touch attribution (SPEC §5, §6).
+-- Marketing cost and multi-touch attribution (doc/attribution.md).
 -- The weight math, the Markov chain and the lead-by-lead pass are C
 -- (src/attribution.c, src/markov.c); doc/attribution.md defines every model.
 -- ---------------------------------------------------------------------------

@@ -245,7 +245,7 @@ SELECT coalesce(sum(stale), 0) AS stale_without_refresh, count(*) AS checkpoints
   FROM stale_log \gset
 \echo stale_without_refresh :stale_without_refresh in :checkpoints checkpoints, after operations :stale_after_ops
 
--- SPEC §3's invariant
+-- the invariant of doc/scoring.md: stored = score() after refresh_scores()
 BEGIN;
 SELECT lead_scoring.refresh_scores() >= 0 AS refreshed;
 SELECT count(*) AS stale_after_refresh FROM leads WHERE score <> lead_scoring.score(id) \gset

@@ -51,9 +51,24 @@ fail() {
 	failed=1
 }
 
+# every C function a released version's SQL names (its functions and its generated definitions)
+# must still be exported by the new library, declared with PG_FUNCTION_INFO_V1
+c_symbols() {
+	perl -0777 -ne 'for my $s (split /(?=CREATE (?:OR REPLACE )?FUNCTION )/) {
+		next unless $s =~ /^CREATE (?:OR REPLACE )?FUNCTION \@extschema\@\.(\w+)/; my $n = $1;
+		print(($1 // $n), "\n") if $s =~ /\x27MODULE_PATHNAME\x27(?:\s*,\s*\x27(\w+)\x27)?/ }' "$1" | sort -u
+}
+library="$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --pkglibdir)/lead_scoring.so"
+nm -D --defined-only "$library" | awk '{print $3}' | sort -u >"$WORK/exported"
+
 for from in $released; do
 	[ "$from" = "$current" ] && continue
 	echo "== $from -> $current"
+	symbols=$(c_symbols "$root/extension/lead_scoring--$from.sql")
+	[ "$(echo "$symbols" | wc -l)" -gt 30 ] || fail "found only $(echo "$symbols" | wc -l) C functions in $from's script"
+	for sym in $symbols; do
+		grep -qx "pg_finfo_$sym" "$WORK/exported" || fail "$from's SQL calls C function $sym, which the library no longer has"
+	done
 	"$BIN/dropdb" --if-exists $OLD 2>/dev/null
 	"$BIN/dropdb" --if-exists $NEW 2>/dev/null
 	"$BIN/createdb" $OLD
