@@ -1,5 +1,6 @@
 /*
- * score.h — the scoring formula of doc/scoring.md ("The score") and the reading of a lead's row and events.
+ * score.h — the scoring formula of doc/scoring.md ("The score") and the reading of a lead's row and
+ * events.
  *
  *   fit(L)          = sum of the points of the active fit rules that match L's row
  *   engagement(L,t) = sum over engagement rules r of clamp(sum over the first max_hits events e

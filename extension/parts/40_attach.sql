@@ -270,7 +270,8 @@ END $$;
 CREATE FUNCTION @extschema@.attach_events(
     events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
-    keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL) RETURNS void
+    keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    create_index boolean = true) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -311,11 +312,20 @@ BEGIN
 
     -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
     -- event type is included, so that rules on the type alone read the index, not the table.
+    -- create_index => false leaves it to the DBA, who can build it without blocking the CRM's writes
+    -- (CREATE INDEX CONCURRENTLY cannot run inside a function).
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = events AND a.attname = lead_column) THEN
-        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
-        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
-                     type_column;
+        IF create_index THEN
+            EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+            RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                         type_column;
+        ELSE
+            RAISE WARNING 'table % has no index on column "%": scoring reads each lead''s events with a full scan',
+                          events, lead_column
+                USING HINT = format('CREATE INDEX CONCURRENTLY ON %s (%I, %I) INCLUDE (%I);', events, lead_column,
+                                    time_column, type_column);
+        END IF;
     END IF;
 
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
@@ -493,9 +503,12 @@ BEGIN
             a.lead_column, a.type_column,
             @extschema@.column_time_sql(format('e.%I', a.time_column),
                 @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
-            CASE WHEN a.channel_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.channel_column) END,
-            CASE WHEN a.campaign_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.campaign_column) END,
-            CASE WHEN a.keyword_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.keyword_column) END,
+            CASE WHEN a.channel_column IS NULL THEN 'NULL::text'
+                 ELSE format('NULLIF(pg_catalog.btrim(e.%I::text), '''')', a.channel_column) END,
+            CASE WHEN a.campaign_column IS NULL THEN 'NULL::text'
+                 ELSE format('NULLIF(pg_catalog.btrim(e.%I::text), '''')', a.campaign_column) END,
+            CASE WHEN a.keyword_column IS NULL THEN 'NULL::text'
+                 ELSE format('NULLIF(pg_catalog.btrim(e.%I::text), '''')', a.keyword_column) END,
             a.relid,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'e'), ''));
     END LOOP;
@@ -584,13 +597,13 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
-COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text) IS
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
 COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
