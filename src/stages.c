@@ -572,8 +572,9 @@ leads_after(PG_FUNCTION_ARGS)
 	SPI_finish();
 	LsRestoreUser(&saved);
 
-	/* a handoff: marketing (or nothing, at creation) hands the lead to sales */
-	if (FunnelStageOwner(to) == OWNER_SALES &&
+	/* a handoff: marketing (or nothing, at creation) hands the lead to sales; what attach finds
+	 * already happened is the CRM's past, not a handoff to announce */
+	if (FunnelStageOwner(to) == OWNER_SALES && strcmp(reason, REASON_ATTACHED) != 0 &&
 		(is_insert || FunnelStageOwner(from) == OWNER_MARKETING))
 	{
 		char *payload = LsLeadIdText(leads, id);

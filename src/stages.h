@@ -52,6 +52,8 @@ extern const DealMove *StageSetDealMove(const DealMove *move);
 #define REASON_DEAL_OPENED		"deal opened"
 #define REASON_DEAL_WON			"deal won"
 #define REASON_DEAL_LOST		"deal lost"
+/* changes made while a table is attached: the CRM's past, never a handoff (doc/crm_schemas.md) */
+#define REASON_ATTACHED			"attached"
 
 extern void StagesInit(void);
 

@@ -108,6 +108,26 @@ BEGIN
     END IF;
 END $$;
 
+-- What attaching finds is the CRM's past: rescore every lead with the changes logged as reason
+-- 'attached' (no handoff, no NOTIFY; doc/crm_schemas.md, "Attaching a CRM with history").
+-- A promotion is dated by the lead's last event before now (the events that earned the score), never
+-- before the lead's earlier log rows.
+CREATE FUNCTION @extschema@.rescore_attached() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    last_change bigint := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
+    changed bigint;
+BEGIN
+    changed := @extschema@.rescore_all();
+    UPDATE @extschema@.stage_change c
+       SET changed_at = greatest(e.at, (SELECT max(p.changed_at) FROM @extschema@.stage_change p
+                                         WHERE p.lead_id = c.lead_id AND p.change_id <= last_change))
+      FROM (SELECT v.lead_id, max(v.occurred_at) AS at FROM @extschema@.events v
+             WHERE v.occurred_at <= @extschema@.clock() GROUP BY v.lead_id) e
+     WHERE c.change_id > last_change AND c.lead_id = e.lead_id AND c.reason = 'attached';
+    RETURN changed;
+END $$;
+
 -- The relation must be a table (plain or partitioned) that is not attached yet.
 CREATE FUNCTION @extschema@.check_attachable(tbl regclass) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -263,8 +283,8 @@ BEGIN
                    'WHEN (OLD.%I OPERATOR(pg_catalog.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
                    leads, stage_column, stage_column);
     PERFORM @extschema@.rebuild_views();
-    -- ... and are scored now
-    PERFORM @extschema@.rescore_all();
+    -- ... and are scored now (promotions found now are the past: no handoff)
+    PERFORM @extschema@.rescore_attached();
 END $$;
 
 CREATE FUNCTION @extschema@.attach_events(
@@ -338,8 +358,8 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
     PERFORM @extschema@.rebuild_views();
-    -- events already in the table count from now on
-    PERFORM @extschema@.rescore_all();
+    -- events already in the table count from now on (promotions they bring are the past: no handoff)
+    PERFORM @extschema@.rescore_attached();
 END $$;
 
 CREATE FUNCTION @extschema@.attach_deals(
@@ -384,6 +404,41 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
+    PERFORM @extschema@.backfill_deals(deals);
+END $$;
+
+-- The deals already in a table attached now move their leads as they would have: won -> customer,
+-- open -> opportunity, only lost -> lost, where the transition rules allow; logged with reason
+-- 'attached' (no handoff, no NOTIFY) and dated by the deal's close time where it has one.
+CREATE FUNCTION @extschema@.backfill_deals(deals regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    l @extschema@.attachment;
+    last_change bigint;
+BEGIN
+    SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
+    last_change := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
+    CREATE TEMP TABLE lead_scoring_backfill ON COMMIT DROP AS
+    SELECT d.lead_id,
+           CASE WHEN bool_or(d.outcome = 'won') THEN 'customer'
+                WHEN bool_or(d.outcome = 'open') THEN 'opportunity'
+                ELSE 'lost' END::@extschema@.funnel_stage AS stage,
+           CASE WHEN bool_or(d.outcome = 'won') THEN min(d.closed_at) FILTER (WHERE d.outcome = 'won')
+                WHEN bool_or(d.outcome = 'open') THEN NULL
+                ELSE max(d.closed_at) END AS at
+      FROM @extschema@.deals d
+     WHERE d.source = deals AND d.lead_id IS NOT NULL
+     GROUP BY d.lead_id;
+    EXECUTE format($u$
+        UPDATE %1$s l SET %2$I = b.stage
+          FROM pg_temp.lead_scoring_backfill b
+         WHERE l.%3$I OPERATOR(pg_catalog.=) b.lead_id AND l.%2$I <> b.stage
+           AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
+        l.relid, l.stage_column, l.id_column);
+    UPDATE @extschema@.stage_change c SET changed_at = b.at
+      FROM pg_temp.lead_scoring_backfill b
+     WHERE c.change_id > last_change AND c.lead_id = b.lead_id AND b.at IS NOT NULL AND c.reason = 'attached';
+    DROP TABLE pg_temp.lead_scoring_backfill;
 END $$;
 
 CREATE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
