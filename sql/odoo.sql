@@ -58,8 +58,10 @@ INSERT INTO crm_stage (name, sequence, is_won) VALUES ('{"en_US": "New"}', 1, fa
 
 -- the DBA attaches the tables: UTC naive datetimes, messages of leads only, archived leads left out
 RESET search_path;
+-- and the kanban columns Qualified, Proposition and Won are funnel stages (New is left to the scores)
 SELECT lead_scoring.attach_leads('odoo.crm_lead', owner_column => 'user_id', created_column => 'create_date',
-                                 time_zone => 'UTC', row_filter => 'active');
+                                 time_zone => 'UTC', row_filter => 'active', crm_stage_column => 'stage_id',
+                                 crm_stage_map => '{"2": "sql", "3": "opportunity", "4": "customer"}');
 SELECT lead_scoring.attach_events('odoo.mail_message', lead_column => 'res_id', type_column => 'message_type',
                                   time_column => 'date', time_zone => 'UTC', row_filter => $$model = 'crm.lead'$$);
 SELECT lead_scoring.attach_deals('odoo.sale_order', lead_column => 'opportunity_id', amount_column => 'amount_total',
@@ -104,18 +106,20 @@ UPDATE mail_message SET res_id = 2 WHERE model = 'crm.lead' AND res_id = 3;
 UPDATE crm_lead SET active = false, write_date = '2026-03-02 09:00:00' WHERE id = 3;
 -- by hand: lead 2 = 10 + 2 e-mails 20 + comment 5 = 35 (mql); lead 3 keeps no message: 0
 SELECT id, active, stage, score, lead_scoring.score(id) AS computed FROM crm_lead ORDER BY id;
--- the archived duplicate is not a lead any more: two leads reached mql, not three
+-- the archived duplicate is not a lead any more; leads 1, 2 and 4 (in sql) have passed mql
 SELECT lead_id, stage FROM lead_scoring.leads ORDER BY lead_id;
 SELECT stage, now_in, ever_reached FROM lead_scoring.funnel WHERE stage IN ('new', 'mql') ORDER BY stage;
 
--- a batch write of the ORM (stage drag of two cards) and a quotation confirmed for lead 1
+-- a batch write of the ORM (two cards dragged to Proposition) and a quotation confirmed for lead 1
 UPDATE crm_lead SET stage_id = 3, date_last_stage_update = '2026-03-02 09:10:00' WHERE id IN (1, 2);
 INSERT INTO sale_order (name, state, date_order, partner_id, amount_total, user_id, opportunity_id) VALUES
     ('S00001', 'draft', '2026-03-02 09:20:00', 3, 1200, 1, 1),
     ('S00002', 'draft', '2026-03-02 09:25:00', 4, 800, 2, 2) RETURNING id, name;
 UPDATE sale_order SET state = 'sale' WHERE name = 'S00001';
 UPDATE sale_order SET state = 'cancel' WHERE name = 'S00002';
-SELECT id, stage FROM crm_lead ORDER BY id;
+SELECT id, stage_id, stage FROM crm_lead ORDER BY id;
+-- lead 4 was created in Qualified by a salesperson: no handoff; leads 1 and 2 dragged from mql are
+SELECT lead_id, stage, status FROM lead_scoring.handoffs ORDER BY lead_id;
 SELECT deal_ref, lead_id, amount, outcome, owner FROM lead_scoring.deals ORDER BY deal_ref;
 
 -- the same readings in every session TimeZone (naive UTC declared at attach)

@@ -15,6 +15,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -135,6 +136,41 @@ TimeZoneOf(HeapTuple tup, TupleDesc desc, text **as_text)
 	return zone;
 }
 
+/* The CRM stage map of a leads attachment: parallel arrays of CRM values and funnel stages. */
+static void
+CrmStageMap(LeadsAttachment *l, HeapTuple tup, TupleDesc desc)
+{
+	bool isnull;
+	Datum keys = SPI_getbinval(tup, desc, SPI_fnumber(desc, "crm_stage_keys"), &isnull);
+	Datum stages = SPI_getbinval(tup, desc, SPI_fnumber(desc, "crm_stage_stages"), &isnull);
+	char *enforce = SPI_getvalue(tup, desc, SPI_fnumber(desc, "crm_stage_enforce"));
+	Datum *k;
+	Datum *v;
+	int nk;
+	int nv;
+	int i;
+
+	l->crm_stage_enforce = enforce != NULL && strcmp(enforce, "true") == 0;
+	if (isnull)
+		return;
+	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &k, NULL, &nk);
+	deconstruct_array(DatumGetArrayTypeP(stages), TEXTOID, -1, false, TYPALIGN_INT, &v, NULL, &nv);
+	l->crm_stage_count = Min(nk, nv);
+	l->crm_stage_values = palloc(sizeof(char *) * Max(nk, 1));
+	l->crm_stage_targets = palloc(sizeof(FunnelStage) * Max(nk, 1));
+	for (i = 0; i < l->crm_stage_count; i++)
+	{
+		char *label = TextDatumGetCString(v[i]);
+
+		l->crm_stage_values[i] = TextDatumGetCString(k[i]);
+		if (!FunnelStageParse(label, &l->crm_stage_targets[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("crm_stage_map of %s maps %s to \"%s\", which is no funnel stage",
+							l->qualname, quote_literal_cstr(l->crm_stage_values[i]), label)));
+	}
+}
+
 static LeadsAttachment *
 BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 {
@@ -150,6 +186,9 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
 	l->time_zone = TimeZoneOf(tup, desc, &l->time_zone_text);
 	l->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+	l->crm_stage_att = MappedColumn(relid, tup, desc, "crm_stage_column", false);
+	if (l->crm_stage_att != InvalidAttrNumber)
+		CrmStageMap(l, tup, desc);
 	l->id_col = QuotedColumn(relid, l->id_att);
 	l->stage_col = QuotedColumn(relid, l->stage_att);
 	l->score_col = QuotedColumn(relid, l->score_att);
@@ -293,7 +332,17 @@ BuildAttachments(void)
 			" status_column, closed_column, cost_column,"
 			/* read by name through jsonb: a database still on 0.1.0 has no such column */
 			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone' AS time_zone,"
-			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'row_filter' AS row_filter"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'row_filter' AS row_filter,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'crm_stage_column' AS "
+			"crm_stage_column,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'crm_stage_enforce' AS "
+			"crm_stage_enforce,"
+			" (SELECT pg_catalog.array_agg(m.key ORDER BY m.key) FROM pg_catalog.jsonb_each_text("
+			"   pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(a)) OPERATOR(pg_catalog.->)"
+			"   'crm_stage_map') AS m) AS crm_stage_keys,"
+			" (SELECT pg_catalog.array_agg(m.value ORDER BY m.key) FROM pg_catalog.jsonb_each_text("
+			"   pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(a)) OPERATOR(pg_catalog.->)"
+			"   'crm_stage_map') AS m) AS crm_stage_stages"
 			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");

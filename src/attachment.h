@@ -15,6 +15,8 @@
 #include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
 
+#include "funnel_stage.h"
+
 typedef struct LeadsAttachment
 {
 	Oid relid;
@@ -27,7 +29,13 @@ typedef struct LeadsAttachment
 	char *time_zone;		/* zone of naive time columns (attach's time_zone), or NULL */
 	text *time_zone_text;	/* the same as text, for LsColumnTime */
 	char *row_filter;		/* attach's row_filter as stored (bare columns), or NULL */
-	char *id_col;			/* quoted column names, for SPI queries */
+	/* the CRM's own stage (attach's crm_stage_column) and its map onto funnel stages */
+	AttrNumber crm_stage_att; /* InvalidAttrNumber when not mapped */
+	int crm_stage_count;
+	char **crm_stage_values;		/* the CRM stage values, as their text output */
+	FunnelStage *crm_stage_targets; /* the funnel stage of each */
+	bool crm_stage_enforce;			/* check CRM moves against the transition rules */
+	char *id_col;					/* quoted column names, for SPI queries */
 	char *stage_col;
 	char *score_col;
 	/* the lead id's type: every lead id the extension handles has it */

@@ -379,6 +379,17 @@ StageForWrite(const LeadWrite *write)
 				reason = REASON_THRESHOLD;
 		}
 	}
+	else if (write->crm_move)
+	{
+		/* the CRM's own stage moved (a card dragged either way): followed and logged, checked
+		 * against the transition rules only when the attachment asks for it */
+		if (!write->is_insert && leads->crm_stage_enforce && ls_enforce_transitions &&
+			!TransitionAllowed(write->old_stage, write->new_stage))
+			RefuseTransition(leads, write->lead_id, write->old_stage, write->new_stage);
+		result = write->new_stage;
+		if (write->is_insert || result != write->old_stage)
+			reason = REASON_CRM_STAGE;
+	}
 	else if (!write->is_insert && write->new_stage != write->old_stage)
 	{
 		/* the writer's own change: checked, and never overridden by scores in the same write */

@@ -20,6 +20,7 @@ typedef struct LeadWrite
 	FunnelStage new_stage; /* the stage the row is being written with */
 	int32 old_score;	   /* valid when !is_insert */
 	int32 new_score;	   /* the freshly computed score */
+	bool crm_move;		   /* new_stage comes from the CRM's own stage (crm_stage_column) */
 } LeadWrite;
 
 /*
@@ -53,7 +54,9 @@ extern const DealMove *StageSetDealMove(const DealMove *move);
 #define REASON_DEAL_WON			"deal won"
 #define REASON_DEAL_LOST		"deal lost"
 /* changes made while a table is attached: the CRM's past, never a handoff (doc/crm_schemas.md) */
-#define REASON_ATTACHED			"attached"
+#define REASON_ATTACHED "attached"
+/* a move of the CRM's own stage (a card dragged in its pipeline; doc/crm_schemas.md) */
+#define REASON_CRM_STAGE "crm stage"
 
 extern void StagesInit(void);
 

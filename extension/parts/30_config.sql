@@ -120,7 +120,10 @@ CREATE TABLE @extschema@.attachment (
     cost_column    name,            -- deals
     attached_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     time_zone      text,            -- the zone naive timestamp and date columns are written in; NULL: the reader's
-    row_filter     text             -- which rows are CRM rows (checked, schema-qualified SQL); NULL: all
+    row_filter     text,            -- which rows are CRM rows (checked, schema-qualified SQL); NULL: all
+    crm_stage_column name,          -- leads: the CRM's own stage (its pipeline)
+    crm_stage_map  jsonb,           -- leads: {"CRM stage value": "funnel stage", ...}
+    crm_stage_enforce boolean       -- leads: check the CRM's moves against the transition rules
 );
 CREATE UNIQUE INDEX attachment_one_leads_table ON @extschema@.attachment (kind) WHERE kind = 'leads';
 COMMENT ON TABLE @extschema@.attachment IS 'CRM tables attached with attach_leads, attach_events and attach_deals';

@@ -165,8 +165,8 @@ END $$;
 
 CREATE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
-    owner_column name = NULL, created_column name = NULL, time_zone text = NULL, row_filter text = NULL)
-    RETURNS void
+    owner_column name = NULL, created_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype;
@@ -203,6 +203,7 @@ BEGIN
             @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
     END IF;
     PERFORM @extschema@.check_time_zone(leads, time_zone, ARRAY[created_column]);
+    PERFORM @extschema@.check_crm_stage_map(leads, crm_stage_column, crm_stage_map);
 
     -- stage_change keeps its rows across detach; a new leads table must use the same id type
     log_type := (SELECT a.atttypid FROM pg_attribute a
@@ -233,9 +234,11 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
-                                        created_column, time_zone, row_filter)
+                                        created_column, time_zone, row_filter, crm_stage_column, crm_stage_map,
+                                        crm_stage_enforce)
     VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone,
-            @extschema@.row_filter_sql(leads, row_filter));
+            @extschema@.row_filter_sql(leads, row_filter), crm_stage_column, crm_stage_map,
+            CASE WHEN crm_stage_column IS NOT NULL THEN crm_stage_enforce END);
 
     IF log_type IS NULL THEN
         EXECUTE format($ddl$
@@ -283,6 +286,8 @@ BEGIN
                    'WHEN (OLD.%I OPERATOR(pg_catalog.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
                    leads, stage_column, stage_column);
     PERFORM @extschema@.rebuild_views();
+    -- ... take the funnel stage of their CRM stage ...
+    PERFORM @extschema@.backfill_crm_stage();
     -- ... and are scored now (promotions found now are the past: no handoff)
     PERFORM @extschema@.rescore_attached();
 END $$;
@@ -405,6 +410,58 @@ BEGIN
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
     PERFORM @extschema@.backfill_deals(deals);
+END $$;
+
+-- attach_leads' crm_stage_map: keys must be values of the CRM's stage column, values funnel stages.
+CREATE FUNCTION @extschema@.check_crm_stage_map(leads regclass, col name, map jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regtype;
+    k text;
+    v text;
+BEGIN
+    IF col IS NULL THEN
+        IF map IS NOT NULL THEN
+            RAISE EXCEPTION 'crm_stage_map needs a crm_stage_column' USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Name the column holding the CRM''s own stage: crm_stage_column => ''stage_id''.';
+        END IF;
+        RETURN;
+    END IF;
+    t := @extschema@.column_type(leads, col, 'crm_stage_column');
+    IF map IS NULL OR jsonb_typeof(map) <> 'object' THEN
+        RAISE EXCEPTION 'crm_stage_map must be a JSON object mapping values of column "%" to funnel stages', col
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example crm_stage_map => ''{"1": "mql", "2": "sql", "4": "customer"}''.';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each_text(map) LOOP
+        BEGIN
+            EXECUTE format('SELECT %L::%s', k, format_type(t, NULL));
+        EXCEPTION WHEN data_exception THEN
+            RAISE EXCEPTION 'crm_stage_map key % is not a value of column "%" (type %)', quote_literal(k), col,
+                            format_type(t, NULL)
+                USING ERRCODE = 'invalid_parameter_value';
+        END;
+        PERFORM v::@extschema@.funnel_stage;
+    END LOOP;
+END $$;
+
+-- A leads table attached with a crm_stage_map: every lead takes the funnel stage of its CRM stage,
+-- where the transition rules allow, logged as 'attached' (the CRM's past).
+CREATE FUNCTION @extschema@.backfill_crm_stage() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    l @extschema@.attachment;
+BEGIN
+    SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
+    IF l.crm_stage_column IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format($u$
+        UPDATE %1$s l SET %2$I = m.stage
+          FROM (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
+         WHERE l.%3$I::text OPERATOR(pg_catalog.=) m.key AND l.%2$I <> m.stage
+           AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
+        l.relid, l.stage_column, l.crm_stage_column) USING l.crm_stage_map;
 END $$;
 
 -- The deals already in a table attached now move their leads as they would have: won -> customer,
@@ -651,12 +708,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                           AND d.deptype = 'e')
 $$;
 
-REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text) IS
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';

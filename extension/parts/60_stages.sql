@@ -42,6 +42,7 @@ SELECT c.lead_id,
  WHERE @extschema@.stage_owner(c.to_stage) = 'sales'
    AND (c.from_stage IS NULL OR @extschema@.stage_owner(c.from_stage) = 'marketing')
    AND c.reason <> 'attached'
+   AND NOT (c.from_stage IS NULL AND c.reason = 'crm stage')
 $def$),
 
 -- One row per stage.  Along the main line (new .. customer) a lead has reached a stage when it
