@@ -767,6 +767,34 @@ $r$, $r$   AND c.reason <> 'attached'
    AND NOT (c.from_stage IS NULL AND c.reason = 'crm stage')
 $r$)
  WHERE name = 'handoffs';
+-- removed leads (deleted, or outside the leads row filter: archived, soft-deleted, merged away) leave
+-- the handoff, funnel and stage reports (doc/crm_schemas.md, "Leads that leave")
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$  LEFT JOIN @extschema@.leads l ON l.lead_id = c.lead_id
+$r$,
+                            $r$  JOIN @extschema@.leads l ON l.lead_id = c.lead_id
+$r$)
+ WHERE name = 'handoffs';
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$    SELECT c.lead_id, c.to_stage AS stage FROM @extschema@.stage_change c
+    UNION
+$r$,
+                            $r$    SELECT c.lead_id, c.to_stage AS stage FROM @extschema@.stage_change c
+     WHERE EXISTS (SELECT FROM @extschema@.leads l WHERE l.lead_id = c.lead_id)
+    UNION
+$r$)
+ WHERE name = 'funnel';
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$      FROM @extschema@.stage_change c
+)
+SELECT f.stage,
+       count(t.seconds) AS leads_left,$r$,
+                            $r$      FROM @extschema@.stage_change c
+     WHERE EXISTS (SELECT FROM @extschema@.leads l WHERE l.lead_id = c.lead_id)
+)
+SELECT f.stage,
+       count(t.seconds) AS leads_left,$r$)
+ WHERE name = 'stage_durations';
 -- channel_report's period starts at midnight in the declared zone (day_start)
 UPDATE @extschema@.generated_view
    SET definition = replace(replace(definition,
