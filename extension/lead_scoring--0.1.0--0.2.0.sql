@@ -222,6 +222,8 @@ ALTER TABLE @extschema@.attachment ADD COLUMN row_filter text;
 ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_column name;
 ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_map jsonb;
 ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_enforce boolean;
+ALTER TABLE @extschema@.attachment ADD COLUMN owner_label name;
+ALTER TABLE @extschema@.attachment ADD COLUMN amount_scale numeric;
 CREATE FUNCTION @extschema@.column_time_sql(expr text, t regtype, zone text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN t = 'timestamptz'::regtype THEN expr
@@ -362,11 +364,38 @@ BEGIN
         l.relid, l.stage_column, l.crm_stage_column) USING l.crm_stage_map;
 END $$;
 
+CREATE FUNCTION @extschema@.fk_label_sql(tbl regclass, col name, label name, alias text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ref regclass;
+    refcol name;
+    eq oid;
+BEGIN
+    SELECT c.confrelid::regclass, a.attname, c.conpfeqop[1] INTO ref, refcol, eq
+      FROM pg_constraint c
+      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = c.confkey[1]
+     WHERE c.conrelid = tbl AND c.contype = 'f' AND cardinality(c.conkey) = 1
+       AND c.conkey[1] = (SELECT x.attnum FROM pg_attribute x WHERE x.attrelid = tbl AND x.attname = col
+                             AND NOT x.attisdropped)
+     ORDER BY c.oid LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % has no foreign key to look its label up in', col, tbl
+            USING ERRCODE = 'invalid_foreign_key',
+                  HINT = 'owner_label names a column of the table the owner column references.';
+    END IF;
+    PERFORM @extschema@.column_type(ref, label, 'owner_label');
+    RETURN format('(SELECT r.%I::text FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)', label, ref, refcol,
+                  quote_ident((SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                                WHERE o.oid = eq)),
+                  (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
+END $$;
+
 DROP FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name);
 CREATE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
     owner_column name = NULL, created_column name = NULL, time_zone text = NULL, row_filter text = NULL,
-    crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false) RETURNS void
+    crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false,
+    owner_label name = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype;
@@ -396,6 +425,9 @@ BEGIN
     END IF;
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
+    END IF;
+    IF owner_label IS NOT NULL THEN
+        PERFORM @extschema@.fk_label_sql(leads, owner_column, owner_label, 'l');
     END IF;
     IF created_column IS NOT NULL THEN
         PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
@@ -435,10 +467,10 @@ BEGIN
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
                                         created_column, time_zone, row_filter, crm_stage_column, crm_stage_map,
-                                        crm_stage_enforce)
+                                        crm_stage_enforce, owner_label)
     VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone,
             @extschema@.row_filter_sql(leads, row_filter), crm_stage_column, crm_stage_map,
-            CASE WHEN crm_stage_column IS NOT NULL THEN crm_stage_enforce END);
+            CASE WHEN crm_stage_column IS NOT NULL THEN crm_stage_enforce END, owner_label);
 
     IF log_type IS NULL THEN
         EXECUTE format($ddl$
@@ -475,7 +507,9 @@ BEGIN
                          @extschema@.column_time_sql(format('l.%I', created_column),
                              @extschema@.column_type(leads, created_column, 'created_column'), time_zone)) END,
         score_column,
-        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
+        CASE WHEN owner_column IS NULL THEN 'NULL'
+             WHEN owner_label IS NOT NULL THEN @extschema@.fk_label_sql(leads, owner_column, owner_label, 'l')
+             ELSE format('l.%I::text', owner_column) END,
         leads);
 
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
@@ -572,7 +606,8 @@ DROP FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, n
 CREATE FUNCTION @extschema@.attach_deals(
     deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
-    cost_column name = NULL, time_zone text = NULL, row_filter text = NULL) RETURNS void
+    cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    owner_label name = NULL, amount_scale numeric = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -585,11 +620,23 @@ BEGIN
         @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
     PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
         @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
-    PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
-        @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    -- closed_column => NULL: the CRM has no close time (Twenty's "closeDate" is an expected date); a won
+    -- status alone makes a won deal, closed when its lead became customer
+    IF closed_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    END IF;
     PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column]);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF owner_label IS NOT NULL THEN
+        PERFORM @extschema@.fk_label_sql(deals, owner_column, owner_label, 'd');
+    END IF;
+    IF amount_scale <= 0 THEN
+        RAISE EXCEPTION 'amount_scale must be positive, not %', amount_scale
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Amounts stored in micros (Twenty''s "amountAmountMicros") take amount_scale => 0.000001.';
     END IF;
     IF cost_column IS NOT NULL THEN
         PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
@@ -597,9 +644,10 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
-                                        closed_column, owner_column, cost_column, time_zone, row_filter)
+                                        closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
+                                        amount_scale)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
-            cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter));
+            cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale);
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -663,7 +711,9 @@ BEGIN
         SELECT l.%1$I AS lead_id, l.%2$I AS stage, l.%3$I AS score, %4$s AS owner, %5$s AS created_at
           FROM %6$s l%7$s$v$,
         a.id_column, a.stage_column, a.score_column,
-        CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('l.%I::text', a.owner_column) END,
+        CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
+             WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'l')
+             ELSE format('l.%I::text', a.owner_column) END,
         CASE WHEN a.created_column IS NULL
              THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c '
                          'WHERE c.lead_id OPERATOR(pg_catalog.=) l.%I)', a.id_column)
@@ -707,21 +757,31 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
-               d.%4$I::numeric AS amount, d.%5$I::text AS status, %10$s AS closed_at,
+               d.%4$I::numeric%12$s AS amount, d.%5$I::text AS status, %10$s AS closed_at,
                %7$s AS owner, %8$s AS cost,
                CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
-                         AND d.%6$I IS NOT NULL THEN 'won'
+                         AND %6$s THEN 'won'
                     WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
                          THEN 'lost'
                     ELSE 'open' END AS outcome
           FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
-            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column, a.closed_column,
-            CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.owner_column) END,
+            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column,
+            CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
+            CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
+                 WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'd')
+                 ELSE format('d.%I::text', a.owner_column) END,
             CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
             a.relid,
-            @extschema@.column_time_sql(format('d.%I', a.closed_column),
-                @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone),
-            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''));
+            CASE WHEN a.closed_column IS NULL
+                 THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c'
+                             ' WHERE c.lead_id OPERATOR(pg_catalog.=) d.%I'
+                             ' AND c.to_stage OPERATOR(pg_catalog.=) ''customer''::@extschema@.funnel_stage)',
+                             a.lead_column)
+                 ELSE @extschema@.column_time_sql(format('d.%I', a.closed_column),
+                          @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
+            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
+            CASE WHEN a.amount_scale IS NULL THEN ''
+                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END);
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -751,14 +811,14 @@ BEGIN
     END LOOP;
 END $$;
 
-REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean) IS
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 -- a lead created directly in a sales stage of the CRM is no handoff
 UPDATE @extschema@.generated_view

@@ -59,14 +59,16 @@ INSERT INTO crm_stage (name, sequence, is_won) VALUES ('{"en_US": "New"}', 1, fa
 -- the DBA attaches the tables: UTC naive datetimes, messages of leads only, archived leads left out
 RESET search_path;
 -- and the kanban columns Qualified, Proposition and Won are funnel stages (New is left to the scores)
-SELECT lead_scoring.attach_leads('odoo.crm_lead', owner_column => 'user_id', created_column => 'create_date',
+-- owners are res_users ids: reports show their login
+SELECT lead_scoring.attach_leads('odoo.crm_lead', owner_column => 'user_id', owner_label => 'login',
+                                 created_column => 'create_date',
                                  time_zone => 'UTC', row_filter => 'active', crm_stage_column => 'stage_id',
                                  crm_stage_map => '{"2": "sql", "3": "opportunity", "4": "customer"}');
 SELECT lead_scoring.attach_events('odoo.mail_message', lead_column => 'res_id', type_column => 'message_type',
                                   time_column => 'date', time_zone => 'UTC', row_filter => $$model = 'crm.lead'$$);
 SELECT lead_scoring.attach_deals('odoo.sale_order', lead_column => 'opportunity_id', amount_column => 'amount_total',
                                  status_column => 'state', closed_column => 'date_order', owner_column => 'user_id',
-                                 time_zone => 'UTC');
+                                 owner_label => 'login', time_zone => 'UTC');
 -- Odoo's confirmed quotation is 'sale', a cancelled one 'cancel'
 UPDATE lead_scoring.settings SET won_statuses = '{sale,done}', lost_statuses = '{cancel}';
 INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points, max_points) VALUES
@@ -119,7 +121,7 @@ UPDATE sale_order SET state = 'sale' WHERE name = 'S00001';
 UPDATE sale_order SET state = 'cancel' WHERE name = 'S00002';
 SELECT id, stage_id, stage FROM crm_lead ORDER BY id;
 -- lead 4 was created in Qualified by a salesperson: no handoff; leads 1 and 2 dragged from mql are
-SELECT lead_id, stage, status FROM lead_scoring.handoffs ORDER BY lead_id;
+SELECT lead_id, owner, stage, status FROM lead_scoring.handoffs ORDER BY lead_id;
 SELECT deal_ref, lead_id, amount, outcome, owner FROM lead_scoring.deals ORDER BY deal_ref;
 
 -- the same readings in every session TimeZone (naive UTC declared at attach)

@@ -53,9 +53,11 @@ SELECT lead_scoring.attach_leads('workspace_demo.person', created_column => 'cre
 SELECT lead_scoring.attach_events('workspace_demo."timelineActivity"', lead_column => 'targetPersonId',
                                   type_column => 'name', time_column => 'happensAt',
                                   row_filter => '"deletedAt" IS NULL');
+-- amounts are in micros; "closeDate" is an expected date, so a won stage alone is a won deal
 SELECT lead_scoring.attach_deals('workspace_demo.opportunity', lead_column => 'pointOfContactId',
-                                 amount_column => 'amountAmountMicros', status_column => 'stage',
-                                 closed_column => 'closeDate', row_filter => '"deletedAt" IS NULL');
+                                 amount_column => 'amountAmountMicros', amount_scale => 0.000001,
+                                 status_column => 'stage', closed_column => NULL,
+                                 row_filter => '"deletedAt" IS NULL');
 UPDATE lead_scoring.settings SET won_statuses = '{customer}', lost_statuses = '{}';
 INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points, max_points) VALUES
     ('work e-mail', 'fit', NULL, 'emailsPrimaryEmail', 'valid_email', NULL, 10, NULL),
@@ -96,16 +98,18 @@ UPDATE person SET "deletedAt" = now() WHERE id = '00000000-0000-0000-0000-000000
 SELECT "nameFirstName", stage, score, lead_scoring.score(id) AS computed FROM person ORDER BY "nameFirstName";
 SELECT count(*) AS people FROM lead_scoring.leads;
 
--- opportunities (amounts stay in micros as Twenty stores them); card moves both ways; a won card
+-- opportunities: card moves both ways; a card dragged to CUSTOMER (its expected "closeDate" left in the
+-- future) is won now
 INSERT INTO opportunity (id, name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId") VALUES
     ('00000000-0000-0000-0000-0000000000f1', 'Acme deal', 24000000000, 'USD', 'MEETING', '00000000-0000-0000-0000-000000000001'),
     ('00000000-0000-0000-0000-0000000000f2', 'Acme upsell', 5000000000, 'USD', 'NEW', '00000000-0000-0000-0000-000000000002')
 RETURNING name, stage;
 UPDATE opportunity SET stage = 'PROPOSAL' WHERE name = 'Acme deal';
 UPDATE opportunity SET stage = 'MEETING' WHERE name = 'Acme deal';
-UPDATE opportunity SET stage = 'CUSTOMER', "closeDate" = '2026-03-02 10:00+00' WHERE name = 'Acme deal';
+UPDATE opportunity SET "closeDate" = '2026-06-30 00:00+00' WHERE name = 'Acme deal';
+UPDATE opportunity SET stage = 'CUSTOMER' WHERE name = 'Acme deal';
 SELECT "nameFirstName", stage FROM person ORDER BY "nameFirstName";
-SELECT amount, status, outcome FROM lead_scoring.deals ORDER BY amount;
+SELECT amount, status, outcome, closed_at FROM lead_scoring.deals ORDER BY amount;
 
 -- a soft-deleted opportunity is no deal; deleting a person sets the opportunity's contact to NULL
 UPDATE opportunity SET "deletedAt" = now() WHERE name = 'Acme upsell';

@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
@@ -20,6 +21,8 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -136,6 +139,44 @@ TimeZoneOf(HeapTuple tup, TupleDesc desc, text **as_text)
 	return zone;
 }
 
+/*
+ * The query giving the label of a key column's row in the table its foreign key references
+ * (attach's owner_label: Odoo's user_id -> res_users.login): $1 is the key.
+ */
+static char *
+LabelQuery(Oid relid, AttrNumber att, const char *label)
+{
+	Relation rel = table_open(relid, AccessShareLock);
+	List *fkeys = RelationGetFKeyList(rel);
+	ListCell *lc;
+	char *query = NULL;
+
+	foreach (lc, fkeys)
+	{
+		ForeignKeyCacheInfo *fk = lfirst(lc);
+		AttrNumber label_att;
+
+		if (fk->nkeys != 1 || fk->conkey[0] != att)
+			continue;
+		label_att = get_attnum(fk->confrelid, label);
+		if (label_att == InvalidAttrNumber)
+			break;
+		query = psprintf("SELECT r.%s::pg_catalog.text FROM %s r WHERE r.%s %s $1",
+						 QuotedColumn(fk->confrelid, label_att), QualifiedName(fk->confrelid),
+						 QuotedColumn(fk->confrelid, fk->confkey[0]),
+						 QualifiedOperator(fk->conpfeqop[0]));
+		break;
+	}
+	table_close(rel, AccessShareLock);
+	if (query == NULL)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+						errmsg("owner_label \"%s\" of attached table \"%s\" no longer resolves",
+							   label, get_rel_name(relid)),
+						errhint("The owner column must keep its foreign key to a table with that "
+								"column; detach and attach again.")));
+	return query;
+}
+
 /* The CRM stage map of a leads attachment: parallel arrays of CRM values and funnel stages. */
 static void
 CrmStageMap(LeadsAttachment *l, HeapTuple tup, TupleDesc desc)
@@ -186,6 +227,12 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
 	l->time_zone = TimeZoneOf(tup, desc, &l->time_zone_text);
 	l->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+	{
+		char *label = SPI_getvalue(tup, desc, SPI_fnumber(desc, "owner_label"));
+
+		l->owner_label_query =
+			label && l->owner_att ? LabelQuery(relid, l->owner_att, label) : NULL;
+	}
 	l->crm_stage_att = MappedColumn(relid, tup, desc, "crm_stage_column", false);
 	if (l->crm_stage_att != InvalidAttrNumber)
 		CrmStageMap(l, tup, desc);
@@ -268,12 +315,12 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	d->lead_att = MappedColumn(relid, tup, desc, "lead_column", true);
 	d->amount_att = MappedColumn(relid, tup, desc, "amount_column", true);
 	d->status_att = MappedColumn(relid, tup, desc, "status_column", true);
-	d->closed_att = MappedColumn(relid, tup, desc, "closed_column", true);
+	d->closed_att = MappedColumn(relid, tup, desc, "closed_column", false);
 	d->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	d->cost_att = MappedColumn(relid, tup, desc, "cost_column", false);
 	d->amount_type = get_atttype(relid, d->amount_att);
 	d->status_type = get_atttype(relid, d->status_att);
-	d->closed_type = get_atttype(relid, d->closed_att);
+	d->closed_type = d->closed_att ? get_atttype(relid, d->closed_att) : InvalidOid;
 	d->time_zone = TimeZoneOf(tup, desc, &d->time_zone_text);
 	{
 		char *filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
@@ -335,6 +382,7 @@ BuildAttachments(void)
 			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'row_filter' AS row_filter,"
 			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'crm_stage_column' AS "
 			"crm_stage_column,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'owner_label' AS owner_label,"
 			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'crm_stage_enforce' AS "
 			"crm_stage_enforce,"
 			" (SELECT pg_catalog.array_agg(m.key ORDER BY m.key) FROM pg_catalog.jsonb_each_text("

@@ -24,11 +24,12 @@ typedef struct LeadsAttachment
 	AttrNumber id_att;
 	AttrNumber stage_att;
 	AttrNumber score_att;
-	AttrNumber owner_att;	/* InvalidAttrNumber when not mapped */
-	AttrNumber created_att; /* InvalidAttrNumber when not mapped */
-	char *time_zone;		/* zone of naive time columns (attach's time_zone), or NULL */
-	text *time_zone_text;	/* the same as text, for LsColumnTime */
-	char *row_filter;		/* attach's row_filter as stored (bare columns), or NULL */
+	AttrNumber owner_att;	 /* InvalidAttrNumber when not mapped */
+	AttrNumber created_att;	 /* InvalidAttrNumber when not mapped */
+	char *time_zone;		 /* zone of naive time columns (attach's time_zone), or NULL */
+	text *time_zone_text;	 /* the same as text, for LsColumnTime */
+	char *row_filter;		 /* attach's row_filter as stored (bare columns), or NULL */
+	char *owner_label_query; /* attach's owner_label: SQL giving the label of owner $1, or NULL */
 	/* the CRM's own stage (attach's crm_stage_column) and its map onto funnel stages */
 	AttrNumber crm_stage_att; /* InvalidAttrNumber when not mapped */
 	int crm_stage_count;
@@ -79,9 +80,9 @@ typedef struct DealsAttachment
 	AttrNumber lead_att;
 	AttrNumber amount_att;
 	AttrNumber status_att;
-	AttrNumber closed_att;
-	AttrNumber owner_att; /* InvalidAttrNumber when not mapped */
-	AttrNumber cost_att;  /* InvalidAttrNumber when not mapped */
+	AttrNumber closed_att; /* InvalidAttrNumber: a won status alone is a won deal */
+	AttrNumber owner_att;  /* InvalidAttrNumber when not mapped */
+	AttrNumber cost_att;   /* InvalidAttrNumber when not mapped */
 	Oid amount_type;
 	Oid status_type;
 	Oid closed_type;

@@ -80,6 +80,9 @@ OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 
 	if (StatusIn(status, settings->won_statuses, settings->nwon))
 	{
+		/* without a close column (closed_column => NULL) the won status alone decides */
+		if (deals->closed_att == InvalidAttrNumber)
+			return DEAL_WON;
 		(void) heap_getattr(row, deals->closed_att, desc, &isnull);
 		if (!isnull)
 			return DEAL_WON;

@@ -464,6 +464,32 @@ LogPlan(const LeadsAttachment *leads, Oid stage_type)
 }
 
 /* A column of the row as text, or NULL. */
+/* The owner's label (attach's owner_label: a user's login for its id), or NULL. */
+static char *
+OwnerLabel(const LeadsAttachment *leads, HeapTuple row, TupleDesc desc)
+{
+	bool isnull;
+	Datum key = heap_getattr(row, leads->owner_att, desc, &isnull);
+	Oid type = TupleDescAttr(desc, leads->owner_att - 1)->atttypid;
+	char *label = NULL;
+	LsSavedUser saved;
+
+	LsBecomeExtensionOwner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(leads->owner_label_query, 1, &type, &key, NULL, true, 1) ==
+			SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		label = value ? MemoryContextStrdup(CurTransactionContext, value) : NULL;
+	}
+	SPI_finish();
+	LsRestoreUser(&saved);
+	return label;
+}
+
 static char *
 ColumnText(HeapTuple row, TupleDesc desc, AttrNumber att)
 {
@@ -558,6 +584,8 @@ leads_after(PG_FUNCTION_ARGS)
 	else
 		actor = GetUserNameFromId(GetSessionUserId(), false);
 	owner = ColumnText(row, desc, leads->owner_att);
+	if (owner != NULL && leads->owner_label_query != NULL)
+		owner = OwnerLabel(leads, row, desc);
 
 	values[0] = id;
 	values[1] = FunnelStageGetDatum(from);
