@@ -315,7 +315,8 @@ BEGIN
     DROP TABLE pg_temp.lead_scoring_backfill;
 END $$;
 
-CREATE FUNCTION @extschema@.check_crm_stage_map(leads regclass, col name, map jsonb) RETURNS void
+CREATE FUNCTION @extschema@.check_crm_stage_map(leads regclass, col name, map jsonb,
+                                                argument text DEFAULT 'crm_stage_map') RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t regtype;
@@ -324,22 +325,22 @@ DECLARE
 BEGIN
     IF col IS NULL THEN
         IF map IS NOT NULL THEN
-            RAISE EXCEPTION 'crm_stage_map needs a crm_stage_column' USING ERRCODE = 'invalid_parameter_value',
+            RAISE EXCEPTION '% needs a crm_stage_column', argument USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'Name the column holding the CRM''s own stage: crm_stage_column => ''stage_id''.';
         END IF;
         RETURN;
     END IF;
     t := @extschema@.column_type(leads, col, 'crm_stage_column');
     IF map IS NULL OR jsonb_typeof(map) <> 'object' THEN
-        RAISE EXCEPTION 'crm_stage_map must be a JSON object mapping values of column "%" to funnel stages', col
+        RAISE EXCEPTION '% must be a JSON object mapping values of column "%" to funnel stages', argument, col
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example crm_stage_map => ''{"1": "mql", "2": "sql", "4": "customer"}''.';
+                  HINT = format('For example %s => ''{"1": "mql", "2": "sql", "4": "customer"}''.', argument);
     END IF;
     FOR k, v IN SELECT * FROM jsonb_each_text(map) LOOP
         BEGIN
             EXECUTE format('SELECT %L::%s', k, format_type(t, NULL));
         EXCEPTION WHEN data_exception THEN
-            RAISE EXCEPTION 'crm_stage_map key % is not a value of column "%" (type %)', quote_literal(k), col,
+            RAISE EXCEPTION '% key % is not a value of column "%" (type %)', argument, quote_literal(k), col,
                             format_type(t, NULL)
                 USING ERRCODE = 'invalid_parameter_value';
         END;
@@ -607,7 +608,8 @@ CREATE FUNCTION @extschema@.attach_deals(
     deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
-    owner_label name = NULL, amount_scale numeric = NULL) RETURNS void
+    owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
+    RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -633,6 +635,9 @@ BEGIN
     IF owner_label IS NOT NULL THEN
         PERFORM @extschema@.fk_label_sql(deals, owner_column, owner_label, 'd');
     END IF;
+    IF stage_map IS NOT NULL THEN
+        PERFORM @extschema@.check_crm_stage_map(deals, status_column, stage_map, 'stage_map');
+    END IF;
     IF amount_scale <= 0 THEN
         RAISE EXCEPTION 'amount_scale must be positive, not %', amount_scale
             USING ERRCODE = 'invalid_parameter_value',
@@ -645,9 +650,10 @@ BEGIN
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
                                         closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
-                                        amount_scale)
+                                        amount_scale, crm_stage_map, crm_stage_enforce)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
-            cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale);
+            cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
+            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END);
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -813,12 +819,12 @@ END $$;
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 -- a lead created directly in a sales stage of the CRM is no handoff
 UPDATE @extschema@.generated_view

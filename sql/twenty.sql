@@ -53,11 +53,14 @@ SELECT lead_scoring.attach_leads('workspace_demo.person', created_column => 'cre
 SELECT lead_scoring.attach_events('workspace_demo."timelineActivity"', lead_column => 'targetPersonId',
                                   type_column => 'name', time_column => 'happensAt',
                                   row_filter => '"deletedAt" IS NULL');
--- amounts are in micros; "closeDate" is an expected date, so a won stage alone is a won deal
+-- amounts are in micros; "closeDate" is an expected date, so a won stage alone is a won deal; the
+-- pipeline's stages are funnel stages (a card move is a funnel move)
 SELECT lead_scoring.attach_deals('workspace_demo.opportunity', lead_column => 'pointOfContactId',
                                  amount_column => 'amountAmountMicros', amount_scale => 0.000001,
                                  status_column => 'stage', closed_column => NULL,
-                                 row_filter => '"deletedAt" IS NULL');
+                                 row_filter => '"deletedAt" IS NULL',
+                                 stage_map => '{"NEW": "sql", "SCREENING": "sql", "MEETING": "opportunity",
+                                                "PROPOSAL": "opportunity", "CUSTOMER": "customer"}');
 UPDATE lead_scoring.settings SET won_statuses = '{customer}', lost_statuses = '{}';
 INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points, max_points) VALUES
     ('work e-mail', 'fit', NULL, 'emailsPrimaryEmail', 'valid_email', NULL, 10, NULL),
@@ -98,17 +101,22 @@ UPDATE person SET "deletedAt" = now() WHERE id = '00000000-0000-0000-0000-000000
 SELECT "nameFirstName", stage, score, lead_scoring.score(id) AS computed FROM person ORDER BY "nameFirstName";
 SELECT count(*) AS people FROM lead_scoring.leads;
 
--- opportunities: card moves both ways; a card dragged to CUSTOMER (its expected "closeDate" left in the
--- future) is won now
+-- opportunities: card moves both ways, each a funnel move; a card dragged to CUSTOMER (its expected
+-- "closeDate" left in the future) is won now
 INSERT INTO opportunity (id, name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId") VALUES
     ('00000000-0000-0000-0000-0000000000f1', 'Acme deal', 24000000000, 'USD', 'MEETING', '00000000-0000-0000-0000-000000000001'),
     ('00000000-0000-0000-0000-0000000000f2', 'Acme upsell', 5000000000, 'USD', 'NEW', '00000000-0000-0000-0000-000000000002')
 RETURNING name, stage;
 UPDATE opportunity SET stage = 'PROPOSAL' WHERE name = 'Acme deal';
+UPDATE opportunity SET stage = 'SCREENING' WHERE name = 'Acme deal';
+SELECT "nameFirstName", stage FROM person WHERE "nameFirstName" = 'Ada';
 UPDATE opportunity SET stage = 'MEETING' WHERE name = 'Acme deal';
 UPDATE opportunity SET "closeDate" = '2026-06-30 00:00+00' WHERE name = 'Acme deal';
 UPDATE opportunity SET stage = 'CUSTOMER' WHERE name = 'Acme deal';
 SELECT "nameFirstName", stage FROM person ORDER BY "nameFirstName";
+-- every drag is in the log, the backwards one (PROPOSAL -> SCREENING: opportunity -> sql) included
+SELECT from_stage, to_stage, reason FROM lead_scoring.stage_change
+ WHERE lead_id = '00000000-0000-0000-0000-000000000001' ORDER BY change_id;
 SELECT amount, status, outcome, closed_at FROM lead_scoring.deals ORDER BY amount;
 
 -- a soft-deleted opportunity is no deal; deleting a person sets the opportunity's contact to NULL

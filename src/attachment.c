@@ -177,39 +177,44 @@ LabelQuery(Oid relid, AttrNumber att, const char *label)
 	return query;
 }
 
-/* The CRM stage map of a leads attachment: parallel arrays of CRM values and funnel stages. */
-static void
-CrmStageMap(LeadsAttachment *l, HeapTuple tup, TupleDesc desc)
+/*
+ * A CRM stage map (attach_leads' crm_stage_map, attach_deals' stage_map) as parallel arrays of the
+ * CRM's values and their funnel stages; returns how many.
+ */
+static int
+StageMap(const char *qualname, HeapTuple tup, TupleDesc desc, char ***values, FunnelStage **targets,
+		 bool *enforce)
 {
 	bool isnull;
 	Datum keys = SPI_getbinval(tup, desc, SPI_fnumber(desc, "crm_stage_keys"), &isnull);
 	Datum stages = SPI_getbinval(tup, desc, SPI_fnumber(desc, "crm_stage_stages"), &isnull);
-	char *enforce = SPI_getvalue(tup, desc, SPI_fnumber(desc, "crm_stage_enforce"));
+	char *enforced = SPI_getvalue(tup, desc, SPI_fnumber(desc, "crm_stage_enforce"));
 	Datum *k;
 	Datum *v;
 	int nk;
 	int nv;
 	int i;
 
-	l->crm_stage_enforce = enforce != NULL && strcmp(enforce, "true") == 0;
+	*enforce = enforced != NULL && strcmp(enforced, "true") == 0;
 	if (isnull)
-		return;
+		return 0;
 	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &k, NULL, &nk);
 	deconstruct_array(DatumGetArrayTypeP(stages), TEXTOID, -1, false, TYPALIGN_INT, &v, NULL, &nv);
-	l->crm_stage_count = Min(nk, nv);
-	l->crm_stage_values = palloc(sizeof(char *) * Max(nk, 1));
-	l->crm_stage_targets = palloc(sizeof(FunnelStage) * Max(nk, 1));
-	for (i = 0; i < l->crm_stage_count; i++)
+	nk = Min(nk, nv);
+	*values = palloc(sizeof(char *) * Max(nk, 1));
+	*targets = palloc(sizeof(FunnelStage) * Max(nk, 1));
+	for (i = 0; i < nk; i++)
 	{
 		char *label = TextDatumGetCString(v[i]);
 
-		l->crm_stage_values[i] = TextDatumGetCString(k[i]);
-		if (!FunnelStageParse(label, &l->crm_stage_targets[i]))
+		(*values)[i] = TextDatumGetCString(k[i]);
+		if (!FunnelStageParse(label, &(*targets)[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("crm_stage_map of %s maps %s to \"%s\", which is no funnel stage",
-							l->qualname, quote_literal_cstr(l->crm_stage_values[i]), label)));
+					 errmsg("the stage map of %s maps %s to \"%s\", which is no funnel stage",
+							qualname, quote_literal_cstr((*values)[i]), label)));
 	}
+	return nk;
 }
 
 static LeadsAttachment *
@@ -235,7 +240,8 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	}
 	l->crm_stage_att = MappedColumn(relid, tup, desc, "crm_stage_column", false);
 	if (l->crm_stage_att != InvalidAttrNumber)
-		CrmStageMap(l, tup, desc);
+		l->crm_stage_count = StageMap(l->qualname, tup, desc, &l->crm_stage_values,
+									  &l->crm_stage_targets, &l->crm_stage_enforce);
 	l->id_col = QuotedColumn(relid, l->id_att);
 	l->stage_col = QuotedColumn(relid, l->stage_att);
 	l->score_col = QuotedColumn(relid, l->score_att);
@@ -327,6 +333,8 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 
 		d->row_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
 	}
+	d->stage_count =
+		StageMap(d->qualname, tup, desc, &d->stage_values, &d->stage_targets, &d->stage_enforce);
 	return d;
 }
 

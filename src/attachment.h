@@ -89,6 +89,11 @@ typedef struct DealsAttachment
 	char *time_zone;	  /* zone of naive time columns (attach's time_zone), or NULL */
 	text *time_zone_text; /* the same as text, for LsColumnTime */
 	Node *row_filter;	  /* attach's row_filter, parsed (Vars of the deals table), or NULL */
+	/* attach_deals' stage_map: the deal's own stage values and the funnel stage of each */
+	int stage_count;
+	char **stage_values;
+	FunnelStage *stage_targets;
+	bool stage_enforce;
 } DealsAttachment;
 
 typedef struct Attachments

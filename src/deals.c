@@ -92,6 +92,27 @@ OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 	return DEAL_OPEN;
 }
 
+/* The funnel stage attach_deals' stage_map gives the deal's own stage, or NULL when not mapped. */
+static const FunnelStage *
+MappedStage(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
+{
+	bool isnull;
+	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Oid output;
+	bool varlena;
+	char *status;
+	int i;
+
+	if (isnull)
+		return NULL;
+	getTypeOutputInfo(deals->status_type, &output, &varlena);
+	status = OidOutputFunctionCall(output, d);
+	for (i = 0; i < deals->stage_count; i++)
+		if (strcmp(deals->stage_values[i], status) == 0)
+			return &deals->stage_targets[i];
+	return NULL;
+}
+
 /* Cached plans, rebuilt when the attachments change. */
 static SPIPlanPtr lock_plan = NULL;	  /* lock the lead row */
 static SPIPlanPtr others_plan = NULL; /* does the lead have another open or won deal? */
@@ -174,31 +195,45 @@ LeadHasOtherLiveDeal(Datum lead_id, Oid deals_relid, const char *deal_ref)
 	return !isnull && result;
 }
 
-/* Move the lead of a deal according to the deal's outcome. */
+/*
+ * Move the lead of a deal according to the deal's outcome, or to crm_target, the funnel stage of
+ * the deal's own stage (attach_deals' stage_map) when it has one.
+ */
 static void
-MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const char *deal_ref,
-		 DealOutcome outcome)
+MoveLead(const LeadsAttachment *leads, const DealsAttachment *deals, Datum lead_id,
+		 const char *deal_ref, DealOutcome outcome, const FunnelStage *crm_target)
 {
+	Oid deals_relid = deals->relid;
 	DealMove move;
 	const DealMove *previous;
 	Datum args[2];
 
+	memset(&move, 0, sizeof(move));
 	move.lead_id = lead_id;
-	switch (outcome)
+	if (crm_target != NULL)
 	{
-		case DEAL_OPEN:
-			move.target = FS_OPPORTUNITY;
-			move.reason = REASON_DEAL_OPENED;
-			break;
-		case DEAL_WON:
-			move.target = FS_CUSTOMER;
-			move.reason = REASON_DEAL_WON;
-			break;
-		default:
-			move.target = FS_LOST;
-			move.reason = REASON_DEAL_LOST;
-			break;
+		move.target = *crm_target;
+		move.reason = REASON_CRM_STAGE;
+		move.crm_stage = true;
+		move.enforce = deals->stage_enforce;
+		outcome = *crm_target == FS_LOST ? DEAL_LOST : DEAL_OPEN;
 	}
+	else
+		switch (outcome)
+		{
+			case DEAL_OPEN:
+				move.target = FS_OPPORTUNITY;
+				move.reason = REASON_DEAL_OPENED;
+				break;
+			case DEAL_WON:
+				move.target = FS_CUSTOMER;
+				move.reason = REASON_DEAL_WON;
+				break;
+			default:
+				move.target = FS_LOST;
+				move.reason = REASON_DEAL_LOST;
+				break;
+		}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -275,6 +310,7 @@ deals_changed(PG_FUNCTION_ARGS)
 	Datum lead_id;
 	bool isnull;
 	bool moves = true;
+	const FunnelStage *crm_target;
 	LsSavedUser saved;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -316,14 +352,18 @@ deals_changed(PG_FUNCTION_ARGS)
 	 */
 	LsBecomeExtensionOwner(&saved);
 	outcome = OutcomeOf(deals, row, desc);
+	crm_target = deals->stage_count > 0 ? MappedStage(deals, row, desc) : NULL;
 	if (old_row != NULL)
 	{
 		bool old_null;
 		Datum old_lead = heap_getattr(old_row, deals->lead_att, desc, &old_null);
 
-		/* the lead moves only when the deal changed its lead or its outcome */
+		/* the lead moves only when the deal changed its lead or its outcome, or (mapped) its stage
+		 */
 		moves = old_null || LsCompareLeadIds(leads, old_lead, lead_id) != 0 ||
-				OutcomeOf(deals, old_row, desc) != outcome;
+				(crm_target != NULL ? (MappedStage(deals, old_row, desc) == NULL ||
+									   *MappedStage(deals, old_row, desc) != *crm_target)
+									: OutcomeOf(deals, old_row, desc) != outcome);
 	}
 	if (moves)
 	{
@@ -339,7 +379,7 @@ deals_changed(PG_FUNCTION_ARGS)
 			getTypeOutputInfo(TupleDescAttr(desc, deals->id_att - 1)->atttypid, &output, &varlena);
 			deal_ref = OidOutputFunctionCall(output, deal_id);
 		}
-		MoveLead(leads, deals->relid, lead_id, deal_ref, outcome);
+		MoveLead(leads, deals, lead_id, deal_ref, outcome, crm_target);
 	}
 	LsRestoreUser(&saved);
 	return PointerGetDatum(NULL);

@@ -365,8 +365,12 @@ StageForWrite(const LeadWrite *write)
 		write->new_stage != write->old_stage &&
 		LsCompareLeadIds(leads, deal_move->lead_id, write->lead_id) == 0)
 	{
-		/* a deal moves the lead; a move the rules refuse is skipped, never raised */
-		if (TransitionAllowed(write->old_stage, deal_move->target))
+		/* a deal moves the lead; a move the rules refuse is skipped, never raised, except a move of
+		 * the deal's own CRM stage, which is followed (a backwards drag too) unless enforced */
+		if (deal_move->crm_stage && deal_move->enforce && ls_enforce_transitions &&
+			!TransitionAllowed(write->old_stage, deal_move->target))
+			RefuseTransition(leads, write->lead_id, write->old_stage, deal_move->target);
+		if (TransitionAllowed(write->old_stage, deal_move->target) || deal_move->crm_stage)
 		{
 			result = deal_move->target;
 			reason = deal_move->reason;

@@ -39,7 +39,10 @@ typedef struct DealMove
 {
 	Datum lead_id;
 	FunnelStage target;
-	const char *reason; /* "deal opened", "deal won", "deal lost" */
+	const char *reason; /* "deal opened", "deal won", "deal lost", "crm stage" */
+	bool crm_stage;		/* the deal's own stage moved (attach_deals' stage_map): applied even when
+						 * the transition rules refuse it, unless enforce */
+	bool enforce;		/* refuse (with an error) a CRM stage move the rules do not allow */
 } DealMove;
 
 /* Make 'move' (or none, with NULL) the move in progress; returns the previous one. */

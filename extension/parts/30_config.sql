@@ -122,8 +122,8 @@ CREATE TABLE @extschema@.attachment (
     time_zone      text,            -- the zone naive timestamp and date columns are written in; NULL: the reader's
     row_filter     text,            -- which rows are CRM rows (checked, schema-qualified SQL); NULL: all
     crm_stage_column name,          -- leads: the CRM's own stage (its pipeline)
-    crm_stage_map  jsonb,           -- leads: {"CRM stage value": "funnel stage", ...}
-    crm_stage_enforce boolean,      -- leads: check the CRM's moves against the transition rules
+    crm_stage_map  jsonb,           -- leads (crm_stage_column), deals (status_column): {"CRM stage": "funnel stage", ...}
+    crm_stage_enforce boolean,      -- leads, deals: check the CRM's moves against the transition rules
     owner_label    name,            -- leads, deals: the column shown for the owner, in the table owner_column references
     amount_scale   numeric          -- deals: amounts are amount_column * amount_scale (Twenty's micros: 0.000001)
 );
