@@ -224,6 +224,7 @@ ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_map jsonb;
 ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_enforce boolean;
 ALTER TABLE @extschema@.attachment ADD COLUMN owner_label name;
 ALTER TABLE @extschema@.attachment ADD COLUMN amount_scale numeric;
+ALTER TABLE @extschema@.attachment ADD COLUMN labels jsonb;
 CREATE FUNCTION @extschema@.column_time_sql(expr text, t regtype, zone text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN t = 'timestamptz'::regtype THEN expr
@@ -391,12 +392,45 @@ BEGIN
                   (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
 END $$;
 
+CREATE FUNCTION @extschema@.utm_sql(tbl regclass, col name, labels jsonb, alias text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN col IS NULL THEN 'NULL::text'
+                WHEN labels ? col THEN format('NULLIF(pg_catalog.btrim(%s), '''')',
+                                              @extschema@.fk_label_sql(tbl, col, (labels ->> col)::name, alias))
+                ELSE format('NULLIF(pg_catalog.btrim(%s.%I::text), '''')', alias, col) END
+$$;
+
+CREATE FUNCTION @extschema@.check_utm_columns(tbl regclass, channel_column name, campaign_column name,
+                                              keyword_column name, labels jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    col name;
+    arg text;
+BEGIN
+    IF labels IS NOT NULL AND jsonb_typeof(labels) <> 'object' THEN
+        RAISE EXCEPTION 'labels must be a JSON object naming, for a key column, the label column it references'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example labels => ''{"source_id": "name"}''.';
+    END IF;
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NULL THEN
+            CONTINUE;
+        ELSIF labels ? col THEN
+            PERFORM @extschema@.fk_label_sql(tbl, col, (labels ->> col)::name, 'x');
+        ELSE
+            PERFORM @extschema@.check_column_type(tbl, col, arg, 'a text, varchar or enum type (or a key with labels)',
+                @extschema@.type_is_label(@extschema@.column_type(tbl, col, arg)));
+        END IF;
+    END LOOP;
+END $$;
+
 DROP FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name);
 CREATE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
     owner_column name = NULL, created_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false,
-    owner_label name = NULL) RETURNS void
+    owner_label name = NULL, channel_column name = NULL, campaign_column name = NULL, keyword_column name = NULL,
+    labels jsonb = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype;
@@ -437,6 +471,7 @@ BEGIN
     END IF;
     PERFORM @extschema@.check_time_zone(leads, time_zone, ARRAY[created_column]);
     PERFORM @extschema@.check_crm_stage_map(leads, crm_stage_column, crm_stage_map);
+    PERFORM @extschema@.check_utm_columns(leads, channel_column, campaign_column, keyword_column, labels);
 
     -- stage_change keeps its rows across detach; a new leads table must use the same id type
     log_type := (SELECT a.atttypid FROM pg_attribute a
@@ -468,10 +503,12 @@ BEGIN
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
                                         created_column, time_zone, row_filter, crm_stage_column, crm_stage_map,
-                                        crm_stage_enforce, owner_label)
+                                        crm_stage_enforce, owner_label, channel_column, campaign_column,
+                                        keyword_column, labels)
     VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone,
             @extschema@.row_filter_sql(leads, row_filter), crm_stage_column, crm_stage_map,
-            CASE WHEN crm_stage_column IS NOT NULL THEN crm_stage_enforce END, owner_label);
+            CASE WHEN crm_stage_column IS NOT NULL THEN crm_stage_enforce END, owner_label, channel_column,
+            campaign_column, keyword_column, labels);
 
     IF log_type IS NULL THEN
         EXECUTE format($ddl$
@@ -532,7 +569,7 @@ CREATE FUNCTION @extschema@.attach_events(
     events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
     keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL,
-    create_index boolean = true) RETURNS void
+    create_index boolean = true, labels jsonb = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type regtype := @extschema@.lead_id_type();
@@ -548,13 +585,7 @@ BEGIN
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
         @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
     PERFORM @extschema@.check_time_zone(events, time_zone, ARRAY[time_column]);
-    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
-                           (keyword_column, 'keyword_column') LOOP
-        IF col IS NOT NULL THEN
-            PERFORM @extschema@.check_column_type(events, col, arg, 'a text, varchar or enum type',
-                @extschema@.type_is_label(@extschema@.column_type(events, col, arg)));
-        END IF;
-    END LOOP;
+    PERFORM @extschema@.check_utm_columns(events, channel_column, campaign_column, keyword_column, labels);
 
     SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
       FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
@@ -567,9 +598,9 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
-                                        campaign_column, keyword_column, key_columns, time_zone, row_filter)
+                                        campaign_column, keyword_column, key_columns, time_zone, row_filter, labels)
     VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
-            keyword_column, keys, time_zone, @extschema@.row_filter_sql(events, row_filter));
+            keyword_column, keys, time_zone, @extschema@.row_filter_sql(events, row_filter), labels);
 
     -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
     -- event type is included, so that rules on the type alone read the index, not the table.
@@ -743,14 +774,28 @@ BEGIN
             a.lead_column, a.type_column,
             @extschema@.column_time_sql(format('e.%I', a.time_column),
                 @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
-            CASE WHEN a.channel_column IS NULL THEN 'NULL::text'
-                 ELSE format('NULLIF(pg_catalog.btrim(e.%I::text), '''')', a.channel_column) END,
-            CASE WHEN a.campaign_column IS NULL THEN 'NULL::text'
-                 ELSE format('NULLIF(pg_catalog.btrim(e.%I::text), '''')', a.campaign_column) END,
-            CASE WHEN a.keyword_column IS NULL THEN 'NULL::text'
-                 ELSE format('NULLIF(pg_catalog.btrim(e.%I::text), '''')', a.keyword_column) END,
+            @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'e'),
+            @extschema@.utm_sql(a.relid, a.campaign_column, a.labels, 'e'),
+            @extschema@.utm_sql(a.relid, a.keyword_column, a.labels, 'e'),
             a.relid,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'e'), ''));
+    END LOOP;
+    -- UTM kept on the lead (Odoo's source_id, campaign_id, medium_id): the lead's creation is a touchpoint
+    FOR a IN SELECT * FROM @extschema@.attachment
+              WHERE kind = 'leads' AND num_nonnulls(channel_column, campaign_column, keyword_column) > 0 LOOP
+        parts := parts || format($v$
+        SELECT u.source, u.event_ref, u.lead_id, u.event_type, u.occurred_at, u.channel, u.campaign, u.keyword,
+               u.owner
+          FROM (SELECT %1$L::pg_catalog.regclass AS source, l.%2$I::text AS event_ref, l.%2$I AS lead_id,
+                       'lead created'::text AS event_type, v.created_at AS occurred_at,
+                       %3$s AS channel, %4$s AS campaign, %5$s AS keyword, 'marketing'::text AS owner
+                  FROM %6$s l JOIN @extschema@.leads v ON v.lead_id OPERATOR(pg_catalog.=) l.%2$I) u
+         WHERE u.channel IS NOT NULL OR u.campaign IS NOT NULL OR u.keyword IS NOT NULL$v$,
+            a.relid::oid, a.id_column,
+            @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'l'),
+            @extschema@.utm_sql(a.relid, a.campaign_column, a.labels, 'l'),
+            @extschema@.utm_sql(a.relid, a.keyword_column, a.labels, 'l'),
+            a.relid);
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS event_ref, NULL::%s AS lead_id,
@@ -817,12 +862,12 @@ BEGIN
     END LOOP;
 END $$;
 
-REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name) IS
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
-COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
 COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';

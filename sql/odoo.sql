@@ -56,14 +56,17 @@ INSERT INTO utm_source (name) VALUES ('Search engine'), ('Newsletter');
 INSERT INTO crm_stage (name, sequence, is_won) VALUES ('{"en_US": "New"}', 1, false), ('{"en_US": "Qualified"}', 2, false),
     ('{"en_US": "Proposition"}', 3, false), ('{"en_US": "Won"}', 70, true);
 
--- the DBA attaches the tables: UTC naive datetimes, messages of leads only, archived leads left out
+-- the DBA attaches the tables: UTC naive datetimes, messages of leads only, archived leads left out,
+-- the lead's UTM source and campaign (keys into utm_source and utm_campaign) as its first touch
 RESET search_path;
 -- and the kanban columns Qualified, Proposition and Won are funnel stages (New is left to the scores)
 -- owners are res_users ids: reports show their login
 SELECT lead_scoring.attach_leads('odoo.crm_lead', owner_column => 'user_id', owner_label => 'login',
                                  created_column => 'create_date',
                                  time_zone => 'UTC', row_filter => 'active', crm_stage_column => 'stage_id',
-                                 crm_stage_map => '{"2": "sql", "3": "opportunity", "4": "customer"}');
+                                 crm_stage_map => '{"2": "sql", "3": "opportunity", "4": "customer"}',
+                                 channel_column => 'source_id', campaign_column => 'campaign_id',
+                                 labels => '{"source_id": "name", "campaign_id": "name"}');
 SELECT lead_scoring.attach_events('odoo.mail_message', lead_column => 'res_id', type_column => 'message_type',
                                   time_column => 'date', time_zone => 'UTC', row_filter => $$model = 'crm.lead'$$);
 SELECT lead_scoring.attach_deals('odoo.sale_order', lead_column => 'opportunity_id', amount_column => 'amount_total',
@@ -123,6 +126,11 @@ SELECT id, stage_id, stage FROM crm_lead ORDER BY id;
 -- lead 4 was created in Qualified by a salesperson: no handoff; leads 1 and 2 dragged from mql are
 SELECT lead_id, owner, stage, status FROM lead_scoring.handoffs ORDER BY lead_id;
 SELECT deal_ref, lead_id, amount, outcome, owner FROM lead_scoring.deals ORDER BY deal_ref;
+
+-- the UTM kept on the lead is each lead's first touch, by name
+SELECT lead_id, event_type, channel FROM lead_scoring.events WHERE source = 'odoo.crm_lead'::regclass ORDER BY lead_id;
+SELECT channel, touchpoints, new_leads FROM lead_scoring.channel_report('first_touch', '2026-03-01', '2026-03-31')
+ ORDER BY channel;
 
 -- the same readings in every session TimeZone (naive UTC declared at attach)
 SET TimeZone = 'America/New_York';

@@ -133,7 +133,8 @@ ColumnUse(Oid owner, Oid relid, const char *kind, const char *col)
 				   " ('channel_column', a.channel_column), ('campaign_column', a.campaign_column),"
 				   " ('keyword_column', a.keyword_column), ('amount_column', a.amount_column),"
 				   " ('status_column', a.status_column), ('closed_column', a.closed_column),"
-				   " ('cost_column', a.cost_column)) AS m(arg, col)"
+				   " ('cost_column', a.cost_column), ('crm_stage_column', a.crm_stage_column))"
+				   " AS m(arg, col)"
 				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
 				   " AND m.col OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 				   " UNION ALL SELECT 'primary key' FROM lead_scoring.attachment a"
@@ -319,9 +320,10 @@ FollowColumn(const PendingRename *r, const char *from, const char *to, const cha
 	uint64 mapped;
 	uint64 rules = 0;
 	static const char *const fields[] = {
-		"id_column",	  "stage_column",  "score_column",	"owner_column",	  "created_column",
-		"lead_column",	  "type_column",   "time_column",	"channel_column", "campaign_column",
-		"keyword_column", "amount_column", "status_column", "closed_column",  "cost_column"};
+		"id_column",	  "stage_column",	 "score_column",   "owner_column",
+		"created_column", "lead_column",	 "type_column",	   "time_column",
+		"channel_column", "campaign_column", "keyword_column", "amount_column",
+		"status_column",  "closed_column",	 "cost_column",	   "crm_stage_column"};
 	int i;
 
 	initStringInfo(&sql);
@@ -331,6 +333,11 @@ FollowColumn(const PendingRename *r, const char *from, const char *to, const cha
 						 " %s = CASE WHEN a.%s OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 						 " THEN $3::pg_catalog.name ELSE a.%s END,",
 						 fields[i], fields[i], fields[i]);
+	appendStringInfoString(&sql,
+						   " labels = CASE WHEN a.labels OPERATOR(pg_catalog.?) $2 THEN"
+						   " (a.labels OPERATOR(pg_catalog.-) $2) OPERATOR(pg_catalog.||)"
+						   " pg_catalog.jsonb_build_object($3, a.labels OPERATOR(pg_catalog.->) $2)"
+						   " ELSE a.labels END,");
 	appendStringInfoString(&sql, " key_columns = pg_catalog.array_replace(a.key_columns,"
 								 " $2::pg_catalog.name, $3::pg_catalog.name)"
 								 " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"

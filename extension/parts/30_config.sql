@@ -125,7 +125,8 @@ CREATE TABLE @extschema@.attachment (
     crm_stage_map  jsonb,           -- leads (crm_stage_column), deals (status_column): {"CRM stage": "funnel stage", ...}
     crm_stage_enforce boolean,      -- leads, deals: check the CRM's moves against the transition rules
     owner_label    name,            -- leads, deals: the column shown for the owner, in the table owner_column references
-    amount_scale   numeric          -- deals: amounts are amount_column * amount_scale (Twenty's micros: 0.000001)
+    amount_scale   numeric,         -- deals: amounts are amount_column * amount_scale (Twenty's micros: 0.000001)
+    labels         jsonb            -- leads, events: {"key column": "label column of the row it references"}
 );
 CREATE UNIQUE INDEX attachment_one_leads_table ON @extschema@.attachment (kind) WHERE kind = 'leads';
 COMMENT ON TABLE @extschema@.attachment IS 'CRM tables attached with attach_leads, attach_events and attach_deals';
