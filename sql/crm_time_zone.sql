@@ -89,3 +89,37 @@ SELECT detach('crm.sale'), detach('crm.message'), detach('crm.lead');
 DROP TABLE crm.sale, crm.message, crm.lead, stage_change;
 DROP SCHEMA crm;
 DROP EXTENSION lead_scoring;
+
+-- the C readers and the views convert alike for every spelling of a zone: a full name with daylight
+-- saving, fixed-offset abbreviations, UTC (each checked against the SQL conversion of the view)
+CREATE EXTENSION lead_scoring;
+SET lead_scoring.now = '2026-07-02 12:00:00+00';
+CREATE SCHEMA crm;
+CREATE TABLE crm.lead (id integer PRIMARY KEY);
+CREATE TABLE crm.e_brussels (id integer PRIMARY KEY, lead_id integer NOT NULL, kind text NOT NULL, at timestamp NOT NULL);
+CREATE TABLE crm.e_est (LIKE crm.e_brussels INCLUDING ALL);
+CREATE TABLE crm.e_utc (LIKE crm.e_brussels INCLUDING ALL);
+CREATE TABLE crm.e_date (id integer PRIMARY KEY, lead_id integer NOT NULL, kind text NOT NULL, at date NOT NULL);
+SELECT lead_scoring.attach_leads('crm.lead');
+SELECT lead_scoring.attach_events('crm.e_brussels', type_column => 'kind', time_column => 'at', time_zone => 'Europe/Brussels');
+SELECT lead_scoring.attach_events('crm.e_est', type_column => 'kind', time_column => 'at', time_zone => 'EST');
+SELECT lead_scoring.attach_events('crm.e_utc', type_column => 'kind', time_column => 'at', time_zone => 'utc');
+SELECT lead_scoring.attach_events('crm.e_date', type_column => 'kind', time_column => 'at', time_zone => 'Asia/Tokyo');
+INSERT INTO lead_scoring.rule (name, kind, event_type, points, half_life) VALUES ('visit', 'engagement', 'visit', 1000, '1 hour');
+INSERT INTO crm.lead SELECT g FROM generate_series(1, 4) g;
+INSERT INTO crm.e_brussels VALUES (1, 1, 'visit', '2026-07-02 13:30:00');
+INSERT INTO crm.e_est VALUES (1, 2, 'visit', '2026-07-02 06:30:00');
+INSERT INTO crm.e_utc VALUES (1, 3, 'visit', '2026-07-02 11:30:00');
+INSERT INTO crm.e_date VALUES (1, 4, 'visit', '2026-07-02');
+-- by hand: Brussels is UTC+2 in July (11:30 UTC), EST is UTC-5 (11:30 UTC), UTC 11:30: half an hour old,
+-- 1000 * 0.5^0.5 = 707; Tokyo's midnight of 2 July is 1 July 15:00 UTC: 21 hours old, 0
+SELECT l.id, l.score, lead_scoring.score(l.id) AS computed,
+       round(1000 * power(0.5, extract(epoch FROM lead_scoring.clock() - e.occurred_at) / 3600)) AS from_view,
+       e.occurred_at AT TIME ZONE 'UTC' AS occurred_utc
+  FROM crm.lead l JOIN lead_scoring.events e ON e.lead_id = l.id ORDER BY l.id;
+RESET lead_scoring.now;
+SELECT lead_scoring.detach(relid) FROM lead_scoring.attachment WHERE kind = 'events' ORDER BY relid::text;
+SELECT lead_scoring.detach('crm.lead');
+DROP SCHEMA crm CASCADE;
+DROP TABLE lead_scoring.stage_change;
+DROP EXTENSION lead_scoring;

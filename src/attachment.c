@@ -27,6 +27,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "crm_time.h"
 #include "lead_scoring.h"
 #include "row_filter.h"
 
@@ -131,12 +132,12 @@ QualifiedOperator(Oid opr)
 
 /* The zone declared for the table's naive time columns (NULL: none, the session's). */
 static char *
-TimeZoneOf(HeapTuple tup, TupleDesc desc, text **as_text)
+TimeZoneOf(HeapTuple tup, TupleDesc desc, struct LsZone **zone)
 {
-	char *zone = SPI_getvalue(tup, desc, SPI_fnumber(desc, "time_zone"));
+	char *name = SPI_getvalue(tup, desc, SPI_fnumber(desc, "time_zone"));
 
-	*as_text = zone ? cstring_to_text(zone) : NULL;
-	return zone;
+	*zone = LsResolveZone(name);
+	return name;
 }
 
 /*
@@ -230,7 +231,7 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->score_att = MappedColumn(relid, tup, desc, "score_column", true);
 	l->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
-	l->time_zone = TimeZoneOf(tup, desc, &l->time_zone_text);
+	l->time_zone = TimeZoneOf(tup, desc, &l->zone);
 	l->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 	{
 		char *label = SPI_getvalue(tup, desc, SPI_fnumber(desc, "owner_label"));
@@ -284,7 +285,7 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	e->time_col = QuotedColumn(relid, e->time_att);
 	e->type_type = get_atttype(relid, e->type_att);
 	e->time_type = get_atttype(relid, e->time_att);
-	e->time_zone = TimeZoneOf(tup, desc, &e->time_zone_text);
+	e->time_zone = TimeZoneOf(tup, desc, &e->zone);
 	e->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 	/* rows outside the filter are not events: every query reads the filtered rows */
 	e->from_item =
@@ -327,7 +328,7 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	d->amount_type = get_atttype(relid, d->amount_att);
 	d->status_type = get_atttype(relid, d->status_att);
 	d->closed_type = d->closed_att ? get_atttype(relid, d->closed_att) : InvalidOid;
-	d->time_zone = TimeZoneOf(tup, desc, &d->time_zone_text);
+	d->time_zone = TimeZoneOf(tup, desc, &d->zone);
 	{
 		char *filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 

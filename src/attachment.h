@@ -27,7 +27,7 @@ typedef struct LeadsAttachment
 	AttrNumber owner_att;	 /* InvalidAttrNumber when not mapped */
 	AttrNumber created_att;	 /* InvalidAttrNumber when not mapped */
 	char *time_zone;		 /* zone of naive time columns (attach's time_zone), or NULL */
-	text *time_zone_text;	 /* the same as text, for LsColumnTime */
+	struct LsZone *zone;	 /* the same, resolved for LsColumnTime */
 	char *row_filter;		 /* attach's row_filter as stored (bare columns), or NULL */
 	char *owner_label_query; /* attach's owner_label: SQL giving the label of owner $1, or NULL */
 	/* the CRM's own stage (attach's crm_stage_column) and its map onto funnel stages */
@@ -66,10 +66,10 @@ typedef struct EventsAttachment
 	char *time_col;
 	Oid type_type; /* types of the mapped columns */
 	Oid time_type;
-	char *time_zone;	  /* zone of naive time columns (attach's time_zone), or NULL */
-	text *time_zone_text; /* the same as text, for LsColumnTime */
-	char *row_filter;	  /* attach's row_filter as stored (bare columns), or NULL */
-	char *from_item;	  /* what queries read events FROM: the table, or its filtered rows */
+	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
+	struct LsZone *zone; /* the same, resolved for LsColumnTime */
+	char *row_filter;	 /* attach's row_filter as stored (bare columns), or NULL */
+	char *from_item;	 /* what queries read events FROM: the table, or its filtered rows */
 } EventsAttachment;
 
 typedef struct DealsAttachment
@@ -86,9 +86,9 @@ typedef struct DealsAttachment
 	Oid amount_type;
 	Oid status_type;
 	Oid closed_type;
-	char *time_zone;	  /* zone of naive time columns (attach's time_zone), or NULL */
-	text *time_zone_text; /* the same as text, for LsColumnTime */
-	Node *row_filter;	  /* attach's row_filter, parsed (Vars of the deals table), or NULL */
+	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
+	struct LsZone *zone; /* the same, resolved for LsColumnTime */
+	Node *row_filter;	 /* attach's row_filter, parsed (Vars of the deals table), or NULL */
 	/* attach_deals' stage_map: the deal's own stage values and the funnel stage of each */
 	int stage_count;
 	char **stage_values;

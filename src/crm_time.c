@@ -14,17 +14,64 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "parser/scansup.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 #include "crm_time.h"
 
 /*
- * The conversion is timezone(zone, timestamp) itself, so the C readers and the generated
- * SQL agree on every zone spelling (abbreviations included) and on infinities.
+ * The conversion is timezone(zone, timestamp) itself, so the C readers and the generated SQL
+ * agree on every zone spelling (abbreviations included) and on infinities.  Two cases are
+ * resolved once instead of per value, as timezone() resolves them: a zero-offset abbreviation
+ * (UTC, the common case) leaves the value as it is, and a full zone name's pg_tz is kept.
  */
+LsZone *
+LsResolveZone(const char *name)
+{
+	LsZone *zone;
+	char *lower;
+	int offset;
+	pg_tz *abbrev_tz;
+	int kind;
+
+	if (name == NULL)
+		return NULL;
+	zone = palloc0(sizeof(LsZone));
+	zone->name = cstring_to_text(name);
+	lower = downcase_truncate_identifier(name, strlen(name), false);
+	kind = DecodeTimezoneAbbrev(0, lower, &offset, &abbrev_tz);
+	if (kind == TZ || kind == DTZ)
+		zone->is_utc = (offset == 0);
+	else if (kind != DYNTZ)
+		zone->tz = pg_tzset(name);
+	return zone;
+}
+
+/* A naive timestamp read in a full zone name, as timezone(zone, ts) reads it. */
+static TimestampTz
+NaiveInZone(Timestamp ts, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t fsec;
+	int offset;
+	TimestampTz result;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
+		return ts;
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range")));
+	offset = DetermineTimeZoneOffset(&tm, tz);
+	if (tm2timestamp(&tm, fsec, &offset, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range")));
+	return result;
+}
+
 TimestampTz
-LsColumnTime(Oid type, Datum value, text *zone)
+LsColumnTime(Oid type, Datum value, const LsZone *zone)
 {
 	if (type == TIMESTAMPTZOID)
 		return DatumGetTimestampTz(value);
@@ -36,7 +83,12 @@ LsColumnTime(Oid type, Datum value, text *zone)
 	}
 	else if (zone == NULL)
 		return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, PointerGetDatum(zone), value));
+	if (zone->is_utc)
+		return DatumGetTimestamp(value);
+	if (zone->tz != NULL)
+		return NaiveInZone(DatumGetTimestamp(value), zone->tz);
+	return DatumGetTimestampTz(
+		DirectFunctionCall2(timestamp_zone, PointerGetDatum(zone->name), value));
 }
 
 char *

@@ -11,10 +11,22 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "pgtime.h"
+
+/* A declared zone, resolved once (per attachment cache build). */
+typedef struct LsZone
+{
+	text *name;	 /* as declared */
+	bool is_utc; /* a zero-offset abbreviation (UTC, GMT, Z): naive values are UTC as they are */
+	pg_tz *tz;	 /* a full zone name (Europe/Brussels), or NULL: timezone() decides each value */
+} LsZone;
+
+/* The zone named at attach, or NULL for none (the session's). */
+extern LsZone *LsResolveZone(const char *name);
 
 /* A value of a time column (timestamptz, timestamp or date) as an instant; zone NULL: the
  * session's. */
-extern TimestampTz LsColumnTime(Oid type, Datum value, text *zone);
+extern TimestampTz LsColumnTime(Oid type, Datum value, const LsZone *zone);
 
 /* SQL for the same conversion of the expression expr (a column reference). */
 extern char *LsColumnTimeSql(const char *expr, Oid type, const char *zone);

@@ -1036,7 +1036,7 @@ DescribeSource(EventSource *src, Oid id_type)
 		fmgr_info(outfn, &src->type_out);
 	}
 	src->time_type = e->time_type;
-	src->time_zone = e->time_zone_text;
+	src->time_zone = e->zone;
 }
 
 static RuleSet *
