@@ -210,7 +210,7 @@ CREATE AGGREGATE @extschema@.max(@extschema@.funnel_stage) (
 );
 
 
--- >>> crm: attach options (generated from extension/parts/40_attach.sql)
+-- >>> crm: attach options (the definitions of extension/parts/40_attach.sql, repeated)
 -- ---------------------------------------------------------------------------
 -- Issue 10 items 1, 2: attach declares the zone of naive time columns (time_zone) and which rows
 -- are CRM rows (row_filter).

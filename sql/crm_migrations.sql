@@ -35,16 +35,33 @@ INSERT INTO ws.activity ("personId", name, "linkedRecord", "utmSource") VALUES
     (1, 'visit', '/pricing', 'ads'), (2, 'visit', '/pricing', 'ads'), (2, 'visit', '/blog', 'seo');
 INSERT INTO ws.opportunity ("pointOfContactId", amount, stage) VALUES (1, 500, 'MEETING');
 
+-- the event triggers run their queries as the extension's owner: a planted text equality ahead of
+-- pg_catalog on the migrating role's search_path is never called
+RESET ROLE;
+CREATE TABLE public.hijack_log (what text);
+GRANT INSERT ON public.hijack_log TO PUBLIC;
+CREATE FUNCTION public.texteq_hijack(text, text) RETURNS boolean LANGUAGE sql
+    AS $$ INSERT INTO public.hijack_log VALUES ('text ='); SELECT true $$;
+CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.texteq_hijack);
+CREATE OPERATOR public.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = public.texteq_hijack);
+SET ROLE ls_crm_app;
+SET search_path = public, pg_catalog;
 -- renames: an events column a rule reads, a fit rule's column, a mapped column, a row filter's column
 ALTER TABLE ws.activity RENAME COLUMN "linkedRecord" TO "linkedUrl";
 ALTER TABLE ws.person RENAME COLUMN "jobTitle" TO "position";
 ALTER TABLE ws.activity RENAME COLUMN "happensAt" TO "occurredAt";
 ALTER TABLE ws.activity RENAME COLUMN "deletedAt" TO "removedAt";
+RESET search_path;
 -- the application goes on writing with the new names
 INSERT INTO ws.activity ("personId", name, "linkedUrl", "utmSource") VALUES (1, 'visit', '/pricing/plans', 'seo');
 UPDATE ws.activity SET "removedAt" = now() WHERE "personId" = 2 AND "linkedUrl" = '/blog';
 INSERT INTO ws.person (id, name, position) VALUES (3, 'Cy', 'chief revenue officer');
 RESET ROLE;
+SELECT * FROM public.hijack_log;
+DROP OPERATOR public.= (text, text);
+DROP OPERATOR public.<> (text, text);
+DROP FUNCTION public.texteq_hijack(text, text);
+DROP TABLE public.hijack_log;
 SELECT name, column_name FROM lead_scoring.rule ORDER BY name;
 SELECT kind, time_column, row_filter FROM lead_scoring.attachment WHERE kind = 'events';
 -- stored scores equal the computed ones: no rule was dropped

@@ -148,7 +148,8 @@ ColumnUse(Oid owner, Oid relid, const char *kind, const char *col)
 				   "SELECT pg_catalog.string_agg(pg_catalog.quote_literal(r.name), ', '"
 				   " ORDER BY r.name) FROM lead_scoring.rule r"
 				   " WHERE r.column_name OPERATOR(pg_catalog.=) $2"
-				   " AND r.kind OPERATOR(pg_catalog.=) CASE $3 WHEN 'leads' THEN 'fit'"
+				   " AND r.kind OPERATOR(pg_catalog.=) CASE WHEN $3 OPERATOR(pg_catalog.=) 'leads' "
+				   "THEN 'fit'"
 				   " ELSE 'engagement' END HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0",
 				   3, args, true) > 0)
 		return psprintf("the scoring rules %s read it",
@@ -355,7 +356,8 @@ FollowColumn(const PendingRename *r, const char *from, const char *to, const cha
 		rules = RunAsOwner(r->owner,
 						   "UPDATE lead_scoring.rule r SET column_name = $3"
 						   " WHERE r.column_name OPERATOR(pg_catalog.=) $2"
-						   " AND r.kind OPERATOR(pg_catalog.=) CASE $4 WHEN 'leads' THEN 'fit'"
+						   " AND r.kind OPERATOR(pg_catalog.=) CASE WHEN $4 OPERATOR(pg_catalog.=) "
+						   "'leads' THEN 'fit'"
 						   " ELSE 'engagement' END",
 						   4, args, false);
 		if (rules > 0)
@@ -372,7 +374,7 @@ FollowColumn(const PendingRename *r, const char *from, const char *to, const cha
 		if (RunAsOwner(r->owner,
 					   "UPDATE lead_scoring.attachment a SET row_filter = $2"
 					   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
-					   " AND a.row_filter IS DISTINCT FROM $2",
+					   " AND (a.row_filter IS NULL OR a.row_filter OPERATOR(pg_catalog.<>) $2)",
 					   2, fargs, false) > 0)
 			ereport(NOTICE, (errmsg("lead_scoring: the row_filter of %s is now %s",
 									TableName(r->relid), filter_sql)));
