@@ -412,13 +412,16 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION @extschema@.rescore_attached() RETURNS bigint
+CREATE FUNCTION @extschema@.rescore_attached(caller_path text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     last_change bigint := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
     changed bigint;
 BEGIN
+    -- the rewrites fire the CRM's own triggers: they run with the caller's search_path
+    PERFORM set_config('search_path', caller_path, true);
     changed := @extschema@.rescore_all();
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     UPDATE @extschema@.stage_change c
        SET changed_at = greatest(e.at, (SELECT max(p.changed_at) FROM @extschema@.stage_change p
                                          WHERE p.lead_id = c.lead_id AND p.change_id <= last_change))
@@ -428,7 +431,7 @@ BEGIN
     RETURN changed;
 END $$;
 
-CREATE FUNCTION @extschema@.backfill_deals(deals regclass) RETURNS void
+CREATE FUNCTION @extschema@.backfill_deals(deals regclass, caller_path text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     l @extschema@.attachment;
@@ -447,12 +450,15 @@ BEGIN
       FROM @extschema@.deals d
      WHERE d.source = deals AND d.lead_id IS NOT NULL
      GROUP BY d.lead_id;
+    -- the update fires the CRM's own triggers: it runs with the caller's search_path, fully qualified
+    PERFORM set_config('search_path', caller_path, true);
     EXECUTE format($u$
         UPDATE %1$s l SET %2$I = b.stage
           FROM pg_temp.lead_scoring_backfill b
-         WHERE l.%3$I OPERATOR(pg_catalog.=) b.lead_id AND l.%2$I <> b.stage
+         WHERE l.%3$I OPERATOR(pg_catalog.=) b.lead_id AND l.%2$I OPERATOR(pg_catalog.<>) b.stage
            AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
         l.relid, l.stage_column, l.id_column);
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     UPDATE @extschema@.stage_change c SET changed_at = b.at
       FROM pg_temp.lead_scoring_backfill b
      WHERE c.change_id > last_change AND c.lead_id = b.lead_id AND b.at IS NOT NULL AND c.reason = 'attached';
@@ -492,7 +498,7 @@ BEGIN
     END LOOP;
 END $$;
 
-CREATE FUNCTION @extschema@.backfill_crm_stage() RETURNS void
+CREATE FUNCTION @extschema@.backfill_crm_stage(caller_path text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     l @extschema@.attachment;
@@ -501,12 +507,15 @@ BEGIN
     IF l.crm_stage_column IS NULL THEN
         RETURN;
     END IF;
+    -- the update fires the CRM's own triggers: it runs with the caller's search_path, fully qualified
+    PERFORM set_config('search_path', caller_path, true);
     EXECUTE format($u$
         UPDATE %1$s l SET %2$I = m.stage
           FROM (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
-         WHERE l.%3$I::text OPERATOR(pg_catalog.=) m.key AND l.%2$I <> m.stage
+         WHERE l.%3$I::pg_catalog.text OPERATOR(pg_catalog.=) m.key AND l.%2$I OPERATOR(pg_catalog.<>) m.stage
            AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
         l.relid, l.stage_column, l.crm_stage_column) USING l.crm_stage_map;
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 END $$;
 
 CREATE FUNCTION @extschema@.fk_label_sql(tbl regclass, col name, label name, alias text) RETURNS text
@@ -574,12 +583,16 @@ CREATE FUNCTION @extschema@.attach_leads(
     crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false,
     owner_label name = NULL, channel_column name = NULL, campaign_column name = NULL, keyword_column name = NULL,
     labels jsonb = NULL) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
-    id_type regtype;
-    other regclass;
-    log_type regtype;
+    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
+    id_type pg_catalog.regtype;
+    other pg_catalog.regclass;
+    log_type pg_catalog.regtype;
 BEGIN
+    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
+    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(leads);
     IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
         RAISE EXCEPTION 'the leads table % is partitioned', leads
@@ -702,9 +715,10 @@ BEGIN
                    leads, stage_column, stage_column);
     PERFORM @extschema@.rebuild_views();
     -- ... take the funnel stage of their CRM stage ...
-    PERFORM @extschema@.backfill_crm_stage();
+    PERFORM @extschema@.backfill_crm_stage(caller_path);
     -- ... and are scored now (promotions found now are the past: no handoff)
-    PERFORM @extschema@.rescore_attached();
+    PERFORM @extschema@.rescore_attached(caller_path);
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
 END $$;
 
 DROP FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name);
@@ -713,13 +727,17 @@ CREATE FUNCTION @extschema@.attach_events(
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
     keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     create_index boolean = true, labels jsonb = NULL) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
-    id_type regtype := @extschema@.lead_id_type();
-    keys name[];
-    col name;
-    arg text;
+    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
+    id_type pg_catalog.regtype := @extschema@.lead_id_type();
+    keys pg_catalog.name[];
+    col pg_catalog.name;
+    arg pg_catalog.text;
 BEGIN
+    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
+    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(events);
     PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
@@ -774,7 +792,8 @@ BEGIN
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
     PERFORM @extschema@.rebuild_views();
     -- events already in the table count from now on (promotions they bring are the past: no handoff)
-    PERFORM @extschema@.rescore_attached();
+    PERFORM @extschema@.rescore_attached(caller_path);
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
 END $$;
 
 DROP FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name);
@@ -784,10 +803,14 @@ CREATE FUNCTION @extschema@.attach_deals(
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
     RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
-    id_type regtype := @extschema@.lead_id_type();
+    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
+    id_type pg_catalog.regtype := @extschema@.lead_id_type();
 BEGIN
+    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
+    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(deals);
     PERFORM @extschema@.column_type(deals, id_column, 'id_column');
     PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
@@ -839,7 +862,8 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
-    PERFORM @extschema@.backfill_deals(deals);
+    PERFORM @extschema@.backfill_deals(deals, caller_path);
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
 END $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.rebuild_views() RETURNS void
@@ -1005,6 +1029,45 @@ BEGIN
     END LOOP;
 END $$;
 
+CREATE OR REPLACE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
+    a @extschema@.attachment;
+    dependents pg_catalog.text;
+    trg pg_catalog.name;
+BEGIN
+    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
+    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.kind = 'leads' THEN
+        SELECT string_agg(relid::text, ', ' ORDER BY relid::text) INTO dependents
+          FROM @extschema@.attachment WHERE kind <> 'leads';
+        IF dependents IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot detach the leads table % while events or deals tables are attached', tbl
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Attached: %s.', dependents),
+                      HINT = 'Detach them first.';
+        END IF;
+    END IF;
+    FOR trg IN SELECT tgname FROM pg_trigger
+                WHERE tgrelid = tbl AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
+    END LOOP;
+    DELETE FROM @extschema@.attachment WHERE relid = tbl;
+    PERFORM @extschema@.rebuild_views();
+    -- the detached table's events no longer count
+    IF a.kind = 'events' THEN
+        PERFORM pg_catalog.set_config('search_path', caller_path, true);   -- the CRM's triggers see theirs
+        PERFORM @extschema@.rescore_all();
+    END IF;
+    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+END $$;
+
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
@@ -1068,6 +1131,14 @@ UPDATE @extschema@.generated_view
     UNION ALL
     SELECT m.channel$r$)
  WHERE name = 'channel_report';
+-- rescore() leaves the caller's search_path to the CRM's triggers its rewrite fires (its body is qualified)
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition,
+           $r$LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.rescore_lead($1) $$;$r$,
+           $r$LANGUAGE sql VOLATILE STRICT
+AS $$ SELECT @extschema@.rescore_lead($1) $$;$r$)
+ WHERE name = 'rescore';
 -- channel_report's period starts at midnight in the declared zone (day_start)
 UPDATE @extschema@.generated_view
    SET definition = replace(replace(definition,
