@@ -149,6 +149,274 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------------------
+-- Security and reliability (issue 12, items 2 and 3): dropping an attached table detaches it;
+-- DROP EXTENSION keeps the stage log (its stages as text) and attach_leads() takes it back.
+-- (Items 1, 4 and 14 changed the C library only.)
+-- ---------------------------------------------------------------------------
+-- An attached table that is dropped (DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED)
+-- is detached in the same transaction: no attachment outlives its table.  Without its leads table,
+-- the events and deals tables are detached too.  SECURITY DEFINER: the role dropping its own table
+-- has no rights on lead_scoring.attachment; the function does nothing but detach.
+CREATE FUNCTION @extschema@.detach_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    dropped oid[];
+    kinds text[] := '{}';
+    trg name;
+BEGIN
+    SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0;
+    IF dropped IS NULL OR pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE relid::oid = ANY (dropped) ORDER BY kind LOOP
+        DELETE FROM @extschema@.attachment WHERE relid::oid = a.relid::oid;
+        kinds := kinds || a.kind;
+        RAISE NOTICE 'the dropped % table % is detached', a.kind,
+            (SELECT d.object_identity FROM pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = a.relid::oid AND d.objsubid = 0);
+    END LOOP;
+    IF 'leads' = ANY (kinds) THEN
+        FOR a IN SELECT * FROM @extschema@.attachment ORDER BY relid::oid LOOP
+            FOR trg IN SELECT tgname FROM pg_trigger
+                        WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+                EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
+            END LOOP;
+            DELETE FROM @extschema@.attachment WHERE relid = a.relid;
+            RAISE NOTICE 'the % table % is detached: its leads table was dropped', a.kind, a.relid;
+        END LOOP;
+    END IF;
+    IF cardinality(kinds) > 0 THEN
+        PERFORM @extschema@.rebuild_views();
+        -- as detach(): a dropped events table's events no longer count
+        IF 'events' = ANY (kinds) AND EXISTS (SELECT FROM @extschema@.attachment WHERE kind = 'leads') THEN
+            PERFORM @extschema@.rescore_all();
+        END IF;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.detach_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_detach_dropped ON sql_drop EXECUTE FUNCTION @extschema@.detach_dropped();
+
+-- DROP EXTENSION lead_scoring keeps the log whole.  A ddl_command_start event trigger runs before
+-- PostgreSQL looks at what depends on the extension: release_for_drop() refuses while tables are
+-- attached (CASCADE detaches them) and drops the generated objects; then every remaining column of
+-- type funnel_stage — the log's from_stage and to_stage, the CRM's stage column — becomes text,
+-- each as its table's owner.  attach_leads() turns them back (adopt_log, stage_column_from_text).
+CREATE FUNCTION @extschema@.release_for_drop(cascade boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    attached text;
+    trg name;
+BEGIN
+    SELECT string_agg(format('%s (%s)', relid, kind), ', ' ORDER BY kind = 'leads', relid::text) INTO attached
+      FROM @extschema@.attachment;
+    IF attached IS NOT NULL AND NOT cascade THEN
+        RAISE EXCEPTION 'cannot drop extension lead_scoring while tables are attached'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Attached: %s.', attached),
+                  HINT = 'Detach them with lead_scoring.detach() (events and deals tables first), or use '
+                         'DROP EXTENSION lead_scoring CASCADE, which detaches them.  Either way the log '
+                         'lead_scoring.stage_change is kept, with its stages as text.';
+    END IF;
+    FOR a IN SELECT * FROM @extschema@.attachment ORDER BY kind = 'leads', relid::text LOOP
+        FOR trg IN SELECT tgname FROM pg_trigger
+                    WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+            EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
+        END LOOP;
+        DELETE FROM @extschema@.attachment WHERE relid = a.relid;
+        RAISE NOTICE 'the % table % is detached', a.kind, a.relid;
+    END LOOP;
+    PERFORM @extschema@.rebuild_views();
+    IF pg_catalog.to_regclass('@extschema@.stage_change') IS NOT NULL THEN
+        ALTER TABLE @extschema@.stage_change ALTER COLUMN changed_at SET DEFAULT pg_catalog.now();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.release_for_drop(boolean) FROM PUBLIC;
+CREATE FUNCTION @extschema@.extension_drop_guard() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE EVENT TRIGGER lead_scoring_drop_extension ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION @extschema@.extension_drop_guard();
+
+-- The log kept by an earlier DROP EXTENSION becomes the extension's log again.
+CREATE FUNCTION @extschema@.adopt_log() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    missing text;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.stage_change') IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(c, ', ') INTO missing
+      FROM unnest(ARRAY['lead_id', 'from_stage', 'to_stage', 'changed_at', 'score', 'actor', 'reason', 'owner']) c
+     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = '@extschema@.stage_change'::regclass
+                          AND a.attname = c AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_scoring.stage_change lacks the columns %', missing
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'DROP EXTENSION lead_scoring CASCADE of version 0.1.0 dropped the log''s stage columns.',
+                  HINT = 'Restore the log from a backup, or move the damaged one out of the way '
+                         '(ALTER TABLE lead_scoring.stage_change SET SCHEMA public) and attach again: '
+                         'a new log is created.';
+    END IF;
+    IF (SELECT a.atttypid FROM pg_attribute a
+         WHERE a.attrelid = '@extschema@.stage_change'::regclass AND a.attname = 'to_stage')
+       <> '@extschema@.funnel_stage'::regtype THEN
+        ALTER TABLE @extschema@.stage_change
+            ALTER COLUMN from_stage TYPE @extschema@.funnel_stage USING from_stage::@extschema@.funnel_stage,
+            ALTER COLUMN to_stage TYPE @extschema@.funnel_stage USING to_stage::@extschema@.funnel_stage,
+            ALTER COLUMN changed_at SET DEFAULT @extschema@.clock();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.adopt_log() FROM PUBLIC;
+
+-- A stage column that DROP EXTENSION left as text (listed in lead_scoring.kept_stage_column, which
+-- it creates) becomes funnel_stage again, as its table's owner.
+CREATE FUNCTION @extschema@.stage_column_from_text(tbl regclass, col name) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION @extschema@.stage_column_from_text(regclass, name) FROM PUBLIC;
+CREATE FUNCTION @extschema@.adopt_stage_column(tbl regclass, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    kept boolean;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.kept_stage_column') IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE 'DELETE FROM @extschema@.kept_stage_column WHERE relid = $1 AND column_name = $2 RETURNING true'
+        INTO kept USING tbl::oid, col;
+    IF kept AND @extschema@.column_type(tbl, col, 'stage_column') IN ('text'::regtype, 'varchar'::regtype) THEN
+        PERFORM @extschema@.stage_column_from_text(tbl, col);
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.kept_stage_column) THEN
+        DROP TABLE @extschema@.kept_stage_column;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.adopt_stage_column(regclass, name) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.attach_leads(
+    leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
+    owner_column name = NULL, created_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype;
+    other regclass;
+    log_type regtype;
+BEGIN
+    PERFORM @extschema@.check_attachable(leads);
+    IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
+        RAISE EXCEPTION 'the leads table % is partitioned', leads
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Scores and stages are maintained by row triggers on the leads table itself; '
+                           'partitioned events and deals tables are supported.';
+    END IF;
+    SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a leads table is already attached: %', other
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'A database has one leads table.',
+                  HINT = format('Call lead_scoring.detach(%L) first.', other::text);
+    END IF;
+
+    id_type := @extschema@.column_type(leads, id_column, 'id_column');
+    IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am m ON m.oid = c.opcmethod
+                    WHERE m.amname = 'btree' AND c.opcdefault
+                      AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
+        PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
+    END IF;
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
+    END IF;
+    IF created_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
+            'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
+    END IF;
+
+    -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
+    PERFORM @extschema@.adopt_log();
+    -- stage_change keeps its rows across detach; a new leads table must use the same id type
+    log_type := (SELECT a.atttypid FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
+    IF log_type IS NOT NULL AND log_type <> id_type THEN
+        IF EXISTS (SELECT FROM @extschema@.stage_change) THEN
+            RAISE EXCEPTION 'lead_scoring.stage_change holds lead ids of type %, but column "%" of table % has type %',
+                            log_type, id_column, leads, id_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Attach a leads table whose id has the same type, or empty lead_scoring.stage_change.';
+        END IF;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change ALTER COLUMN lead_id TYPE %s USING NULL', id_type);
+    END IF;
+
+    -- add the stage and score columns when missing; existing ones must have the right types
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        -- a stage column that DROP EXTENSION left as text becomes funnel_stage again
+        PERFORM @extschema@.adopt_stage_column(leads, stage_column);
+        PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
+            @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I @extschema@.funnel_stage NOT NULL DEFAULT ''new''',
+                       leads, stage_column);
+    END IF;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = score_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, score_column, 'score_column', 'integer',
+            @extschema@.column_type(leads, score_column, 'score_column') = 'integer'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
+                                        created_column)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column);
+
+    IF log_type IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE @extschema@.stage_change (
+                change_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                lead_id    %s NOT NULL,
+                from_stage @extschema@.funnel_stage,
+                to_stage   @extschema@.funnel_stage NOT NULL,
+                changed_at timestamptz NOT NULL DEFAULT @extschema@.clock(),
+                score      integer,
+                actor      text NOT NULL,
+                reason     text NOT NULL,
+                owner      text
+            )$ddl$, id_type);
+        CREATE INDEX stage_change_lead ON @extschema@.stage_change (lead_id, changed_at);
+        COMMENT ON TABLE @extschema@.stage_change IS
+            'Append-only log of every lead stage change; the first row of a lead (from_stage NULL) is its creation';
+        -- append-only: only the extension owner may change it; the triggers write it as that owner
+        REVOKE ALL ON @extschema@.stage_change FROM PUBLIC;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change OWNER TO %I',
+                       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'lead_scoring'));
+    END IF;
+
+    -- existing leads get their creation row (reason 'attached') ...
+    EXECUTE format($ins$
+        INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
+        SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
+          FROM %6$s l
+         WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
+         ORDER BY l.%1$I$ins$,
+        id_column, stage_column,
+        CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
+             ELSE format('coalesce(l.%I::timestamptz, @extschema@.clock())', created_column) END,
+        score_column,
+        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
+        leads);
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_before()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   leads, stage_column, stage_column);
+    PERFORM @extschema@.rebuild_views();
+    -- ... and are scored now
+    PERFORM @extschema@.rescore_all();
+END $$;
+
 -- Issue 11: attribution beyond the anchors — Markov chains of order 1-4 with a path or aggregate
 -- split, removal effects of channel sequences, the shapley model, per-group totals, bootstrap
 -- intervals (doc/attribution.md).  attribution() and channel_report() gain the arguments split and
@@ -292,6 +560,408 @@ WHERE name OPERATOR(pg_catalog.=) 'channel_report';
 SELECT @extschema@.rebuild_views();
 
 -- ---------------------------------------------------------------------------
+-- Issue 12 (sec2): validation gaps.  Grade bands must be three non-NULL descending bounds: '{}' and
+-- '{NULL,NULL,NULL}' passed the old CHECK (its comparisons were NULL).  A row that the new check refuses
+-- gets the defaults back, with a WARNING.
+-- ---------------------------------------------------------------------------
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM @extschema@.settings s
+                WHERE NOT ((pg_catalog.array_length(s.fit_grade_bands, 1) = 3
+                            AND s.fit_grade_bands[1] >= s.fit_grade_bands[2]
+                            AND s.fit_grade_bands[2] >= s.fit_grade_bands[3]
+                            AND pg_catalog.array_length(s.engagement_grade_bands, 1) = 3
+                            AND s.engagement_grade_bands[1] >= s.engagement_grade_bands[2]
+                            AND s.engagement_grade_bands[2] >= s.engagement_grade_bands[3]) IS TRUE)) THEN
+        RAISE WARNING 'lead_scoring.settings: invalid grade bands reset to the defaults {60,40,20} and {60,30,10}';
+        UPDATE @extschema@.settings SET fit_grade_bands = '{60,40,20}', engagement_grade_bands = '{60,30,10}';
+    END IF;
+END $$;
+ALTER TABLE @extschema@.settings DROP CONSTRAINT settings_grade_bands_descending;
+ALTER TABLE @extschema@.settings ADD
+    CONSTRAINT settings_grade_bands_descending
+        CHECK ((pg_catalog.array_length(fit_grade_bands, 1) = 3 AND fit_grade_bands[1] >= fit_grade_bands[2]
+                AND fit_grade_bands[2] >= fit_grade_bands[3]
+                AND pg_catalog.array_length(engagement_grade_bands, 1) = 3
+                AND engagement_grade_bands[1] >= engagement_grade_bands[2]
+                AND engagement_grade_bands[2] >= engagement_grade_bands[3]) IS TRUE);
+
+-- >>> sec2 issue 12 attach
+-- ---------------------------------------------------------------------------
+-- Issue 12 (sec2): lead ids must be a unique NOT NULL key compared byte for byte (no nondeterministic
+-- collations), temporary tables are refused, long event types are refused by a named CHECK constraint.
+-- A database whose attached tables do not meet the requirements is not upgraded: fix them first.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.lead_id_collation_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('column "%s" of table %s has the nondeterministic collation %s', col, tbl,
+                  c.oid::regcollation)
+      FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT c.collisdeterministic
+$$;
+CREATE FUNCTION @extschema@.lead_id_key_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN NOT a.attnotnull THEN format('column "%s" of table %s is not NOT NULL', col, tbl)
+        WHEN NOT EXISTS (
+            SELECT FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
+                                   JOIN pg_am m ON m.oid = o.opcmethod
+             WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+               AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum AND i.indpred IS NULL
+               AND m.amname = 'btree' AND o.opcdefault)
+        THEN format('column "%s" of table %s has no unique index of its own', col, tbl)
+        END
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped
+$$;
+CREATE FUNCTION @extschema@.check_lead_id_column(tbl regclass, col name, argument text, is_key boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problem text := @extschema@.lead_id_collation_problem(tbl, col);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Lead ids are compared byte for byte; a nondeterministic collation makes different '
+                           'ids equal in the table''s own comparisons.',
+                  HINT = format('Give %s a deterministic collation, such as "C" or "default".', argument);
+    END IF;
+    IF is_key THEN
+        problem := @extschema@.lead_id_key_problem(tbl, col);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%', problem
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'Every lead needs its own id: scores, stages and the log are kept per id.',
+                      HINT = format('ALTER TABLE %s ADD PRIMARY KEY (%I);', tbl, col);
+        END IF;
+    END IF;
+END $$;
+CREATE FUNCTION @extschema@.check_lead_ids_after_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t
+              WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = t.relid::oid) LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'the % table % is attached to lead_scoring, which needs its lead ids as they were',
+                            a.kind, a.relid::regclass
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('After this command %s.', problem),
+                      HINT = format('To replace a key, create the new unique index first; or detach the table '
+                                    'first: SELECT lead_scoring.detach(%L);', a.relid::regclass::text);
+        END IF;
+    END LOOP;
+END $$;
+CREATE FUNCTION @extschema@.bound_event_type_length(events regclass, type_column name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (SELECT typcategory FROM pg_type WHERE oid = @extschema@.column_type(events, type_column, 'type_column')) = 'E'
+       OR EXISTS (SELECT FROM pg_constraint WHERE conrelid = events AND conname = 'lead_scoring_event_type_length') THEN
+        RETURN;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT lead_scoring_event_type_length '
+                   'CHECK (pg_catalog.octet_length(%I::pg_catalog.text) OPERATOR(pg_catalog.<=) 2000)',
+                   events, type_column);
+END $$;
+DO $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'lead_scoring 0.2.0 needs unique, NOT NULL lead ids compared byte for byte: %', problem
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Add a primary key on the leads table''s id (after removing duplicate ids), or give the '
+                             'column a deterministic collation; then run ALTER EXTENSION lead_scoring UPDATE again.';
+        END IF;
+    END LOOP;
+    -- events tables whose covering index attach_events created get the type length bound
+    FOR a IN SELECT t.relid::oid AS relid, t.type_column
+               FROM @extschema@.attachment t
+              WHERE t.kind = 'events'
+                AND EXISTS (SELECT FROM pg_catalog.pg_index i
+                             WHERE i.indrelid = t.relid::oid AND i.indnatts = 3 AND i.indnkeyatts = 2
+                               AND i.indkey[0] = (SELECT attnum FROM pg_catalog.pg_attribute
+                                                   WHERE attrelid = t.relid::oid AND attname = t.lead_column)
+                               AND i.indkey[2] = (SELECT attnum FROM pg_catalog.pg_attribute
+                                                   WHERE attrelid = t.relid::oid AND attname = t.type_column)) LOOP
+        PERFORM @extschema@.bound_event_type_length(a.relid, a.type_column);
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.check_lead_ids_after_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_lead_ids ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'DROP INDEX', 'ALTER INDEX')
+    EXECUTE FUNCTION @extschema@.check_lead_ids_after_ddl();
+REVOKE ALL ON FUNCTION @extschema@.bound_event_type_length(regclass, name) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION @extschema@.check_attachable(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k "char";
+    attached_as text;
+BEGIN
+    SELECT relkind INTO k FROM pg_class WHERE oid = tbl;
+    IF k NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only ordinary and partitioned tables can be attached.';
+    END IF;
+    IF (SELECT relpersistence FROM pg_class WHERE oid = tbl) = 't' THEN
+        RAISE EXCEPTION 'cannot attach temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table is seen by one session only and dropped at its end; the triggers, '
+                           'views and log of lead_scoring serve every session.',
+                  HINT = 'Attach an ordinary (or unlogged) table.';
+    END IF;
+    SELECT kind INTO attached_as FROM @extschema@.attachment WHERE relid = tbl;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is already attached as the % table', tbl, attached_as
+            USING ERRCODE = 'duplicate_object', HINT = format('Call lead_scoring.detach(%L) first.', tbl::text);
+    END IF;
+END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_leads(
+    leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
+    owner_column name = NULL, created_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype;
+    other regclass;
+    log_type regtype;
+BEGIN
+    PERFORM @extschema@.check_attachable(leads);
+    IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
+        RAISE EXCEPTION 'the leads table % is partitioned', leads
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Scores and stages are maintained by row triggers on the leads table itself; '
+                           'partitioned events and deals tables are supported.';
+    END IF;
+    SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a leads table is already attached: %', other
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'A database has one leads table.',
+                  HINT = format('Call lead_scoring.detach(%L) first.', other::text);
+    END IF;
+
+    id_type := @extschema@.column_type(leads, id_column, 'id_column');
+    IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am m ON m.oid = c.opcmethod
+                    WHERE m.amname = 'btree' AND c.opcdefault
+                      AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
+        PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
+    END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
+    END IF;
+    IF created_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
+            'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
+    END IF;
+
+    -- stage_change keeps its rows across detach; a new leads table must use the same id type
+    log_type := (SELECT a.atttypid FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
+    IF log_type IS NOT NULL AND log_type <> id_type THEN
+        IF EXISTS (SELECT FROM @extschema@.stage_change) THEN
+            RAISE EXCEPTION 'lead_scoring.stage_change holds lead ids of type %, but column "%" of table % has type %',
+                            log_type, id_column, leads, id_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Attach a leads table whose id has the same type, or empty lead_scoring.stage_change.';
+        END IF;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change ALTER COLUMN lead_id TYPE %s USING NULL', id_type);
+    END IF;
+
+    -- add the stage and score columns when missing; existing ones must have the right types
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
+            @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I @extschema@.funnel_stage NOT NULL DEFAULT ''new''',
+                       leads, stage_column);
+    END IF;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = score_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, score_column, 'score_column', 'integer',
+            @extschema@.column_type(leads, score_column, 'score_column') = 'integer'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
+                                        created_column)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column);
+
+    IF log_type IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE @extschema@.stage_change (
+                change_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                lead_id    %s NOT NULL,
+                from_stage @extschema@.funnel_stage,
+                to_stage   @extschema@.funnel_stage NOT NULL,
+                changed_at timestamptz NOT NULL DEFAULT @extschema@.clock(),
+                score      integer,
+                actor      text NOT NULL,
+                reason     text NOT NULL,
+                owner      text
+            )$ddl$, id_type);
+        CREATE INDEX stage_change_lead ON @extschema@.stage_change (lead_id, changed_at);
+        COMMENT ON TABLE @extschema@.stage_change IS
+            'Append-only log of every lead stage change; the first row of a lead (from_stage NULL) is its creation';
+        -- append-only: only the extension owner may change it; the triggers write it as that owner
+        REVOKE ALL ON @extschema@.stage_change FROM PUBLIC;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change OWNER TO %I',
+                       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'lead_scoring'));
+    END IF;
+
+    -- existing leads get their creation row (reason 'attached') ...
+    EXECUTE format($ins$
+        INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
+        SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
+          FROM %6$s l
+         WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
+         ORDER BY l.%1$I$ins$,
+        id_column, stage_column,
+        CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
+             ELSE format('coalesce(l.%I::timestamptz, @extschema@.clock())', created_column) END,
+        score_column,
+        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
+        leads);
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_before()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   leads, stage_column, stage_column);
+    PERFORM @extschema@.rebuild_views();
+    -- ... and are scored now
+    PERFORM @extschema@.rescore_all();
+END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_events(
+    events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
+    time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
+    keyword_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+    keys name[];
+    col name;
+    arg text;
+BEGIN
+    PERFORM @extschema@.check_attachable(events);
+    PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NOT NULL THEN
+            PERFORM @extschema@.check_column_type(events, col, arg, 'a text, varchar or enum type',
+                @extschema@.type_is_label(@extschema@.column_type(events, col, arg)));
+        END IF;
+    END LOOP;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
+      FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+     WHERE c.conrelid = events AND c.contype = 'p' AND a.attrelid = events AND a.attnum = k.attnum;
+    IF keys IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', events
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Events are identified by their primary key, which also orders events that share a time.',
+                  HINT = format('ALTER TABLE %s ADD PRIMARY KEY (...);', events);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
+                                        campaign_column, keyword_column, key_columns)
+    VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
+            keyword_column, keys);
+
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
+    -- event type is included, so that rules on the type alone read the index, not the table.
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = events AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                     type_column;
+        -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+        -- refused naming this constraint rather than with an index row size error
+        PERFORM @extschema@.bound_event_type_length(events, type_column);
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
+                   'lead_scoring_new FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old NEW TABLE AS lead_scoring_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    PERFORM @extschema@.rebuild_views();
+    -- events already in the table count from now on
+    PERFORM @extschema@.rescore_all();
+END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_deals(
+    deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
+    status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
+    cost_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+BEGIN
+    PERFORM @extschema@.check_attachable(deals);
+    PERFORM @extschema@.column_type(deals, id_column, 'id_column');
+    PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
+        @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
+    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF cost_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
+            @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
+                                        closed_column, owner_column, cost_column)
+    VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
+            cost_column);
+    -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = deals AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', deals, lead_column);
+        RAISE NOTICE 'created an index on %(%) for deal moves', deals, lead_column;
+    END IF;
+
+    -- deals move their leads when inserted or when their outcome or lead changes (deleting one does not)
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
+    PERFORM @extschema@.rebuild_views();
+END $$;
+-- <<< sec2 issue 12 attach
+
+-- ---------------------------------------------------------------------------
 -- Issue 10 item 11: funnel_stage's operators and min/max work in a default session.
 -- The operators (the operator classes' members, so indexes and hash/merge joins keep working)
 -- and the aggregates move to pg_catalog; the 0.1.0 names stay as aliases in @extschema@.
@@ -412,16 +1082,13 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION @extschema@.rescore_attached(caller_path text) RETURNS bigint
+CREATE FUNCTION @extschema@.rescore_attached() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     last_change bigint := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
     changed bigint;
 BEGIN
-    -- the rewrites fire the CRM's own triggers: they run with the caller's search_path
-    PERFORM set_config('search_path', caller_path, true);
     changed := @extschema@.rescore_all();
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     UPDATE @extschema@.stage_change c
        SET changed_at = greatest(e.at, (SELECT max(p.changed_at) FROM @extschema@.stage_change p
                                          WHERE p.lead_id = c.lead_id AND p.change_id <= last_change))
@@ -431,7 +1098,7 @@ BEGIN
     RETURN changed;
 END $$;
 
-CREATE FUNCTION @extschema@.backfill_deals(deals regclass, caller_path text) RETURNS void
+CREATE FUNCTION @extschema@.backfill_deals(deals regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     l @extschema@.attachment;
@@ -450,15 +1117,12 @@ BEGIN
       FROM @extschema@.deals d
      WHERE d.source = deals AND d.lead_id IS NOT NULL
      GROUP BY d.lead_id;
-    -- the update fires the CRM's own triggers: it runs with the caller's search_path, fully qualified
-    PERFORM set_config('search_path', caller_path, true);
     EXECUTE format($u$
-        UPDATE %1$s l SET %2$I = b.stage
-          FROM pg_temp.lead_scoring_backfill b
-         WHERE l.%3$I OPERATOR(pg_catalog.=) b.lead_id AND l.%2$I OPERATOR(pg_catalog.<>) b.stage
-           AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(b.stage::pg_catalog.text))
+          FROM %1$s l JOIN pg_temp.lead_scoring_backfill b ON l.%3$I OPERATOR(pg_catalog.=) b.lead_id
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) b.stage AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
         l.relid, l.stage_column, l.id_column);
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     UPDATE @extschema@.stage_change c SET changed_at = b.at
       FROM pg_temp.lead_scoring_backfill b
      WHERE c.change_id > last_change AND c.lead_id = b.lead_id AND b.at IS NOT NULL AND c.reason = 'attached';
@@ -498,7 +1162,7 @@ BEGIN
     END LOOP;
 END $$;
 
-CREATE FUNCTION @extschema@.backfill_crm_stage(caller_path text) RETURNS void
+CREATE FUNCTION @extschema@.backfill_crm_stage() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     l @extschema@.attachment;
@@ -507,15 +1171,16 @@ BEGIN
     IF l.crm_stage_column IS NULL THEN
         RETURN;
     END IF;
-    -- the update fires the CRM's own triggers: it runs with the caller's search_path, fully qualified
-    PERFORM set_config('search_path', caller_path, true);
+    -- written as the CRM's other writes are (src/crm_backfill.c): as the table's owner, with the caller's
+    -- search_path for the CRM's own triggers
     EXECUTE format($u$
-        UPDATE %1$s l SET %2$I = m.stage
-          FROM (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
-         WHERE l.%3$I::pg_catalog.text OPERATOR(pg_catalog.=) m.key AND l.%2$I OPERATOR(pg_catalog.<>) m.stage
-           AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
-        l.relid, l.stage_column, l.crm_stage_column) USING l.crm_stage_map;
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(m.stage::pg_catalog.text))
+          FROM %1$s l
+          JOIN (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
+            ON l.%4$I::pg_catalog.text OPERATOR(pg_catalog.=) m.key
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) m.stage AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
+        l.relid, l.stage_column, l.id_column, l.crm_stage_column) USING l.crm_stage_map;
 END $$;
 
 CREATE FUNCTION @extschema@.fk_label_sql(tbl regclass, col name, label name, alias text) RETURNS text
@@ -576,6 +1241,10 @@ BEGIN
     END LOOP;
 END $$;
 
+CREATE FUNCTION @extschema@.backfill_stages(ids text[], stages text[]) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.backfill_stages(text[], text[]) FROM PUBLIC;
+
 DROP FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name);
 CREATE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
@@ -583,16 +1252,12 @@ CREATE FUNCTION @extschema@.attach_leads(
     crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false,
     owner_label name = NULL, channel_column name = NULL, campaign_column name = NULL, keyword_column name = NULL,
     labels jsonb = NULL) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
     id_type pg_catalog.regtype;
     other pg_catalog.regclass;
     log_type pg_catalog.regtype;
 BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(leads);
     IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
         RAISE EXCEPTION 'the leads table % is partitioned', leads
@@ -614,6 +1279,7 @@ BEGIN
                       AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
         PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
     END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
     END IF;
@@ -629,6 +1295,8 @@ BEGIN
     PERFORM @extschema@.check_crm_stage_map(leads, crm_stage_column, crm_stage_map);
     PERFORM @extschema@.check_utm_columns(leads, channel_column, campaign_column, keyword_column, labels);
 
+    -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
+    PERFORM @extschema@.adopt_log();
     -- stage_change keeps its rows across detach; a new leads table must use the same id type
     log_type := (SELECT a.atttypid FROM pg_attribute a
                   WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
@@ -644,6 +1312,8 @@ BEGIN
 
     -- add the stage and score columns when missing; existing ones must have the right types
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        -- a stage column that DROP EXTENSION left as text becomes funnel_stage again
+        PERFORM @extschema@.adopt_stage_column(leads, stage_column);
         PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
             @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
     ELSE
@@ -715,10 +1385,9 @@ BEGIN
                    leads, stage_column, stage_column);
     PERFORM @extschema@.rebuild_views();
     -- ... take the funnel stage of their CRM stage ...
-    PERFORM @extschema@.backfill_crm_stage(caller_path);
+    PERFORM @extschema@.backfill_crm_stage();
     -- ... and are scored now (promotions found now are the past: no handoff)
-    PERFORM @extschema@.rescore_attached(caller_path);
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    PERFORM @extschema@.rescore_attached();
 END $$;
 
 DROP FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name);
@@ -727,20 +1396,17 @@ CREATE FUNCTION @extschema@.attach_events(
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
     keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     create_index boolean = true, labels jsonb = NULL) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
     id_type pg_catalog.regtype := @extschema@.lead_id_type();
     keys pg_catalog.name[];
     col pg_catalog.name;
     arg pg_catalog.text;
 BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(events);
     PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
         @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
@@ -773,6 +1439,9 @@ BEGIN
             EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
             RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
                          type_column;
+            -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+            -- refused naming this constraint rather than with an index row size error
+            PERFORM @extschema@.bound_event_type_length(events, type_column);
         ELSE
             RAISE WARNING 'table % has no index on column "%": scoring reads each lead''s events with a full scan',
                           events, lead_column
@@ -792,8 +1461,7 @@ BEGIN
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
     PERFORM @extschema@.rebuild_views();
     -- events already in the table count from now on (promotions they bring are the past: no handoff)
-    PERFORM @extschema@.rescore_attached(caller_path);
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    PERFORM @extschema@.rescore_attached();
 END $$;
 
 DROP FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name);
@@ -803,18 +1471,15 @@ CREATE FUNCTION @extschema@.attach_deals(
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
     RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
     id_type pg_catalog.regtype := @extschema@.lead_id_type();
 BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(deals);
     PERFORM @extschema@.column_type(deals, id_column, 'id_column');
     PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
         @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
     PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
@@ -862,8 +1527,7 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
-    PERFORM @extschema@.backfill_deals(deals, caller_path);
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    PERFORM @extschema@.backfill_deals(deals);
 END $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.rebuild_views() RETURNS void
@@ -1029,45 +1693,6 @@ BEGIN
     END LOOP;
 END $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
-    a @extschema@.attachment;
-    dependents pg_catalog.text;
-    trg pg_catalog.name;
-BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
-    END IF;
-    IF a.kind = 'leads' THEN
-        SELECT string_agg(relid::text, ', ' ORDER BY relid::text) INTO dependents
-          FROM @extschema@.attachment WHERE kind <> 'leads';
-        IF dependents IS NOT NULL THEN
-            RAISE EXCEPTION 'cannot detach the leads table % while events or deals tables are attached', tbl
-                USING ERRCODE = 'dependent_objects_still_exist',
-                      DETAIL = format('Attached: %s.', dependents),
-                      HINT = 'Detach them first.';
-        END IF;
-    END IF;
-    FOR trg IN SELECT tgname FROM pg_trigger
-                WHERE tgrelid = tbl AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
-    END LOOP;
-    DELETE FROM @extschema@.attachment WHERE relid = tbl;
-    PERFORM @extschema@.rebuild_views();
-    -- the detached table's events no longer count
-    IF a.kind = 'events' THEN
-        PERFORM pg_catalog.set_config('search_path', caller_path, true);   -- the CRM's triggers see theirs
-        PERFORM @extschema@.rescore_all();
-    END IF;
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
-END $$;
-
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
@@ -1131,14 +1756,6 @@ UPDATE @extschema@.generated_view
     UNION ALL
     SELECT m.channel$r$)
  WHERE name = 'channel_report';
--- rescore() leaves the caller's search_path to the CRM's triggers its rewrite fires (its body is qualified)
-UPDATE @extschema@.generated_view
-   SET definition = replace(definition,
-           $r$LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
-AS $$ SELECT @extschema@.rescore_lead($1) $$;$r$,
-           $r$LANGUAGE sql VOLATILE STRICT
-AS $$ SELECT @extschema@.rescore_lead($1) $$;$r$)
- WHERE name = 'rescore';
 -- channel_report's period starts at midnight in the declared zone (day_start)
 UPDATE @extschema@.generated_view
    SET definition = replace(replace(definition,

@@ -27,6 +27,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "config_cache.h"
 #include "crm_time.h"
 #include "lead_scoring.h"
 #include "row_filter.h"
@@ -44,7 +45,7 @@ static int nwatched = 0;
 static bool watch_all = false; /* more attached tables than slots: any invalidation counts */
 
 static void
-AttachmentInvalCallback(Datum arg, Oid relid)
+AttachmentInvalCallback(Oid relid)
 {
 	int i;
 	bool hit = (relid == InvalidOid || watch_all);
@@ -63,7 +64,7 @@ AttachmentInvalCallback(Datum arg, Oid relid)
 void
 AttachmentInit(void)
 {
-	CacheRegisterRelcacheCallback(AttachmentInvalCallback, (Datum) 0);
+	RelcacheListen(AttachmentInvalCallback);
 }
 
 static void
@@ -103,8 +104,12 @@ MappedColumn(Oid relid, HeapTuple tup, TupleDesc desc, const char *field, bool r
 static char *
 QualifiedName(Oid relid)
 {
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+	char *nspname = get_namespace_name(get_rel_namespace(relid));
+	char *relname = get_rel_name(relid);
+
+	if (nspname == NULL || relname == NULL)
+		elog(ERROR, "attached table with OID %u does not exist", relid);
+	return quote_qualified_identifier(nspname, relname);
 }
 
 static char *
@@ -293,6 +298,14 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 			? e->qualname
 			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
 					   LsRowFilterSql(relid, LsParseRowFilter(relid, e->row_filter), "e"));
+	/*
+	 * An enum's owner may create a cast of it to text, which "::text" would call as whoever reads
+	 * the events (the extension owner): its output function runs no user code.
+	 */
+	if (get_typtype(getBaseType(e->type_type)) == TYPTYPE_ENUM)
+		e->type_text = psprintf("pg_catalog.textin(pg_catalog.enum_out(e.%s))", e->type_col);
+	else
+		e->type_text = psprintf("e.%s::pg_catalog.text", e->type_col);
 	if (isnull)
 		elog(ERROR, "lead_scoring.attachment.key_columns is NULL for %s", get_rel_name(relid));
 	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL,
@@ -414,6 +427,21 @@ BuildAttachments(void)
 		Oid relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		char *kind = SPI_getvalue(tup, desc, 2);
 
+		/*
+		 * A table dropped while event triggers were off (the sql_drop trigger detaches the
+		 * others): it is not attached any more, whatever its row says.
+		 */
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		{
+			ereport(
+				WARNING,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the attached %s table with OID %u no longer exists: ignored", kind, relid),
+				 errhint("Remove its record with: DELETE FROM lead_scoring.attachment WHERE "
+						 "relid = %u;",
+						 relid)));
+			continue;
+		}
 		Watch(relid);
 		if (strcmp(kind, "leads") == 0)
 			a->leads = BuildLeads(relid, tup, desc);

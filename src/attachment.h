@@ -64,7 +64,8 @@ typedef struct EventsAttachment
 	char *lead_col; /* quoted column names */
 	char *type_col;
 	char *time_col;
-	Oid type_type; /* types of the mapped columns */
+	char *type_text; /* the type column of alias "e" as text, in SQL that runs no user code */
+	Oid type_type;	 /* types of the mapped columns */
 	Oid time_type;
 	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
 	struct LsZone *zone; /* the same, resolved for LsColumnTime */
@@ -121,6 +122,7 @@ typedef struct LsSavedUser
 {
 	Oid userid;
 	int sec_context;
+	int guc_nest; /* (LsBeginTableWrite) the GUC nesting level to pop, or 0 */
 } LsSavedUser;
 
 extern void LsBecomeExtensionOwner(LsSavedUser *saved);

@@ -39,6 +39,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -89,8 +90,7 @@ TypeFilter(RuleSet *rs, const EventSource *src)
 {
 	if (rs->any_type)
 		return "";
-	return psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2)",
-					src->events->type_col);
+	return psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($2)", src->events->type_text);
 }
 
 Datum
@@ -385,6 +385,9 @@ DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
 	memset(dr, 0, sizeof(*dr));
 	if (!OidIsValid(src->index_oid))
 		return false;
+	/* row-level security applies to the current role (score(), explain()): read through SQL */
+	if (check_enable_rls(src->events->relid, InvalidOid, true) == RLS_ENABLED)
+		return false;
 	dr->heap = table_open(src->events->relid, AccessShareLock);
 	dr->index = try_relation_open(src->index_oid, AccessShareLock);
 	if (dr->index == NULL)
@@ -608,6 +611,23 @@ CompareScoredEvents(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Seconds from an event's time to 'at': 0 when the event is not earlier
+ * (equal infinities included), infinite when either time is infinite, so that
+ * decay takes an event dated -infinity, or anything scored at +infinity, to 0
+ * points, never to an overflow (doc/scoring.md, "Infinite times").  Computed
+ * in double: the difference of two finite timestamps can exceed int64.
+ */
+static double
+AgeSeconds(TimestampTz at, TimestampTz time)
+{
+	if (time >= at)
+		return 0;
+	if (TIMESTAMP_NOT_FINITE(at) || TIMESTAMP_NOT_FINITE(time))
+		return INFINITY;
+	return ((double) at - (double) time) / USECS_PER_SEC;
+}
+
 void
 EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff, double *engagement,
 				   RuleOutcome *outcomes)
@@ -639,7 +659,7 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
 			if (ev->time > cutoff)
 				continue; /* not happened yet */
 			/* an event after 'at' but before the cutoff (a write's own moment) counts in full */
-			age = ev->time < at ? (double) (at - ev->time) / USECS_PER_SEC : 0;
+			age = AgeSeconds(at, ev->time);
 			for (r = 0; r < neng; r++)
 			{
 				Rule *rule;
@@ -781,8 +801,12 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 		return 0;
 	}
 	EventSetInit(&es, rs);
-	/* a new snapshot (the trigger paths, after the lead's row is locked), or the query's */
-	snapshot = RegisterSnapshot(fresh ? GetTransactionSnapshot() : GetActiveSnapshot());
+	/*
+	 * The latest snapshot (the trigger paths, after the lead's row or id bucket is locked: also
+	 * under REPEATABLE READ, whose transaction snapshot would miss the events committed by the
+	 * transactions it waited for; doc/scoring.md, "Concurrency"), or the query's.
+	 */
+	snapshot = RegisterSnapshot(fresh ? GetLatestSnapshot() : GetActiveSnapshot());
 	cutoff = fresh ? WriteCutoff(at) : at;
 	for (s = 0; s < rs->nsources; s++)
 	{
@@ -902,7 +926,6 @@ Datum
 score_lead(PG_FUNCTION_ARGS)
 {
 	RuleSet *rs;
-	LsSavedUser saved;
 	int64 fit;
 	double engagement;
 	bool found;
@@ -910,10 +933,9 @@ score_lead(PG_FUNCTION_ARGS)
 	CheckLeadArgument(fcinfo, "score");
 	rs = LsRules();
 	CheckCanRead(rs);
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement, NULL,
 						NULL);
-	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(FinalScore((double) fit + engagement));
@@ -926,7 +948,6 @@ grade_lead(PG_FUNCTION_ARGS)
 {
 	const LsSettings *s;
 	RuleSet *rs;
-	LsSavedUser saved;
 	int64 fit;
 	double engagement;
 	double eng_rounded;
@@ -937,9 +958,8 @@ grade_lead(PG_FUNCTION_ARGS)
 	CheckLeadArgument(fcinfo, "grade");
 	rs = LsRules();
 	CheckCanRead(rs);
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), LsNow(), &fit, &engagement, NULL, NULL);
-	LsRestoreUser(&saved);
 	if (!found)
 		PG_RETURN_NULL();
 	s = LsGetSettings();
@@ -964,7 +984,6 @@ explain_lead(PG_FUNCTION_ARGS)
 	Tuplestorestate *store;
 	MemoryContext old;
 	RuleSet *rs;
-	LsSavedUser saved;
 	RuleOutcome *fit_out;
 	RuleOutcome *eng_out;
 	int64 fit;
@@ -982,10 +1001,9 @@ explain_lead(PG_FUNCTION_ARGS)
 	CheckCanRead(rs);
 	fit_out = palloc0(sizeof(RuleOutcome) * Max(rs->nfit, 1));
 	eng_out = palloc0(sizeof(RuleOutcome) * Max(rs->neng, 1));
-	LsBecomeExtensionOwner(&saved);
+	/* as the caller: row-level security shows what the caller may see (doc/security.md) */
 	found = ComputeLead(rs, PG_GETARG_DATUM(0), PG_GETARG_TIMESTAMPTZ(1), &fit, &engagement,
 						fit_out, eng_out);
-	LsRestoreUser(&saved);
 
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	tupdesc = CreateTupleDescCopy(tupdesc);

@@ -51,8 +51,10 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "lead_locks.h"
 #include "lead_scoring.h"
 #include "rules.h"
+#include "run_as.h"
 #include "score.h"
 #include "stages.h"
 
@@ -92,6 +94,7 @@ typedef struct Touch
 	int64 *fit;			/* fit points of the locked rows, or NULL: leads_before computes them */
 	bool seen;			/* (one lead) leads_before ran for it */
 	int32 score;		/* (one lead) the score it computed */
+	Oid leads_relid;	/* the leads table, written as its owner */
 } Touch;
 
 static Touch *touch = NULL;
@@ -121,13 +124,19 @@ TouchedLead(const LeadsAttachment *leads, Datum id)
 	return -1;
 }
 
-/* Run a prepared UPDATE of lead rows as a touch (SPI connected). */
+/*
+ * Run a prepared UPDATE of lead rows as a touch (SPI connected).  The leads
+ * table's own triggers, constraints and index expressions run beneath it, so
+ * it runs as the table's owner (src/run_as.h), never as the extension owner.
+ */
 static void
 ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 {
 	Touch *outer = touch;
+	LsSavedUser saved;
 
 	touch = t;
+	LsBeginTableWrite(t->leads_relid, &saved);
 	PG_TRY();
 	{
 		int rc = SPI_execute_plan(plan, args, NULL, false, 0);
@@ -140,13 +149,14 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 		touch = outer;
 	}
 	PG_END_TRY();
+	LsEndTableWrite(&saved);
 }
 
 /* Rescore one lead through leads_before; false when there is no such lead. */
 static bool
 TouchLead(RuleSet *rs, Datum id, int32 *score)
 {
-	Touch t = {1, &id, NULL, NULL, false, 0};
+	Touch t = {1, &id, NULL, NULL, false, 0, rs->leads->relid};
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -191,6 +201,32 @@ FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc
 			return false;
 	}
 	return true;
+}
+
+/*
+ * A lead's id never changes: its events, deals, handoffs and stage_change rows
+ * name it by id, and following a change would rewrite the append-only log
+ * (doc/scoring.md, "Lead ids").  An UPDATE that changes it is refused.
+ */
+static void
+RefuseLeadIdChange(const LeadsAttachment *leads, HeapTuple old_row, Datum new_id, TupleDesc desc,
+				   Relation rel)
+{
+	bool isnull;
+	Datum old_id = heap_getattr(old_row, leads->id_att, desc, &isnull);
+
+	if (isnull || LsCompareLeadIds(leads, old_id, new_id) == 0)
+		return;
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		 errmsg("cannot change the id of lead %s to %s", LsLeadIdText(leads, old_id),
+				LsLeadIdText(leads, new_id)),
+		 errdetail("The lead's events, deals, handoffs and stage_change rows refer to it by column "
+				   "\"%s\" of table \"%s\".",
+				   NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
+				   RelationGetRelationName(rel)),
+		 errhint("Insert a new lead with the new id instead.")));
 }
 
 /* ---------------------------------------------------------------------------
@@ -290,6 +326,7 @@ leads_before(PG_FUNCTION_ARGS)
 	write.new_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 	if (!write.is_insert)
 	{
+		RefuseLeadIdChange(leads, td->tg_trigtuple, write.lead_id, desc, rel);
 		d = heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &isnull);
 		write.old_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 		d = heap_getattr(td->tg_trigtuple, leads->score_att, desc, &isnull);
@@ -300,6 +337,11 @@ leads_before(PG_FUNCTION_ARGS)
 
 	if (leads->crm_stage_att != InvalidAttrNumber)
 		CrmStageMove(leads, &write, write.is_insert ? NULL : td->tg_trigtuple, row, desc);
+
+	/* events written meanwhile for this id by uncommitted transactions: wait for them
+	 * (lead_locks.h) */
+	if (write.is_insert)
+		LockLeadIdBucket(leads, write.lead_id, ShareLock);
 
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
@@ -408,6 +450,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	t.engagement = w->engagement;
 	t.fit = w->fit;
 	t.seen = false;
+	t.leads_relid = leads->relid;
 	ExecuteTouch(&t, UpdatePlan(rs), args);
 	w->total += w->n;
 	w->n = 0;
@@ -501,7 +544,8 @@ StreamClose(EventStream *st)
  * BATCH_LEADS leads so that memory stays bounded.
  */
 static int64
-RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh)
+RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh, Datum *missing,
+			 int *nmissing)
 {
 	LeadsAttachment *leads = rs->leads;
 	EventSet es;
@@ -627,7 +671,12 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				}
 			}
 			if (!found[k])
-				continue; /* events of a lead that does not exist */
+			{
+				/* events of a lead that does not exist (yet): the caller looks again */
+				if (missing != NULL)
+					missing[(*nmissing)++] = ids[lo + k];
+				continue;
+			}
 			if (rs->neng > 0)
 				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
 			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement);
@@ -670,13 +719,38 @@ IdCollateClause(const LeadsAttachment *leads)
 }
 
 /*
- * Rescore every lead: lock the leads table against writers (EXCLUSIVE: reads
- * go on), then one ordered pass over the leads and one over each events table,
- * merged by lead id; rewrite the leads whose score or stage changes.
+ * Lock the leads table against writers (EXCLUSIVE: reads go on), then load
+ * the configuration.  In this order a rescore that waited for another
+ * transaction's rule or settings change (whose own rescore holds the lock
+ * while it commits) uses the committed rules: taking the lock processes the
+ * change's invalidations (doc/scoring.md, "Concurrency").
+ */
+static RuleSet *
+LockLeadsForRescore(void)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+	Oid relid = leads->relid;
+	RuleSet *rs;
+
+	LockRelationOid(relid, ExclusiveLock);
+	rs = LsRules();
+	if (rs->leads == NULL || rs->leads->relid != relid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the attached leads table changed while its scores were rescored"),
+						errhint("Run lead_scoring.rescore_all() again.")));
+	return rs;
+}
+
+/*
+ * Rescore every lead: lock the leads table and load the rules
+ * (LockLeadsForRescore), then one ordered pass over the leads and one over
+ * each events table, merged by lead id; rewrite the leads whose score or stage
+ * changes.
  */
 static int64
-RescoreAll(RuleSet *rs)
+RescoreAll(void)
 {
+	RuleSet *rs = LockLeadsForRescore();
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = LsNow();
 	TimestampTz cutoff;
@@ -697,9 +771,6 @@ RescoreAll(RuleSet *rs)
 									ALLOCSET_SMALL_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(psprintf("LOCK TABLE %s IN EXCLUSIVE MODE", leads->qualname), false, 0) !=
-		SPI_OK_UTILITY)
-		elog(ERROR, "could not lock the leads table");
 	memset(&lead_stream, 0, sizeof(lead_stream));
 	lead_stream.portal =
 		SPI_cursor_open_with_args(NULL,
@@ -718,10 +789,9 @@ RescoreAll(RuleSet *rs)
 			NULL,
 			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s",
 					 src->events->lead_col, src->select_list, src->events->from_item,
-					 rs->any_type
-						 ? ""
-						 : psprintf(" AND e.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
-									src->events->type_col),
+					 rs->any_type ? ""
+								  : psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($1)",
+											 src->events->type_text),
 					 src->events->lead_col, collate),
 			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
 	}
@@ -993,7 +1063,7 @@ events_changed(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		return PointerGetDatum(NULL);
 	}
@@ -1074,16 +1144,40 @@ events_changed(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 
 	LsBecomeExtensionOwner(&saved);
-	if (n <= TOUCH_ONE_BY_ONE)
 	{
+		/* leads not found: maybe being inserted; wait for such inserts, then look again */
+		Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
+		int nmissing = 0;
 		int i;
 		int32 score;
 
-		for (i = 0; i < n; i++)
-			(void) TouchLead(rs, ids[i], &score);
+		if (n <= TOUCH_ONE_BY_ONE)
+		{
+			for (i = 0; i < n; i++)
+				if (!TouchLead(rs, ids[i], &score))
+					missing[nmissing++] = ids[i];
+		}
+		else
+			(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL, missing,
+								&nmissing);
+		for (i = 0; i < nmissing; i++)
+			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
+		if (nmissing <= TOUCH_ONE_BY_ONE)
+		{
+			for (i = 0; i < nmissing; i++)
+				if (!TouchLead(rs, missing[i], &score))
+					RefuseUnseenLead(leads, missing[i]);
+		}
+		else
+		{
+			Datum *unseen = palloc(sizeof(Datum) * nmissing);
+			int nunseen = 0;
+
+			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
+			for (i = 0; i < nunseen; i++)
+				RefuseUnseenLead(leads, unseen[i]);
+		}
 	}
-	else
-		(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);
@@ -1099,14 +1193,24 @@ PG_FUNCTION_INFO_V1(rescore_all);
 Datum
 rescore_all(PG_FUNCTION_ARGS)
 {
-	RuleSet *rs = LsRules();
 	LsSavedUser saved;
 	int64 n;
+	const char *search_path;
 
 	LsLeadsAttachment();
-	LsBecomeExtensionOwner(&saved);
-	n = RescoreAll(rs);
-	LsRestoreUser(&saved);
+	/* called from attach_* or detach: the leads table's triggers see the caller's search_path */
+	search_path = LsPushCallerSearchPath();
+	PG_TRY();
+	{
+		LsBecomeExtensionOwner(&saved);
+		n = RescoreAll();
+		LsRestoreUser(&saved);
+	}
+	PG_FINALLY();
+	{
+		LsPopCallerSearchPath(search_path);
+	}
+	PG_END_TRY();
 	PG_RETURN_INT64(n);
 }
 
@@ -1121,6 +1225,7 @@ rescore_lead(PG_FUNCTION_ARGS)
 	LsSavedUser saved;
 	int32 score;
 	bool found;
+	const char *search_path;
 
 	if (!OidIsValid(argtype) || getBaseType(argtype) != getBaseType(leads->id_type))
 		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -1128,9 +1233,20 @@ rescore_lead(PG_FUNCTION_ARGS)
 							   format_type_be(leads->id_type),
 							   OidIsValid(argtype) ? format_type_be(argtype) : "unknown")));
 	rs = LsRules();
-	LsBecomeExtensionOwner(&saved);
-	found = TouchLead(rs, PG_GETARG_DATUM(0), &score);
-	LsRestoreUser(&saved);
+	/* called from the generated rescore(): the leads table's triggers see the caller's search_path
+	 */
+	search_path = LsPushCallerSearchPath();
+	PG_TRY();
+	{
+		LsBecomeExtensionOwner(&saved);
+		found = TouchLead(rs, PG_GETARG_DATUM(0), &score);
+		LsRestoreUser(&saved);
+	}
+	PG_FINALLY();
+	{
+		LsPopCallerSearchPath(search_path);
+	}
+	PG_END_TRY();
 	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(score);
@@ -1157,13 +1273,11 @@ rules_changed(PG_FUNCTION_ARGS)
 	/* TRUNCATE fires no row triggers, so nothing is deferred: rescore now */
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && LsAttachments()->leads != NULL)
 	{
-		RuleSet *rs;
 		LsSavedUser saved;
 
 		CommandCounterIncrement();
-		rs = LsRules();
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		rescore_requested_xid = InvalidTransactionId;
 	}
@@ -1188,11 +1302,10 @@ rescore_after_rule_change(PG_FUNCTION_ARGS)
 		CommandCounterIncrement();
 		if (LsAttachments()->leads != NULL)
 		{
-			RuleSet *rs = LsRules();
 			LsSavedUser saved;
 
 			LsBecomeExtensionOwner(&saved);
-			RescoreAll(rs);
+			RescoreAll();
 			LsRestoreUser(&saved);
 		}
 	}

@@ -112,16 +112,13 @@ END $$;
 -- 'attached' (no handoff, no NOTIFY; doc/crm_schemas.md, "Attaching a CRM with history").
 -- A promotion is dated by the lead's last event before now (the events that earned the score), never
 -- before the lead's earlier log rows.
-CREATE FUNCTION @extschema@.rescore_attached(caller_path text) RETURNS bigint
+CREATE FUNCTION @extschema@.rescore_attached() RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     last_change bigint := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
     changed bigint;
 BEGIN
-    -- the rewrites fire the CRM's own triggers: they run with the caller's search_path
-    PERFORM set_config('search_path', caller_path, true);
     changed := @extschema@.rescore_all();
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     UPDATE @extschema@.stage_change c
        SET changed_at = greatest(e.at, (SELECT max(p.changed_at) FROM @extschema@.stage_change p
                                          WHERE p.lead_id = c.lead_id AND p.change_id <= last_change))
@@ -144,12 +141,105 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Only ordinary and partitioned tables can be attached.';
     END IF;
+    IF (SELECT relpersistence FROM pg_class WHERE oid = tbl) = 't' THEN
+        RAISE EXCEPTION 'cannot attach temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table is seen by one session only and dropped at its end; the triggers, '
+                           'views and log of lead_scoring serve every session.',
+                  HINT = 'Attach an ordinary (or unlogged) table.';
+    END IF;
     SELECT kind INTO attached_as FROM @extschema@.attachment WHERE relid = tbl;
     IF FOUND THEN
         RAISE EXCEPTION 'table % is already attached as the % table', tbl, attached_as
             USING ERRCODE = 'duplicate_object', HINT = format('Call lead_scoring.detach(%L) first.', tbl::text);
     END IF;
 END $$;
+
+-- A lead id column must compare the way the extension compares lead ids: byte-wise equal text is the
+-- same lead.  A nondeterministic collation (case- or accent-insensitive) makes 'abc' = 'ABC' in the
+-- table's own queries but not in the extension's, so such columns are refused (doc/scoring.md,
+-- "Lead ids").  NULL when the column is acceptable, else the error's message.
+CREATE FUNCTION @extschema@.lead_id_collation_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('column "%s" of table %s has the nondeterministic collation %s', col, tbl,
+                  c.oid::regcollation)
+      FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT c.collisdeterministic
+$$;
+
+-- The leads table's id must identify one row: NOT NULL and the only key column of a unique btree
+-- index with the type's default operator class (a primary key or a unique constraint), valid, not
+-- partial, not deferrable (doc/scoring.md, "Lead ids").  NULL when it does, else the error's message.
+CREATE FUNCTION @extschema@.lead_id_key_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN NOT a.attnotnull THEN format('column "%s" of table %s is not NOT NULL', col, tbl)
+        WHEN NOT EXISTS (
+            SELECT FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
+                                   JOIN pg_am m ON m.oid = o.opcmethod
+             WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+               AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum AND i.indpred IS NULL
+               AND m.amname = 'btree' AND o.opcdefault)
+        THEN format('column "%s" of table %s has no unique index of its own', col, tbl)
+        END
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped
+$$;
+
+-- Raise the error for a lead id column that the two checks above refuse.
+CREATE FUNCTION @extschema@.check_lead_id_column(tbl regclass, col name, argument text, is_key boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problem text := @extschema@.lead_id_collation_problem(tbl, col);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Lead ids are compared byte for byte; a nondeterministic collation makes different '
+                           'ids equal in the table''s own comparisons.',
+                  HINT = format('Give %s a deterministic collation, such as "C" or "default".', argument);
+    END IF;
+    IF is_key THEN
+        problem := @extschema@.lead_id_key_problem(tbl, col);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%', problem
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'Every lead needs its own id: scores, stages and the log are kept per id.',
+                      HINT = format('ALTER TABLE %s ADD PRIMARY KEY (%I);', tbl, col);
+        END IF;
+    END IF;
+END $$;
+
+-- DDL that would take an attached table's lead ids out of what attaching requires (dropping the
+-- leads table's primary key or unique index, DROP NOT NULL, a nondeterministic collation) is refused
+-- when the command ends: it rolls back (doc/scoring.md, "Lead ids").
+CREATE FUNCTION @extschema@.check_lead_ids_after_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t
+              WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = t.relid::oid) LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'the % table % is attached to lead_scoring, which needs its lead ids as they were',
+                            a.kind, a.relid::regclass
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('After this command %s.', problem),
+                      HINT = format('To replace a key, create the new unique index first; or detach the table '
+                                    'first: SELECT lead_scoring.detach(%L);', a.relid::regclass::text);
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.check_lead_ids_after_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_lead_ids ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'DROP INDEX', 'ALTER INDEX')
+    EXECUTE FUNCTION @extschema@.check_lead_ids_after_ddl();
 
 -- The leads table's id type, or an error when no leads table is attached.
 CREATE FUNCTION @extschema@.lead_id_type() RETURNS regtype
@@ -172,16 +262,12 @@ CREATE FUNCTION @extschema@.attach_leads(
     crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false,
     owner_label name = NULL, channel_column name = NULL, campaign_column name = NULL, keyword_column name = NULL,
     labels jsonb = NULL) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
     id_type pg_catalog.regtype;
     other pg_catalog.regclass;
     log_type pg_catalog.regtype;
 BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(leads);
     IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
         RAISE EXCEPTION 'the leads table % is partitioned', leads
@@ -203,6 +289,7 @@ BEGIN
                       AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
         PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
     END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
     END IF;
@@ -218,6 +305,8 @@ BEGIN
     PERFORM @extschema@.check_crm_stage_map(leads, crm_stage_column, crm_stage_map);
     PERFORM @extschema@.check_utm_columns(leads, channel_column, campaign_column, keyword_column, labels);
 
+    -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
+    PERFORM @extschema@.adopt_log();
     -- stage_change keeps its rows across detach; a new leads table must use the same id type
     log_type := (SELECT a.atttypid FROM pg_attribute a
                   WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
@@ -233,6 +322,8 @@ BEGIN
 
     -- add the stage and score columns when missing; existing ones must have the right types
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        -- a stage column that DROP EXTENSION left as text becomes funnel_stage again
+        PERFORM @extschema@.adopt_stage_column(leads, stage_column);
         PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
             @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
     ELSE
@@ -304,31 +395,42 @@ BEGIN
                    leads, stage_column, stage_column);
     PERFORM @extschema@.rebuild_views();
     -- ... take the funnel stage of their CRM stage ...
-    PERFORM @extschema@.backfill_crm_stage(caller_path);
+    PERFORM @extschema@.backfill_crm_stage();
     -- ... and are scored now (promotions found now are the past: no handoff)
-    PERFORM @extschema@.rescore_attached(caller_path);
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    PERFORM @extschema@.rescore_attached();
 END $$;
+
+-- The CHECK constraint lead_scoring_event_type_length (type at most 2000 bytes) on an events table
+-- whose covering index the extension created; enum types need none (labels have at most 63 bytes).
+CREATE FUNCTION @extschema@.bound_event_type_length(events regclass, type_column name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (SELECT typcategory FROM pg_type WHERE oid = @extschema@.column_type(events, type_column, 'type_column')) = 'E'
+       OR EXISTS (SELECT FROM pg_constraint WHERE conrelid = events AND conname = 'lead_scoring_event_type_length') THEN
+        RETURN;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT lead_scoring_event_type_length '
+                   'CHECK (pg_catalog.octet_length(%I::pg_catalog.text) OPERATOR(pg_catalog.<=) 2000)',
+                   events, type_column);
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.bound_event_type_length(regclass, name) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.attach_events(
     events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
     keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     create_index boolean = true, labels jsonb = NULL) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
     id_type pg_catalog.regtype := @extschema@.lead_id_type();
     keys pg_catalog.name[];
     col pg_catalog.name;
     arg pg_catalog.text;
 BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(events);
     PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
         @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
@@ -361,6 +463,9 @@ BEGIN
             EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
             RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
                          type_column;
+            -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+            -- refused naming this constraint rather than with an index row size error
+            PERFORM @extschema@.bound_event_type_length(events, type_column);
         ELSE
             RAISE WARNING 'table % has no index on column "%": scoring reads each lead''s events with a full scan',
                           events, lead_column
@@ -380,8 +485,7 @@ BEGIN
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
     PERFORM @extschema@.rebuild_views();
     -- events already in the table count from now on (promotions they bring are the past: no handoff)
-    PERFORM @extschema@.rescore_attached(caller_path);
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    PERFORM @extschema@.rescore_attached();
 END $$;
 
 CREATE FUNCTION @extschema@.attach_deals(
@@ -390,18 +494,15 @@ CREATE FUNCTION @extschema@.attach_deals(
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
     RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
     id_type pg_catalog.regtype := @extschema@.lead_id_type();
 BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM @extschema@.check_attachable(deals);
     PERFORM @extschema@.column_type(deals, id_column, 'id_column');
     PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
         @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
     PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
@@ -449,8 +550,7 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
-    PERFORM @extschema@.backfill_deals(deals, caller_path);
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
+    PERFORM @extschema@.backfill_deals(deals);
 END $$;
 
 -- SQL for the label of a key column (attach's owner_label): the label column of the row its
@@ -516,6 +616,11 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Set leads (ids as text) to stages found at attach, as the leads table's owner (src/crm_backfill.c).
+CREATE FUNCTION @extschema@.backfill_stages(ids text[], stages text[]) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.backfill_stages(text[], text[]) FROM PUBLIC;
+
 -- attach_leads' crm_stage_map: keys must be values of the CRM's stage column, values funnel stages.
 CREATE FUNCTION @extschema@.check_crm_stage_map(leads regclass, col name, map jsonb,
                                                 argument text DEFAULT 'crm_stage_map') RETURNS void
@@ -552,7 +657,7 @@ END $$;
 
 -- A leads table attached with a crm_stage_map: every lead takes the funnel stage of its CRM stage,
 -- where the transition rules allow, logged as 'attached' (the CRM's past).
-CREATE FUNCTION @extschema@.backfill_crm_stage(caller_path text) RETURNS void
+CREATE FUNCTION @extschema@.backfill_crm_stage() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     l @extschema@.attachment;
@@ -561,21 +666,22 @@ BEGIN
     IF l.crm_stage_column IS NULL THEN
         RETURN;
     END IF;
-    -- the update fires the CRM's own triggers: it runs with the caller's search_path, fully qualified
-    PERFORM set_config('search_path', caller_path, true);
+    -- written as the CRM's other writes are (src/crm_backfill.c): as the table's owner, with the caller's
+    -- search_path for the CRM's own triggers
     EXECUTE format($u$
-        UPDATE %1$s l SET %2$I = m.stage
-          FROM (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
-         WHERE l.%3$I::pg_catalog.text OPERATOR(pg_catalog.=) m.key AND l.%2$I OPERATOR(pg_catalog.<>) m.stage
-           AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
-        l.relid, l.stage_column, l.crm_stage_column) USING l.crm_stage_map;
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(m.stage::pg_catalog.text))
+          FROM %1$s l
+          JOIN (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
+            ON l.%4$I::pg_catalog.text OPERATOR(pg_catalog.=) m.key
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) m.stage AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
+        l.relid, l.stage_column, l.id_column, l.crm_stage_column) USING l.crm_stage_map;
 END $$;
 
 -- The deals already in a table attached now move their leads as they would have: won -> customer,
 -- open -> opportunity, only lost -> lost, where the transition rules allow; logged with reason
 -- 'attached' (no handoff, no NOTIFY) and dated by the deal's close time where it has one.
-CREATE FUNCTION @extschema@.backfill_deals(deals regclass, caller_path text) RETURNS void
+CREATE FUNCTION @extschema@.backfill_deals(deals regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
 DECLARE
     l @extschema@.attachment;
@@ -594,15 +700,12 @@ BEGIN
       FROM @extschema@.deals d
      WHERE d.source = deals AND d.lead_id IS NOT NULL
      GROUP BY d.lead_id;
-    -- the update fires the CRM's own triggers: it runs with the caller's search_path, fully qualified
-    PERFORM set_config('search_path', caller_path, true);
     EXECUTE format($u$
-        UPDATE %1$s l SET %2$I = b.stage
-          FROM pg_temp.lead_scoring_backfill b
-         WHERE l.%3$I OPERATOR(pg_catalog.=) b.lead_id AND l.%2$I OPERATOR(pg_catalog.<>) b.stage
-           AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(b.stage::pg_catalog.text))
+          FROM %1$s l JOIN pg_temp.lead_scoring_backfill b ON l.%3$I OPERATOR(pg_catalog.=) b.lead_id
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) b.stage AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
         l.relid, l.stage_column, l.id_column);
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     UPDATE @extschema@.stage_change c SET changed_at = b.at
       FROM pg_temp.lead_scoring_backfill b
      WHERE c.change_id > last_change AND c.lead_id = b.lead_id AND b.at IS NOT NULL AND c.reason = 'attached';
@@ -610,16 +713,12 @@ BEGIN
 END $$;
 
 CREATE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
     a @extschema@.attachment;
-    dependents pg_catalog.text;
-    trg pg_catalog.name;
+    dependents text;
+    trg name;
 BEGIN
-    -- our code runs with pg_catalog first; the caller's search_path is given back to the CRM's own
-    -- triggers that our writes fire, and restored at the end (doc/crm_schemas.md, "Search paths")
-    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
@@ -642,10 +741,8 @@ BEGIN
     PERFORM @extschema@.rebuild_views();
     -- the detached table's events no longer count
     IF a.kind = 'events' THEN
-        PERFORM pg_catalog.set_config('search_path', caller_path, true);   -- the CRM's triggers see theirs
         PERFORM @extschema@.rescore_all();
     END IF;
-    PERFORM pg_catalog.set_config('search_path', caller_path, true);
 END $$;
 
 -- The CRM's own migrations on attached tables (doc/crm_schemas.md, "The CRM's migrations"): renamed

@@ -80,7 +80,7 @@ COMMENT ON FUNCTION @extschema@.score(@lead_id_type@, timestamptz) IS
 $def$),
 (510, 'rescore', 'function', $def$
 CREATE FUNCTION @extschema@.rescore(lead @lead_id_type@) RETURNS integer
-LANGUAGE sql VOLATILE STRICT
+LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@.rescore_lead($1) $$;
 COMMENT ON FUNCTION @extschema@.rescore(@lead_id_type@) IS
     'Recompute and store the lead''s score (and stage) now; returns the score, NULL when there is no such lead'

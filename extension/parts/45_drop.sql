@@ -1,0 +1,144 @@
+-- ---------------------------------------------------------------------------
+-- Dropping what the extension is attached to (doc/security.md, "Dropping tables and the extension").
+-- ---------------------------------------------------------------------------
+
+-- An attached table that is dropped (DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED)
+-- is detached in the same transaction: no attachment outlives its table.  Without its leads table,
+-- the events and deals tables are detached too.  SECURITY DEFINER: the role dropping its own table
+-- has no rights on lead_scoring.attachment; the function does nothing but detach.
+CREATE FUNCTION @extschema@.detach_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    dropped oid[];
+    kinds text[] := '{}';
+    trg name;
+BEGIN
+    SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0;
+    IF dropped IS NULL OR pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE relid::oid = ANY (dropped) ORDER BY kind LOOP
+        DELETE FROM @extschema@.attachment WHERE relid::oid = a.relid::oid;
+        kinds := kinds || a.kind;
+        RAISE NOTICE 'the dropped % table % is detached', a.kind,
+            (SELECT d.object_identity FROM pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = a.relid::oid AND d.objsubid = 0);
+    END LOOP;
+    IF 'leads' = ANY (kinds) THEN
+        FOR a IN SELECT * FROM @extschema@.attachment ORDER BY relid::oid LOOP
+            FOR trg IN SELECT tgname FROM pg_trigger
+                        WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+                EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
+            END LOOP;
+            DELETE FROM @extschema@.attachment WHERE relid = a.relid;
+            RAISE NOTICE 'the % table % is detached: its leads table was dropped', a.kind, a.relid;
+        END LOOP;
+    END IF;
+    IF cardinality(kinds) > 0 THEN
+        PERFORM @extschema@.rebuild_views();
+        -- as detach(): a dropped events table's events no longer count
+        IF 'events' = ANY (kinds) AND EXISTS (SELECT FROM @extschema@.attachment WHERE kind = 'leads') THEN
+            PERFORM @extschema@.rescore_all();
+        END IF;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.detach_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_detach_dropped ON sql_drop EXECUTE FUNCTION @extschema@.detach_dropped();
+
+-- DROP EXTENSION lead_scoring keeps the log whole.  A ddl_command_start event trigger runs before
+-- PostgreSQL looks at what depends on the extension: release_for_drop() refuses while tables are
+-- attached (CASCADE detaches them) and drops the generated objects; then every remaining column of
+-- type funnel_stage — the log's from_stage and to_stage, the CRM's stage column — becomes text,
+-- each as its table's owner.  attach_leads() turns them back (adopt_log, stage_column_from_text).
+CREATE FUNCTION @extschema@.release_for_drop(cascade boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    attached text;
+    trg name;
+BEGIN
+    SELECT string_agg(format('%s (%s)', relid, kind), ', ' ORDER BY kind = 'leads', relid::text) INTO attached
+      FROM @extschema@.attachment;
+    IF attached IS NOT NULL AND NOT cascade THEN
+        RAISE EXCEPTION 'cannot drop extension lead_scoring while tables are attached'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Attached: %s.', attached),
+                  HINT = 'Detach them with lead_scoring.detach() (events and deals tables first), or use '
+                         'DROP EXTENSION lead_scoring CASCADE, which detaches them.  Either way the log '
+                         'lead_scoring.stage_change is kept, with its stages as text.';
+    END IF;
+    FOR a IN SELECT * FROM @extschema@.attachment ORDER BY kind = 'leads', relid::text LOOP
+        FOR trg IN SELECT tgname FROM pg_trigger
+                    WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+            EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
+        END LOOP;
+        DELETE FROM @extschema@.attachment WHERE relid = a.relid;
+        RAISE NOTICE 'the % table % is detached', a.kind, a.relid;
+    END LOOP;
+    PERFORM @extschema@.rebuild_views();
+    IF pg_catalog.to_regclass('@extschema@.stage_change') IS NOT NULL THEN
+        ALTER TABLE @extschema@.stage_change ALTER COLUMN changed_at SET DEFAULT pg_catalog.now();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.release_for_drop(boolean) FROM PUBLIC;
+CREATE FUNCTION @extschema@.extension_drop_guard() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE EVENT TRIGGER lead_scoring_drop_extension ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION @extschema@.extension_drop_guard();
+
+-- The log kept by an earlier DROP EXTENSION becomes the extension's log again.
+CREATE FUNCTION @extschema@.adopt_log() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    missing text;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.stage_change') IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(c, ', ') INTO missing
+      FROM unnest(ARRAY['lead_id', 'from_stage', 'to_stage', 'changed_at', 'score', 'actor', 'reason', 'owner']) c
+     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = '@extschema@.stage_change'::regclass
+                          AND a.attname = c AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_scoring.stage_change lacks the columns %', missing
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'DROP EXTENSION lead_scoring CASCADE of version 0.1.0 dropped the log''s stage columns.',
+                  HINT = 'Restore the log from a backup, or move the damaged one out of the way '
+                         '(ALTER TABLE lead_scoring.stage_change SET SCHEMA public) and attach again: '
+                         'a new log is created.';
+    END IF;
+    IF (SELECT a.atttypid FROM pg_attribute a
+         WHERE a.attrelid = '@extschema@.stage_change'::regclass AND a.attname = 'to_stage')
+       <> '@extschema@.funnel_stage'::regtype THEN
+        ALTER TABLE @extschema@.stage_change
+            ALTER COLUMN from_stage TYPE @extschema@.funnel_stage USING from_stage::@extschema@.funnel_stage,
+            ALTER COLUMN to_stage TYPE @extschema@.funnel_stage USING to_stage::@extschema@.funnel_stage,
+            ALTER COLUMN changed_at SET DEFAULT @extschema@.clock();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.adopt_log() FROM PUBLIC;
+
+-- A stage column that DROP EXTENSION left as text (listed in lead_scoring.kept_stage_column, which
+-- it creates) becomes funnel_stage again, as its table's owner.
+CREATE FUNCTION @extschema@.stage_column_from_text(tbl regclass, col name) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION @extschema@.stage_column_from_text(regclass, name) FROM PUBLIC;
+CREATE FUNCTION @extschema@.adopt_stage_column(tbl regclass, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    kept boolean;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.kept_stage_column') IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE 'DELETE FROM @extschema@.kept_stage_column WHERE relid = $1 AND column_name = $2 RETURNING true'
+        INTO kept USING tbl::oid, col;
+    IF kept AND @extschema@.column_type(tbl, col, 'stage_column') IN ('text'::regtype, 'varchar'::regtype) THEN
+        PERFORM @extschema@.stage_column_from_text(tbl, col);
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.kept_stage_column) THEN
+        DROP TABLE @extschema@.kept_stage_column;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.adopt_stage_column(regclass, name) FROM PUBLIC;
