@@ -294,128 +294,6 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.adopt_stage_column(regclass, name) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION @extschema@.attach_leads(
-    leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
-    owner_column name = NULL, created_column name = NULL) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    id_type regtype;
-    other regclass;
-    log_type regtype;
-BEGIN
-    PERFORM @extschema@.check_attachable(leads);
-    IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
-        RAISE EXCEPTION 'the leads table % is partitioned', leads
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Scores and stages are maintained by row triggers on the leads table itself; '
-                           'partitioned events and deals tables are supported.';
-    END IF;
-    SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
-    IF FOUND THEN
-        RAISE EXCEPTION 'a leads table is already attached: %', other
-            USING ERRCODE = 'duplicate_object',
-                  DETAIL = 'A database has one leads table.',
-                  HINT = format('Call lead_scoring.detach(%L) first.', other::text);
-    END IF;
-
-    id_type := @extschema@.column_type(leads, id_column, 'id_column');
-    IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am m ON m.oid = c.opcmethod
-                    WHERE m.amname = 'btree' AND c.opcdefault
-                      AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
-        PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
-    END IF;
-    IF owner_column IS NOT NULL THEN
-        PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
-    END IF;
-    IF created_column IS NOT NULL THEN
-        PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
-            'timestamptz, timestamp or date',
-            @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
-    END IF;
-
-    -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
-    PERFORM @extschema@.adopt_log();
-    -- stage_change keeps its rows across detach; a new leads table must use the same id type
-    log_type := (SELECT a.atttypid FROM pg_attribute a
-                  WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
-    IF log_type IS NOT NULL AND log_type <> id_type THEN
-        IF EXISTS (SELECT FROM @extschema@.stage_change) THEN
-            RAISE EXCEPTION 'lead_scoring.stage_change holds lead ids of type %, but column "%" of table % has type %',
-                            log_type, id_column, leads, id_type
-                USING ERRCODE = 'datatype_mismatch',
-                      HINT = 'Attach a leads table whose id has the same type, or empty lead_scoring.stage_change.';
-        END IF;
-        EXECUTE format('ALTER TABLE @extschema@.stage_change ALTER COLUMN lead_id TYPE %s USING NULL', id_type);
-    END IF;
-
-    -- add the stage and score columns when missing; existing ones must have the right types
-    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
-        -- a stage column that DROP EXTENSION left as text becomes funnel_stage again
-        PERFORM @extschema@.adopt_stage_column(leads, stage_column);
-        PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
-            @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
-    ELSE
-        EXECUTE format('ALTER TABLE %s ADD COLUMN %I @extschema@.funnel_stage NOT NULL DEFAULT ''new''',
-                       leads, stage_column);
-    END IF;
-    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = score_column AND NOT attisdropped) THEN
-        PERFORM @extschema@.check_column_type(leads, score_column, 'score_column', 'integer',
-            @extschema@.column_type(leads, score_column, 'score_column') = 'integer'::regtype);
-    ELSE
-        EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
-    END IF;
-
-    INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
-                                        created_column)
-    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column);
-
-    IF log_type IS NULL THEN
-        EXECUTE format($ddl$
-            CREATE TABLE @extschema@.stage_change (
-                change_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                lead_id    %s NOT NULL,
-                from_stage @extschema@.funnel_stage,
-                to_stage   @extschema@.funnel_stage NOT NULL,
-                changed_at timestamptz NOT NULL DEFAULT @extschema@.clock(),
-                score      integer,
-                actor      text NOT NULL,
-                reason     text NOT NULL,
-                owner      text
-            )$ddl$, id_type);
-        CREATE INDEX stage_change_lead ON @extschema@.stage_change (lead_id, changed_at);
-        COMMENT ON TABLE @extschema@.stage_change IS
-            'Append-only log of every lead stage change; the first row of a lead (from_stage NULL) is its creation';
-        -- append-only: only the extension owner may change it; the triggers write it as that owner
-        REVOKE ALL ON @extschema@.stage_change FROM PUBLIC;
-        EXECUTE format('ALTER TABLE @extschema@.stage_change OWNER TO %I',
-                       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'lead_scoring'));
-    END IF;
-
-    -- existing leads get their creation row (reason 'attached') ...
-    EXECUTE format($ins$
-        INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
-        SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
-          FROM %6$s l
-         WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
-         ORDER BY l.%1$I$ins$,
-        id_column, stage_column,
-        CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
-             ELSE format('coalesce(l.%I::timestamptz, @extschema@.clock())', created_column) END,
-        score_column,
-        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
-        leads);
-
-    EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_before()', leads);
-    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
-    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
-                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
-                   leads, stage_column, stage_column);
-    PERFORM @extschema@.rebuild_views();
-    -- ... and are scored now
-    PERFORM @extschema@.rescore_all();
-END $$;
 
 -- Issue 11: attribution beyond the anchors — Markov chains of order 1-4 with a path or aggregate
 -- split, removal effects of channel sequences, the shapley model, per-group totals, bootstrap
@@ -770,6 +648,8 @@ BEGIN
             @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
     END IF;
 
+    -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
+    PERFORM @extschema@.adopt_log();
     -- stage_change keeps its rows across detach; a new leads table must use the same id type
     log_type := (SELECT a.atttypid FROM pg_attribute a
                   WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
@@ -785,6 +665,8 @@ BEGIN
 
     -- add the stage and score columns when missing; existing ones must have the right types
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        -- a stage column that DROP EXTENSION left as text becomes funnel_stage again
+        PERFORM @extschema@.adopt_stage_column(leads, stage_column);
         PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
             @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
     ELSE
