@@ -1290,6 +1290,9 @@ events_changed(PG_FUNCTION_ARGS)
 		sl.keep_events =
 			TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
 			(leads->state_att != InvalidAttrNumber || OidIsValid(rs->sources[source].index_oid));
+		/* rows outside attach's row_filter are no events: the leads are re-read through it */
+		if (rs->sources[source].events->row_filter != NULL)
+			sl.keep_events = false;
 		sl.fresh.source = source;
 	}
 	CollectLeads(rs, source, &sl, td->tg_newtable, RelationGetDescr(rel));
