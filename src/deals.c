@@ -30,6 +30,7 @@
 #include "utils/rel.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "funnel_stage.h"
 #include "run_as.h"
 #include "settings.h"
@@ -235,7 +236,7 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 static DealsAttachment *
 DealsAttachmentFor(Relation rel, HeapTuple *row, HeapTuple *old_row, TupleDesc *desc)
 {
-	DealsAttachment *deals = LsDealsAttachment(RelationGetRelid(rel));
+	DealsAttachment *deals = LsDealsAttachmentOf(rel); /* the table, or a Citus shard of it */
 	ListCell *lc;
 
 	*desc = RelationGetDescr(rel);
@@ -333,7 +334,7 @@ deals_changed(PG_FUNCTION_ARGS)
 			getTypeOutputInfo(TupleDescAttr(desc, deals->id_att - 1)->atttypid, &output, &varlena);
 			deal_ref = OidOutputFunctionCall(output, deal_id);
 		}
-		MoveLead(leads, deals->relid, lead_id, deal_ref, outcome);
+		MoveLead(leads, LsLogicalRelid(deals->relid), lead_id, deal_ref, outcome);
 	}
 	LsRestoreUser(&saved);
 	return PointerGetDatum(NULL);

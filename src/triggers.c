@@ -51,6 +51,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "run_as.h"
@@ -235,8 +236,8 @@ leads_before(PG_FUNCTION_ARGS)
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	rs = LsRules();
-	leads = LsLeadsAttachment();
-	if (RelationGetRelid(rel) != leads->relid)
+	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
+	if (leads == NULL)
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -936,7 +937,7 @@ events_changed(PG_FUNCTION_ARGS)
 
 	CheckTriggerCall(fcinfo, "events_changed", false, false);
 	rel = td->tg_relation;
-	if (LsEventsAttachment(RelationGetRelid(rel)) == NULL)
+	if (LsEventsAttachmentOf(rel) == NULL) /* the table, or a Citus shard of it */
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -953,7 +954,7 @@ events_changed(PG_FUNCTION_ARGS)
 	 */
 	LockRelationOid(leads->relid, RowShareLock);
 	rs = LsRules();
-	source = RuleSetSource(rs, RelationGetRelid(rel));
+	source = RuleSetSource(rs, LsLogicalRelid(RelationGetRelid(rel)));
 	if (source < 0)
 		elog(ERROR, "events table \"%s\" is missing from the rule cache",
 			 RelationGetRelationName(rel));

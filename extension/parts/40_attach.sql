@@ -189,10 +189,12 @@ BEGIN
     END IF;
 
     -- existing leads get their creation row (reason 'attached') ...
+    -- (the leads are read once, apart: a Citus-distributed leads table is not joined with the local log)
     EXECUTE format($ins$
+        WITH l AS MATERIALIZED (SELECT * FROM %6$s)
         INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
         SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
-          FROM %6$s l
+          FROM l
          WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
          ORDER BY l.%1$I$ins$,
         id_column, stage_column,
