@@ -667,3 +667,67 @@ END $$;
 REVOKE ALL ON FUNCTION @extschema@.citus_setup() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.citus_setup() IS
     'On a Citus coordinator: distribute the attached tables by lead, colocate the log and the handoff outbox, replicate the configuration';
+
+-- handoffs and sales_queue plan on Citus (lateral joins on the lead id; explanations after the gathering)
+UPDATE @extschema@.generated_view SET definition = $def$
+CREATE VIEW @extschema@.handoffs AS
+SELECT c.lead_id,
+       c.changed_at AS handed_off_at,
+       coalesce(c.owner, l.owner) AS owner,
+       least(fe.at, nc.at) AS first_response_at,
+       least(fe.at, nc.at) - c.changed_at AS response_time,
+       CASE WHEN least(fe.at, nc.at) IS NOT NULL
+            THEN CASE WHEN least(fe.at, nc.at) - c.changed_at <= s.sla THEN 'met' ELSE 'breached' END
+            WHEN @extschema@.clock() - c.changed_at > s.sla THEN 'overdue'
+            ELSE 'waiting'
+       END AS status,
+       c.to_stage AS stage,
+       c.changed_at + s.sla AS due_at,
+       c.change_id
+  FROM @extschema@.stage_change c
+ CROSS JOIN @extschema@.settings s
+  LEFT JOIN @extschema@.leads l ON l.lead_id = c.lead_id
+  -- the first response: sales' first event, or the lead's next stage change (lateral joins on the lead
+  -- id, which Citus pushes down to the lead's shards; doc/scale-out.md, "Reports")
+  LEFT JOIN LATERAL (SELECT min(e.occurred_at) AS at FROM @extschema@.events e
+                      WHERE e.lead_id = c.lead_id AND e.owner = 'sales' AND e.occurred_at >= c.changed_at) fe ON true
+  LEFT JOIN LATERAL (SELECT n.changed_at AS at FROM @extschema@.stage_change n
+                      WHERE n.lead_id = c.lead_id AND (n.changed_at, n.change_id) > (c.changed_at, c.change_id)
+                      ORDER BY n.changed_at, n.change_id LIMIT 1) nc ON true
+ WHERE @extschema@.stage_owner(c.to_stage) = 'sales'
+   AND (c.from_stage IS NULL OR @extschema@.stage_owner(c.from_stage) = 'marketing')
+   AND c.reason <> 'attached'
+$def$ WHERE name = 'handoffs';
+UPDATE @extschema@.generated_view SET definition = $def$
+CREATE VIEW @extschema@.sales_queue AS
+WITH waiting AS MATERIALIZED (
+    -- the rows, gathered first (on Citus from the lead's shards); then the score explanations, which
+    -- read each lead's row and events themselves (doc/scale-out.md, "Reports")
+    SELECT h.lead_id, h.handed_off_at, h.owner, h.stage, h.status, h.due_at, l.score,
+           ft.channel AS first_channel, ft.campaign AS first_campaign, ft.keyword AS first_keyword,
+           lt.channel AS last_channel, lt.campaign AS last_campaign, lt.keyword AS last_keyword
+      FROM @extschema@.handoffs h
+      LEFT JOIN @extschema@.leads l ON l.lead_id = h.lead_id
+      LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
+                          WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
+                          ORDER BY e.occurred_at, e.source, e.event_ref LIMIT 1) ft ON true
+      LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
+                          WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
+                          ORDER BY e.occurred_at DESC, e.source DESC, e.event_ref DESC LIMIT 1) lt ON true
+     WHERE h.status IN ('waiting', 'overdue')
+)
+SELECT w.lead_id, w.handed_off_at, w.owner, w.stage, w.status,
+       @extschema@.clock() - w.handed_off_at AS waiting_for, w.due_at,
+       w.score, @extschema@.grade(w.lead_id) AS grade,
+       w.first_channel, w.first_campaign, w.first_keyword,
+       w.last_channel, w.last_campaign, w.last_keyword,
+       ARRAY(SELECT x.rule || ' ' || CASE WHEN x.points > 0 THEN '+' ELSE '' END
+                    || trim_scale(round(x.points::numeric, 1))::text
+               FROM @extschema@.explain(w.lead_id, @extschema@.clock()) AS x
+              WHERE x.points <> 0
+              ORDER BY abs(x.points) DESC, x.rule
+              LIMIT 3) AS top_reasons
+  FROM waiting w
+ ORDER BY w.handed_off_at, w.lead_id
+$def$ WHERE name = 'sales_queue';
+SELECT @extschema@.rebuild_views();
