@@ -1043,7 +1043,12 @@ events_changed(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 
 	LsBecomeExtensionOwner(&saved);
-	if (n <= TOUCH_ONE_BY_ONE)
+	/*
+	 * On a Citus shard, lead by lead: the batch queries take the ids as an array, which Citus
+	 * cannot route to the lead's shard from inside a trigger (doc/scale-out.md, "The shard-local
+	 * write path").
+	 */
+	if (n <= TOUCH_ONE_BY_ONE || LsIsShard(RelationGetRelid(rel)))
 	{
 		int i;
 		int32 score;

@@ -30,6 +30,14 @@ SELECT i, 1 + i % 24, (ARRAY['page_view', 'webinar', 'ad_click', 'page_view'])[1
 COMMIT;
 SELECT lead_scoring.relay_handoffs() AS relayed \gset
 
+-- a matching event for every lead in one statement: several leads of one shard (the triggers' batch path)
+BEGIN;
+SET LOCAL lead_scoring.now = '2026-01-01 10:30+00';
+INSERT INTO crm.events (id, lead_id, event_type, occurred_at, channel, campaign, url)
+SELECT 200 + i, i, 'page_view', '2026-01-01 10:30+00', 'seo', NULL, '/pricing' FROM generate_series(1, 24) i;
+COMMIT;
+SELECT lead_scoring.relay_handoffs() AS relayed \gset
+
 -- single-row writes, each its own transaction
 BEGIN;
 SET LOCAL lead_scoring.now = '2026-01-01 11:00+00';
