@@ -7,7 +7,8 @@
 #   2 COPY of 1,000,000 events for 100,000 leads, same four variants
 #   3 rescore_all() over 100,000 leads and 1,000,000 events vs one hand-written set-based UPDATE
 #   4 attribution over 1,000,000 touchpoints: every model's time; linear, time_decay and
-#     position_based against hand-written window-function SQL (and whether the weights agree)
+#     position_based against hand-written window-function SQL (and whether the weights agree), as
+#     rows and as per-channel totals (attribution_totals() against the window SQL grouped by channel)
 #   5 backend memory before and after loading 1,000,000 events, one statement per 1,000 rows
 #
 # Environment:
@@ -164,15 +165,19 @@ fi
 # ---------------------------------------------------------------------------------------------
 if want 4; then
 	ls_log "4. attribution over $events touchpoints"
-	a4=(hand_linear hand_time_decay hand_position_based)
-	[ -n "$have_ext" ] && a4+=(first_touch last_touch linear time_decay position_based w_shaped full_path markov)
+	a4=(hand_linear hand_time_decay hand_position_based
+		handtotal_linear handtotal_time_decay handtotal_position_based)
+	[ -n "$have_ext" ] && a4+=(first_touch last_touch linear time_decay position_based w_shaped full_path markov
+		shapley total_linear total_time_decay total_position_based total_markov)
 	for ((r = 1; r <= rounds; r++)); do
 		for v in $(rotate "$r" "${a4[@]}"); do
-			if [[ $v == hand_* ]]; then
-				ms=$(timed_ms -c "SELECT count(*), sum(credit) FROM b_plain.$v")
-			else
-				ms=$(timed_ms -c "SELECT count(*), sum(credit) FROM lead_scoring.attribution('$v', 'deal', '90 days', '7 days')")
-			fi
+			case $v in
+			hand_*) ms=$(timed_ms -c "SELECT count(*), sum(credit) FROM b_plain.$v") ;;
+			# the per-channel totals an analyst asks for: conversions and revenue per channel
+			handtotal_*) ms=$(timed_ms -c "SELECT channel, sum(weight), sum(credit) FROM b_plain.hand_${v#handtotal_} GROUP BY channel") ;;
+			total_*) ms=$(timed_ms -c "SELECT channel, conversions, credit FROM lead_scoring.attribution_totals('${v#total_}', 'deal', '90 days', '7 days')") ;;
+			*) ms=$(timed_ms -c "SELECT count(*), sum(credit) FROM lead_scoring.attribution('$v', 'deal', '90 days', '7 days')") ;;
+			esac
 			record attribution "$v" "$r" "$ms" ms
 			ls_log "   round $r $v: $ms ms"
 		done
@@ -187,6 +192,12 @@ if want 4; then
 			              FROM lead_scoring.attribution('$m', 'deal', '90 days', '7 days')) x
 			      FULL JOIN (SELECT conversion_id::text AS c, event_ref, weight FROM b_plain.hand_$m) h
 			        USING (c, event_ref)" >&2
+			q -c "SELECT '$m' AS model, count(*) AS channels,
+			             max(abs(t.conversions - h.conversions)) AS max_conversions_difference,
+			             max(abs(t.credit - h.credit)) AS max_credit_difference
+			      FROM lead_scoring.attribution_totals('$m', 'deal', '90 days', '7 days') t
+			      FULL JOIN (SELECT channel, sum(weight) AS conversions, sum(credit) AS credit
+			                   FROM b_plain.hand_$m GROUP BY channel) h USING (channel)" >&2
 		done
 	fi
 fi

@@ -22,7 +22,12 @@ WITH cmp (ord, bench, a, b, what, op, target) AS (VALUES
     (13, 'attribution', 'hand_linear',         'linear',          '4 attribution: hand-written / lead_scoring time, linear',     '>=', 2),
     (14, 'attribution', 'hand_time_decay',     'time_decay',      '4 attribution: hand-written / lead_scoring time, time_decay', '>=', 2),
     (15, 'attribution', 'hand_position_based', 'position_based',  '4 attribution: hand-written / lead_scoring time, position_based', '>=', 2),
-    (16, 'attribution', 'markov',              'linear',          '4 attribution: markov time / linear time',                    '<=', 3))
+    (16, 'attribution', 'markov',              'linear',          '4 attribution: markov time / linear time',                    '<=', 3),
+    (17, 'attribution', 'handtotal_linear',    'total_linear',    '4 per-channel totals: hand-written / attribution_totals() time, linear', '>=', 2),
+    (18, 'attribution', 'handtotal_time_decay', 'total_time_decay', '4 per-channel totals: hand-written / attribution_totals() time, time_decay', '>=', 2),
+    (19, 'attribution', 'handtotal_position_based', 'total_position_based', '4 per-channel totals: hand-written / attribution_totals() time, position_based', '>=', 2),
+    (20, 'attribution', 'total_markov',        'total_linear',    '4 per-channel totals: markov time / linear time',             NULL, NULL),
+    (21, 'attribution', 'shapley',             'linear',          '4 attribution: shapley time / linear time',                   NULL, NULL))
 SELECT c.what AS comparison, to_char(r.ratio, 'FM9990.00') AS ratio,
        coalesce(c.op || ' ' || c.target, '') AS target,
        CASE WHEN c.op = '>=' THEN (CASE WHEN r.ratio >= c.target THEN 'yes' ELSE 'NO' END)

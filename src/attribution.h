@@ -23,6 +23,7 @@ typedef enum AttributionModel
 	AM_W_SHAPED,
 	AM_FULL_PATH,
 	AM_MARKOV,
+	AM_SHAPLEY,
 	AM_COUNT
 } AttributionModel;
 

@@ -1,7 +1,8 @@
 -- ---------------------------------------------------------------------------
 -- Marketing cost and multi-touch attribution (doc/attribution.md).
--- The weight math, the Markov chain and the lead-by-lead pass are C
--- (src/attribution.c, src/markov.c); doc/attribution.md defines every model.
+-- The weight math, the Markov chain, the Shapley game, the lead-by-lead pass
+-- and the bootstrap are C (src/attribution*.c, src/markov.c);
+-- doc/attribution.md defines every model.
 -- ---------------------------------------------------------------------------
 
 -- What was spent, as loaded from ad platforms: exactly these five columns, in
@@ -60,6 +61,44 @@ CREATE FUNCTION @extschema@.markov_removal_effects(conversion text DEFAULT 'deal
 COMMENT ON FUNCTION @extschema@.markov_removal_effects(text, interval) IS
     'Per channel: paths through it, conversion probability with and without it, and its removal effect';
 
+-- Removal effects of every channel, and of the channel sequences asked for
+-- ('a > b'), in the Markov chain of the given order (issue 11).
+CREATE FUNCTION @extschema@.removal_effects(
+        markov_order integer DEFAULT 1, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
+        sequences text[] DEFAULT NULL)
+    RETURNS TABLE (sequence text, length integer, paths bigint, converting_paths bigint,
+                   p_with double precision, p_without double precision, removal_effect double precision)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
+COMMENT ON FUNCTION @extschema@.removal_effects(integer, text, interval, text[]) IS
+    'Removal effect of each channel and of each channel sequence asked for, in a Markov chain of order 1 to 4';
+
+-- The attribution summed per channel (campaign, keyword) in C, without a row
+-- per touch; channel_report reads it.
+CREATE FUNCTION @extschema@.attribution_totals(
+        model text DEFAULT NULL, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
+        half_life interval DEFAULT NULL, "from" timestamptz DEFAULT NULL, "to" timestamptz DEFAULT NULL,
+        level text DEFAULT 'channel', split text DEFAULT 'path', markov_order integer DEFAULT 1)
+    RETURNS TABLE (channel text, campaign text, keyword text, conversions double precision,
+                   credit numeric, cost numeric)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
+COMMENT ON FUNCTION @extschema@.attribution_totals(text, text, interval, interval, timestamptz, timestamptz,
+                                                   text, text, integer) IS
+    'Attribution credits and costs summed per channel, campaign or keyword (no row per touch)';
+
+-- Bootstrap confidence intervals of the credits, leads resampled with
+-- replacement; the same seed gives the same intervals.
+CREATE FUNCTION @extschema@.attribution_ci(
+        model text, samples integer DEFAULT 1000, level double precision DEFAULT 0.95,
+        seed bigint DEFAULT 0, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
+        half_life interval DEFAULT NULL, detail text DEFAULT 'channel', split text DEFAULT 'path',
+        markov_order integer DEFAULT 1)
+    RETURNS TABLE (channel text, campaign text, keyword text, credit double precision,
+                   lower double precision, upper double precision)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
+COMMENT ON FUNCTION @extschema@.attribution_ci(text, integer, double precision, bigint, text, interval,
+                                               interval, text, text, integer) IS
+    'Credit per channel (campaign, keyword) with its bootstrap percentile interval; deterministic per seed';
+
 -- 1, 2 or 3 for the report levels channel, campaign, keyword; an error for anything else.
 CREATE FUNCTION @extschema@.channel_report_level(level text) RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -73,18 +112,20 @@ INSERT INTO @extschema@.generated_view (ord, name, kind, definition) VALUES
 (700, 'attribution', 'function', $def$
 CREATE FUNCTION @extschema@.attribution(
         model pg_catalog.text DEFAULT NULL, conversion pg_catalog.text DEFAULT 'deal',
-        lookback pg_catalog.interval DEFAULT NULL, half_life pg_catalog.interval DEFAULT NULL)
+        lookback pg_catalog.interval DEFAULT NULL, half_life pg_catalog.interval DEFAULT NULL,
+        split pg_catalog.text DEFAULT 'path', markov_order integer DEFAULT 1)
     RETURNS TABLE (conversion_id pg_catalog.text, lead_id @lead_id_type@,
                    converted_at pg_catalog.timestamptz, value pg_catalog.numeric,
                    event_ref pg_catalog.text, channel pg_catalog.text, campaign pg_catalog.text,
                    keyword pg_catalog.text, touched_at pg_catalog.timestamptz,
                    weight double precision, credit pg_catalog.numeric)
-    AS 'MODULE_PATHNAME', 'attribution_rows' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000
+    AS 'MODULE_PATHNAME', 'attribution_rows_0_2' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000
 $def$),
 (710, 'channel_report', 'function', $def$
 CREATE FUNCTION @extschema@.channel_report(
         model pg_catalog.text DEFAULT NULL, "from" pg_catalog.date DEFAULT NULL,
-        "to" pg_catalog.date DEFAULT NULL, level pg_catalog.text DEFAULT 'channel')
+        "to" pg_catalog.date DEFAULT NULL, level pg_catalog.text DEFAULT 'channel',
+        split pg_catalog.text DEFAULT 'path', markov_order integer DEFAULT 1)
     RETURNS TABLE (channel pg_catalog.text, campaign pg_catalog.text, keyword pg_catalog.text,
                    touchpoints bigint, new_leads pg_catalog.numeric, mqls pg_catalog.numeric,
                    sals pg_catalog.numeric, customers pg_catalog.numeric, revenue pg_catalog.numeric,
@@ -98,20 +139,16 @@ WITH p AS (
            $2::pg_catalog.timestamptz AS lo,
            ($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi
 ), credited AS (
-    SELECT 'lead' AS k, r.* FROM p, LATERAL @extschema@.attribution_rows('first_touch', 'lead', NULL, NULL, p.lo, p.hi)
-        AS r(channel text, campaign text, keyword text, weight double precision, credit numeric, cost numeric)
+    SELECT 'lead' AS k, r.* FROM p, LATERAL @extschema@.attribution_totals(
+        'first_touch', 'lead', NULL, NULL, p.lo, p.hi, $4, NULL, NULL) AS r
     UNION ALL
-    SELECT 'mql', r.* FROM p, LATERAL @extschema@.attribution_rows($1, 'mql', NULL, NULL, p.lo, p.hi)
-        AS r(channel text, campaign text, keyword text, weight double precision, credit numeric, cost numeric)
+    SELECT 'mql', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'mql', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
     UNION ALL
-    SELECT 'sal', r.* FROM p, LATERAL @extschema@.attribution_rows($1, 'sal', NULL, NULL, p.lo, p.hi)
-        AS r(channel text, campaign text, keyword text, weight double precision, credit numeric, cost numeric)
+    SELECT 'sal', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'sal', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
     UNION ALL
-    SELECT 'customer', r.* FROM p, LATERAL @extschema@.attribution_rows($1, 'customer', NULL, NULL, p.lo, p.hi)
-        AS r(channel text, campaign text, keyword text, weight double precision, credit numeric, cost numeric)
+    SELECT 'customer', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'customer', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
     UNION ALL
-    SELECT 'deal', r.* FROM p, LATERAL @extschema@.attribution_rows($1, 'deal', NULL, NULL, p.lo, p.hi)
-        AS r(channel text, campaign text, keyword text, weight double precision, credit numeric, cost numeric)
+    SELECT 'deal', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'deal', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
 ), facts AS (
     SELECT e.channel, e.campaign, e.keyword, 1 AS touchpoints,
            NULL::numeric AS new_leads, NULL::numeric AS mqls, NULL::numeric AS sals,
@@ -127,7 +164,7 @@ WITH p AS (
            CASE WHEN c.k OPERATOR(pg_catalog.=) 'mql' THEN c.credit END,
            CASE WHEN c.k OPERATOR(pg_catalog.=) 'sal' THEN c.credit END,
            CASE WHEN c.k OPERATOR(pg_catalog.=) 'customer' THEN c.credit END,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.weight END,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.conversions END,
            CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.credit END,
            CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.cost END,
            NULL

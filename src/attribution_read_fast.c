@@ -1,0 +1,605 @@
+/*
+ * attribution_read_fast.c — the rule-based models without a big sort:
+ * conversions first (a small query ordered by lead) into a hash table keyed
+ * by lead, then the touchpoints with a plain unsorted scan, kept as compact
+ * records (interned channel, campaign and keyword ids), grouped per lead with
+ * a counting sort and sorted per lead in C (doc/attribution.md, "How it
+ * runs").  PostgreSQL 14 or later, lead id types with a hash function.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "attribution_int.h"
+#include "lead_scoring.h"
+
+#if PG_VERSION_NUM >= 140000
+
+/* One conversion of the fast path, its datums copied into the run's context. */
+typedef struct FastConv
+{
+	Conversion conv;
+	Oid source;
+	bool created_null;
+	bool opportunity_null;
+	TimestampTz created;
+	TimestampTz opportunity;
+	int next; /* the lead's next conversion, -1 at the end */
+} FastConv;
+
+/* One lead with conversions: the window its touches must fall in, its chains. */
+typedef struct FastLead
+{
+	Datum lead_id;
+	uint32 hash;
+	bool unbounded;		   /* some window has no lower bound */
+	TimestampTz min_start; /* earliest window start */
+	TimestampTz max_at;	   /* latest conversion */
+	int first_conv;		   /* chain of FastConv, -1 at the end */
+	int first_touch;	   /* its touches: fs->touches[first_touch .. + ntouch) once grouped */
+	int ntouch;
+} FastLead;
+
+/* Longest event_ref kept inside the touch record (as a 1-byte-header varlena). */
+#define FAST_INLINE_REF 14
+
+/* One touchpoint: time, interned ids and a short event_ref inline, 56 bytes. */
+typedef struct FastTouch
+{
+	TimestampTz at;
+	text *ref;		 /* a longer event_ref, in the arena */
+	bool ref_null;	 /* event_ref is NULL */
+	bool ref_inline; /* event_ref is in ref_short */
+	char ref_short[FAST_INLINE_REF + 1];
+	Oid source;
+	int32 channel;
+	int32 campaign; /* -1 for NULL */
+	int32 keyword;	/* -1 for NULL */
+	int32 lead;		/* index in fs->leads */
+} FastTouch;
+
+/* A dictionary of short texts (channel, campaign, keyword values) to small ids. */
+typedef struct TextDict
+{
+	int n;
+	int cap;
+	Datum *texts; /* text datums, by id */
+	uint32 *hashes;
+	int *slots; /* open addressing, -1 empty */
+	int nslots;
+} TextDict;
+
+typedef struct FastState
+{
+	AttributionRun *run;
+	FmgrInfo *hash_proc;
+	FastLead *leads;
+	int nleads;
+	int leads_cap;
+	int *slots; /* lead hash table: index into leads, -1 empty */
+	int nslots;
+	FastConv *convs;
+	int nconvs;
+	int convs_cap;
+	FastTouch *touches;
+	int ntouches;
+	int touches_cap;
+	TextDict dict;
+	char *arena; /* event_ref copies */
+	Size arena_left;
+	bool reading_touches;
+} FastState;
+
+/* Id of the text bytes in the dictionary, adding them when new. */
+static int
+TextDictId(TextDict *d, const char *bytes, int len)
+{
+	uint32 h = hash_bytes((const unsigned char *) bytes, len);
+	int pos;
+	int id;
+
+	if (d->nslots == 0 || d->n * 2 >= d->nslots)
+	{
+		int nslots = d->nslots ? d->nslots * 2 : 256;
+		int i;
+
+		d->slots =
+			d->slots ? repalloc(d->slots, sizeof(int) * nslots) : palloc(sizeof(int) * nslots);
+		d->nslots = nslots;
+		for (i = 0; i < nslots; i++)
+			d->slots[i] = -1;
+		for (i = 0; i < d->n; i++)
+		{
+			for (pos = d->hashes[i] & (nslots - 1); d->slots[pos] >= 0;
+				 pos = (pos + 1) & (nslots - 1))
+				;
+			d->slots[pos] = i;
+		}
+	}
+	for (pos = h & (d->nslots - 1); d->slots[pos] >= 0; pos = (pos + 1) & (d->nslots - 1))
+	{
+		int other = d->slots[pos];
+
+		if (d->hashes[other] == h)
+		{
+			text *t = (text *) DatumGetPointer(d->texts[other]);
+
+			if ((int) VARSIZE(t) - VARHDRSZ == len && memcmp(VARDATA(t), bytes, len) == 0)
+				return other;
+		}
+	}
+	if (d->n == d->cap)
+	{
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->texts =
+			d->texts ? repalloc(d->texts, sizeof(Datum) * d->cap) : palloc(sizeof(Datum) * d->cap);
+		d->hashes = d->hashes ? repalloc(d->hashes, sizeof(uint32) * d->cap)
+							  : palloc(sizeof(uint32) * d->cap);
+	}
+	id = d->n++;
+	d->texts[id] = PointerGetDatum(cstring_to_text_with_len(bytes, len));
+	d->hashes[id] = h;
+	d->slots[pos] = id;
+	return id;
+}
+
+/* Hash of a lead id with the type's default hash function. */
+static uint32
+FastLeadHash(FastState *fs, Datum lead_id)
+{
+	return DatumGetUInt32(FunctionCall1Coll(fs->hash_proc, fs->run->lead_collation, lead_id));
+}
+
+/* Index of the lead in fs->leads, or -1. */
+static int
+FastLeadLookUp(FastState *fs, Datum lead_id, uint32 h)
+{
+	int pos;
+
+	if (fs->nslots == 0)
+		return -1;
+	for (pos = h & (fs->nslots - 1); fs->slots[pos] >= 0; pos = (pos + 1) & (fs->nslots - 1))
+	{
+		FastLead *l = &fs->leads[fs->slots[pos]];
+
+		if (l->hash == h && SameLead(fs->run, l->lead_id, lead_id))
+			return fs->slots[pos];
+	}
+	return -1;
+}
+
+/* Add a new lead (not yet in the table); returns its index. */
+static int
+FastLeadAdd(FastState *fs, Datum lead_id, uint32 h)
+{
+	int pos;
+	int idx;
+
+	if (fs->nslots == 0 || fs->nleads * 2 >= fs->nslots)
+	{
+		int nslots = fs->nslots ? fs->nslots * 2 : 1024;
+		int i;
+
+		fs->slots = fs->slots ? repalloc_huge(fs->slots, sizeof(int) * nslots)
+							  : palloc(sizeof(int) * nslots);
+		fs->nslots = nslots;
+		for (i = 0; i < nslots; i++)
+			fs->slots[i] = -1;
+		for (i = 0; i < fs->nleads; i++)
+		{
+			for (pos = fs->leads[i].hash & (nslots - 1); fs->slots[pos] >= 0;
+				 pos = (pos + 1) & (nslots - 1))
+				;
+			fs->slots[pos] = i;
+		}
+	}
+	if (fs->nleads == fs->leads_cap)
+	{
+		fs->leads_cap = fs->leads_cap ? fs->leads_cap * 2 : 1024;
+		fs->leads = fs->leads ? repalloc_huge(fs->leads, sizeof(FastLead) * fs->leads_cap)
+							  : palloc(sizeof(FastLead) * fs->leads_cap);
+	}
+	for (pos = h & (fs->nslots - 1); fs->slots[pos] >= 0; pos = (pos + 1) & (fs->nslots - 1))
+		;
+	idx = fs->nleads++;
+	fs->slots[pos] = idx;
+	fs->leads[idx].lead_id = datumCopy(lead_id, fs->run->lead_byval, fs->run->lead_typlen);
+	fs->leads[idx].hash = h;
+	fs->leads[idx].unbounded = false;
+	fs->leads[idx].min_start = DT_NOEND;
+	fs->leads[idx].max_at = DT_NOBEGIN;
+	fs->leads[idx].first_conv = -1;
+	fs->leads[idx].first_touch = 0;
+	fs->leads[idx].ntouch = 0;
+	return idx;
+}
+
+/* Check the query's lead id column type (once per query). */
+static void
+FastCheckLeadType(FastState *fs, TupleTableSlot *slot)
+{
+	Form_pg_attribute lead_att = TupleDescAttr(slot->tts_tupleDescriptor, 0);
+
+	if (lead_att->atttypid != fs->run->lead_type)
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("lead ids of the canonical views do not share one type"),
+						errhint("Call lead_scoring.rebuild_views().")));
+	/* the conversions' collation hashes both queries' ids */
+	if (!fs->reading_touches)
+		fs->run->lead_collation = lead_att->attcollation;
+}
+
+/* Take one conversion row: lead_id, at, ref, value, cost, created_at, opportunity_at, source. */
+static void
+FastAcceptConversion(FastState *fs, TupleTableSlot *slot)
+{
+	AttributionRun *run = fs->run;
+	Datum *v = slot->tts_values;
+	bool *n = slot->tts_isnull;
+	uint32 h;
+	int li;
+	FastLead *lead;
+	FastConv *c;
+	TimestampTz start;
+
+	slot_getallattrs(slot);
+	if (run->nrows++ == 0)
+		FastCheckLeadType(fs, slot);
+	h = FastLeadHash(fs, v[0]);
+	li = FastLeadLookUp(fs, v[0], h);
+	if (li < 0)
+		li = FastLeadAdd(fs, v[0], h);
+	lead = &fs->leads[li];
+	if (fs->nconvs == fs->convs_cap)
+	{
+		fs->convs_cap = fs->convs_cap ? fs->convs_cap * 2 : 1024;
+		fs->convs = fs->convs ? repalloc_huge(fs->convs, sizeof(FastConv) * fs->convs_cap)
+							  : palloc(sizeof(FastConv) * fs->convs_cap);
+	}
+	c = &fs->convs[fs->nconvs];
+	c->conv.at = DatumGetTimestampTz(v[1]);
+	c->conv.id = n[2] ? (Datum) 0 : datumCopy(v[2], false, -1);
+	c->conv.value_null = n[3];
+	c->conv.value = n[3] ? (Datum) 0 : datumCopy(v[3], false, -1);
+	c->conv.cost_null = n[4];
+	c->conv.cost = n[4] ? (Datum) 0 : datumCopy(v[4], false, -1);
+	c->created_null = n[5];
+	c->created = n[5] ? 0 : DatumGetTimestampTz(v[5]);
+	c->opportunity_null = n[6];
+	c->opportunity = n[6] ? 0 : DatumGetTimestampTz(v[6]);
+	c->source = DatumGetObjectId(v[7]);
+	c->next = lead->first_conv;
+	lead->first_conv = fs->nconvs++;
+	if (c->conv.at > lead->max_at)
+		lead->max_at = c->conv.at;
+	if (WindowStart(run, c->conv.at, &start))
+	{
+		if (start < lead->min_start)
+			lead->min_start = start;
+	}
+	else
+		lead->unbounded = true;
+}
+
+/* Copy a text's bytes into the event_ref arena. */
+static text *
+FastCopyRef(FastState *fs, const char *bytes, int len)
+{
+	Size need = MAXALIGN(VARHDRSZ + len);
+	text *t;
+
+	if (need > fs->arena_left)
+	{
+		Size size = Max(need, 64 * 1024);
+
+		fs->arena = palloc(size);
+		fs->arena_left = size;
+	}
+	t = (text *) fs->arena;
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), bytes, len);
+	fs->arena += need;
+	fs->arena_left -= need;
+	return t;
+}
+
+/* Take one touch row: lead_id, occurred_at, event_ref, channel, campaign, keyword, source. */
+static void
+FastAcceptTouch(FastState *fs, TupleTableSlot *slot)
+{
+	Datum *v = slot->tts_values;
+	bool *n = slot->tts_isnull;
+	TimestampTz at;
+	FastLead *lead;
+	FastTouch *t;
+	int li;
+	const char *bytes;
+	int len;
+
+	slot_getallattrs(slot);
+	if (fs->run->nrows++ == 0)
+		FastCheckLeadType(fs, slot);
+	li = FastLeadLookUp(fs, v[0], FastLeadHash(fs, v[0]));
+	if (li < 0)
+		return; /* a lead without conversions */
+	lead = &fs->leads[li];
+	at = DatumGetTimestampTz(v[1]);
+	if (at > lead->max_at || (!lead->unbounded && at < lead->min_start))
+		return; /* in no window */
+	if (fs->ntouches == fs->touches_cap)
+	{
+		fs->touches_cap = fs->touches_cap ? fs->touches_cap * 2 : 4096;
+		fs->touches = fs->touches ? repalloc_huge(fs->touches, sizeof(FastTouch) * fs->touches_cap)
+								  : palloc(sizeof(FastTouch) * fs->touches_cap);
+	}
+	t = &fs->touches[fs->ntouches];
+	t->at = at;
+	t->ref = NULL;
+	t->ref_null = n[2];
+	t->ref_inline = false;
+	if (!n[2])
+	{
+		bytes = TextBytes(v[2], &len);
+		if (len <= FAST_INLINE_REF)
+		{
+			SET_VARSIZE_SHORT(t->ref_short, VARHDRSZ_SHORT + len);
+			memcpy(t->ref_short + VARHDRSZ_SHORT, bytes, len);
+			t->ref_inline = true;
+		}
+		else
+			t->ref = FastCopyRef(fs, bytes, len);
+	}
+	bytes = TextBytes(v[3], &len);
+	t->channel = TextDictId(&fs->dict, bytes, len);
+	if (n[4])
+		t->campaign = -1;
+	else
+	{
+		bytes = TextBytes(v[4], &len);
+		t->campaign = TextDictId(&fs->dict, bytes, len);
+	}
+	if (n[5])
+		t->keyword = -1;
+	else
+	{
+		bytes = TextBytes(v[5], &len);
+		t->keyword = TextDictId(&fs->dict, bytes, len);
+	}
+	t->source = DatumGetObjectId(v[6]);
+	t->lead = li;
+	lead->ntouch++;
+	fs->ntouches++;
+}
+
+/* A DestReceiver that hands each row to FastAcceptConversion or FastAcceptTouch. */
+typedef struct FastReceiver
+{
+	DestReceiver pub;
+	FastState *fs;
+} FastReceiver;
+
+static bool
+FastReceiverSlot(TupleTableSlot *slot, DestReceiver *self)
+{
+	FastState *fs = ((FastReceiver *) self)->fs;
+	MemoryContext old = MemoryContextSwitchTo(fs->run->work_cxt);
+
+	if (fs->reading_touches)
+		FastAcceptTouch(fs, slot);
+	else
+		FastAcceptConversion(fs, slot);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Run one query of the fast path, streaming its rows to fs. */
+static void
+FastReadRows(FastState *fs, const char *query, Oid *argtypes, Datum *args, const char *argnulls)
+{
+	FastReceiver receiver;
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = FastReceiverSlot;
+	receiver.fs = fs;
+	fs->run->nrows = 0;
+	StreamQuery(query, argtypes, args, argnulls, &receiver.pub);
+	fs->run->nrows = 0;
+}
+
+/* A touch's event_ref as a text datum (only while the record does not move). */
+static inline Datum
+FastTouchRef(const FastTouch *t)
+{
+	return t->ref_inline ? PointerGetDatum(t->ref_short) : PointerGetDatum(t->ref);
+}
+
+/* Order of touches (time, source table, event_ref), as CompareRows orders them. */
+static int
+CompareFastTouches(const void *a, const void *b)
+{
+	const FastTouch *x = (const FastTouch *) a;
+	const FastTouch *y = (const FastTouch *) b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	if (x->source != y->source)
+		return x->source < y->source ? -1 : 1;
+	return CompareRefs(FastTouchRef(x), x->ref_null, FastTouchRef(y), y->ref_null);
+}
+
+/* Order of conversions (time, source table, id), as CompareRows orders them. */
+static int
+CompareFastConvs(const void *a, const void *b)
+{
+	const FastConv *x = *(const FastConv *const *) a;
+	const FastConv *y = *(const FastConv *const *) b;
+
+	if (x->conv.at != y->conv.at)
+		return x->conv.at < y->conv.at ? -1 : 1;
+	if (x->source != y->source)
+		return x->source < y->source ? -1 : 1;
+	return CompareRefs(x->conv.id, false, y->conv.id, false);
+}
+
+/* Attribute every conversion of one lead of the fast path. */
+static void
+FastProcessLead(FastState *fs, FastLead *lead, FastConv ***cbuf, int *cbuf_cap)
+{
+	AttributionRun *run = fs->run;
+	FastTouch *touches = fs->touches + lead->first_touch;
+	int ntouch = lead->ntouch;
+	int nconv = 0;
+	int i, c;
+
+	run->lead_seq++;
+
+	for (i = lead->first_conv; i >= 0; i = fs->convs[i].next)
+	{
+		if (nconv == *cbuf_cap)
+		{
+			*cbuf_cap *= 2;
+			*cbuf = repalloc_huge(*cbuf, sizeof(FastConv *) * *cbuf_cap);
+		}
+		(*cbuf)[nconv++] = &fs->convs[i];
+	}
+	if (ntouch > 1)
+		qsort(touches, ntouch, sizeof(FastTouch), CompareFastTouches);
+	if (nconv > 1)
+		qsort(*cbuf, nconv, sizeof(FastConv *), CompareFastConvs);
+	EnsureTouchCapacity(run, ntouch);
+	for (i = 0; i < ntouch; i++)
+	{
+		FastTouch *ft = &touches[i];
+		Touch *t = &run->touches[i];
+
+		t->at = run->times[i] = ft->at;
+		t->ref = ft->ref_null ? (Datum) 0 : FastTouchRef(ft);
+		t->ref_null = ft->ref_null;
+		t->channel = fs->dict.texts[ft->channel];
+		t->campaign = ft->campaign >= 0 ? fs->dict.texts[ft->campaign] : (Datum) 0;
+		t->campaign_null = ft->campaign < 0;
+		t->keyword = ft->keyword >= 0 ? fs->dict.texts[ft->keyword] : (Datum) 0;
+		t->keyword_null = ft->keyword < 0;
+		t->at_null = false;
+		t->channel_id = -1;
+	}
+	if (run->ci)
+		CiAddLead(run, -1);
+	for (c = 0; c < nconv; c++)
+	{
+		FastConv *fc = (*cbuf)[c];
+
+		AttributeConversion(run, lead->lead_id, &fc->conv, ntouch, fc->created_null, fc->created,
+							fc->opportunity_null, fc->opportunity, false);
+	}
+}
+
+/*
+ * The rule-based models: read the conversions (ordered by lead, so that the
+ * output comes lead by lead as before), then every touchpoint unsorted,
+ * keeping only those of leads with a conversion and inside the span of their
+ * windows, and attribute lead by lead.  Memory: about 40 bytes per kept touch
+ * plus its event_ref.
+ */
+void
+RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_from, bool bound_to,
+				   Oid *argtypes, Datum *args, const char *argnulls)
+{
+	FastState fs;
+	TypeCacheEntry *tc = lookup_type_cache(run->lead_type, TYPECACHE_HASH_PROC_FINFO);
+	StringInfoData q;
+	FastConv **cbuf;
+	int cbuf_cap = 16;
+	int li;
+	int i;
+	int *next;
+	FastTouch *grouped;
+	bool need_ref;
+	bool need_campaign;
+	bool need_keyword;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.run = run;
+	fs.hash_proc = &tc->hash_proc_finfo;
+
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT c.lead_id, c.at, c.ref, c.value, c.cost, c.created_at,"
+					 " c.opportunity_at, c.source FROM (%s) c ORDER BY c.lead_id",
+					 BuildConversionQuery(run, bound_conv_from, bound_to));
+	elog(DEBUG1, "lead_scoring attribution conversions: %s", q.data);
+	FastReadRows(&fs, q.data, argtypes, args, argnulls);
+	MemoryContextSwitchTo(run->work_cxt);
+	if (fs.nleads == 0)
+		return;
+
+	/*
+	 * Read only the columns the output needs: event_ref orders touches at
+	 * the same time, which changes no weight of linear and time_decay; the
+	 * per-group outputs need campaign and keyword only at their levels.
+	 * (Converting every primary key to text is a good part of the scan.)
+	 */
+	need_ref = (run->out && run->want[OC_EVENT_REF]) ||
+			   (run->model != AM_LINEAR && run->model != AM_TIME_DECAY);
+	need_campaign = run->out ? run->want[OC_CAMPAIGN] : run->depth >= 2;
+	need_keyword = run->out ? run->want[OC_KEYWORD] : run->depth >= 3;
+	resetStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT e.lead_id, e.occurred_at, %s, e.channel, %s, %s,"
+					 " e.source::pg_catalog.oid FROM " LS_SCHEMA ".events e"
+					 " WHERE e.channel IS NOT NULL AND e.lead_id IS NOT NULL"
+					 " AND e.occurred_at IS NOT NULL",
+					 need_ref ? "e.event_ref" : "NULL::pg_catalog.text",
+					 need_campaign ? "e.campaign" : "NULL::pg_catalog.text",
+					 need_keyword ? "e.keyword" : "NULL::pg_catalog.text");
+	if (bound_touch_from)
+		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) $1");
+	if (bound_to)
+		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.<) $3");
+	elog(DEBUG1, "lead_scoring attribution touches: %s", q.data);
+	fs.reading_touches = true;
+	FastReadRows(&fs, q.data, argtypes, args, argnulls);
+	MemoryContextSwitchTo(run->work_cxt);
+
+	/*
+	 * Group the touches by lead with a counting sort: the scattered writes
+	 * are independent, so that the cache misses overlap (walking a chain per
+	 * lead would wait for each miss in turn).
+	 */
+	next = palloc(sizeof(int) * fs.nleads);
+	for (li = 0, i = 0; li < fs.nleads; li++)
+	{
+		fs.leads[li].first_touch = next[li] = i;
+		i += fs.leads[li].ntouch;
+	}
+	grouped = palloc_extended(sizeof(FastTouch) * Max(fs.ntouches, 1), MCXT_ALLOC_HUGE);
+	for (i = 0; i < fs.ntouches; i++)
+		grouped[next[fs.touches[i].lead]++] = fs.touches[i];
+	if (fs.touches)
+		pfree(fs.touches);
+	pfree(next);
+	fs.touches = grouped;
+
+	cbuf = palloc(sizeof(FastConv *) * cbuf_cap);
+	for (li = 0; li < fs.nleads; li++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(run->lead_cxt);
+
+		CHECK_FOR_INTERRUPTS();
+		FastProcessLead(&fs, &fs.leads[li], &cbuf, &cbuf_cap);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(run->lead_cxt);
+	}
+}
+
+#endif
