@@ -730,6 +730,68 @@ SELECT w.lead_id, w.handed_off_at, w.owner, w.stage, w.status,
   FROM waiting w
  ORDER BY w.handed_off_at, w.lead_id
 $def$ WHERE name = 'sales_queue';
+-- manager_report plans on Citus (PL/pgSQL binds its arguments before Citus plans the query)
+UPDATE @extschema@.generated_view SET definition = $def$
+CREATE FUNCTION @extschema@.manager_report(from_time timestamptz, to_time timestamptz)
+RETURNS TABLE (owner text, handoffs bigint, median_response interval, sla_met_pct numeric,
+               converted bigint, deals_won bigint, win_rate numeric, revenue numeric, avg_deal numeric,
+               profit numeric)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_column
+BEGIN
+-- one query; PL/pgSQL binds the arguments before Citus plans it (doc/scale-out.md, "Reports")
+RETURN QUERY
+WITH received AS (
+    SELECT h.owner, h.lead_id, h.response_time, h.status,
+           EXISTS (SELECT FROM @extschema@.stage_change c
+                    WHERE c.lead_id = h.lead_id
+                      AND c.to_stage OPERATOR(@extschema@.=) ANY ('{opportunity,customer}'::@extschema@.funnel_stage[])
+                      AND (c.changed_at, c.change_id) >= (h.handed_off_at, h.change_id)) AS converted
+      FROM @extschema@.handoffs h
+     WHERE h.handed_off_at >= from_time AND h.handed_off_at < to_time
+), by_handoffs AS (
+    SELECT r.owner,
+           count(*) AS handoffs,
+           justify_hours(make_interval(secs => percentile_cont(0.5) WITHIN GROUP
+                                           (ORDER BY extract(epoch FROM r.response_time)::float8))) AS median_response,
+           round(100.0 * count(*) FILTER (WHERE r.status = 'met')
+                 / nullif(count(*) FILTER (WHERE r.status <> 'waiting'), 0), 1) AS sla_met_pct,
+           count(DISTINCT r.lead_id) FILTER (WHERE r.converted) AS converted
+      FROM received r
+     GROUP BY r.owner
+), closed AS (
+    SELECT coalesce(d.owner, l.owner) AS owner, d.outcome, d.amount, d.cost
+      FROM @extschema@.deals d
+      LEFT JOIN @extschema@.leads l ON l.lead_id = d.lead_id
+     WHERE d.outcome <> 'open' AND d.closed_at >= from_time AND d.closed_at < to_time
+), by_deals AS (
+    SELECT c.owner,
+           count(*) FILTER (WHERE c.outcome = 'won') AS won,
+           count(*) FILTER (WHERE c.outcome = 'lost') AS lost,
+           coalesce(sum(c.amount) FILTER (WHERE c.outcome = 'won'), 0) AS revenue,
+           coalesce(sum(c.cost) FILTER (WHERE c.outcome = 'won'), 0) AS cost
+      FROM closed c
+     GROUP BY c.owner
+), owners AS (
+    SELECT b.owner FROM by_handoffs b UNION SELECT b.owner FROM by_deals b
+)
+SELECT o.owner,
+       coalesce(h.handoffs, 0),
+       h.median_response,
+       h.sla_met_pct,
+       coalesce(h.converted, 0),
+       coalesce(d.won, 0),
+       round(d.won::numeric / nullif(d.won + d.lost, 0), 3),
+       coalesce(d.revenue, 0),
+       round(d.revenue / nullif(d.won, 0), 2),
+       coalesce(d.revenue, 0) - coalesce(d.cost, 0)
+  FROM owners o
+  LEFT JOIN by_handoffs h ON h.owner IS NOT DISTINCT FROM o.owner
+  LEFT JOIN by_deals d ON d.owner IS NOT DISTINCT FROM o.owner
+ ORDER BY o.owner NULLS LAST;
+END
+$fn$
+$def$ WHERE name = 'manager_report';
 
 -- ---------------------------------------------------------------------------
 -- Issue 11: attribution beyond the anchors — Markov chains of order 1-4 with a path or aggregate

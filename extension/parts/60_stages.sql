@@ -147,7 +147,11 @@ CREATE FUNCTION @extschema@.manager_report(from_time timestamptz, to_time timest
 RETURNS TABLE (owner text, handoffs bigint, median_response interval, sla_met_pct numeric,
                converted bigint, deals_won bigint, win_rate numeric, revenue numeric, avg_deal numeric,
                profit numeric)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_column
+BEGIN
+-- one query; PL/pgSQL binds the arguments before Citus plans it (doc/scale-out.md, "Reports")
+RETURN QUERY
 WITH received AS (
     SELECT h.owner, h.lead_id, h.response_time, h.status,
            EXISTS (SELECT FROM @extschema@.stage_change c
@@ -195,7 +199,8 @@ SELECT o.owner,
   FROM owners o
   LEFT JOIN by_handoffs h ON h.owner IS NOT DISTINCT FROM o.owner
   LEFT JOIN by_deals d ON d.owner IS NOT DISTINCT FROM o.owner
- ORDER BY o.owner NULLS LAST
+ ORDER BY o.owner NULLS LAST;
+END
 $fn$
 $def$),
 
