@@ -99,15 +99,13 @@ for p in $W1 $W2; do
 done
 # a configuration change reaches a worker's running session (cache invalidation on the worker)
 citus_psql $W1 -At >"$OUT/inval" <<SQL
-SELECT min_score FROM lead_scoring.threshold WHERE stage::text = 'sal';
-\! "$CITUS_BIN/psql" -X -q -h "$CITUS_SOCK" -p $COORD -U postgres -c "UPDATE lead_scoring.threshold SET min_score = 75 WHERE stage::text = 'sal'" -c "ROLLBACK" >/dev/null 2>&1
 SELECT lead_scoring.can_transition('customer', 'recycled');
 \! "$CITUS_BIN/psql" -X -q -h "$CITUS_SOCK" -p $COORD -U postgres -c "DELETE FROM lead_scoring.transition_override" >/dev/null
 SELECT lead_scoring.can_transition('customer', 'recycled');
 \! "$CITUS_BIN/psql" -X -q -h "$CITUS_SOCK" -p $COORD -U postgres -c "INSERT INTO lead_scoring.transition_override VALUES ('customer', 'recycled', true)" >/dev/null
 SELECT lead_scoring.can_transition('customer', 'recycled');
 SQL
-[ "$(tr '\n' ' ' <"$OUT/inval")" = "70 t f t " ] && ok "a worker's session sees configuration changes at once" ||
+[ "$(tr '\n' ' ' <"$OUT/inval")" = "t f t " ] && ok "a worker's session sees configuration changes at once" ||
 	fail "worker cache invalidation: $(tr '\n' ' ' <"$OUT/inval")"
 # a configuration change that rolls back on the coordinator rolls back on the workers
 v1=$(citus_psql $W2 -At -c "SELECT version FROM lead_scoring.config_replica")
@@ -165,6 +163,26 @@ for p in $PLAIN $SINGLE $COORD; do
 done
 compare rule_change "$OUT/rule_change.$PLAIN" "$OUT/rule_change.$SINGLE" single
 compare rule_change "$OUT/rule_change.$PLAIN" "$OUT/rule_change.$COORD" cluster
+
+# two concurrent writers on the cluster (leads on every shard, one lead shared), the same writes one after the
+# other on plain PostgreSQL: the same stored scores, each equal to score()
+for w in 1 2; do citus_psql $PLAIN -v w=$w -v n=150 -f "$here/citus/concurrent.sql" >/dev/null; done
+pids=()
+for w in 1 2; do
+	citus_psql $COORD -v w=$w -v n=150 -f "$here/citus/concurrent.sql" >"$OUT/writer$w" 2>&1 &
+	pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || fail "a concurrent writer failed: $(cat "$OUT"/writer*)"; done
+for p in $PLAIN $COORD; do
+	citus_psql $p -At -c "SELECT id, stage, score FROM crm.leads ORDER BY id" >"$OUT/concurrent.$p"
+	# score() lead by lead, from the coordinator (inside a query over the leads it would run on the shards)
+	citus_psql $p -At -c "SELECT id FROM crm.leads ORDER BY id" | while read -r id; do
+		citus_psql $p -At -c "SELECT $id, lead_scoring.score($id::bigint, '2026-01-09 12:00+00')"
+	done >"$OUT/recomputed.$p"
+done
+compare concurrent "$OUT/concurrent.$PLAIN" "$OUT/concurrent.$COORD" cluster
+paste -d'|' "$OUT/concurrent.$COORD" "$OUT/recomputed.$COORD" | awk -F'|' '$3 != $5 { bad++ } END { exit bad > 0 }' &&
+	ok "stored scores equal score() after the concurrent writers" || fail "stored scores differ from score() after the concurrent writers"
 
 [ -s "$OUT/plain.history" ] && grep -c 'Asynchronous notification' "$OUT/plain.history" | sed 's/^/handoff notifications on plain PostgreSQL: /'
 
