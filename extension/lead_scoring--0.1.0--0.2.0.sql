@@ -294,6 +294,320 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.adopt_stage_column(regclass, name) FROM PUBLIC;
 
+
+-- Issue 11: attribution beyond the anchors — Markov chains of order 1-4 with a path or aggregate
+-- split, removal effects of channel sequences, the shapley model, per-group totals, bootstrap
+-- intervals (doc/attribution.md).  attribution() and channel_report() gain the arguments split and
+-- markov_order: their generated definitions are replaced and regenerated (rebuild_views() drops the
+-- old signatures).  0.1.0's C symbols (attribution_rows, markov_removal_effects) keep their argument
+-- lists; the new attribution() is the C symbol attribution_rows_0_2.
+-- ---------------------------------------------------------------------------
+-- Removal effects of every channel, and of the channel sequences asked for
+-- ('a > b'), in the Markov chain of the given order (issue 11).
+CREATE FUNCTION @extschema@.removal_effects(
+        markov_order integer DEFAULT 1, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
+        sequences text[] DEFAULT NULL)
+    RETURNS TABLE (sequence text, length integer, paths bigint, converting_paths bigint,
+                   p_with double precision, p_without double precision, removal_effect double precision)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
+COMMENT ON FUNCTION @extschema@.removal_effects(integer, text, interval, text[]) IS
+    'Removal effect of each channel and of each channel sequence asked for, in a Markov chain of order 1 to 4';
+
+-- The attribution summed per channel (campaign, keyword) in C, without a row
+-- per touch; channel_report reads it.
+CREATE FUNCTION @extschema@.attribution_totals(
+        model text DEFAULT NULL, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
+        half_life interval DEFAULT NULL, "from" timestamptz DEFAULT NULL, "to" timestamptz DEFAULT NULL,
+        level text DEFAULT 'channel', split text DEFAULT 'path', markov_order integer DEFAULT 1)
+    RETURNS TABLE (channel text, campaign text, keyword text, conversions double precision,
+                   credit numeric, cost numeric)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
+COMMENT ON FUNCTION @extschema@.attribution_totals(text, text, interval, interval, timestamptz, timestamptz,
+                                                   text, text, integer) IS
+    'Attribution credits and costs summed per channel, campaign or keyword (no row per touch)';
+
+-- Bootstrap confidence intervals of the credits, leads resampled with
+-- replacement; the same seed gives the same intervals.
+CREATE FUNCTION @extschema@.attribution_ci(
+        model text, samples integer DEFAULT 1000, level double precision DEFAULT 0.95,
+        seed bigint DEFAULT 0, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
+        half_life interval DEFAULT NULL, detail text DEFAULT 'channel', split text DEFAULT 'path',
+        markov_order integer DEFAULT 1)
+    RETURNS TABLE (channel text, campaign text, keyword text, credit double precision,
+                   lower double precision, upper double precision)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
+COMMENT ON FUNCTION @extschema@.attribution_ci(text, integer, double precision, bigint, text, interval,
+                                               interval, text, text, integer) IS
+    'Credit per channel (campaign, keyword) with its bootstrap percentile interval; deterministic per seed';
+
+UPDATE @extschema@.generated_view SET definition = $def$
+CREATE FUNCTION @extschema@.attribution(
+        model pg_catalog.text DEFAULT NULL, conversion pg_catalog.text DEFAULT 'deal',
+        lookback pg_catalog.interval DEFAULT NULL, half_life pg_catalog.interval DEFAULT NULL,
+        split pg_catalog.text DEFAULT 'path', markov_order integer DEFAULT 1)
+    RETURNS TABLE (conversion_id pg_catalog.text, lead_id @lead_id_type@,
+                   converted_at pg_catalog.timestamptz, value pg_catalog.numeric,
+                   event_ref pg_catalog.text, channel pg_catalog.text, campaign pg_catalog.text,
+                   keyword pg_catalog.text, touched_at pg_catalog.timestamptz,
+                   weight double precision, credit pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'attribution_rows_0_2' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000
+$def$
+WHERE name OPERATOR(pg_catalog.=) 'attribution';
+UPDATE @extschema@.generated_view SET definition = $def$
+CREATE FUNCTION @extschema@.channel_report(
+        model pg_catalog.text DEFAULT NULL, "from" pg_catalog.date DEFAULT NULL,
+        "to" pg_catalog.date DEFAULT NULL, level pg_catalog.text DEFAULT 'channel',
+        split pg_catalog.text DEFAULT 'path', markov_order integer DEFAULT 1)
+    RETURNS TABLE (channel pg_catalog.text, campaign pg_catalog.text, keyword pg_catalog.text,
+                   touchpoints bigint, new_leads pg_catalog.numeric, mqls pg_catalog.numeric,
+                   sals pg_catalog.numeric, customers pg_catalog.numeric, revenue pg_catalog.numeric,
+                   cost pg_catalog.numeric, cpl pg_catalog.numeric, cpo pg_catalog.numeric,
+                   romi pg_catalog.numeric, roi pg_catalog.numeric)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+    AS $body$
+WITH p AS (
+    SELECT @extschema@.channel_report_level(coalesce($4, 'channel')) AS depth,
+           $2::pg_catalog.timestamptz AS lo,
+           ($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi
+), credited AS (
+    SELECT 'lead' AS k, r.* FROM p, LATERAL @extschema@.attribution_totals(
+        'first_touch', 'lead', NULL, NULL, p.lo, p.hi, $4, NULL, NULL) AS r
+    UNION ALL
+    SELECT 'mql', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'mql', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
+    UNION ALL
+    SELECT 'sal', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'sal', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
+    UNION ALL
+    SELECT 'customer', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'customer', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
+    UNION ALL
+    SELECT 'deal', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'deal', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
+), facts AS (
+    SELECT e.channel, e.campaign, e.keyword, 1 AS touchpoints,
+           NULL::numeric AS new_leads, NULL::numeric AS mqls, NULL::numeric AS sals,
+           NULL::numeric AS customers, NULL::double precision AS deals, NULL::numeric AS revenue,
+           NULL::numeric AS deal_cost, NULL::numeric AS cost
+    FROM @extschema@.events e, p
+    WHERE e.channel IS NOT NULL
+      AND (p.lo IS NULL OR e.occurred_at OPERATOR(pg_catalog.>=) p.lo)
+      AND (p.hi IS NULL OR e.occurred_at OPERATOR(pg_catalog.<) p.hi)
+    UNION ALL
+    SELECT c.channel, c.campaign, c.keyword, 0,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'lead' THEN c.credit END,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'mql' THEN c.credit END,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'sal' THEN c.credit END,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'customer' THEN c.credit END,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.conversions END,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.credit END,
+           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.cost END,
+           NULL
+    FROM credited c
+    UNION ALL
+    SELECT m.channel, m.campaign, m.keyword, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.amount
+    FROM @extschema@.marketing_cost m
+    WHERE ($2 IS NULL OR m.spend_date OPERATOR(pg_catalog.>=) $2)
+      AND ($3 IS NULL OR m.spend_date OPERATOR(pg_catalog.<=) $3)
+), grouped AS (
+    SELECT f.channel,
+           CASE WHEN p.depth OPERATOR(pg_catalog.>=) 2 THEN f.campaign END AS campaign,
+           CASE WHEN p.depth OPERATOR(pg_catalog.>=) 3 THEN f.keyword END AS keyword,
+           pg_catalog.sum(f.touchpoints)::bigint AS touchpoints,
+           coalesce(pg_catalog.sum(f.new_leads), 0) AS new_leads,
+           coalesce(pg_catalog.sum(f.mqls), 0) AS mqls,
+           coalesce(pg_catalog.sum(f.sals), 0) AS sals,
+           coalesce(pg_catalog.sum(f.customers), 0) AS customers,
+           coalesce(pg_catalog.sum(f.deals), 0)::numeric AS deals,
+           coalesce(pg_catalog.sum(f.revenue), 0) AS revenue,
+           coalesce(pg_catalog.sum(f.deal_cost), 0) AS deal_cost,
+           coalesce(pg_catalog.sum(f.cost), 0) AS cost
+    FROM facts f, p
+    GROUP BY 1, 2, 3
+)
+SELECT g.channel, g.campaign, g.keyword, g.touchpoints, g.new_leads, g.mqls, g.sals, g.customers,
+       g.revenue, g.cost,
+       pg_catalog.round(g.cost OPERATOR(pg_catalog./) NULLIF(g.new_leads, 0), 2) AS cpl,
+       pg_catalog.round(g.cost OPERATOR(pg_catalog./) NULLIF(g.deals, 0), 2) AS cpo,
+       pg_catalog.round((g.revenue OPERATOR(pg_catalog.-) g.cost)
+                        OPERATOR(pg_catalog./) NULLIF(g.cost, 0), 4) AS romi,
+       pg_catalog.round((g.revenue OPERATOR(pg_catalog.-) g.deal_cost OPERATOR(pg_catalog.-) g.cost)
+                        OPERATOR(pg_catalog./) NULLIF(g.cost, 0), 4) AS roi
+FROM grouped g
+ORDER BY g.channel, g.campaign NULLS FIRST, g.keyword NULLS FIRST
+$body$
+$def$
+WHERE name OPERATOR(pg_catalog.=) 'channel_report';
+SELECT @extschema@.rebuild_views();
+
+-- ---------------------------------------------------------------------------
+-- Issue 12 (sec2): validation gaps.  Grade bands must be three non-NULL descending bounds: '{}' and
+-- '{NULL,NULL,NULL}' passed the old CHECK (its comparisons were NULL).  A row that the new check refuses
+-- gets the defaults back, with a WARNING.
+-- ---------------------------------------------------------------------------
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM @extschema@.settings s
+                WHERE NOT ((pg_catalog.array_length(s.fit_grade_bands, 1) = 3
+                            AND s.fit_grade_bands[1] >= s.fit_grade_bands[2]
+                            AND s.fit_grade_bands[2] >= s.fit_grade_bands[3]
+                            AND pg_catalog.array_length(s.engagement_grade_bands, 1) = 3
+                            AND s.engagement_grade_bands[1] >= s.engagement_grade_bands[2]
+                            AND s.engagement_grade_bands[2] >= s.engagement_grade_bands[3]) IS TRUE)) THEN
+        RAISE WARNING 'lead_scoring.settings: invalid grade bands reset to the defaults {60,40,20} and {60,30,10}';
+        UPDATE @extschema@.settings SET fit_grade_bands = '{60,40,20}', engagement_grade_bands = '{60,30,10}';
+    END IF;
+END $$;
+ALTER TABLE @extschema@.settings DROP CONSTRAINT settings_grade_bands_descending;
+ALTER TABLE @extschema@.settings ADD
+    CONSTRAINT settings_grade_bands_descending
+        CHECK ((pg_catalog.array_length(fit_grade_bands, 1) = 3 AND fit_grade_bands[1] >= fit_grade_bands[2]
+                AND fit_grade_bands[2] >= fit_grade_bands[3]
+                AND pg_catalog.array_length(engagement_grade_bands, 1) = 3
+                AND engagement_grade_bands[1] >= engagement_grade_bands[2]
+                AND engagement_grade_bands[2] >= engagement_grade_bands[3]) IS TRUE);
+
+-- >>> sec2 issue 12 attach
+-- ---------------------------------------------------------------------------
+-- Issue 12 (sec2): lead ids must be a unique NOT NULL key compared byte for byte (no nondeterministic
+-- collations), temporary tables are refused, long event types are refused by a named CHECK constraint.
+-- A database whose attached tables do not meet the requirements is not upgraded: fix them first.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.lead_id_collation_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('column "%s" of table %s has the nondeterministic collation %s', col, tbl,
+                  c.oid::regcollation)
+      FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT c.collisdeterministic
+$$;
+CREATE FUNCTION @extschema@.lead_id_key_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN NOT a.attnotnull THEN format('column "%s" of table %s is not NOT NULL', col, tbl)
+        WHEN NOT EXISTS (
+            SELECT FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
+                                   JOIN pg_am m ON m.oid = o.opcmethod
+             WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+               AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum AND i.indpred IS NULL
+               AND m.amname = 'btree' AND o.opcdefault)
+        THEN format('column "%s" of table %s has no unique index of its own', col, tbl)
+        END
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped
+$$;
+CREATE FUNCTION @extschema@.check_lead_id_column(tbl regclass, col name, argument text, is_key boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problem text := @extschema@.lead_id_collation_problem(tbl, col);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Lead ids are compared byte for byte; a nondeterministic collation makes different '
+                           'ids equal in the table''s own comparisons.',
+                  HINT = format('Give %s a deterministic collation, such as "C" or "default".', argument);
+    END IF;
+    IF is_key THEN
+        problem := @extschema@.lead_id_key_problem(tbl, col);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%', problem
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'Every lead needs its own id: scores, stages and the log are kept per id.',
+                      HINT = format('ALTER TABLE %s ADD PRIMARY KEY (%I);', tbl, col);
+        END IF;
+    END IF;
+END $$;
+CREATE FUNCTION @extschema@.check_lead_ids_after_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t
+              WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = t.relid::oid) LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'the % table % is attached to lead_scoring, which needs its lead ids as they were',
+                            a.kind, a.relid::regclass
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('After this command %s.', problem),
+                      HINT = format('To replace a key, create the new unique index first; or detach the table '
+                                    'first: SELECT lead_scoring.detach(%L);', a.relid::regclass::text);
+        END IF;
+    END LOOP;
+END $$;
+CREATE FUNCTION @extschema@.bound_event_type_length(events regclass, type_column name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (SELECT typcategory FROM pg_type WHERE oid = @extschema@.column_type(events, type_column, 'type_column')) = 'E'
+       OR EXISTS (SELECT FROM pg_constraint WHERE conrelid = events AND conname = 'lead_scoring_event_type_length') THEN
+        RETURN;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT lead_scoring_event_type_length '
+                   'CHECK (pg_catalog.octet_length(%I::pg_catalog.text) OPERATOR(pg_catalog.<=) 2000)',
+                   events, type_column);
+END $$;
+DO $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'lead_scoring 0.2.0 needs unique, NOT NULL lead ids compared byte for byte: %', problem
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Add a primary key on the leads table''s id (after removing duplicate ids), or give the '
+                             'column a deterministic collation; then run ALTER EXTENSION lead_scoring UPDATE again.';
+        END IF;
+    END LOOP;
+    -- events tables whose covering index attach_events created get the type length bound
+    FOR a IN SELECT t.relid::oid AS relid, t.type_column
+               FROM @extschema@.attachment t
+              WHERE t.kind = 'events'
+                AND EXISTS (SELECT FROM pg_catalog.pg_index i
+                             WHERE i.indrelid = t.relid::oid AND i.indnatts = 3 AND i.indnkeyatts = 2
+                               AND i.indkey[0] = (SELECT attnum FROM pg_catalog.pg_attribute
+                                                   WHERE attrelid = t.relid::oid AND attname = t.lead_column)
+                               AND i.indkey[2] = (SELECT attnum FROM pg_catalog.pg_attribute
+                                                   WHERE attrelid = t.relid::oid AND attname = t.type_column)) LOOP
+        PERFORM @extschema@.bound_event_type_length(a.relid, a.type_column);
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.check_lead_ids_after_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_lead_ids ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'DROP INDEX', 'ALTER INDEX')
+    EXECUTE FUNCTION @extschema@.check_lead_ids_after_ddl();
+REVOKE ALL ON FUNCTION @extschema@.bound_event_type_length(regclass, name) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION @extschema@.check_attachable(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k "char";
+    attached_as text;
+BEGIN
+    SELECT relkind INTO k FROM pg_class WHERE oid = tbl;
+    IF k NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only ordinary and partitioned tables can be attached.';
+    END IF;
+    IF (SELECT relpersistence FROM pg_class WHERE oid = tbl) = 't' THEN
+        RAISE EXCEPTION 'cannot attach temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table is seen by one session only and dropped at its end; the triggers, '
+                           'views and log of lead_scoring serve every session.',
+                  HINT = 'Attach an ordinary (or unlogged) table.';
+    END IF;
+    SELECT kind INTO attached_as FROM @extschema@.attachment WHERE relid = tbl;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is already attached as the % table', tbl, attached_as
+            USING ERRCODE = 'duplicate_object', HINT = format('Call lead_scoring.detach(%L) first.', tbl::text);
+    END IF;
+END $$;
 CREATE OR REPLACE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
     owner_column name = NULL, created_column name = NULL) RETURNS void
@@ -324,6 +638,7 @@ BEGIN
                       AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
         PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
     END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
     END IF;
@@ -418,10 +733,122 @@ BEGIN
     -- ... and are scored now
     PERFORM @extschema@.rescore_all();
 END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_events(
+    events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
+    time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
+    keyword_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+    keys name[];
+    col name;
+    arg text;
+BEGIN
+    PERFORM @extschema@.check_attachable(events);
+    PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NOT NULL THEN
+            PERFORM @extschema@.check_column_type(events, col, arg, 'a text, varchar or enum type',
+                @extschema@.type_is_label(@extschema@.column_type(events, col, arg)));
+        END IF;
+    END LOOP;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
+      FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+     WHERE c.conrelid = events AND c.contype = 'p' AND a.attrelid = events AND a.attnum = k.attnum;
+    IF keys IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', events
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Events are identified by their primary key, which also orders events that share a time.',
+                  HINT = format('ALTER TABLE %s ADD PRIMARY KEY (...);', events);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
+                                        campaign_column, keyword_column, key_columns)
+    VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
+            keyword_column, keys);
+
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
+    -- event type is included, so that rules on the type alone read the index, not the table.
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = events AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                     type_column;
+        -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+        -- refused naming this constraint rather than with an index row size error
+        PERFORM @extschema@.bound_event_type_length(events, type_column);
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
+                   'lead_scoring_new FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old NEW TABLE AS lead_scoring_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    PERFORM @extschema@.rebuild_views();
+    -- events already in the table count from now on
+    PERFORM @extschema@.rescore_all();
+END $$;
+CREATE OR REPLACE FUNCTION @extschema@.attach_deals(
+    deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
+    status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
+    cost_column name = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type regtype := @extschema@.lead_id_type();
+BEGIN
+    PERFORM @extschema@.check_attachable(deals);
+    PERFORM @extschema@.column_type(deals, id_column, 'id_column');
+    PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
+        @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
+    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF cost_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
+            @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
+                                        closed_column, owner_column, cost_column)
+    VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
+            cost_column);
+    -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = deals AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', deals, lead_column);
+        RAISE NOTICE 'created an index on %(%) for deal moves', deals, lead_column;
+    END IF;
+
+    -- deals move their leads when inserted or when their outcome or lead changes (deleting one does not)
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
+    PERFORM @extschema@.rebuild_views();
+END $$;
+-- <<< sec2 issue 12 attach
 
 -- ---------------------------------------------------------------------------
--- Issue 13 (scale-out on Citus): as extension/parts/85_citus.sql, and attach_leads above reads the
--- leads apart from the log (a distributed leads table is never joined with the local log).
+-- Issue 13 (scale-out on Citus): as extension/parts/85_citus.sql; attach_leads (above, in issue 12's
+-- section) reads the leads apart from the log (a distributed leads table is never joined with the local
+-- log); handoffs, sales_queue and manager_report are regenerated in forms Citus plans.
 -- Scale-out on Citus (doc/scale-out.md): shards mapped to their tables, the configuration replicated
 -- to every node, the stage log and the handoff outbox colocated with the leads.  Without Citus the
 -- functions below are never called, and the publishing trigger returns at its first test.
@@ -792,146 +1219,4 @@ SELECT o.owner,
 END
 $fn$
 $def$ WHERE name = 'manager_report';
-
--- ---------------------------------------------------------------------------
--- Issue 11: attribution beyond the anchors — Markov chains of order 1-4 with a path or aggregate
--- split, removal effects of channel sequences, the shapley model, per-group totals, bootstrap
--- intervals (doc/attribution.md).  attribution() and channel_report() gain the arguments split and
--- markov_order: their generated definitions are replaced and regenerated (rebuild_views() drops the
--- old signatures).  0.1.0's C symbols (attribution_rows, markov_removal_effects) keep their argument
--- lists; the new attribution() is the C symbol attribution_rows_0_2.
--- ---------------------------------------------------------------------------
--- Removal effects of every channel, and of the channel sequences asked for
--- ('a > b'), in the Markov chain of the given order (issue 11).
-CREATE FUNCTION @extschema@.removal_effects(
-        markov_order integer DEFAULT 1, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
-        sequences text[] DEFAULT NULL)
-    RETURNS TABLE (sequence text, length integer, paths bigint, converting_paths bigint,
-                   p_with double precision, p_without double precision, removal_effect double precision)
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
-COMMENT ON FUNCTION @extschema@.removal_effects(integer, text, interval, text[]) IS
-    'Removal effect of each channel and of each channel sequence asked for, in a Markov chain of order 1 to 4';
-
--- The attribution summed per channel (campaign, keyword) in C, without a row
--- per touch; channel_report reads it.
-CREATE FUNCTION @extschema@.attribution_totals(
-        model text DEFAULT NULL, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
-        half_life interval DEFAULT NULL, "from" timestamptz DEFAULT NULL, "to" timestamptz DEFAULT NULL,
-        level text DEFAULT 'channel', split text DEFAULT 'path', markov_order integer DEFAULT 1)
-    RETURNS TABLE (channel text, campaign text, keyword text, conversions double precision,
-                   credit numeric, cost numeric)
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
-COMMENT ON FUNCTION @extschema@.attribution_totals(text, text, interval, interval, timestamptz, timestamptz,
-                                                   text, text, integer) IS
-    'Attribution credits and costs summed per channel, campaign or keyword (no row per touch)';
-
--- Bootstrap confidence intervals of the credits, leads resampled with
--- replacement; the same seed gives the same intervals.
-CREATE FUNCTION @extschema@.attribution_ci(
-        model text, samples integer DEFAULT 1000, level double precision DEFAULT 0.95,
-        seed bigint DEFAULT 0, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
-        half_life interval DEFAULT NULL, detail text DEFAULT 'channel', split text DEFAULT 'path',
-        markov_order integer DEFAULT 1)
-    RETURNS TABLE (channel text, campaign text, keyword text, credit double precision,
-                   lower double precision, upper double precision)
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 20;
-COMMENT ON FUNCTION @extschema@.attribution_ci(text, integer, double precision, bigint, text, interval,
-                                               interval, text, text, integer) IS
-    'Credit per channel (campaign, keyword) with its bootstrap percentile interval; deterministic per seed';
-
-UPDATE @extschema@.generated_view SET definition = $def$
-CREATE FUNCTION @extschema@.attribution(
-        model pg_catalog.text DEFAULT NULL, conversion pg_catalog.text DEFAULT 'deal',
-        lookback pg_catalog.interval DEFAULT NULL, half_life pg_catalog.interval DEFAULT NULL,
-        split pg_catalog.text DEFAULT 'path', markov_order integer DEFAULT 1)
-    RETURNS TABLE (conversion_id pg_catalog.text, lead_id @lead_id_type@,
-                   converted_at pg_catalog.timestamptz, value pg_catalog.numeric,
-                   event_ref pg_catalog.text, channel pg_catalog.text, campaign pg_catalog.text,
-                   keyword pg_catalog.text, touched_at pg_catalog.timestamptz,
-                   weight double precision, credit pg_catalog.numeric)
-    AS 'MODULE_PATHNAME', 'attribution_rows_0_2' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000
-$def$
-WHERE name OPERATOR(pg_catalog.=) 'attribution';
-UPDATE @extschema@.generated_view SET definition = $def$
-CREATE FUNCTION @extschema@.channel_report(
-        model pg_catalog.text DEFAULT NULL, "from" pg_catalog.date DEFAULT NULL,
-        "to" pg_catalog.date DEFAULT NULL, level pg_catalog.text DEFAULT 'channel',
-        split pg_catalog.text DEFAULT 'path', markov_order integer DEFAULT 1)
-    RETURNS TABLE (channel pg_catalog.text, campaign pg_catalog.text, keyword pg_catalog.text,
-                   touchpoints bigint, new_leads pg_catalog.numeric, mqls pg_catalog.numeric,
-                   sals pg_catalog.numeric, customers pg_catalog.numeric, revenue pg_catalog.numeric,
-                   cost pg_catalog.numeric, cpl pg_catalog.numeric, cpo pg_catalog.numeric,
-                   romi pg_catalog.numeric, roi pg_catalog.numeric)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
-    SET search_path = pg_catalog, pg_temp
-    AS $body$
-WITH p AS (
-    SELECT @extschema@.channel_report_level(coalesce($4, 'channel')) AS depth,
-           $2::pg_catalog.timestamptz AS lo,
-           ($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi
-), credited AS (
-    SELECT 'lead' AS k, r.* FROM p, LATERAL @extschema@.attribution_totals(
-        'first_touch', 'lead', NULL, NULL, p.lo, p.hi, $4, NULL, NULL) AS r
-    UNION ALL
-    SELECT 'mql', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'mql', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
-    UNION ALL
-    SELECT 'sal', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'sal', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
-    UNION ALL
-    SELECT 'customer', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'customer', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
-    UNION ALL
-    SELECT 'deal', r.* FROM p, LATERAL @extschema@.attribution_totals($1, 'deal', NULL, NULL, p.lo, p.hi, $4, $5, $6) AS r
-), facts AS (
-    SELECT e.channel, e.campaign, e.keyword, 1 AS touchpoints,
-           NULL::numeric AS new_leads, NULL::numeric AS mqls, NULL::numeric AS sals,
-           NULL::numeric AS customers, NULL::double precision AS deals, NULL::numeric AS revenue,
-           NULL::numeric AS deal_cost, NULL::numeric AS cost
-    FROM @extschema@.events e, p
-    WHERE e.channel IS NOT NULL
-      AND (p.lo IS NULL OR e.occurred_at OPERATOR(pg_catalog.>=) p.lo)
-      AND (p.hi IS NULL OR e.occurred_at OPERATOR(pg_catalog.<) p.hi)
-    UNION ALL
-    SELECT c.channel, c.campaign, c.keyword, 0,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'lead' THEN c.credit END,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'mql' THEN c.credit END,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'sal' THEN c.credit END,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'customer' THEN c.credit END,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.conversions END,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.credit END,
-           CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.cost END,
-           NULL
-    FROM credited c
-    UNION ALL
-    SELECT m.channel, m.campaign, m.keyword, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.amount
-    FROM @extschema@.marketing_cost m
-    WHERE ($2 IS NULL OR m.spend_date OPERATOR(pg_catalog.>=) $2)
-      AND ($3 IS NULL OR m.spend_date OPERATOR(pg_catalog.<=) $3)
-), grouped AS (
-    SELECT f.channel,
-           CASE WHEN p.depth OPERATOR(pg_catalog.>=) 2 THEN f.campaign END AS campaign,
-           CASE WHEN p.depth OPERATOR(pg_catalog.>=) 3 THEN f.keyword END AS keyword,
-           pg_catalog.sum(f.touchpoints)::bigint AS touchpoints,
-           coalesce(pg_catalog.sum(f.new_leads), 0) AS new_leads,
-           coalesce(pg_catalog.sum(f.mqls), 0) AS mqls,
-           coalesce(pg_catalog.sum(f.sals), 0) AS sals,
-           coalesce(pg_catalog.sum(f.customers), 0) AS customers,
-           coalesce(pg_catalog.sum(f.deals), 0)::numeric AS deals,
-           coalesce(pg_catalog.sum(f.revenue), 0) AS revenue,
-           coalesce(pg_catalog.sum(f.deal_cost), 0) AS deal_cost,
-           coalesce(pg_catalog.sum(f.cost), 0) AS cost
-    FROM facts f, p
-    GROUP BY 1, 2, 3
-)
-SELECT g.channel, g.campaign, g.keyword, g.touchpoints, g.new_leads, g.mqls, g.sals, g.customers,
-       g.revenue, g.cost,
-       pg_catalog.round(g.cost OPERATOR(pg_catalog./) NULLIF(g.new_leads, 0), 2) AS cpl,
-       pg_catalog.round(g.cost OPERATOR(pg_catalog./) NULLIF(g.deals, 0), 2) AS cpo,
-       pg_catalog.round((g.revenue OPERATOR(pg_catalog.-) g.cost)
-                        OPERATOR(pg_catalog./) NULLIF(g.cost, 0), 4) AS romi,
-       pg_catalog.round((g.revenue OPERATOR(pg_catalog.-) g.deal_cost OPERATOR(pg_catalog.-) g.cost)
-                        OPERATOR(pg_catalog./) NULLIF(g.cost, 0), 4) AS roi
-FROM grouped g
-ORDER BY g.channel, g.campaign NULLS FIRST, g.keyword NULLS FIRST
-$body$
-$def$
-WHERE name OPERATOR(pg_catalog.=) 'channel_report';
 SELECT @extschema@.rebuild_views();

@@ -218,7 +218,12 @@ RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life
 
 			for (i = 0; i < n; i++)
 			{
-				double age = (double) (latest - path->times[i]);
+				/* equal times (equal infinities too) are 0 apart; an infinite time is
+				 * infinitely far from any other (doc/attribution.md, "Infinite times") */
+				double age = latest == path->times[i] ? 0.0
+							 : TIMESTAMP_NOT_FINITE(latest) || TIMESTAMP_NOT_FINITE(path->times[i])
+								 ? INFINITY
+								 : (double) latest - (double) path->times[i];
 
 				if (half_life_usecs > 0)
 					w[i] = pow(0.5, age / half_life_usecs);

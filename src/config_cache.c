@@ -9,7 +9,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "storage/proc.h"
 #include "utils/inval.h"
+#include "utils/snapmgr.h"
 
 #include "config_cache.h"
 #include "lead_scoring.h"
@@ -72,9 +76,35 @@ RelcacheListen(RelcacheListener listener)
 	RegisterCallbackOnce();
 }
 
+/*
+ * Process the invalidations other backends have committed, once per command.
+ * PostgreSQL processes them only when a lock is acquired anew, so a statement
+ * of an open transaction that takes no new lock (SELECT can_transition(...),
+ * an INSERT into a table the transaction already wrote) would go on using a
+ * configuration another session has changed and committed.  The documented
+ * promise is "every other session's next statement" (README, "Settings").
+ */
+void
+ConfigCacheAcceptChanges(void)
+{
+	static LocalTransactionId seen_lxid = InvalidLocalTransactionId;
+	static TimestampTz seen_statement = 0;
+	static CommandId seen_command = InvalidCommandId;
+	TimestampTz statement = GetCurrentStatementStartTimestamp();
+	CommandId command = GetCurrentCommandId(false);
+
+	if (MyProc->lxid == seen_lxid && statement == seen_statement && command == seen_command)
+		return;
+	seen_lxid = MyProc->lxid;
+	seen_statement = statement;
+	seen_command = command;
+	AcceptInvalidationMessages();
+}
+
 void
 ConfigCacheEnsure(ConfigCache *cache, void (*load)(void))
 {
+	ConfigCacheAcceptChanges();
 	while (!cache->valid)
 	{
 		uint64 seen = cache->inval_count;
@@ -84,4 +114,25 @@ ConfigCacheEnsure(ConfigCache *cache, void (*load)(void))
 		/* an invalidation that arrived while loading means the load may be stale */
 		cache->valid = (seen == cache->inval_count);
 	}
+}
+
+/*
+ * Run a cache's load query (SPI connected) with the latest snapshot, not the
+ * transaction's: a repeatable-read transaction that rebuilds a cache after
+ * another session's change must load that change, or the stale rebuild would
+ * be kept as valid after the transaction ends.  The latest snapshot includes
+ * this transaction's own earlier commands.
+ */
+int
+ConfigCacheQuery(const char *sql)
+{
+	SPIPlanPtr plan = SPI_prepare(sql, 0, NULL);
+	int rc;
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false,
+							  0);
+	SPI_freeplan(plan);
+	return rc;
 }

@@ -29,6 +29,9 @@ typedef struct ConfigCache
 /* Make the cache hear relcache invalidations (once per backend, from _PG_init). */
 extern void ConfigCacheRegister(ConfigCache *cache);
 
+/* Process other sessions' committed changes, once per command (every cache use calls it). */
+extern void ConfigCacheAcceptChanges(void);
+
 /*
  * Other caches hear invalidations through a listener, called with the
  * invalidated relation's OID (InvalidOid: all of them).  The module registers
@@ -39,5 +42,8 @@ extern void RelcacheListen(RelcacheListener listener);
 
 /* Make the cache current, calling load() as often as needed. */
 extern void ConfigCacheEnsure(ConfigCache *cache, void (*load)(void));
+
+/* Run a load query with the latest snapshot (SPI connected); returns SPI_execute's result code. */
+extern int ConfigCacheQuery(const char *sql);
 
 #endif /* CONFIG_CACHE_H */

@@ -16,6 +16,14 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "catalog/pg_am.h"
+#include "executor/tuptable.h"
+#include "parser/parse_coerce.h"
+#include "utils/snapmgr.h"
 #include "access/table.h"
 #include "access/tupconvert.h"
 #include "catalog/partition.h"
@@ -24,6 +32,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
 #include "utils/lsyscache.h"
@@ -32,6 +41,7 @@
 #include "attachment.h"
 #include "citus_shards.h"
 #include "funnel_stage.h"
+#include "lead_locks.h"
 #include "run_as.h"
 #include "settings.h"
 #include "stages.h"
@@ -55,45 +65,51 @@ StatusIn(const char *status, char **list, int n)
 	return false;
 }
 
-/* The outcome of a deal row, as the canonical view lead_scoring.deals computes it. */
+/* The outcome of a deal with this (non-NULL) status text and whether its close time is set. */
 static DealOutcome
-OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
+OutcomeOfStatus(const char *status, bool closed)
 {
 	const LsSettings *settings = LsGetSettings();
-	bool isnull;
-	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
-	Oid output;
-	bool varlena;
-	char *status;
-	char *start;
-	char *end;
+	const char *start;
+	const char *end;
+	char *lower;
 
-	if (isnull)
-		return DEAL_OPEN;
-	getTypeOutputInfo(deals->status_type, &output, &varlena);
-	status = OidOutputFunctionCall(output, d);
 	/* btrim(status) with its default argument trims spaces only */
 	for (start = status; *start == ' '; start++)
 		;
 	for (end = start + strlen(start); end > start && end[-1] == ' '; end--)
 		;
-	status = str_tolower(start, end - start, DEFAULT_COLLATION_OID);
-
-	if (StatusIn(status, settings->won_statuses, settings->nwon))
-	{
-		(void) heap_getattr(row, deals->closed_att, desc, &isnull);
-		if (!isnull)
-			return DEAL_WON;
-	}
-	if (StatusIn(status, settings->lost_statuses, settings->nlost))
+	lower = str_tolower(start, end - start, DEFAULT_COLLATION_OID);
+	if (closed && StatusIn(lower, settings->won_statuses, settings->nwon))
+		return DEAL_WON;
+	if (StatusIn(lower, settings->lost_statuses, settings->nlost))
 		return DEAL_LOST;
 	return DEAL_OPEN;
 }
 
+/* The outcome of a deal row, as the canonical view lead_scoring.deals computes it. */
+static DealOutcome
+OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
+{
+	bool isnull;
+	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Oid output;
+	bool varlena;
+	char *status;
+
+	if (isnull)
+		return DEAL_OPEN;
+	getTypeOutputInfo(deals->status_type, &output, &varlena);
+	status = OidOutputFunctionCall(output, d);
+	(void) heap_getattr(row, deals->closed_att, desc, &isnull);
+	return OutcomeOfStatus(status, !isnull);
+}
+
 /* Cached plans, rebuilt when the attachments change. */
-static SPIPlanPtr lock_plan = NULL;	  /* lock the lead row */
-static SPIPlanPtr others_plan = NULL; /* does the lead have another open or won deal? */
-static SPIPlanPtr move_plan = NULL;	  /* move the lead */
+static SPIPlanPtr lock_plan = NULL;		/* lock the lead row */
+static SPIPlanPtr others_plan = NULL;	/* does the lead have another open or won deal? */
+static SPIPlanPtr outcomes_plan = NULL; /* the outcomes of the lead's deals */
+static SPIPlanPtr move_plan = NULL;		/* move the lead */
 static uint64 plans_generation = 0;
 
 /* Prepare and keep one plan. */
@@ -122,8 +138,10 @@ PreparePlans(const LeadsAttachment *leads)
 	{
 		SPI_freeplan(lock_plan);
 		SPI_freeplan(others_plan);
+		if (outcomes_plan != NULL)
+			SPI_freeplan(outcomes_plan);
 		SPI_freeplan(move_plan);
-		lock_plan = others_plan = move_plan = NULL;
+		lock_plan = others_plan = outcomes_plan = move_plan = NULL;
 	}
 	stage_type = get_atttype(leads->relid, leads->stage_att);
 
@@ -140,6 +158,28 @@ PreparePlans(const LeadsAttachment *leads)
 						  " AND d.deal_ref OPERATOR(pg_catalog.=) $3))",
 						  leads->id_eq),
 				 3, args);
+	/* straight from the deals tables (through their lead index), not the view: every lead insert
+	 * runs it */
+	{
+		StringInfoData sql;
+		ListCell *lc;
+
+		initStringInfo(&sql);
+		foreach (lc, LsAttachments()->deals)
+		{
+			DealsAttachment *d = lfirst(lc);
+
+			appendStringInfo(
+				&sql,
+				"%sSELECT d.%s::pg_catalog.text, d.%s IS NOT NULL FROM %s d"
+				" WHERE d.%s %s $1",
+				sql.len > 0 ? " UNION ALL " : "",
+				quote_identifier(get_attname(d->relid, d->status_att, false)),
+				quote_identifier(get_attname(d->relid, d->closed_att, false)), d->qualname,
+				quote_identifier(get_attname(d->relid, d->lead_att, false)), leads->id_eq);
+		}
+		outcomes_plan = sql.len > 0 ? KeepPlan(sql.data, 1, args) : NULL;
+	}
 	/* no name in the schema lead_scoring: the plan may be replanned as the leads table's owner */
 	args[1] = stage_type;
 	args[2] = TEXTOID;
@@ -149,6 +189,27 @@ PreparePlans(const LeadsAttachment *leads)
 								  leads->stage_col),
 						 3, args);
 	plans_generation = generation;
+}
+
+/*
+ * Lock the lead's row; false when there is no such lead.  A lead not found may
+ * be being inserted by another transaction: wait for such inserts (lead_locks.h)
+ * and look again, so that the deal moves it once it exists.
+ */
+static bool
+LockLead(const LeadsAttachment *leads, Datum lead_id)
+{
+	if (SPI_execute_plan(lock_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the lead of a deal");
+	if (SPI_processed > 0)
+		return true;
+	LockLeadIdBucket(leads, lead_id, RowExclusiveLock);
+	if (SPI_execute_plan(lock_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the lead of a deal");
+	if (SPI_processed > 0)
+		return true;
+	RefuseUnseenLead(leads, lead_id);
+	return false;
 }
 
 /* Does the lead have a deal, other than this one, that is open or won? */
@@ -204,6 +265,11 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PreparePlans(leads);
+	if (!LockLead(leads, lead_id))
+	{
+		SPI_finish();
+		return; /* no such lead: nothing to move */
+	}
 	if (outcome != DEAL_LOST || !LeadHasOtherLiveDeal(lead_id, deals_relid, deal_ref))
 	{
 		args[0] = lead_id;
@@ -225,6 +291,124 @@ MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const cha
 		LsEndTableWrite(&saved);
 	}
 	SPI_finish();
+}
+
+/*
+ * Probe one deals table's lead index for a row of the lead (latest snapshot).
+ * Returns false when the table has no usable index (the caller then asks SQL).
+ */
+static bool
+ProbeLeadIndex(const LeadsAttachment *leads, const DealsAttachment *d, Relation rel, Datum lead_id,
+			   Snapshot snapshot, bool *found)
+{
+	List *indexes = RelationGetIndexList(rel);
+	ListCell *ic;
+	bool probed = false;
+
+	foreach (ic, indexes)
+	{
+		Relation ir = index_open(lfirst_oid(ic), AccessShareLock);
+		Oid op = InvalidOid;
+
+		if (ir->rd_rel->relam == BTREE_AM_OID && ir->rd_index->indisvalid &&
+			ir->rd_index->indkey.values[0] == d->lead_att && RelationGetIndexPredicate(ir) == NIL &&
+			IsBinaryCoercible(leads->id_type, ir->rd_opcintype[0]))
+			op = get_opfamily_member(ir->rd_opfamily[0], ir->rd_opcintype[0], ir->rd_opcintype[0],
+									 BTEqualStrategyNumber);
+		if (OidIsValid(op))
+		{
+			ScanKeyData key;
+			IndexScanDesc scan;
+			TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+			ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, ir->rd_opcintype[0],
+								   ir->rd_indcollation[0], get_opcode(op), lead_id);
+			scan = index_beginscan(rel, ir, snapshot, 1, 0);
+			index_rescan(scan, &key, 1, NULL, 0);
+			*found = index_getnext_slot(scan, ForwardScanDirection, slot);
+			index_endscan(scan);
+			ExecDropSingleTupleTableSlot(slot);
+			probed = true;
+		}
+		index_close(ir, AccessShareLock);
+		if (probed)
+			break;
+	}
+	list_free(indexes);
+	return probed;
+}
+
+/*
+ * Whether any attached deals table may hold a deal of the lead: a probe of
+ * each table's lead index, so that the common case (a new lead without deals)
+ * costs no query.  Partitioned tables and tables without such an index answer
+ * "maybe".
+ */
+static bool
+MayHaveDeals(const LeadsAttachment *leads, Datum lead_id)
+{
+	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+	bool found = false;
+	ListCell *lc;
+
+	foreach (lc, LsAttachments()->deals)
+	{
+		DealsAttachment *d = lfirst(lc);
+		Relation rel = table_open(d->relid, AccessShareLock);
+
+		if (rel->rd_rel->relkind != RELKIND_RELATION ||
+			!ProbeLeadIndex(leads, d, rel, lead_id, snapshot, &found))
+			found = true;
+		table_close(rel, AccessShareLock);
+		if (found)
+			break;
+	}
+	UnregisterSnapshot(snapshot);
+	return found;
+}
+
+/*
+ * A lead just inserted whose deals were written before it (while it did not
+ * exist, or while its insert was in progress: lead_locks.h) moves as the best
+ * of them would have moved it: won → customer, else open → opportunity, else
+ * lost → lost (doc/funnel.md, "Deals").  Called by leads_after, as the
+ * extension owner, after the lead's creation is logged.
+ */
+void
+DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
+{
+	bool won = false;
+	bool open = false;
+	uint64 count;
+	uint64 i;
+
+	if (!MayHaveDeals(leads, lead_id))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PreparePlans(leads);
+	/* the latest snapshot, as the probe: under REPEATABLE READ too, the deals it waited for count
+	 */
+	if (outcomes_plan == NULL ||
+		SPI_execute_snapshot(outcomes_plan, &lead_id, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the deals of a new lead");
+	count = SPI_processed;
+	for (i = 0; i < count; i++)
+	{
+		HeapTuple tup = SPI_tuptable->vals[i];
+		bool isnull;
+		bool closed = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		char *status = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		/* a NULL status is an open deal, as in OutcomeOf */
+		DealOutcome outcome = status == NULL ? DEAL_OPEN : OutcomeOfStatus(status, closed);
+
+		won |= (outcome == DEAL_WON);
+		open |= (outcome == DEAL_OPEN);
+	}
+	SPI_finish();
+	if (count > 0)
+		MoveLead(leads, InvalidOid, lead_id, NULL, won ? DEAL_WON : (open ? DEAL_OPEN : DEAL_LOST));
 }
 
 /*

@@ -14,7 +14,6 @@
 #include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
-#include "parser/scansup.h"
 #include "utils/builtins.h"
 
 #include "funnel_stage.h"
@@ -113,6 +112,17 @@ FunnelStageIsTerminal(FunnelStage stage)
 }
 
 /*
+ * White space trimmed around stage input: space, tab, newline, carriage
+ * return, form feed and vertical tab (README, "The funnel_stage type").
+ * scanner_isspace() lacks the vertical tab.
+ */
+static bool
+StageInputSpace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/*
  * Parse a label or alias.  Returns false when the text names no stage.
  */
 bool
@@ -124,9 +134,9 @@ FunnelStageParse(const char *input, FunnelStage *result)
 	int len;
 	int i;
 
-	while (start < end && scanner_isspace(*start))
+	while (start < end && StageInputSpace(*start))
 		start++;
-	while (end > start && scanner_isspace(end[-1]))
+	while (end > start && StageInputSpace(end[-1]))
 		end--;
 	len = end - start;
 	if (len == 0 || len > STAGE_INPUT_MAX)

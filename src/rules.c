@@ -154,6 +154,41 @@ ReadRuleFields(HeapTuple tup, TupleDesc desc, RuleFields *f)
 		f->half_life = *DatumGetIntervalP(d);
 }
 
+/*
+ * Refuse a pattern with back-references (\1 ...): matching one can take time
+ * exponential in the length of the text (seconds to minutes for one event of
+ * a few hundred characters), and a rule runs for every event written.  Without
+ * them PostgreSQL matches with automata whose time grows with the text's
+ * length only (doc/scoring.md, "Rules").  Checked when a rule is written.
+ */
+static void
+CheckRegexBounded(const RuleFields *f)
+{
+	regex_t *re =
+		RE_compile_and_cache(cstring_to_text(f->value), REG_ADVANCED, DEFAULT_COLLATION_OID);
+
+	if (re->re_info & REG_UBACKREF)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+			 errmsg("rule \"%s\": the regular expression %s uses back-references", f->name,
+					quote_literal_cstr(f->value)),
+			 errdetail("Matching back-references can take time exponential in the length of the "
+					   "text, for every event or lead written."),
+			 errhint("Rewrite the pattern without \\1-style back-references, or use in, "
+					 "contains or prefix.")));
+}
+
+/* The rule row's active column (NULL reads as active: the column is NOT NULL). */
+static bool
+RuleRowActive(HeapTuple tup, TupleDesc desc)
+{
+	bool isnull;
+	Datum d = heap_getattr(tup, SPI_fnumber(desc, "active"), desc, &isnull);
+
+	return isnull || DatumGetBool(d);
+}
+
 /* Seconds in an interval, as EXTRACT(epoch FROM interval) counts them. */
 static double
 IntervalSeconds(const Interval *iv)
@@ -993,10 +1028,9 @@ BuildRuleSet(Attachments *a)
 		elog(ERROR, "SPI_connect failed");
 	LsBecomeExtensionOwner(&saved);
 	/* not read-only: see the changes of earlier commands even from a deferred trigger */
-	if (SPI_execute("SELECT rule_id, name, kind, event_type, column_name, op, value, points,"
-					" max_points, max_hits, half_life FROM lead_scoring.rule WHERE active"
-					" ORDER BY rule_id",
-					false, 0) != SPI_OK_SELECT)
+	if (ConfigCacheQuery("SELECT rule_id, name, kind, event_type, column_name, op, value, points,"
+						 " max_points, max_hits, half_life FROM lead_scoring.rule WHERE active"
+						 " ORDER BY rule_id") != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.rule");
 	LsRestoreUser(&saved);
 
@@ -1067,6 +1101,7 @@ LoadRules(void)
 RuleSet *
 LsRules(void)
 {
+	ConfigCacheAcceptChanges();
 	/* rules are compiled against the attached tables: rebuild when those change too */
 	while (!rules_cache.valid || rules_generation != LsAttachments()->generation)
 	{
@@ -1108,7 +1143,23 @@ rule_validate(PG_FUNCTION_ARGS)
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	ReadRuleFields(row, RelationGetDescr(td->tg_relation), &f);
-	(void) CompileRule(&f, LsAttachments(), NULL);
+	if (RuleRowActive(row, RelationGetDescr(td->tg_relation)))
+	{
+		(void) CompileRule(&f, LsAttachments(), NULL);
+		if (f.op != NULL && strcmp(f.op, "regex") == 0 && f.value != NULL)
+			CheckRegexBounded(&f);
+	}
+	else
+	{
+		/*
+		 * An inactive rule is not compiled: deactivating is the remedy for a rule whose column
+		 * was dropped or changed (doc/scoring.md, "Rules").  Its shape is still checked, and
+		 * activating it again compiles it.
+		 */
+		ValueUse value_use;
+
+		(void) CheckRuleShape(&f, &value_use);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(row);

@@ -70,6 +70,9 @@ SearchPathVariable(void)
 
 	if (found == NULL)
 	{
+#if PG_VERSION_NUM >= 160000
+		found = find_option("search_path", false, false, ERROR);
+#else
 		struct config_generic **vars = get_guc_variables();
 		int n = GetNumConfigOptions();
 		int i;
@@ -79,6 +82,7 @@ SearchPathVariable(void)
 				found = vars[i];
 		if (found == NULL)
 			elog(ERROR, "search_path is not a known setting");
+#endif
 	}
 	return found;
 }

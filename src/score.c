@@ -624,6 +624,23 @@ CompareScoredEvents(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Seconds from an event's time to 'at': 0 when the event is not earlier
+ * (equal infinities included), infinite when either time is infinite, so that
+ * decay takes an event dated -infinity, or anything scored at +infinity, to 0
+ * points, never to an overflow (doc/scoring.md, "Infinite times").  Computed
+ * in double: the difference of two finite timestamps can exceed int64.
+ */
+static double
+AgeSeconds(TimestampTz at, TimestampTz time)
+{
+	if (time >= at)
+		return 0;
+	if (TIMESTAMP_NOT_FINITE(at) || TIMESTAMP_NOT_FINITE(time))
+		return INFINITY;
+	return ((double) at - (double) time) / USECS_PER_SEC;
+}
+
 void
 EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff, double *engagement,
 				   RuleOutcome *outcomes)
@@ -655,7 +672,7 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
 			if (ev->time > cutoff)
 				continue; /* not happened yet */
 			/* an event after 'at' but before the cutoff (a write's own moment) counts in full */
-			age = ev->time < at ? (double) (at - ev->time) / USECS_PER_SEC : 0;
+			age = AgeSeconds(at, ev->time);
 			for (r = 0; r < neng; r++)
 			{
 				Rule *rule;
@@ -797,8 +814,12 @@ LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutco
 		return 0;
 	}
 	EventSetInit(&es, rs);
-	/* a new snapshot (the trigger paths, after the lead's row is locked), or the query's */
-	snapshot = RegisterSnapshot(fresh ? GetTransactionSnapshot() : GetActiveSnapshot());
+	/*
+	 * The latest snapshot (the trigger paths, after the lead's row or id bucket is locked: also
+	 * under REPEATABLE READ, whose transaction snapshot would miss the events committed by the
+	 * transactions it waited for; doc/scoring.md, "Concurrency"), or the query's.
+	 */
+	snapshot = RegisterSnapshot(fresh ? GetLatestSnapshot() : GetActiveSnapshot());
 	cutoff = fresh ? WriteCutoff(at) : at;
 	for (s = 0; s < rs->nsources; s++)
 	{

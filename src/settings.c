@@ -76,12 +76,11 @@ LoadSettings(void)
 	/* read as the extension owner: triggers fired by any role need the settings */
 	LsBecomeExtensionOwner(&saved);
 	/* not read-only: see the changes of earlier commands even from a deferred trigger */
-	if (SPI_execute(
+	if (ConfigCacheQuery(
 			"SELECT disqualify_below, score_floor, score_ceiling, sla, default_phone_country,"
 			" won_statuses, lost_statuses, attribution_model, attribution_lookback,"
 			" attribution_half_life, fit_grade_bands, engagement_grade_bands"
-			" FROM lead_scoring.settings",
-			false, 0) != SPI_OK_SELECT)
+			" FROM lead_scoring.settings") != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.settings");
 	LsRestoreUser(&saved);
 	if (SPI_processed != 1)

@@ -77,8 +77,9 @@ LoadThresholds(void)
 	memset(min, 0, sizeof(min));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT lead_scoring.stage_rank(stage), min_score FROM lead_scoring.threshold",
-					true, 0) != SPI_OK_SELECT)
+	if (ConfigCacheQuery(
+			"SELECT lead_scoring.stage_rank(stage), min_score FROM lead_scoring.threshold") !=
+		SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.threshold");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -571,6 +572,9 @@ leads_after(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not write lead_scoring.stage_change: %s", SPI_result_code_string(rc));
 	SPI_finish();
+	/* deals written for the lead before it existed move it now */
+	if (is_insert)
+		DealsMoveNewLead(leads, id);
 	LsRestoreUser(&saved);
 
 	/* a handoff: marketing (or nothing, at creation) hands the lead to sales */

@@ -44,6 +44,9 @@ typedef struct DealMove
 /* Make 'move' (or none, with NULL) the move in progress; returns the previous one. */
 extern const DealMove *StageSetDealMove(const DealMove *move);
 
+/* Move a lead just inserted according to the deals written for it before it existed (deals.c). */
+extern void DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id);
+
 /* Reasons recorded in lead_scoring.stage_change when lead_scoring.reason is not set. */
 #define REASON_CREATED			"created"
 #define REASON_MANUAL			"manual"

@@ -61,11 +61,9 @@ LoadOverrides(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(
+	if (ConfigCacheQuery(
 			"SELECT lead_scoring.stage_rank(from_stage), lead_scoring.stage_rank(to_stage), allowed"
-			" FROM lead_scoring.transition_override",
-			/* not read-only: a fresh snapshot, also when loaded from a deferred trigger */
-			false, 0) != SPI_OK_SELECT)
+			" FROM lead_scoring.transition_override") != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.transition_override");
 	for (i = 0; i < SPI_processed; i++)
 	{

@@ -52,6 +52,7 @@
 
 #include "attachment.h"
 #include "citus_shards.h"
+#include "lead_locks.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "run_as.h"
@@ -203,6 +204,32 @@ FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc
 	return true;
 }
 
+/*
+ * A lead's id never changes: its events, deals, handoffs and stage_change rows
+ * name it by id, and following a change would rewrite the append-only log
+ * (doc/scoring.md, "Lead ids").  An UPDATE that changes it is refused.
+ */
+static void
+RefuseLeadIdChange(const LeadsAttachment *leads, HeapTuple old_row, Datum new_id, TupleDesc desc,
+				   Relation rel)
+{
+	bool isnull;
+	Datum old_id = heap_getattr(old_row, leads->id_att, desc, &isnull);
+
+	if (isnull || LsCompareLeadIds(leads, old_id, new_id) == 0)
+		return;
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		 errmsg("cannot change the id of lead %s to %s", LsLeadIdText(leads, old_id),
+				LsLeadIdText(leads, new_id)),
+		 errdetail("The lead's events, deals, handoffs and stage_change rows refer to it by column "
+				   "\"%s\" of table \"%s\".",
+				   NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
+				   RelationGetRelationName(rel)),
+		 errhint("Insert a new lead with the new id instead.")));
+}
+
 /* ---------------------------------------------------------------------------
  * leads_before(): score the row being written and settle its stage
  * ---------------------------------------------------------------------------
@@ -262,6 +289,7 @@ leads_before(PG_FUNCTION_ARGS)
 	write.new_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 	if (!write.is_insert)
 	{
+		RefuseLeadIdChange(leads, td->tg_trigtuple, write.lead_id, desc, rel);
 		d = heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &isnull);
 		write.old_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 		d = heap_getattr(td->tg_trigtuple, leads->score_att, desc, &isnull);
@@ -269,6 +297,11 @@ leads_before(PG_FUNCTION_ARGS)
 		if (touch != NULL && SetsOnlyScore(td, leads))
 			touched = TouchedLead(leads, write.lead_id);
 	}
+
+	/* events written meanwhile for this id by uncommitted transactions: wait for them
+	 * (lead_locks.h) */
+	if (write.is_insert)
+		LockLeadIdBucket(leads, write.lead_id, ShareLock);
 
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
@@ -471,7 +504,8 @@ StreamClose(EventStream *st)
  * BATCH_LEADS leads so that memory stays bounded.
  */
 static int64
-RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh)
+RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh, Datum *missing,
+			 int *nmissing)
 {
 	LeadsAttachment *leads = rs->leads;
 	EventSet es;
@@ -597,7 +631,12 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				}
 			}
 			if (!found[k])
-				continue; /* events of a lead that does not exist */
+			{
+				/* events of a lead that does not exist (yet): the caller looks again */
+				if (missing != NULL)
+					missing[(*nmissing)++] = ids[lo + k];
+				continue;
+			}
 			if (rs->neng > 0)
 				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL);
 			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement);
@@ -640,13 +679,38 @@ IdCollateClause(const LeadsAttachment *leads)
 }
 
 /*
- * Rescore every lead: lock the leads table against writers (EXCLUSIVE: reads
- * go on), then one ordered pass over the leads and one over each events table,
- * merged by lead id; rewrite the leads whose score or stage changes.
+ * Lock the leads table against writers (EXCLUSIVE: reads go on), then load
+ * the configuration.  In this order a rescore that waited for another
+ * transaction's rule or settings change (whose own rescore holds the lock
+ * while it commits) uses the committed rules: taking the lock processes the
+ * change's invalidations (doc/scoring.md, "Concurrency").
+ */
+static RuleSet *
+LockLeadsForRescore(void)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+	Oid relid = leads->relid;
+	RuleSet *rs;
+
+	LockRelationOid(relid, ExclusiveLock);
+	rs = LsRules();
+	if (rs->leads == NULL || rs->leads->relid != relid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the attached leads table changed while its scores were rescored"),
+						errhint("Run lead_scoring.rescore_all() again.")));
+	return rs;
+}
+
+/*
+ * Rescore every lead: lock the leads table and load the rules
+ * (LockLeadsForRescore), then one ordered pass over the leads and one over
+ * each events table, merged by lead id; rewrite the leads whose score or stage
+ * changes.
  */
 static int64
-RescoreAll(RuleSet *rs)
+RescoreAll(void)
 {
+	RuleSet *rs = LockLeadsForRescore();
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = LsNow();
 	TimestampTz cutoff;
@@ -667,9 +731,6 @@ RescoreAll(RuleSet *rs)
 									ALLOCSET_SMALL_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(psprintf("LOCK TABLE %s IN EXCLUSIVE MODE", leads->qualname), false, 0) !=
-		SPI_OK_UTILITY)
-		elog(ERROR, "could not lock the leads table");
 	memset(&lead_stream, 0, sizeof(lead_stream));
 	lead_stream.portal =
 		SPI_cursor_open_with_args(NULL,
@@ -962,7 +1023,7 @@ events_changed(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		return PointerGetDatum(NULL);
 	}
@@ -1043,21 +1104,46 @@ events_changed(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 
 	LsBecomeExtensionOwner(&saved);
-	/*
-	 * On a Citus shard, lead by lead: the batch queries take the ids as an array, which Citus
-	 * cannot route to the lead's shard from inside a trigger (doc/scale-out.md, "The shard-local
-	 * write path").
-	 */
-	if (n <= TOUCH_ONE_BY_ONE || LsIsShard(RelationGetRelid(rel)))
 	{
+		/* leads not found: maybe being inserted; wait for such inserts, then look again */
+		Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
+		int nmissing = 0;
 		int i;
 		int32 score;
+		/*
+		 * On a Citus shard, lead by lead: the batch queries take the ids as an array, which Citus
+		 * cannot route to the lead's shard from inside a trigger (doc/scale-out.md, "The
+		 * shard-local write path").
+		 */
+		bool one_by_one = LsIsShard(RelationGetRelid(rel));
 
-		for (i = 0; i < n; i++)
-			(void) TouchLead(rs, ids[i], &score);
+		if (n <= TOUCH_ONE_BY_ONE || one_by_one)
+		{
+			for (i = 0; i < n; i++)
+				if (!TouchLead(rs, ids[i], &score))
+					missing[nmissing++] = ids[i];
+		}
+		else
+			(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL, missing,
+								&nmissing);
+		for (i = 0; i < nmissing; i++)
+			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
+		if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
+		{
+			for (i = 0; i < nmissing; i++)
+				if (!TouchLead(rs, missing[i], &score))
+					RefuseUnseenLead(leads, missing[i]);
+		}
+		else
+		{
+			Datum *unseen = palloc(sizeof(Datum) * nmissing);
+			int nunseen = 0;
+
+			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
+			for (i = 0; i < nunseen; i++)
+				RefuseUnseenLead(leads, unseen[i]);
+		}
 	}
-	else
-		(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);
@@ -1073,10 +1159,8 @@ PG_FUNCTION_INFO_V1(rescore_all);
 Datum
 rescore_all(PG_FUNCTION_ARGS)
 {
-	RuleSet *rs = LsRules();
 	LsSavedUser saved;
 	int64 n;
-
 	const char *search_path;
 
 	LsLeadsAttachment();
@@ -1085,7 +1169,7 @@ rescore_all(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		LsBecomeExtensionOwner(&saved);
-		n = RescoreAll(rs);
+		n = RescoreAll();
 		LsRestoreUser(&saved);
 	}
 	PG_FINALLY();
@@ -1155,13 +1239,11 @@ rules_changed(PG_FUNCTION_ARGS)
 	/* TRUNCATE fires no row triggers, so nothing is deferred: rescore now */
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && LsAttachments()->leads != NULL)
 	{
-		RuleSet *rs;
 		LsSavedUser saved;
 
 		CommandCounterIncrement();
-		rs = LsRules();
 		LsBecomeExtensionOwner(&saved);
-		RescoreAll(rs);
+		RescoreAll();
 		LsRestoreUser(&saved);
 		rescore_requested_xid = InvalidTransactionId;
 	}
@@ -1186,11 +1268,10 @@ rescore_after_rule_change(PG_FUNCTION_ARGS)
 		CommandCounterIncrement();
 		if (LsAttachments()->leads != NULL)
 		{
-			RuleSet *rs = LsRules();
 			LsSavedUser saved;
 
 			LsBecomeExtensionOwner(&saved);
-			RescoreAll(rs);
+			RescoreAll();
 			LsRestoreUser(&saved);
 		}
 	}

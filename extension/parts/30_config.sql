@@ -29,12 +29,13 @@ CREATE TABLE @extschema@.settings (
     CONSTRAINT settings_statuses_lower_case
         CHECK (won_statuses::text = pg_catalog.lower(won_statuses::text)
                AND lost_statuses::text = pg_catalog.lower(lost_statuses::text)),
+    -- three non-NULL bounds, descending ('{}' and NULL elements make the comparisons NULL: refused)
     CONSTRAINT settings_grade_bands_descending
-        CHECK (pg_catalog.array_length(fit_grade_bands, 1) = 3 AND fit_grade_bands[1] >= fit_grade_bands[2]
-               AND fit_grade_bands[2] >= fit_grade_bands[3]
-               AND pg_catalog.array_length(engagement_grade_bands, 1) = 3
-               AND engagement_grade_bands[1] >= engagement_grade_bands[2]
-               AND engagement_grade_bands[2] >= engagement_grade_bands[3])
+        CHECK ((pg_catalog.array_length(fit_grade_bands, 1) = 3 AND fit_grade_bands[1] >= fit_grade_bands[2]
+                AND fit_grade_bands[2] >= fit_grade_bands[3]
+                AND pg_catalog.array_length(engagement_grade_bands, 1) = 3
+                AND engagement_grade_bands[1] >= engagement_grade_bands[2]
+                AND engagement_grade_bands[2] >= engagement_grade_bands[3]) IS TRUE)
 );
 COMMENT ON TABLE @extschema@.settings IS 'The one row of lead_scoring settings; UPDATE it to configure';
 INSERT INTO @extschema@.settings DEFAULT VALUES;

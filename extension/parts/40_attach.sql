@@ -69,12 +69,105 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Only ordinary and partitioned tables can be attached.';
     END IF;
+    IF (SELECT relpersistence FROM pg_class WHERE oid = tbl) = 't' THEN
+        RAISE EXCEPTION 'cannot attach temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table is seen by one session only and dropped at its end; the triggers, '
+                           'views and log of lead_scoring serve every session.',
+                  HINT = 'Attach an ordinary (or unlogged) table.';
+    END IF;
     SELECT kind INTO attached_as FROM @extschema@.attachment WHERE relid = tbl;
     IF FOUND THEN
         RAISE EXCEPTION 'table % is already attached as the % table', tbl, attached_as
             USING ERRCODE = 'duplicate_object', HINT = format('Call lead_scoring.detach(%L) first.', tbl::text);
     END IF;
 END $$;
+
+-- A lead id column must compare the way the extension compares lead ids: byte-wise equal text is the
+-- same lead.  A nondeterministic collation (case- or accent-insensitive) makes 'abc' = 'ABC' in the
+-- table's own queries but not in the extension's, so such columns are refused (doc/scoring.md,
+-- "Lead ids").  NULL when the column is acceptable, else the error's message.
+CREATE FUNCTION @extschema@.lead_id_collation_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('column "%s" of table %s has the nondeterministic collation %s', col, tbl,
+                  c.oid::regcollation)
+      FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT c.collisdeterministic
+$$;
+
+-- The leads table's id must identify one row: NOT NULL and the only key column of a unique btree
+-- index with the type's default operator class (a primary key or a unique constraint), valid, not
+-- partial, not deferrable (doc/scoring.md, "Lead ids").  NULL when it does, else the error's message.
+CREATE FUNCTION @extschema@.lead_id_key_problem(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN NOT a.attnotnull THEN format('column "%s" of table %s is not NOT NULL', col, tbl)
+        WHEN NOT EXISTS (
+            SELECT FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
+                                   JOIN pg_am m ON m.oid = o.opcmethod
+             WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+               AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum AND i.indpred IS NULL
+               AND m.amname = 'btree' AND o.opcdefault)
+        THEN format('column "%s" of table %s has no unique index of its own', col, tbl)
+        END
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped
+$$;
+
+-- Raise the error for a lead id column that the two checks above refuse.
+CREATE FUNCTION @extschema@.check_lead_id_column(tbl regclass, col name, argument text, is_key boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problem text := @extschema@.lead_id_collation_problem(tbl, col);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Lead ids are compared byte for byte; a nondeterministic collation makes different '
+                           'ids equal in the table''s own comparisons.',
+                  HINT = format('Give %s a deterministic collation, such as "C" or "default".', argument);
+    END IF;
+    IF is_key THEN
+        problem := @extschema@.lead_id_key_problem(tbl, col);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%', problem
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'Every lead needs its own id: scores, stages and the log are kept per id.',
+                      HINT = format('ALTER TABLE %s ADD PRIMARY KEY (%I);', tbl, col);
+        END IF;
+    END IF;
+END $$;
+
+-- DDL that would take an attached table's lead ids out of what attaching requires (dropping the
+-- leads table's primary key or unique index, DROP NOT NULL, a nondeterministic collation) is refused
+-- when the command ends: it rolls back (doc/scoring.md, "Lead ids").
+CREATE FUNCTION @extschema@.check_lead_ids_after_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a record;
+    problem text;
+BEGIN
+    FOR a IN SELECT t.relid::oid AS relid, t.kind,
+                    CASE WHEN t.kind = 'leads' THEN t.id_column ELSE t.lead_column END AS col
+               FROM @extschema@.attachment t
+              WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = t.relid::oid) LOOP
+        problem := coalesce(@extschema@.lead_id_collation_problem(a.relid, a.col),
+                            CASE WHEN a.kind = 'leads' THEN @extschema@.lead_id_key_problem(a.relid, a.col) END);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'the % table % is attached to lead_scoring, which needs its lead ids as they were',
+                            a.kind, a.relid::regclass
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('After this command %s.', problem),
+                      HINT = format('To replace a key, create the new unique index first; or detach the table '
+                                    'first: SELECT lead_scoring.detach(%L);', a.relid::regclass::text);
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.check_lead_ids_after_ddl() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_lead_ids ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'DROP INDEX', 'ALTER INDEX')
+    EXECUTE FUNCTION @extschema@.check_lead_ids_after_ddl();
 
 -- The leads table's id type, or an error when no leads table is attached.
 CREATE FUNCTION @extschema@.lead_id_type() RETURNS regtype
@@ -121,6 +214,7 @@ BEGIN
                       AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
         PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
     END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
     END IF;
@@ -216,6 +310,21 @@ BEGIN
     PERFORM @extschema@.rescore_all();
 END $$;
 
+-- The CHECK constraint lead_scoring_event_type_length (type at most 2000 bytes) on an events table
+-- whose covering index the extension created; enum types need none (labels have at most 63 bytes).
+CREATE FUNCTION @extschema@.bound_event_type_length(events regclass, type_column name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (SELECT typcategory FROM pg_type WHERE oid = @extschema@.column_type(events, type_column, 'type_column')) = 'E'
+       OR EXISTS (SELECT FROM pg_constraint WHERE conrelid = events AND conname = 'lead_scoring_event_type_length') THEN
+        RETURN;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT lead_scoring_event_type_length '
+                   'CHECK (pg_catalog.octet_length(%I::pg_catalog.text) OPERATOR(pg_catalog.<=) 2000)',
+                   events, type_column);
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.bound_event_type_length(regclass, name) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.attach_events(
     events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
@@ -230,6 +339,7 @@ BEGIN
     PERFORM @extschema@.check_attachable(events);
     PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
         @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
@@ -264,6 +374,9 @@ BEGIN
         EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
         RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
                      type_column;
+        -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+        -- refused naming this constraint rather than with an index row size error
+        PERFORM @extschema@.bound_event_type_length(events, type_column);
     END IF;
 
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
@@ -292,6 +405,7 @@ BEGIN
     PERFORM @extschema@.column_type(deals, id_column, 'id_column');
     PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
         @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
     PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
