@@ -23,7 +23,6 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
 #include "utils/varlena.h"
 
 #include "attachment.h"
@@ -258,7 +257,9 @@ LsColocatedShard(Oid shard, Oid target)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute_with_args(
-				"SELECT pg_catalog.shard_name(t.logicalrelid, t.shardid)"
+				/* the shard's relation name: shard_name() quotes it and may qualify it */
+				"SELECT q.n[pg_catalog.array_upper(q.n, 1)] FROM (SELECT"
+				" pg_catalog.parse_ident(pg_catalog.shard_name(t.logicalrelid, t.shardid)) AS n"
 				" FROM pg_catalog.pg_dist_shard s"
 				" JOIN pg_catalog.pg_dist_partition ps ON ps.logicalrelid OPERATOR(pg_catalog.=)"
 				"  s.logicalrelid"
@@ -269,15 +270,15 @@ LsColocatedShard(Oid shard, Oid target)
 				" WHERE s.shardid OPERATOR(pg_catalog.=) $1"
 				" AND (pt.partmethod OPERATOR(pg_catalog.=) 'n'"
 				"  OR (pt.colocationid OPERATOR(pg_catalog.=) ps.colocationid"
-				"      AND t.shardminvalue OPERATOR(pg_catalog.=) s.shardminvalue))",
+				"      AND t.shardminvalue OPERATOR(pg_catalog.=) s.shardminvalue))) q",
 				2, argtypes, args, NULL, true, 2) != SPI_OK_SELECT)
 			elog(ERROR, "could not read pg_dist_shard");
 		if (SPI_processed == 1)
 		{
 			char *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			List *names = stringToQualifiedNameList(name);
 
-			result = get_relname_relid(strVal(llast(names)), get_rel_namespace(target));
+			if (name != NULL)
+				result = get_relname_relid(name, get_rel_namespace(target));
 		}
 		SPI_finish();
 	}
