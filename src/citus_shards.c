@@ -364,6 +364,7 @@ LeadsCopy(LeadsAttachment *leads, Oid shard)
 	l->score_att = ShardColumn(leads->relid, shard, leads->score_att);
 	l->owner_att = ShardColumn(leads->relid, shard, leads->owner_att);
 	l->created_att = ShardColumn(leads->relid, shard, leads->created_att);
+	l->crm_stage_att = ShardColumn(leads->relid, shard, leads->crm_stage_att);
 	MemoryContextSwitchTo(old);
 	entry->attachment = l;
 	return l;
