@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "clock.h"
 #include "funnel_stage.h"
 #include "lead_scoring.h"
@@ -49,6 +50,7 @@ _PG_init(void)
 #endif
 	TransitionsInit();
 	AttachmentInit();
+	CitusShardsInit();
 	SettingsInit();
 	RulesInit();
 	StagesInit();

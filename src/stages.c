@@ -24,7 +24,6 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -43,6 +42,8 @@
 #include "utils/timestamp.h"
 
 #include "attachment.h"
+#include "citus_outbox.h"
+#include "citus_shards.h"
 #include "config_cache.h"
 #include "clock.h"
 #include "lead_scoring.h"
@@ -542,8 +543,13 @@ leads_after(PG_FUNCTION_ARGS)
 	(void) LsTriggerCall(fcinfo, "leads_after", false, true, LS_ON_INSERT | LS_ON_UPDATE);
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
-	leads = LsLeadsAttachment();
-	LsTriggerOnTable(td, "leads_after", leads->relid, "the attached leads table", NULL);
+	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
+	if (leads == NULL)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("leads_after() fired on table \"%s\", which is not the attached leads table",
+					RelationGetRelationName(rel))));
 
 	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
 	row = is_insert ? td->tg_trigtuple : td->tg_newtuple;
@@ -613,7 +619,7 @@ leads_after(PG_FUNCTION_ARGS)
 		char *payload = LsLeadIdText(leads, id);
 
 		if (strlen(payload) < NOTIFY_PAYLOAD_LIMIT)
-			Async_Notify(HANDOFF_CHANNEL, payload);
+			LsNotifyHandoff(rel, leads, id, HANDOFF_CHANNEL, payload);
 		else
 			ereport(WARNING, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							  errmsg("lead id too long for a NOTIFY payload: handoff not notified"),

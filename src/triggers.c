@@ -53,6 +53,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "lead_locks.h"
 #include "clock.h"
 #include "lead_state.h"
@@ -431,8 +432,13 @@ leads_before(PG_FUNCTION_ARGS)
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	rs = LsRules();
-	leads = LsLeadsAttachment();
-	LsTriggerOnTable(td, "leads_before", leads->relid, "the attached leads table", NULL);
+	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
+	if (leads == NULL)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("leads_before() fired on table \"%s\", which is not the attached leads table",
+					RelationGetRelationName(rel))));
 
 	memset(&write, 0, sizeof(write));
 	write.leads = leads;
@@ -1225,7 +1231,7 @@ events_changed(PG_FUNCTION_ARGS)
 
 	(void) LsTriggerCall(fcinfo, "events_changed", false, false, 0);
 	rel = td->tg_relation;
-	if (LsEventsAttachment(RelationGetRelid(rel)) == NULL)
+	if (LsEventsAttachmentOf(rel) == NULL) /* the table, or a Citus shard of it */
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -1242,7 +1248,7 @@ events_changed(PG_FUNCTION_ARGS)
 	 */
 	LockRelationOid(leads->relid, RowShareLock);
 	rs = LsRules();
-	source = RuleSetSource(rs, RelationGetRelid(rel));
+	source = RuleSetSource(rs, LsLogicalRelid(RelationGetRelid(rel)));
 	if (source < 0)
 		elog(ERROR, "events table \"%s\" is missing from the rule cache",
 			 RelationGetRelationName(rel));
@@ -1342,9 +1348,15 @@ events_changed(PG_FUNCTION_ARGS)
 		int nmissing = 0;
 		int i;
 		int32 score;
+		/*
+		 * On a Citus shard, lead by lead: the batch queries take the ids as an array, which Citus
+		 * cannot route to the lead's shard from inside a trigger (doc/scale-out.md, "The
+		 * shard-local write path").
+		 */
+		bool one_by_one = LsIsShard(RelationGetRelid(rel));
 
 		/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
-		if (n <= TOUCH_ONE_BY_ONE)
+		if (n <= TOUCH_ONE_BY_ONE || one_by_one)
 		{
 			for (i = 0; i < n; i++)
 				if (!TouchLead(rs, ids[i], &score, sl.keep_events ? &sl.fresh : NULL, i,
@@ -1357,7 +1369,7 @@ events_changed(PG_FUNCTION_ARGS)
 		for (i = 0; i < nmissing; i++)
 			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
 		/* a lead inserted meanwhile did not see this statement's events: re-read them */
-		if (nmissing <= TOUCH_ONE_BY_ONE)
+		if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
 		{
 			for (i = 0; i < nmissing; i++)
 				if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
