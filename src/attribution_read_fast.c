@@ -20,7 +20,6 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -91,6 +90,13 @@ typedef struct TextDict
 	int nslots;
 } TextDict;
 
+/* The times a lead's touches must fall between (its windows' span), compact for the scan. */
+typedef struct FastSpan
+{
+	TimestampTz lo; /* DT_NOBEGIN when some window has no lower bound */
+	TimestampTz hi;
+} FastSpan;
+
 typedef struct FastState
 {
 	AttributionRun *run;
@@ -110,7 +116,12 @@ typedef struct FastState
 	char *arena; /* event_ref copies */
 	Size arena_left;
 	bool reading_touches;
-	bool int_ids; /* the lead id is an int4 or int8 */
+	bool int_ids;	 /* the lead id is an int4 or int8 */
+	FastSpan *spans; /* per lead, read while the touches stream in */
+	int32 *ntouch;	 /* per lead, counted while the touches stream in */
+	int32 *dense;	 /* int ids: lead index by id - dense_min, -1 for none; or NULL */
+	int64 dense_min;
+	int64 dense_n;
 } FastState;
 
 /* Id of the text bytes in the dictionary, adding them when new. */
@@ -171,7 +182,7 @@ static inline uint32
 FastLeadHash(FastState *fs, Datum lead_id)
 {
 	/* integer ids: hashed and compared as the datum itself (the table is private to the call) */
-	if (fs->int_ids && GetConfigOption("attr2bench.nodirect", true, false) == NULL)
+	if (fs->int_ids)
 		return murmurhash32((uint32) lead_id ^ (uint32) ((uint64) lead_id >> 32));
 	return DatumGetUInt32(FunctionCall1Coll(fs->hash_proc, fs->run->lead_collation, lead_id));
 }
@@ -188,10 +199,43 @@ FastLeadLookUp(FastState *fs, Datum lead_id, uint32 h)
 	{
 		FastLead *l = &fs->leads[fs->slots[pos]];
 
-		if (l->hash == h && (fs->int_ids ? l->lead_id == lead_id : SameLead(fs->run, l->lead_id, lead_id)))
+		if (l->hash == h &&
+			(fs->int_ids ? l->lead_id == lead_id : SameLead(fs->run, l->lead_id, lead_id)))
 			return fs->slots[pos];
 	}
 	return -1;
+}
+
+/*
+ * Integer lead ids that are dense (serial keys, the common case): a plain
+ * array from id to lead index replaces the hash look-up of every touchpoint,
+ * and stays small enough for the cache.  Int4 datums are sign-extended, so
+ * both types compare as int64.
+ */
+static void
+FastDenseLeads(FastState *fs)
+{
+	int64 lo = PG_INT64_MAX;
+	int64 hi = PG_INT64_MIN;
+	int i;
+
+	for (i = 0; i < fs->nleads; i++)
+	{
+		int64 id = DatumGetInt64(fs->leads[i].lead_id);
+
+		lo = Min(lo, id);
+		hi = Max(hi, id);
+	}
+	/* at most 4 slots per converting lead (16 bytes), and no overflow of hi - lo */
+	if ((hi >= 0 && lo < 0 && hi > PG_INT64_MAX + lo) ||
+		(uint64) (hi - lo) >= (uint64) fs->nleads * 4 + 1024)
+		return;
+	fs->dense_min = lo;
+	fs->dense_n = hi - lo + 1;
+	fs->dense = palloc_extended(sizeof(int32) * fs->dense_n, MCXT_ALLOC_HUGE);
+	memset(fs->dense, -1, sizeof(int32) * fs->dense_n);
+	for (i = 0; i < fs->nleads; i++)
+		fs->dense[DatumGetInt64(fs->leads[i].lead_id) - lo] = i;
 }
 
 /* Add a new lead (not yet in the table); returns its index. */
@@ -339,15 +383,22 @@ FastAddTouch(FastState *fs, Datum lead_id, TimestampTz at, const char *ref_bytes
 			 const char *channel, int channel_len, const char *campaign, int campaign_len,
 			 const char *keyword, int keyword_len, Oid source)
 {
-	FastLead *lead;
+	FastSpan *span;
 	FastTouch *t;
 	int li;
 
-	li = FastLeadLookUp(fs, lead_id, FastLeadHash(fs, lead_id));
+	if (fs->dense)
+	{
+		uint64 off = (uint64) (DatumGetInt64(lead_id) - fs->dense_min);
+
+		li = off < (uint64) fs->dense_n ? fs->dense[off] : -1;
+	}
+	else
+		li = FastLeadLookUp(fs, lead_id, FastLeadHash(fs, lead_id));
 	if (li < 0)
 		return; /* a lead without conversions */
-	lead = &fs->leads[li];
-	if (at > lead->max_at || (!lead->unbounded && at < lead->min_start))
+	span = &fs->spans[li];
+	if (at > span->hi || at < span->lo)
 		return; /* in no window */
 	if (fs->ntouches == fs->touches_cap)
 	{
@@ -376,7 +427,7 @@ FastAddTouch(FastState *fs, Datum lead_id, TimestampTz at, const char *ref_bytes
 	t->keyword = keyword ? TextDictId(&fs->dict, keyword, keyword_len) : -1;
 	t->source = source;
 	t->lead = li;
-	lead->ntouch++;
+	fs->ntouch[li]++;
 	fs->ntouches++;
 }
 
@@ -510,13 +561,13 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 		d->rel = rel;
 		d->time_type = TupleDescAttr(RelationGetDescr(rel), e->time_att - 1)->atttypid;
 		d->key_type = InvalidOid;
-		ok = rel->rd_rel->relkind == RELKIND_RELATION &&
-			 TupleDescAttr(RelationGetDescr(rel), e->lead_att - 1)->atttypid ==
-				 fs->run->lead_type &&
-			 (d->time_type == TIMESTAMPTZOID || d->time_type == TIMESTAMPOID ||
-			  d->time_type == DATEOID) &&
-			 DirectTextColumn(rel, e->channel_att) && DirectTextColumn(rel, e->campaign_att) &&
-			 DirectTextColumn(rel, e->keyword_att);
+		ok =
+			rel->rd_rel->relkind == RELKIND_RELATION &&
+			TupleDescAttr(RelationGetDescr(rel), e->lead_att - 1)->atttypid == fs->run->lead_type &&
+			(d->time_type == TIMESTAMPTZOID || d->time_type == TIMESTAMPOID ||
+			 d->time_type == DATEOID) &&
+			DirectTextColumn(rel, e->channel_att) && DirectTextColumn(rel, e->campaign_att) &&
+			DirectTextColumn(rel, e->keyword_att);
 		if (ok && need_ref)
 		{
 			ok = e->nkeys == 1;
@@ -537,6 +588,20 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 	}
 	if (n == list_length(events) && (n == 0 || (*srcs)[n - 1].max_att > 0))
 	{
+		/*
+		 * Room for every row at once (address space only until written):
+		 * growing by doubling would copy the records and fault fresh pages.
+		 */
+		double rows = 0;
+
+		for (i = 0; i < n; i++)
+			rows += Max((*srcs)[i].rel->rd_rel->reltuples, 0);
+		rows = Min(rows, 16 * 1024 * 1024);
+		if (fs->touches == NULL && rows > 4096)
+		{
+			fs->touches_cap = (int) rows + 1;
+			fs->touches = palloc_extended(sizeof(FastTouch) * fs->touches_cap, MCXT_ALLOC_HUGE);
+		}
 		*nsrcs = n;
 		return true;
 	}
@@ -695,8 +760,24 @@ FastProcessLead(FastState *fs, FastLead *lead, FastConv ***cbuf, int *cbuf_cap)
 		}
 		(*cbuf)[nconv++] = &fs->convs[i];
 	}
-	if (ntouch > 1)
+	if (ntouch > 16)
 		qsort(touches, ntouch, sizeof(FastTouch), CompareFastTouches);
+	else
+	{
+		/* a lead's few touches: insertion sort, the comparison inlined */
+		for (i = 1; i < ntouch; i++)
+		{
+			FastTouch x = touches[i];
+			int j = i;
+
+			while (j > 0 && CompareFastTouches(&touches[j - 1], &x) > 0)
+			{
+				touches[j] = touches[j - 1];
+				j--;
+			}
+			touches[j] = x;
+		}
+	}
 	if (nconv > 1)
 		qsort(*cbuf, nconv, sizeof(FastConv *), CompareFastConvs);
 	EnsureTouchCapacity(run, ntouch);
@@ -768,6 +849,15 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	MemoryContextSwitchTo(run->work_cxt);
 	if (fs.nleads == 0)
 		return;
+	if (fs.int_ids)
+		FastDenseLeads(&fs);
+	fs.spans = palloc_extended(sizeof(FastSpan) * fs.nleads, MCXT_ALLOC_HUGE);
+	fs.ntouch = palloc_extended(sizeof(int32) * fs.nleads, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (li = 0; li < fs.nleads; li++)
+	{
+		fs.spans[li].lo = fs.leads[li].unbounded ? DT_NOBEGIN : fs.leads[li].min_start;
+		fs.spans[li].hi = fs.leads[li].max_at;
+	}
 
 	/*
 	 * Read only the columns the output needs: event_ref orders touches at
@@ -793,7 +883,7 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	if (bound_to)
 		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.<) $3");
 	fs.reading_touches = true;
-	if ((GetConfigOption("attr2bench.nodirect", true, false) == NULL || strcmp(GetConfigOption("attr2bench.nodirect", true, false), "on") != 0) && DirectSourcesOpen(&fs, need_ref, &direct, &ndirect))
+	if (DirectSourcesOpen(&fs, need_ref, &direct, &ndirect))
 	{
 		/* the touch query's conditions, in C ($1 and $3 as the query takes them) */
 		bool has_from = bound_touch_from && argnulls[0] != 'n';
@@ -822,6 +912,7 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	next = palloc(sizeof(int) * fs.nleads);
 	for (li = 0, i = 0; li < fs.nleads; li++)
 	{
+		fs.leads[li].ntouch = fs.ntouch[li];
 		fs.leads[li].first_touch = next[li] = i;
 		i += fs.leads[li].ntouch;
 	}
