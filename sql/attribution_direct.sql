@@ -122,3 +122,9 @@ RESET ROLE;
 REVOKE ALL ON SCHEMA lead_scoring FROM ls_direct_reader;
 REVOKE ALL ON lead_scoring.deals, lead_scoring.leads, lead_scoring.events FROM ls_direct_reader;
 DROP ROLE ls_direct_reader;
+
+SET client_min_messages = warning;
+DROP SCHEMA crm CASCADE;
+DROP EXTENSION lead_scoring CASCADE;
+-- (stage_change is generated, not a member of the extension: it outlives DROP EXTENSION)
+DROP SCHEMA IF EXISTS lead_scoring CASCADE;
