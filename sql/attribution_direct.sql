@@ -123,6 +123,17 @@ REVOKE ALL ON SCHEMA lead_scoring FROM ls_direct_reader;
 REVOKE ALL ON lead_scoring.deals, lead_scoring.leads, lead_scoring.events FROM ls_direct_reader;
 DROP ROLE ls_direct_reader;
 
+-- A table with inheritance children: the view reads the children too, so the tables are not read directly.
+CREATE TABLE crm.web_archive () INHERITS (crm.web);
+INSERT INTO crm.web_archive
+SELECT 10000 + g, 1 + g % 120, 'visit', timestamp '2024-02-15' + g * interval '5 hours', 'archive', NULL, NULL
+FROM generate_series(1, 60) g;
+SELECT count(*) FILTER (WHERE channel = 'archive') AS archive_touches FROM pg_temp.window_touches();
+SELECT pg_temp.differences('linear') AS differences;
+SET client_min_messages = debug1;
+SELECT count(*) FROM lead_scoring.attribution('linear', 'deal', '90 days');
+RESET client_min_messages;
+
 SET client_min_messages = warning;
 DROP SCHEMA crm CASCADE;
 DROP EXTENSION lead_scoring CASCADE;

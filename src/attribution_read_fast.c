@@ -535,6 +535,7 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 	ListCell *lc;
 	int n = 0;
 	int i;
+	bool readable = true;
 
 	if (!OidIsValid(view) || list_length(events) == 0)
 		return false;
@@ -562,7 +563,7 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 		d->time_type = TupleDescAttr(RelationGetDescr(rel), e->time_att - 1)->atttypid;
 		d->key_type = InvalidOid;
 		ok =
-			rel->rd_rel->relkind == RELKIND_RELATION &&
+			rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhassubclass &&
 			TupleDescAttr(RelationGetDescr(rel), e->lead_att - 1)->atttypid == fs->run->lead_type &&
 			(d->time_type == TIMESTAMPTZOID || d->time_type == TIMESTAMPOID ||
 			 d->time_type == DATEOID) &&
@@ -580,13 +581,16 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 		}
 		n++;
 		if (!ok)
+		{
+			readable = false;
 			break;
+		}
 		d->max_att = Max(Max(e->lead_att, e->time_att),
 						 Max(Max(e->channel_att, e->campaign_att), e->keyword_att));
 		if (OidIsValid(d->key_type))
 			d->max_att = Max(d->max_att, e->key_atts[0]);
 	}
-	if (n == list_length(events) && (n == 0 || (*srcs)[n - 1].max_att > 0))
+	if (readable && n == list_length(events))
 	{
 		/*
 		 * Room for every row at once (address space only until written):
