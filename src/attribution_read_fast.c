@@ -20,13 +20,13 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-#include "utils/datum.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -389,7 +389,7 @@ FastAddTouch(FastState *fs, Datum lead_id, TimestampTz at, const char *ref_bytes
 
 	if (fs->dense)
 	{
-		uint64 off = (uint64) (DatumGetInt64(lead_id) - fs->dense_min);
+		uint64 off = (uint64) DatumGetInt64(lead_id) - (uint64) fs->dense_min;
 
 		li = off < (uint64) fs->dense_n ? fs->dense[off] : -1;
 	}
