@@ -842,3 +842,819 @@ BEGIN
     PERFORM @extschema@.rebuild_views();
 END $$;
 -- <<< sec2 issue 12 attach
+
+-- ---------------------------------------------------------------------------
+-- Issue 10 item 11: funnel_stage's operators and min/max work in a default session.
+-- The operators (the operator classes' members, so indexes and hash/merge joins keep working)
+-- and the aggregates move to pg_catalog; the 0.1.0 names stay as aliases in @extschema@.
+-- ---------------------------------------------------------------------------
+ALTER OPERATOR @extschema@.= (@extschema@.funnel_stage, @extschema@.funnel_stage) SET SCHEMA pg_catalog;
+ALTER OPERATOR @extschema@.<> (@extschema@.funnel_stage, @extschema@.funnel_stage) SET SCHEMA pg_catalog;
+ALTER OPERATOR @extschema@.< (@extschema@.funnel_stage, @extschema@.funnel_stage) SET SCHEMA pg_catalog;
+ALTER OPERATOR @extschema@.<= (@extschema@.funnel_stage, @extschema@.funnel_stage) SET SCHEMA pg_catalog;
+ALTER OPERATOR @extschema@.> (@extschema@.funnel_stage, @extschema@.funnel_stage) SET SCHEMA pg_catalog;
+ALTER OPERATOR @extschema@.>= (@extschema@.funnel_stage, @extschema@.funnel_stage) SET SCHEMA pg_catalog;
+ALTER AGGREGATE @extschema@.min(@extschema@.funnel_stage) SET SCHEMA pg_catalog;
+ALTER AGGREGATE @extschema@.max(@extschema@.funnel_stage) SET SCHEMA pg_catalog;
+-- The 0.1.0 names, kept so that SQL written as OPERATOR(lead_scoring.=) or lead_scoring.max(...)
+-- still works.  They call the same functions but belong to no operator class (a class holds one
+-- operator per strategy), so they carry no HASHES or MERGES: write the bare operator in new code.
+CREATE OPERATOR @extschema@.= (
+    LEFTARG = @extschema@.funnel_stage, RIGHTARG = @extschema@.funnel_stage,
+    FUNCTION = @extschema@.funnel_stage_eq,
+    COMMUTATOR = OPERATOR(@extschema@.=), NEGATOR = OPERATOR(@extschema@.<>),
+    RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel
+);
+CREATE OPERATOR @extschema@.<> (
+    LEFTARG = @extschema@.funnel_stage, RIGHTARG = @extschema@.funnel_stage,
+    FUNCTION = @extschema@.funnel_stage_ne,
+    COMMUTATOR = OPERATOR(@extschema@.<>), NEGATOR = OPERATOR(@extschema@.=),
+    RESTRICT = pg_catalog.neqsel, JOIN = pg_catalog.neqjoinsel
+);
+CREATE OPERATOR @extschema@.< (
+    LEFTARG = @extschema@.funnel_stage, RIGHTARG = @extschema@.funnel_stage,
+    FUNCTION = @extschema@.funnel_stage_lt,
+    COMMUTATOR = OPERATOR(@extschema@.>), NEGATOR = OPERATOR(@extschema@.>=),
+    RESTRICT = pg_catalog.scalarltsel, JOIN = pg_catalog.scalarltjoinsel
+);
+CREATE OPERATOR @extschema@.<= (
+    LEFTARG = @extschema@.funnel_stage, RIGHTARG = @extschema@.funnel_stage,
+    FUNCTION = @extschema@.funnel_stage_le,
+    COMMUTATOR = OPERATOR(@extschema@.>=), NEGATOR = OPERATOR(@extschema@.>),
+    RESTRICT = pg_catalog.scalarlesel, JOIN = pg_catalog.scalarlejoinsel
+);
+CREATE OPERATOR @extschema@.> (
+    LEFTARG = @extschema@.funnel_stage, RIGHTARG = @extschema@.funnel_stage,
+    FUNCTION = @extschema@.funnel_stage_gt,
+    COMMUTATOR = OPERATOR(@extschema@.<), NEGATOR = OPERATOR(@extschema@.<=),
+    RESTRICT = pg_catalog.scalargtsel, JOIN = pg_catalog.scalargtjoinsel
+);
+CREATE OPERATOR @extschema@.>= (
+    LEFTARG = @extschema@.funnel_stage, RIGHTARG = @extschema@.funnel_stage,
+    FUNCTION = @extschema@.funnel_stage_ge,
+    COMMUTATOR = OPERATOR(@extschema@.<=), NEGATOR = OPERATOR(@extschema@.<),
+    RESTRICT = pg_catalog.scalargesel, JOIN = pg_catalog.scalargejoinsel
+);
+CREATE AGGREGATE @extschema@.min(@extschema@.funnel_stage) (
+    SFUNC = @extschema@.funnel_stage_smaller, STYPE = @extschema@.funnel_stage,
+    COMBINEFUNC = @extschema@.funnel_stage_smaller, SORTOP = OPERATOR(pg_catalog.<), PARALLEL = SAFE
+);
+CREATE AGGREGATE @extschema@.max(@extschema@.funnel_stage) (
+    SFUNC = @extschema@.funnel_stage_larger, STYPE = @extschema@.funnel_stage,
+    COMBINEFUNC = @extschema@.funnel_stage_larger, SORTOP = OPERATOR(pg_catalog.>), PARALLEL = SAFE
+);
+
+
+-- >>> crm: attach options (the definitions of extension/parts/40_attach.sql, repeated)
+-- ---------------------------------------------------------------------------
+-- Issue 10 items 1, 2: attach declares the zone of naive time columns (time_zone) and which rows
+-- are CRM rows (row_filter).
+-- attach_* get new parameters: the 0.1.0 signatures are dropped and the new ones created (calls
+-- by name and by position keep working); rebuild_views() reads the new settings.
+-- ---------------------------------------------------------------------------
+ALTER TABLE @extschema@.attachment ADD COLUMN time_zone text;
+ALTER TABLE @extschema@.attachment ADD COLUMN row_filter text;
+ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_column name;
+ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_map jsonb;
+ALTER TABLE @extschema@.attachment ADD COLUMN crm_stage_enforce boolean;
+ALTER TABLE @extschema@.attachment ADD COLUMN owner_label name;
+ALTER TABLE @extschema@.attachment ADD COLUMN amount_scale numeric;
+ALTER TABLE @extschema@.attachment ADD COLUMN labels jsonb;
+CREATE FUNCTION @extschema@.column_time_sql(expr text, t regtype, zone text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN t = 'timestamptz'::regtype THEN expr
+                WHEN zone IS NULL THEN expr || '::pg_catalog.timestamptz'
+                WHEN t = 'timestamp'::regtype THEN format('pg_catalog.timezone(%L, %s)', zone, expr)
+                ELSE format('pg_catalog.timezone(%L, %s::pg_catalog.timestamp)', zone, expr) END
+$$;
+
+CREATE FUNCTION @extschema@.row_filter_sql(tbl regclass, filter text, alias text DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.day_start(d date) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN z.time_zone IS NULL THEN d::timestamptz ELSE timezone(z.time_zone, d::timestamp) END
+      FROM (SELECT (SELECT a.time_zone FROM @extschema@.attachment a WHERE a.kind = 'leads') AS time_zone) z
+$$;
+COMMENT ON FUNCTION @extschema@.day_start(date) IS
+    'Start of a calendar day of a report period: midnight in the leads table''s declared time zone, else the session''s';
+
+CREATE FUNCTION @extschema@.check_time_zone(tbl regclass, zone text, cols name[]) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    naive text;
+BEGIN
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO naive
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = ANY (cols) AND NOT a.attisdropped
+       AND a.atttypid IN ('timestamp'::regtype, 'date'::regtype);
+    IF zone IS NOT NULL THEN
+        BEGIN
+            PERFORM pg_catalog.timezone(zone, LOCALTIMESTAMP);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            RAISE EXCEPTION 'time zone "%" is not recognized', zone
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the zone the CRM writes its naive timestamps in, as in pg_timezone_names: '
+                             'time_zone => ''UTC''.';
+        END;
+    ELSIF naive IS NOT NULL THEN
+        RAISE NOTICE 'columns % of table % have no time zone: they are read in each session''s TimeZone', naive, tbl
+            USING HINT = 'Pass time_zone => ''UTC'' (or the zone the CRM writes them in) so that scores and '
+                         'reports do not depend on the reader''s settings.';
+    END IF;
+END $$;
+
+CREATE FUNCTION @extschema@.rescore_attached() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    last_change bigint := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
+    changed bigint;
+BEGIN
+    changed := @extschema@.rescore_all();
+    UPDATE @extschema@.stage_change c
+       SET changed_at = greatest(e.at, (SELECT max(p.changed_at) FROM @extschema@.stage_change p
+                                         WHERE p.lead_id = c.lead_id AND p.change_id <= last_change))
+      FROM (SELECT v.lead_id, max(v.occurred_at) AS at FROM @extschema@.events v
+             WHERE v.occurred_at <= @extschema@.clock() GROUP BY v.lead_id) e
+     WHERE c.change_id > last_change AND c.lead_id = e.lead_id AND c.reason = 'attached';
+    RETURN changed;
+END $$;
+
+CREATE FUNCTION @extschema@.backfill_deals(deals regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    l @extschema@.attachment;
+    last_change bigint;
+BEGIN
+    SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
+    last_change := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
+    CREATE TEMP TABLE lead_scoring_backfill ON COMMIT DROP AS
+    SELECT d.lead_id,
+           CASE WHEN bool_or(d.outcome = 'won') THEN 'customer'
+                WHEN bool_or(d.outcome = 'open') THEN 'opportunity'
+                ELSE 'lost' END::@extschema@.funnel_stage AS stage,
+           CASE WHEN bool_or(d.outcome = 'won') THEN min(d.closed_at) FILTER (WHERE d.outcome = 'won')
+                WHEN bool_or(d.outcome = 'open') THEN NULL
+                ELSE max(d.closed_at) END AS at
+      FROM @extschema@.deals d
+     WHERE d.source = deals AND d.lead_id IS NOT NULL
+     GROUP BY d.lead_id;
+    EXECUTE format($u$
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(b.stage::pg_catalog.text))
+          FROM %1$s l JOIN pg_temp.lead_scoring_backfill b ON l.%3$I OPERATOR(pg_catalog.=) b.lead_id
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) b.stage AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
+        l.relid, l.stage_column, l.id_column);
+    UPDATE @extschema@.stage_change c SET changed_at = b.at
+      FROM pg_temp.lead_scoring_backfill b
+     WHERE c.change_id > last_change AND c.lead_id = b.lead_id AND b.at IS NOT NULL AND c.reason = 'attached';
+    DROP TABLE pg_temp.lead_scoring_backfill;
+END $$;
+
+CREATE FUNCTION @extschema@.check_crm_stage_map(leads regclass, col name, map jsonb,
+                                                argument text DEFAULT 'crm_stage_map') RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regtype;
+    k text;
+    v text;
+BEGIN
+    IF col IS NULL THEN
+        IF map IS NOT NULL THEN
+            RAISE EXCEPTION '% needs a crm_stage_column', argument USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Name the column holding the CRM''s own stage: crm_stage_column => ''stage_id''.';
+        END IF;
+        RETURN;
+    END IF;
+    t := @extschema@.column_type(leads, col, 'crm_stage_column');
+    IF map IS NULL OR jsonb_typeof(map) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object mapping values of column "%" to funnel stages', argument, col
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example %s => ''{"1": "mql", "2": "sql", "4": "customer"}''.', argument);
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each_text(map) LOOP
+        BEGIN
+            EXECUTE format('SELECT %L::%s', k, format_type(t, NULL));
+        EXCEPTION WHEN data_exception THEN
+            RAISE EXCEPTION '% key % is not a value of column "%" (type %)', argument, quote_literal(k), col,
+                            format_type(t, NULL)
+                USING ERRCODE = 'invalid_parameter_value';
+        END;
+        PERFORM v::@extschema@.funnel_stage;
+    END LOOP;
+END $$;
+
+CREATE FUNCTION @extschema@.backfill_crm_stage() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    l @extschema@.attachment;
+BEGIN
+    SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
+    IF l.crm_stage_column IS NULL THEN
+        RETURN;
+    END IF;
+    -- written as the CRM's other writes are (src/crm_backfill.c): as the table's owner, with the caller's
+    -- search_path for the CRM's own triggers
+    EXECUTE format($u$
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(m.stage::pg_catalog.text))
+          FROM %1$s l
+          JOIN (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
+            ON l.%4$I::pg_catalog.text OPERATOR(pg_catalog.=) m.key
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) m.stage AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
+        l.relid, l.stage_column, l.id_column, l.crm_stage_column) USING l.crm_stage_map;
+END $$;
+
+CREATE FUNCTION @extschema@.fk_label_sql(tbl regclass, col name, label name, alias text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ref regclass;
+    refcol name;
+    eq oid;
+BEGIN
+    SELECT c.confrelid::regclass, a.attname, c.conpfeqop[1] INTO ref, refcol, eq
+      FROM pg_constraint c
+      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = c.confkey[1]
+     WHERE c.conrelid = tbl AND c.contype = 'f' AND cardinality(c.conkey) = 1
+       AND c.conkey[1] = (SELECT x.attnum FROM pg_attribute x WHERE x.attrelid = tbl AND x.attname = col
+                             AND NOT x.attisdropped)
+     ORDER BY c.oid LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % has no foreign key to look its label up in', col, tbl
+            USING ERRCODE = 'invalid_foreign_key',
+                  HINT = 'owner_label names a column of the table the owner column references.';
+    END IF;
+    PERFORM @extschema@.column_type(ref, label, 'owner_label');
+    RETURN format('(SELECT r.%I::text FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)', label, ref, refcol,
+                  quote_ident((SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                                WHERE o.oid = eq)),
+                  (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
+END $$;
+
+CREATE FUNCTION @extschema@.utm_sql(tbl regclass, col name, labels jsonb, alias text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN col IS NULL THEN 'NULL::text'
+                WHEN labels ? col THEN format('NULLIF(pg_catalog.btrim(%s), '''')',
+                                              @extschema@.fk_label_sql(tbl, col, (labels ->> col)::name, alias))
+                ELSE format('NULLIF(pg_catalog.btrim(%s.%I::text), '''')', alias, col) END
+$$;
+
+CREATE FUNCTION @extschema@.check_utm_columns(tbl regclass, channel_column name, campaign_column name,
+                                              keyword_column name, labels jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    col name;
+    arg text;
+BEGIN
+    IF labels IS NOT NULL AND jsonb_typeof(labels) <> 'object' THEN
+        RAISE EXCEPTION 'labels must be a JSON object naming, for a key column, the label column it references'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example labels => ''{"source_id": "name"}''.';
+    END IF;
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NULL THEN
+            CONTINUE;
+        ELSIF labels ? col THEN
+            PERFORM @extschema@.fk_label_sql(tbl, col, (labels ->> col)::name, 'x');
+        ELSE
+            PERFORM @extschema@.check_column_type(tbl, col, arg, 'a text, varchar or enum type (or a key with labels)',
+                @extschema@.type_is_label(@extschema@.column_type(tbl, col, arg)));
+        END IF;
+    END LOOP;
+END $$;
+
+CREATE FUNCTION @extschema@.backfill_stages(ids text[], stages text[]) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.backfill_stages(text[], text[]) FROM PUBLIC;
+
+DROP FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name);
+CREATE FUNCTION @extschema@.attach_leads(
+    leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
+    owner_column name = NULL, created_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false,
+    owner_label name = NULL, channel_column name = NULL, campaign_column name = NULL, keyword_column name = NULL,
+    labels jsonb = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type pg_catalog.regtype;
+    other pg_catalog.regclass;
+    log_type pg_catalog.regtype;
+BEGIN
+    PERFORM @extschema@.check_attachable(leads);
+    IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
+        RAISE EXCEPTION 'the leads table % is partitioned', leads
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Scores and stages are maintained by row triggers on the leads table itself; '
+                           'partitioned events and deals tables are supported.';
+    END IF;
+    SELECT relid INTO other FROM @extschema@.attachment WHERE kind = 'leads';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a leads table is already attached: %', other
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'A database has one leads table.',
+                  HINT = format('Call lead_scoring.detach(%L) first.', other::text);
+    END IF;
+
+    id_type := @extschema@.column_type(leads, id_column, 'id_column');
+    IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am m ON m.oid = c.opcmethod
+                    WHERE m.amname = 'btree' AND c.opcdefault
+                      AND c.opcintype IN (id_type, (SELECT typbasetype FROM pg_type WHERE oid = id_type))) THEN
+        PERFORM @extschema@.check_column_type(leads, id_column, 'id_column', 'a type with btree equality', false);
+    END IF;
+    PERFORM @extschema@.check_lead_id_column(leads, id_column, 'id_column', true);
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
+    END IF;
+    IF owner_label IS NOT NULL THEN
+        PERFORM @extschema@.fk_label_sql(leads, owner_column, owner_label, 'l');
+    END IF;
+    IF created_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
+            'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
+    END IF;
+    PERFORM @extschema@.check_time_zone(leads, time_zone, ARRAY[created_column]);
+    PERFORM @extschema@.check_crm_stage_map(leads, crm_stage_column, crm_stage_map);
+    PERFORM @extschema@.check_utm_columns(leads, channel_column, campaign_column, keyword_column, labels);
+
+    -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
+    PERFORM @extschema@.adopt_log();
+    -- stage_change keeps its rows across detach; a new leads table must use the same id type
+    log_type := (SELECT a.atttypid FROM pg_attribute a
+                  WHERE a.attrelid = to_regclass('@extschema@.stage_change') AND a.attname = 'lead_id');
+    IF log_type IS NOT NULL AND log_type <> id_type THEN
+        IF EXISTS (SELECT FROM @extschema@.stage_change) THEN
+            RAISE EXCEPTION 'lead_scoring.stage_change holds lead ids of type %, but column "%" of table % has type %',
+                            log_type, id_column, leads, id_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Attach a leads table whose id has the same type, or empty lead_scoring.stage_change.';
+        END IF;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change ALTER COLUMN lead_id TYPE %s USING NULL', id_type);
+    END IF;
+
+    -- add the stage and score columns when missing; existing ones must have the right types
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = stage_column AND NOT attisdropped) THEN
+        -- a stage column that DROP EXTENSION left as text becomes funnel_stage again
+        PERFORM @extschema@.adopt_stage_column(leads, stage_column);
+        PERFORM @extschema@.check_column_type(leads, stage_column, 'stage_column', 'lead_scoring.funnel_stage',
+            @extschema@.column_type(leads, stage_column, 'stage_column') = '@extschema@.funnel_stage'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I @extschema@.funnel_stage NOT NULL DEFAULT ''new''',
+                       leads, stage_column);
+    END IF;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = leads AND attname = score_column AND NOT attisdropped) THEN
+        PERFORM @extschema@.check_column_type(leads, score_column, 'score_column', 'integer',
+            @extschema@.column_type(leads, score_column, 'score_column') = 'integer'::regtype);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I integer NOT NULL DEFAULT 0', leads, score_column);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
+                                        created_column, time_zone, row_filter, crm_stage_column, crm_stage_map,
+                                        crm_stage_enforce, owner_label, channel_column, campaign_column,
+                                        keyword_column, labels)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone,
+            @extschema@.row_filter_sql(leads, row_filter), crm_stage_column, crm_stage_map,
+            CASE WHEN crm_stage_column IS NOT NULL THEN crm_stage_enforce END, owner_label, channel_column,
+            campaign_column, keyword_column, labels);
+
+    IF log_type IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE @extschema@.stage_change (
+                change_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                lead_id    %s NOT NULL,
+                from_stage @extschema@.funnel_stage,
+                to_stage   @extschema@.funnel_stage NOT NULL,
+                changed_at timestamptz NOT NULL DEFAULT @extschema@.clock(),
+                score      integer,
+                actor      text NOT NULL,
+                reason     text NOT NULL,
+                owner      text
+            )$ddl$, id_type);
+        CREATE INDEX stage_change_lead ON @extschema@.stage_change (lead_id, changed_at);
+        COMMENT ON TABLE @extschema@.stage_change IS
+            'Append-only log of every lead stage change; the first row of a lead (from_stage NULL) is its creation';
+        -- append-only: only the extension owner may change it; the triggers write it as that owner
+        REVOKE ALL ON @extschema@.stage_change FROM PUBLIC;
+        EXECUTE format('ALTER TABLE @extschema@.stage_change OWNER TO %I',
+                       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'lead_scoring'));
+    END IF;
+
+    -- existing leads get their creation row (reason 'attached') ...
+    EXECUTE format($ins$
+        INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
+        SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
+          FROM %6$s l
+         WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
+         ORDER BY l.%1$I$ins$,
+        id_column, stage_column,
+        CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
+             ELSE format('coalesce(%s, @extschema@.clock())',
+                         @extschema@.column_time_sql(format('l.%I', created_column),
+                             @extschema@.column_type(leads, created_column, 'created_column'), time_zone)) END,
+        score_column,
+        CASE WHEN owner_column IS NULL THEN 'NULL'
+             WHEN owner_label IS NOT NULL THEN @extschema@.fk_label_sql(leads, owner_column, owner_label, 'l')
+             ELSE format('l.%I::text', owner_column) END,
+        leads);
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_before()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (OLD.%I OPERATOR(pg_catalog.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   leads, stage_column, stage_column);
+    PERFORM @extschema@.rebuild_views();
+    -- ... take the funnel stage of their CRM stage ...
+    PERFORM @extschema@.backfill_crm_stage();
+    -- ... and are scored now (promotions found now are the past: no handoff)
+    PERFORM @extschema@.rescore_attached();
+END $$;
+
+DROP FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name);
+CREATE FUNCTION @extschema@.attach_events(
+    events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
+    time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
+    keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    create_index boolean = true, labels jsonb = NULL) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type pg_catalog.regtype := @extschema@.lead_id_type();
+    keys pg_catalog.name[];
+    col pg_catalog.name;
+    arg pg_catalog.text;
+BEGIN
+    PERFORM @extschema@.check_attachable(events);
+    PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
+        @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
+    PERFORM @extschema@.check_time_zone(events, time_zone, ARRAY[time_column]);
+    PERFORM @extschema@.check_utm_columns(events, channel_column, campaign_column, keyword_column, labels);
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
+      FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+     WHERE c.conrelid = events AND c.contype = 'p' AND a.attrelid = events AND a.attnum = k.attnum;
+    IF keys IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', events
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Events are identified by their primary key, which also orders events that share a time.',
+                  HINT = format('ALTER TABLE %s ADD PRIMARY KEY (...);', events);
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
+                                        campaign_column, keyword_column, key_columns, time_zone, row_filter, labels)
+    VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
+            keyword_column, keys, time_zone, @extschema@.row_filter_sql(events, row_filter), labels);
+
+    -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
+    -- event type is included, so that rules on the type alone read the index, not the table.
+    -- create_index => false leaves it to the DBA, who can build it without blocking the CRM's writes
+    -- (CREATE INDEX CONCURRENTLY cannot run inside a function).
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = events AND a.attname = lead_column) THEN
+        IF create_index THEN
+            EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+            RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                         type_column;
+            -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+            -- refused naming this constraint rather than with an index row size error
+            PERFORM @extschema@.bound_event_type_length(events, type_column);
+        ELSE
+            RAISE WARNING 'table % has no index on column "%": scoring reads each lead''s events with a full scan',
+                          events, lead_column
+                USING HINT = format('CREATE INDEX CONCURRENTLY ON %s (%I, %I) INCLUDE (%I);', events, lead_column,
+                                    time_column, type_column);
+        END IF;
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
+                   'lead_scoring_new FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old NEW TABLE AS lead_scoring_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS '
+                   'lead_scoring_old FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
+    PERFORM @extschema@.rebuild_views();
+    -- events already in the table count from now on (promotions they bring are the past: no handoff)
+    PERFORM @extschema@.rescore_attached();
+END $$;
+
+DROP FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name);
+CREATE FUNCTION @extschema@.attach_deals(
+    deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
+    status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
+    cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
+    RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id_type pg_catalog.regtype := @extschema@.lead_id_type();
+BEGIN
+    PERFORM @extschema@.check_attachable(deals);
+    PERFORM @extschema@.column_type(deals, id_column, 'id_column');
+    PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
+        @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
+    PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
+    PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
+        @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
+    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    -- closed_column => NULL: the CRM has no close time (Twenty's "closeDate" is an expected date); a won
+    -- status alone makes a won deal, closed when its lead became customer
+    IF closed_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    END IF;
+    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column]);
+    IF owner_column IS NOT NULL THEN
+        PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF owner_label IS NOT NULL THEN
+        PERFORM @extschema@.fk_label_sql(deals, owner_column, owner_label, 'd');
+    END IF;
+    IF stage_map IS NOT NULL THEN
+        PERFORM @extschema@.check_crm_stage_map(deals, status_column, stage_map, 'stage_map');
+    END IF;
+    IF amount_scale <= 0 THEN
+        RAISE EXCEPTION 'amount_scale must be positive, not %', amount_scale
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Amounts stored in micros (Twenty''s "amountAmountMicros") take amount_scale => 0.000001.';
+    END IF;
+    IF cost_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
+            @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
+    END IF;
+
+    INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
+                                        closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
+                                        amount_scale, crm_stage_map, crm_stage_enforce)
+    VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
+            cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
+            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END);
+    -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = deals AND a.attname = lead_column) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', deals, lead_column);
+        RAISE NOTICE 'created an index on %(%) for deal moves', deals, lead_column;
+    END IF;
+
+    -- deals move their leads when inserted or when their outcome or lead changes (deleting one does not)
+    EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
+    PERFORM @extschema@.rebuild_views();
+    PERFORM @extschema@.backfill_deals(deals);
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.rebuild_views() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
+DECLARE
+    g @extschema@.generated_view;
+    a @extschema@.attachment;
+    fn regprocedure;
+    id_type text;
+    parts text[];
+    src text;
+    regrants text[];
+    members oid[];
+BEGIN
+    members := @extschema@.member_objects();
+    -- privileges granted on generated objects survive their regeneration
+    SELECT array_agg(stmt ORDER BY stmt) INTO regrants FROM (
+        SELECT format('REVOKE ALL ON %s @extschema@.%I FROM PUBLIC', o.objtype, o.name) AS stmt
+          FROM @extschema@.generated_objects() o WHERE o.acl IS NOT NULL
+        UNION ALL
+        SELECT format('GRANT %s ON %s @extschema@.%I TO %s%s', x.privilege_type, o.objtype, o.name,
+                      CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+                      CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+          FROM @extschema@.generated_objects() o, aclexplode(o.acl) x
+         WHERE x.grantee <> o.owner) s;
+
+    FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord DESC LOOP
+        IF g.kind = 'view' THEN
+            EXECUTE format('DROP VIEW IF EXISTS @extschema@.%I', g.name);
+        ELSE
+            FOR fn IN SELECT p.oid FROM pg_proc p
+                       WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = g.name
+                         AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                                            AND d.objid = p.oid AND d.deptype = 'e') LOOP
+                EXECUTE format('DROP FUNCTION %s', fn);
+            END LOOP;
+        END IF;
+    END LOOP;
+    DROP VIEW IF EXISTS @extschema@.leads, @extschema@.events, @extschema@.deals;
+
+    SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    id_type := format_type(@extschema@.lead_id_type(), NULL);
+
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.leads AS
+        SELECT l.%1$I AS lead_id, l.%2$I AS stage, l.%3$I AS score, %4$s AS owner, %5$s AS created_at
+          FROM %6$s l%7$s$v$,
+        a.id_column, a.stage_column, a.score_column,
+        CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
+             WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'l')
+             ELSE format('l.%I::text', a.owner_column) END,
+        CASE WHEN a.created_column IS NULL
+             THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c '
+                         'WHERE c.lead_id OPERATOR(pg_catalog.=) l.%I)', a.id_column)
+             ELSE @extschema@.column_time_sql(format('l.%I', a.created_column),
+                      @extschema@.column_type(a.relid, a.created_column, 'created_column'), a.time_zone) END,
+        a.relid,
+        coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'l'), ''));
+
+    parts := ARRAY[]::text[];
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
+        parts := parts || format($v$
+        SELECT %1$L::pg_catalog.regclass AS source, %2$s AS event_ref, e.%3$I AS lead_id,
+               e.%4$I::text AS event_type, %5$s AS occurred_at,
+               %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
+               coalesce(t.owner, 'marketing') AS owner
+          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text%10$s$v$,
+            a.relid::oid,
+            CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
+                 ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
+            END,
+            a.lead_column, a.type_column,
+            @extschema@.column_time_sql(format('e.%I', a.time_column),
+                @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
+            @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'e'),
+            @extschema@.utm_sql(a.relid, a.campaign_column, a.labels, 'e'),
+            @extschema@.utm_sql(a.relid, a.keyword_column, a.labels, 'e'),
+            a.relid,
+            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'e'), ''));
+    END LOOP;
+    -- UTM kept on the lead (Odoo's source_id, campaign_id, medium_id): the lead's creation is a touchpoint
+    FOR a IN SELECT * FROM @extschema@.attachment
+              WHERE kind = 'leads' AND num_nonnulls(channel_column, campaign_column, keyword_column) > 0 LOOP
+        parts := parts || format($v$
+        SELECT u.source, u.event_ref, u.lead_id, u.event_type, u.occurred_at, u.channel, u.campaign, u.keyword,
+               u.owner
+          FROM (SELECT %1$L::pg_catalog.regclass AS source, l.%2$I::text AS event_ref, l.%2$I AS lead_id,
+                       'lead created'::text AS event_type, v.created_at AS occurred_at,
+                       %3$s AS channel, %4$s AS campaign, %5$s AS keyword, 'marketing'::text AS owner
+                  FROM %6$s l JOIN @extschema@.leads v ON v.lead_id OPERATOR(pg_catalog.=) l.%2$I) u
+         WHERE u.channel IS NOT NULL OR u.campaign IS NOT NULL OR u.keyword IS NOT NULL$v$,
+            a.relid::oid, a.id_column,
+            @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'l'),
+            @extschema@.utm_sql(a.relid, a.campaign_column, a.labels, 'l'),
+            @extschema@.utm_sql(a.relid, a.keyword_column, a.labels, 'l'),
+            a.relid);
+    END LOOP;
+    src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
+        SELECT NULL::pg_catalog.regclass AS source, NULL::text AS event_ref, NULL::%s AS lead_id,
+               NULL::text AS event_type, NULL::timestamptz AS occurred_at, NULL::text AS channel,
+               NULL::text AS campaign, NULL::text AS keyword, NULL::text AS owner
+         WHERE false$v$, id_type));
+    EXECUTE 'CREATE VIEW @extschema@.events AS ' || src;
+
+    parts := ARRAY[]::text[];
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
+        parts := parts || format($v$
+        SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
+               d.%4$I::numeric%12$s AS amount, d.%5$I::text AS status, %10$s AS closed_at,
+               %7$s AS owner, %8$s AS cost,
+               CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
+                         AND %6$s THEN 'won'
+                    WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
+                         THEN 'lost'
+                    ELSE 'open' END AS outcome
+          FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
+            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column,
+            CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
+            CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
+                 WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'd')
+                 ELSE format('d.%I::text', a.owner_column) END,
+            CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
+            a.relid,
+            CASE WHEN a.closed_column IS NULL
+                 THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c'
+                             ' WHERE c.lead_id OPERATOR(pg_catalog.=) d.%I'
+                             ' AND c.to_stage OPERATOR(pg_catalog.=) ''customer''::@extschema@.funnel_stage)',
+                             a.lead_column)
+                 ELSE @extschema@.column_time_sql(format('d.%I', a.closed_column),
+                          @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
+            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
+            CASE WHEN a.amount_scale IS NULL THEN ''
+                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END);
+    END LOOP;
+    src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
+        SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
+               NULL::numeric AS amount, NULL::text AS status, NULL::timestamptz AS closed_at, NULL::text AS owner,
+               NULL::numeric AS cost, NULL::text AS outcome
+         WHERE false$v$, id_type));
+    EXECUTE 'CREATE VIEW @extschema@.deals AS ' || src;
+
+    FOR g IN SELECT * FROM @extschema@.generated_view ORDER BY ord LOOP
+        EXECUTE replace(g.definition, '@lead_id_type@', id_type);
+    END LOOP;
+    FOR src IN SELECT unnest(regrants) ORDER BY 1 DESC LOOP   -- REVOKE before GRANT
+        EXECUTE src;
+    END LOOP;
+    -- Called from an extension script (an upgrade regenerating these objects), everything created
+    -- above became a member of the extension; generated objects never are (doc/internals.md, "Upgrades").
+    FOR src IN SELECT format('ALTER EXTENSION lead_scoring DROP %s %s',
+                             CASE WHEN d.classid = 'pg_class'::regclass THEN 'VIEW' ELSE 'FUNCTION' END,
+                             CASE WHEN d.classid = 'pg_class'::regclass THEN d.objid::regclass::text
+                                  ELSE d.objid::regprocedure::text END)
+                 FROM pg_depend d
+                WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'lead_scoring')
+                  AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass)
+                  AND d.objid <> ALL (members) LOOP
+        EXECUTE src;
+    END LOOP;
+END $$;
+
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
+    'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
+    'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) IS
+    'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
+-- a lead created directly in a sales stage of the CRM is no handoff
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$   AND c.reason <> 'attached'
+$r$, $r$   AND c.reason <> 'attached'
+   AND NOT (c.from_stage IS NULL AND c.reason = 'crm stage')
+$r$)
+ WHERE name = 'handoffs';
+-- removed leads (deleted, or outside the leads row filter: archived, soft-deleted, merged away) leave
+-- the handoff, funnel and stage reports (doc/crm_schemas.md, "Leads that leave")
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$  LEFT JOIN @extschema@.leads l ON l.lead_id = c.lead_id
+$r$,
+                            $r$  JOIN @extschema@.leads l ON l.lead_id = c.lead_id
+$r$)
+ WHERE name = 'handoffs';
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$    SELECT c.lead_id, c.to_stage AS stage FROM @extschema@.stage_change c
+    UNION
+$r$,
+                            $r$    SELECT c.lead_id, c.to_stage AS stage FROM @extschema@.stage_change c
+     WHERE EXISTS (SELECT FROM @extschema@.leads l WHERE l.lead_id = c.lead_id)
+    UNION
+$r$)
+ WHERE name = 'funnel';
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$      FROM @extschema@.stage_change c
+)
+SELECT f.stage,
+       count(t.seconds) AS leads_left,$r$,
+                            $r$      FROM @extschema@.stage_change c
+     WHERE EXISTS (SELECT FROM @extschema@.leads l WHERE l.lead_id = c.lead_id)
+)
+SELECT f.stage,
+       count(t.seconds) AS leads_left,$r$)
+ WHERE name = 'stage_durations';
+-- channel_report: won deals no lead can be credited for show under '(none)' (revenue reconciles)
+UPDATE @extschema@.generated_view
+   SET definition = replace(definition, $r$    FROM credited c
+    UNION ALL
+    SELECT m.channel$r$,
+                            $r$    FROM credited c
+    UNION ALL
+    -- won deals no lead can be credited for (none, or a lead that left): revenue under '(none)', so that
+    -- it reconciles with manager_report (doc/crm_schemas.md, "Leads that leave")
+    SELECT '(none)', NULL, NULL, 0, NULL, NULL, NULL, NULL, 1, d.amount, d.cost, NULL
+    FROM @extschema@.deals d, p
+    WHERE d.outcome OPERATOR(pg_catalog.=) 'won'
+      AND (p.lo IS NULL OR d.closed_at OPERATOR(pg_catalog.>=) p.lo)
+      AND (p.hi IS NULL OR d.closed_at OPERATOR(pg_catalog.<) p.hi)
+      AND (d.lead_id IS NULL OR NOT EXISTS (SELECT FROM @extschema@.leads l
+                                             WHERE l.lead_id OPERATOR(pg_catalog.=) d.lead_id))
+    UNION ALL
+    SELECT m.channel$r$)
+ WHERE name = 'channel_report';
+-- channel_report's period starts at midnight in the declared zone (day_start)
+UPDATE @extschema@.generated_view
+   SET definition = replace(replace(definition,
+           E'$2::pg_catalog.timestamptz AS lo,', E'@extschema@.day_start($2) AS lo,'),
+           E'($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi', E'@extschema@.day_start($3 OPERATOR(pg_catalog.+) 1) AS hi')
+ WHERE name = 'channel_report';
+-- Issue 10 item 8, issue 12 item 11: the CRM's migrations (renames followed, drops of read columns refused)
+-- The CRM's own migrations on attached tables (doc/crm_schemas.md, "The CRM's migrations"): renamed
+-- columns are followed (mapping, rules, row filter), a column replaced under its old name is taken
+-- over, and a DROP COLUMN of a column the extension reads is refused before it runs.
+CREATE FUNCTION @extschema@.follow_ddl_start() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION @extschema@.follow_ddl_end() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_start ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_start();
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_end ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_end();
+-- <<< crm: attach options
+
+-- generated views built by 0.1.0 name the moved operators; regenerate them as a fresh install would
+SELECT @extschema@.rebuild_views();

@@ -24,7 +24,8 @@ RESET ROLE;
 SET search_path = public, pg_catalog;
 CREATE EXTENSION lead_scoring;
 
--- every object of the extension is in its own schema
+-- every object of the extension is in its own schema, but for funnel_stage's operators and
+-- min/max, which live in pg_catalog (doc/funnel.md, "Where the operators live"): none in public
 SELECT count(*) AS objects_outside_schema
 FROM pg_depend d
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'lead_scoring'
@@ -34,7 +35,9 @@ LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
 LEFT JOIN pg_operator o ON d.classid = 'pg_operator'::regclass AND o.oid = d.objid
 WHERE d.deptype = 'e'
   AND coalesce(p.pronamespace, t.typnamespace, c.relnamespace, o.oprnamespace,
-               'lead_scoring'::regnamespace) <> 'lead_scoring'::regnamespace;
+               'lead_scoring'::regnamespace) <> 'lead_scoring'::regnamespace
+  AND NOT (coalesce(o.oprnamespace, p.pronamespace) = 'pg_catalog'::regnamespace
+           AND 'lead_scoring.funnel_stage'::regtype IN (o.oprleft, p.proargtypes[0]));
 
 -- the real config_dump ran (the look-alike did not)
 SELECT 'lead_scoring.transition_override'::regclass = ANY (extconfig) AS overrides_dumped,
@@ -50,6 +53,10 @@ INSERT INTO lead_scoring.transition_override VALUES ('new', 'recycled', true);
 SELECT lead_scoring.can_transition('new', 'recycled'), lead_scoring.can_transition('recycled', 'new'),
        lead_scoring.stage_rank('lost'), lead_scoring.stage_owner('sal');
 SELECT count(*) FROM lead_scoring.funnel_stages();
+
+-- with public ahead of pg_catalog, the stage operators are still the extension's own
+SELECT 'mql'::lead_scoring.funnel_stage < 'sal', 'mql'::lead_scoring.funnel_stage = 'mql',
+       max(s) FROM (VALUES ('new'::lead_scoring.funnel_stage), ('sal')) v(s);
 
 -- nothing planted was ever called
 SELECT * FROM public.hijack_log;

@@ -24,7 +24,10 @@ SELECT lead_scoring.attach_events('val_temp_events');
 -- a rule whose column was dropped can be deactivated (and not activated again until fixed)
 INSERT INTO lead_scoring.rule (name, kind, column_name, op, value, points) VALUES ('big', 'fit', 'size', '>=', '50', 20);
 INSERT INTO val_leads VALUES (1, 100, 'EU');
+-- (a drop of a column a rule reads is refused while the table is attached, doc/crm_schemas.md; forced here)
+ALTER EVENT TRIGGER lead_scoring_follow_ddl_start DISABLE;
 ALTER TABLE val_leads DROP COLUMN size;
+ALTER EVENT TRIGGER lead_scoring_follow_ddl_start ENABLE;
 INSERT INTO val_leads VALUES (2, 'EU');
 UPDATE lead_scoring.rule SET active = false WHERE name = 'big';
 INSERT INTO val_leads VALUES (2, 'EU');

@@ -10,21 +10,27 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "attachment.h"
 #include "config_cache.h"
+#include "crm_time.h"
 #include "lead_scoring.h"
+#include "row_filter.h"
 
 static MemoryContext attachment_cxt = NULL;
 static Attachments *attachments = NULL;
@@ -129,6 +135,94 @@ QualifiedOperator(Oid opr)
 	return result;
 }
 
+/* The zone declared for the table's naive time columns (NULL: none, the session's). */
+static char *
+TimeZoneOf(HeapTuple tup, TupleDesc desc, struct LsZone **zone)
+{
+	char *name = SPI_getvalue(tup, desc, SPI_fnumber(desc, "time_zone"));
+
+	*zone = LsResolveZone(name);
+	return name;
+}
+
+/*
+ * The query giving the label of a key column's row in the table its foreign key references
+ * (attach's owner_label: Odoo's user_id -> res_users.login): $1 is the key.
+ */
+static char *
+LabelQuery(Oid relid, AttrNumber att, const char *label)
+{
+	Relation rel = table_open(relid, AccessShareLock);
+	List *fkeys = RelationGetFKeyList(rel);
+	ListCell *lc;
+	char *query = NULL;
+
+	foreach (lc, fkeys)
+	{
+		ForeignKeyCacheInfo *fk = lfirst(lc);
+		AttrNumber label_att;
+
+		if (fk->nkeys != 1 || fk->conkey[0] != att)
+			continue;
+		label_att = get_attnum(fk->confrelid, label);
+		if (label_att == InvalidAttrNumber)
+			break;
+		query = psprintf("SELECT r.%s::pg_catalog.text FROM %s r WHERE r.%s %s $1",
+						 QuotedColumn(fk->confrelid, label_att), QualifiedName(fk->confrelid),
+						 QuotedColumn(fk->confrelid, fk->confkey[0]),
+						 QualifiedOperator(fk->conpfeqop[0]));
+		break;
+	}
+	table_close(rel, AccessShareLock);
+	if (query == NULL)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+						errmsg("owner_label \"%s\" of attached table \"%s\" no longer resolves",
+							   label, get_rel_name(relid)),
+						errhint("The owner column must keep its foreign key to a table with that "
+								"column; detach and attach again.")));
+	return query;
+}
+
+/*
+ * A CRM stage map (attach_leads' crm_stage_map, attach_deals' stage_map) as parallel arrays of the
+ * CRM's values and their funnel stages; returns how many.
+ */
+static int
+StageMap(const char *qualname, HeapTuple tup, TupleDesc desc, char ***values, FunnelStage **targets,
+		 bool *enforce)
+{
+	bool isnull;
+	Datum keys = SPI_getbinval(tup, desc, SPI_fnumber(desc, "crm_stage_keys"), &isnull);
+	Datum stages = SPI_getbinval(tup, desc, SPI_fnumber(desc, "crm_stage_stages"), &isnull);
+	char *enforced = SPI_getvalue(tup, desc, SPI_fnumber(desc, "crm_stage_enforce"));
+	Datum *k;
+	Datum *v;
+	int nk;
+	int nv;
+	int i;
+
+	*enforce = enforced != NULL && strcmp(enforced, "true") == 0;
+	if (isnull)
+		return 0;
+	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &k, NULL, &nk);
+	deconstruct_array(DatumGetArrayTypeP(stages), TEXTOID, -1, false, TYPALIGN_INT, &v, NULL, &nv);
+	nk = Min(nk, nv);
+	*values = palloc(sizeof(char *) * Max(nk, 1));
+	*targets = palloc(sizeof(FunnelStage) * Max(nk, 1));
+	for (i = 0; i < nk; i++)
+	{
+		char *label = TextDatumGetCString(v[i]);
+
+		(*values)[i] = TextDatumGetCString(k[i]);
+		if (!FunnelStageParse(label, &(*targets)[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("the stage map of %s maps %s to \"%s\", which is no funnel stage",
+							qualname, quote_literal_cstr((*values)[i]), label)));
+	}
+	return nk;
+}
+
 static LeadsAttachment *
 BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 {
@@ -142,6 +236,18 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->score_att = MappedColumn(relid, tup, desc, "score_column", true);
 	l->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
+	l->time_zone = TimeZoneOf(tup, desc, &l->zone);
+	l->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+	{
+		char *label = SPI_getvalue(tup, desc, SPI_fnumber(desc, "owner_label"));
+
+		l->owner_label_query =
+			label && l->owner_att ? LabelQuery(relid, l->owner_att, label) : NULL;
+	}
+	l->crm_stage_att = MappedColumn(relid, tup, desc, "crm_stage_column", false);
+	if (l->crm_stage_att != InvalidAttrNumber)
+		l->crm_stage_count = StageMap(l->qualname, tup, desc, &l->crm_stage_values,
+									  &l->crm_stage_targets, &l->crm_stage_enforce);
 	l->id_col = QuotedColumn(relid, l->id_att);
 	l->stage_col = QuotedColumn(relid, l->stage_att);
 	l->score_col = QuotedColumn(relid, l->score_att);
@@ -184,6 +290,14 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	e->time_col = QuotedColumn(relid, e->time_att);
 	e->type_type = get_atttype(relid, e->type_att);
 	e->time_type = get_atttype(relid, e->time_att);
+	e->time_zone = TimeZoneOf(tup, desc, &e->zone);
+	e->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+	/* rows outside the filter are not events: every query reads the filtered rows */
+	e->from_item =
+		e->row_filter == NULL
+			? e->qualname
+			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
+					   LsRowFilterSql(relid, LsParseRowFilter(relid, e->row_filter), "e"));
 	/*
 	 * An enum's owner may create a cast of it to text, which "::text" would call as whoever reads
 	 * the events (the extension owner): its output function runs no user code.
@@ -221,12 +335,20 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	d->lead_att = MappedColumn(relid, tup, desc, "lead_column", true);
 	d->amount_att = MappedColumn(relid, tup, desc, "amount_column", true);
 	d->status_att = MappedColumn(relid, tup, desc, "status_column", true);
-	d->closed_att = MappedColumn(relid, tup, desc, "closed_column", true);
+	d->closed_att = MappedColumn(relid, tup, desc, "closed_column", false);
 	d->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	d->cost_att = MappedColumn(relid, tup, desc, "cost_column", false);
 	d->amount_type = get_atttype(relid, d->amount_att);
 	d->status_type = get_atttype(relid, d->status_att);
-	d->closed_type = get_atttype(relid, d->closed_att);
+	d->closed_type = d->closed_att ? get_atttype(relid, d->closed_att) : InvalidOid;
+	d->time_zone = TimeZoneOf(tup, desc, &d->zone);
+	{
+		char *filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+
+		d->row_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
+	}
+	d->stage_count =
+		StageMap(d->qualname, tup, desc, &d->stage_values, &d->stage_targets, &d->stage_enforce);
 	return d;
 }
 
@@ -276,8 +398,22 @@ BuildAttachments(void)
 			"SELECT relid::pg_catalog.oid AS relid, kind, id_column, stage_column, score_column,"
 			" owner_column, created_column, lead_column, type_column, time_column, channel_column,"
 			" campaign_column, keyword_column, key_columns::text[] AS key_columns, amount_column,"
-			" status_column, closed_column, cost_column"
-			" FROM lead_scoring.attachment ORDER BY relid::pg_catalog.oid",
+			" status_column, closed_column, cost_column,"
+			/* read by name through jsonb: a database still on 0.1.0 has no such column */
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'time_zone' AS time_zone,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'row_filter' AS row_filter,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'crm_stage_column' AS "
+			"crm_stage_column,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'owner_label' AS owner_label,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'crm_stage_enforce' AS "
+			"crm_stage_enforce,"
+			" (SELECT pg_catalog.array_agg(m.key ORDER BY m.key) FROM pg_catalog.jsonb_each_text("
+			"   pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(a)) OPERATOR(pg_catalog.->)"
+			"   'crm_stage_map') AS m) AS crm_stage_keys,"
+			" (SELECT pg_catalog.array_agg(m.value ORDER BY m.key) FROM pg_catalog.jsonb_each_text("
+			"   pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(a)) OPERATOR(pg_catalog.->)"
+			"   'crm_stage_map') AS m) AS crm_stage_stages"
+			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");
 	SetUserIdAndSecContext(saved.userid, saved.sec_context);

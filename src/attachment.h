@@ -13,6 +13,9 @@
 #include "access/attnum.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
+
+#include "funnel_stage.h"
 
 typedef struct LeadsAttachment
 {
@@ -21,9 +24,19 @@ typedef struct LeadsAttachment
 	AttrNumber id_att;
 	AttrNumber stage_att;
 	AttrNumber score_att;
-	AttrNumber owner_att;	/* InvalidAttrNumber when not mapped */
-	AttrNumber created_att; /* InvalidAttrNumber when not mapped */
-	char *id_col;			/* quoted column names, for SPI queries */
+	AttrNumber owner_att;	 /* InvalidAttrNumber when not mapped */
+	AttrNumber created_att;	 /* InvalidAttrNumber when not mapped */
+	char *time_zone;		 /* zone of naive time columns (attach's time_zone), or NULL */
+	struct LsZone *zone;	 /* the same, resolved for LsColumnTime */
+	char *row_filter;		 /* attach's row_filter as stored (bare columns), or NULL */
+	char *owner_label_query; /* attach's owner_label: SQL giving the label of owner $1, or NULL */
+	/* the CRM's own stage (attach's crm_stage_column) and its map onto funnel stages */
+	AttrNumber crm_stage_att; /* InvalidAttrNumber when not mapped */
+	int crm_stage_count;
+	char **crm_stage_values;		/* the CRM stage values, as their text output */
+	FunnelStage *crm_stage_targets; /* the funnel stage of each */
+	bool crm_stage_enforce;			/* check CRM moves against the transition rules */
+	char *id_col;					/* quoted column names, for SPI queries */
 	char *stage_col;
 	char *score_col;
 	/* the lead id's type: every lead id the extension handles has it */
@@ -54,6 +67,10 @@ typedef struct EventsAttachment
 	char *type_text; /* the type column of alias "e" as text, in SQL that runs no user code */
 	Oid type_type;	 /* types of the mapped columns */
 	Oid time_type;
+	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
+	struct LsZone *zone; /* the same, resolved for LsColumnTime */
+	char *row_filter;	 /* attach's row_filter as stored (bare columns), or NULL */
+	char *from_item;	 /* what queries read events FROM: the table, or its filtered rows */
 } EventsAttachment;
 
 typedef struct DealsAttachment
@@ -64,12 +81,20 @@ typedef struct DealsAttachment
 	AttrNumber lead_att;
 	AttrNumber amount_att;
 	AttrNumber status_att;
-	AttrNumber closed_att;
-	AttrNumber owner_att; /* InvalidAttrNumber when not mapped */
-	AttrNumber cost_att;  /* InvalidAttrNumber when not mapped */
+	AttrNumber closed_att; /* InvalidAttrNumber: a won status alone is a won deal */
+	AttrNumber owner_att;  /* InvalidAttrNumber when not mapped */
+	AttrNumber cost_att;   /* InvalidAttrNumber when not mapped */
 	Oid amount_type;
 	Oid status_type;
 	Oid closed_type;
+	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
+	struct LsZone *zone; /* the same, resolved for LsColumnTime */
+	Node *row_filter;	 /* attach's row_filter, parsed (Vars of the deals table), or NULL */
+	/* attach_deals' stage_map: the deal's own stage values and the funnel stage of each */
+	int stage_count;
+	char **stage_values;
+	FunnelStage *stage_targets;
+	bool stage_enforce;
 } DealsAttachment;
 
 typedef struct Attachments

@@ -41,6 +41,7 @@
 #include "attachment.h"
 #include "funnel_stage.h"
 #include "lead_locks.h"
+#include "row_filter.h"
 #include "run_as.h"
 #include "settings.h"
 #include "stages.h"
@@ -100,8 +101,32 @@ OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 		return DEAL_OPEN;
 	getTypeOutputInfo(deals->status_type, &output, &varlena);
 	status = OidOutputFunctionCall(output, d);
+	/* without a close column (closed_column => NULL) the won status alone decides */
+	if (deals->closed_att == InvalidAttrNumber)
+		return OutcomeOfStatus(status, true);
 	(void) heap_getattr(row, deals->closed_att, desc, &isnull);
 	return OutcomeOfStatus(status, !isnull);
+}
+
+/* The funnel stage attach_deals' stage_map gives the deal's own stage, or NULL when not mapped. */
+static const FunnelStage *
+MappedStage(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
+{
+	bool isnull;
+	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Oid output;
+	bool varlena;
+	char *status;
+	int i;
+
+	if (isnull)
+		return NULL;
+	getTypeOutputInfo(deals->status_type, &output, &varlena);
+	status = OidOutputFunctionCall(output, d);
+	for (i = 0; i < deals->stage_count; i++)
+		if (strcmp(deals->stage_values[i], status) == 0)
+			return &deals->stage_targets[i];
+	return NULL;
 }
 
 /* Cached plans, rebuilt when the attachments change. */
@@ -168,14 +193,22 @@ PreparePlans(const LeadsAttachment *leads)
 		{
 			DealsAttachment *d = lfirst(lc);
 
+			/* a table without a close column: the won status alone decides; rows outside the
+			 * row filter are no deals (doc/crm_schemas.md) */
 			appendStringInfo(
 				&sql,
-				"%sSELECT d.%s::pg_catalog.text, d.%s IS NOT NULL FROM %s d"
-				" WHERE d.%s %s $1",
+				"%sSELECT d.%s::pg_catalog.text, %s FROM %s d"
+				" WHERE d.%s %s $1%s",
 				sql.len > 0 ? " UNION ALL " : "",
 				quote_identifier(get_attname(d->relid, d->status_att, false)),
-				quote_identifier(get_attname(d->relid, d->closed_att, false)), d->qualname,
-				quote_identifier(get_attname(d->relid, d->lead_att, false)), leads->id_eq);
+				d->closed_att == InvalidAttrNumber
+					? "true"
+					: psprintf("d.%s IS NOT NULL",
+							   quote_identifier(get_attname(d->relid, d->closed_att, false))),
+				d->qualname, quote_identifier(get_attname(d->relid, d->lead_att, false)),
+				leads->id_eq,
+				d->row_filter ? psprintf(" AND %s", LsRowFilterSql(d->relid, d->row_filter, "d"))
+							  : "");
 		}
 		outcomes_plan = sql.len > 0 ? KeepPlan(sql.data, 1, args) : NULL;
 	}
@@ -234,32 +267,45 @@ LeadHasOtherLiveDeal(Datum lead_id, Oid deals_relid, const char *deal_ref)
 	return !isnull && result;
 }
 
-/* Move the lead of a deal according to the deal's outcome. */
+/*
+ * Move the lead of a deal according to the deal's outcome, or to crm_target, the funnel stage of
+ * the deal's own stage (attach_deals' stage_map) when it has one.
+ */
 static void
 MoveLead(const LeadsAttachment *leads, Oid deals_relid, Datum lead_id, const char *deal_ref,
-		 DealOutcome outcome)
+		 DealOutcome outcome, const FunnelStage *crm_target, bool enforce)
 {
 	DealMove move;
 	const DealMove *previous;
 	Datum args[3];
 	LsSavedUser saved;
 
+	memset(&move, 0, sizeof(move));
 	move.lead_id = lead_id;
-	switch (outcome)
+	if (crm_target != NULL)
 	{
-		case DEAL_OPEN:
-			move.target = FS_OPPORTUNITY;
-			move.reason = REASON_DEAL_OPENED;
-			break;
-		case DEAL_WON:
-			move.target = FS_CUSTOMER;
-			move.reason = REASON_DEAL_WON;
-			break;
-		default:
-			move.target = FS_LOST;
-			move.reason = REASON_DEAL_LOST;
-			break;
+		move.target = *crm_target;
+		move.reason = REASON_CRM_STAGE;
+		move.crm_stage = true;
+		move.enforce = enforce;
+		outcome = *crm_target == FS_LOST ? DEAL_LOST : DEAL_OPEN;
 	}
+	else
+		switch (outcome)
+		{
+			case DEAL_OPEN:
+				move.target = FS_OPPORTUNITY;
+				move.reason = REASON_DEAL_OPENED;
+				break;
+			case DEAL_WON:
+				move.target = FS_CUSTOMER;
+				move.reason = REASON_DEAL_WON;
+				break;
+			default:
+				move.target = FS_LOST;
+				move.reason = REASON_DEAL_LOST;
+				break;
+		}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -407,7 +453,8 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 	}
 	SPI_finish();
 	if (count > 0)
-		MoveLead(leads, InvalidOid, lead_id, NULL, won ? DEAL_WON : (open ? DEAL_OPEN : DEAL_LOST));
+		MoveLead(leads, InvalidOid, lead_id, NULL, won ? DEAL_WON : (open ? DEAL_OPEN : DEAL_LOST),
+				 NULL, false);
 }
 
 /*
@@ -463,6 +510,7 @@ deals_changed(PG_FUNCTION_ARGS)
 	Datum lead_id;
 	bool isnull;
 	bool moves = true;
+	const FunnelStage *crm_target;
 	LsSavedUser saved;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -489,19 +537,33 @@ deals_changed(PG_FUNCTION_ARGS)
 	lead_id = heap_getattr(row, deals->lead_att, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
+	/* a row outside attach's row_filter is no deal (soft-deleted, say): like a delete, it moves
+	 * nothing; a row coming back into the filter counts as new (doc/crm_schemas.md, "Row filters")
+	 */
+	if (deals->row_filter != NULL)
+	{
+		if (!LsRowPasses(deals->row_filter, desc, row))
+			return PointerGetDatum(NULL);
+		if (old_row != NULL && !LsRowPasses(deals->row_filter, desc, old_row))
+			old_row = NULL;
+	}
 
 	/* the settings, the leads table and the other deals are read and written as the extension owner
 	 */
 	LsBecomeExtensionOwner(&saved);
 	outcome = OutcomeOf(deals, row, desc);
+	crm_target = deals->stage_count > 0 ? MappedStage(deals, row, desc) : NULL;
 	if (old_row != NULL)
 	{
 		bool old_null;
 		Datum old_lead = heap_getattr(old_row, deals->lead_att, desc, &old_null);
 
-		/* the lead moves only when the deal changed its lead or its outcome */
+		/* the lead moves only when the deal changed its lead or its outcome, or (mapped) its stage
+		 */
 		moves = old_null || LsCompareLeadIds(leads, old_lead, lead_id) != 0 ||
-				OutcomeOf(deals, old_row, desc) != outcome;
+				(crm_target != NULL ? (MappedStage(deals, old_row, desc) == NULL ||
+									   *MappedStage(deals, old_row, desc) != *crm_target)
+									: OutcomeOf(deals, old_row, desc) != outcome);
 	}
 	if (moves)
 	{
@@ -517,7 +579,7 @@ deals_changed(PG_FUNCTION_ARGS)
 			getTypeOutputInfo(TupleDescAttr(desc, deals->id_att - 1)->atttypid, &output, &varlena);
 			deal_ref = OidOutputFunctionCall(output, deal_id);
 		}
-		MoveLead(leads, deals->relid, lead_id, deal_ref, outcome);
+		MoveLead(leads, deals->relid, lead_id, deal_ref, outcome, crm_target, deals->stage_enforce);
 	}
 	LsRestoreUser(&saved);
 	return PointerGetDatum(NULL);

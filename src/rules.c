@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -29,6 +30,7 @@
 #include "utils/array.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/datum.h"
 #include "utils/formatting.h"
 #include "utils/inval.h"
@@ -36,6 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #if PG_VERSION_NUM >= 160000
@@ -45,6 +48,7 @@
 #include "attachment.h"
 #include "config_cache.h"
 #include "contact.h"
+#include "crm_time.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "settings.h"
@@ -199,11 +203,73 @@ IntervalSeconds(const Interval *iv)
 		   ((double) SECS_PER_DAY) * iv->day;
 }
 
+/*
+ * The hint for a column name that does not exist: a name written with SQL's double quotes
+ * ('"jobTitle"') is told to drop them, as column_name holds the name itself.
+ */
+static const char *
+QuotedNameHint(const char *name, const char *otherwise)
+{
+	size_t len = strlen(name);
+
+	if (len >= 2 && name[0] == '"' && name[len - 1] == '"')
+		return psprintf("column_name holds the column's name as it is, without SQL quoting: write "
+						"%s, not %s.",
+						quote_literal_cstr(pnstrdup(name + 1, len - 2)), quote_literal_cstr(name));
+	return otherwise;
+}
+
 static void
 RuleError(const RuleFields *f, int sqlstate, const char *message, const char *hint)
 {
 	ereport(ERROR, (errcode(sqlstate), errmsg("rule \"%s\": %s", f->name, message),
 					hint ? errhint("%s", hint) : 0));
+}
+
+/*
+ * An engagement rule's event type must be able to match: when every attached events table keeps
+ * its type in an enum and no enum has the label, the rule would never fire ('demo_request' on
+ * Twenty's 'DEMO_REQUEST').  Refused, as a fit rule's value that the column cannot hold is.
+ */
+static void
+CheckEnumEventType(const RuleFields *f, Attachments *a)
+{
+	ListCell *lc;
+	const char *near = NULL;
+
+	if (a->events == NIL)
+		return;
+	foreach (lc, a->events)
+	{
+		EventsAttachment *e = lfirst(lc);
+		Oid type = getBaseType(e->type_type);
+		CatCList *labels;
+		int i;
+
+		if (!type_is_enum(type))
+			return; /* a text type column may hold anything */
+		labels = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(type));
+		for (i = 0; i < labels->n_members; i++)
+		{
+			Form_pg_enum label = (Form_pg_enum) GETSTRUCT(&labels->members[i]->tuple);
+
+			if (strcmp(NameStr(label->enumlabel), f->event_type) == 0)
+			{
+				ReleaseSysCacheList(labels);
+				return;
+			}
+			if (near == NULL && pg_strcasecmp(NameStr(label->enumlabel), f->event_type) == 0)
+				near = pstrdup(NameStr(label->enumlabel));
+		}
+		ReleaseSysCacheList(labels);
+	}
+	RuleError(f, ERRCODE_INVALID_PARAMETER_VALUE,
+			  psprintf("event_type %s is not a label of the attached events tables' type enums",
+					   quote_literal_cstr(f->event_type)),
+			  near ? psprintf("Event types are compared as written: the label is %s.",
+							  quote_literal_cstr(near))
+				   : "The rule would never fire: name one of the enum's labels, or '*' for every "
+					 "type.");
 }
 
 /* Checks that do not depend on the attached tables. */
@@ -589,7 +655,8 @@ CompileRule(const RuleFields *f, Attachments *a, RuleSet *rs)
 		if (att == InvalidAttrNumber)
 			RuleError(f, ERRCODE_UNDEFINED_COLUMN,
 					  psprintf("column \"%s\" does not exist in %s", f->column_name, table),
-					  "A fit rule tests a column of the attached leads table.");
+					  QuotedNameHint(f->column_name,
+									 "A fit rule tests a column of the attached leads table."));
 		if (att == leads->score_att || att == leads->stage_att)
 			RuleError(
 				f, ERRCODE_INVALID_PARAMETER_VALUE,
@@ -605,6 +672,8 @@ CompileRule(const RuleFields *f, Attachments *a, RuleSet *rs)
 
 	r->event_type = pstrdup(f->event_type);
 	r->any_type = (strcmp(f->event_type, "*") == 0);
+	if (rs == NULL && !r->any_type)
+		CheckEnumEventType(f, a);
 	if (r->column_name == NULL)
 		return r;
 	r->event_pred = palloc0(sizeof(RulePredicate *) * Max(list_length(a->events), 1));
@@ -633,10 +702,12 @@ CompileRule(const RuleFields *f, Attachments *a, RuleSet *rs)
 		for (s = 0; s < list_length(a->events); s++)
 			found |= (r->event_pred[s] != NULL);
 		if (!found)
-			RuleError(f, ERRCODE_UNDEFINED_COLUMN,
-					  psprintf("column \"%s\" does not exist in any attached events table",
-							   f->column_name),
-					  "An engagement rule's predicate tests a column of the event row.");
+			RuleError(
+				f, ERRCODE_UNDEFINED_COLUMN,
+				psprintf("column \"%s\" does not exist in any attached events table",
+						 f->column_name),
+				QuotedNameHint(f->column_name,
+							   "An engagement rule's predicate tests a column of the event row."));
 	}
 	return r;
 }
@@ -924,7 +995,8 @@ FindLeadIndex(EventSource *src, Oid id_type)
 
 	src->index_oid = InvalidOid;
 	src->index_only = false;
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	/* a filtered table is read through SQL, which applies the filter */
+	if (rel->rd_rel->relkind != RELKIND_RELATION || src->events->row_filter != NULL)
 	{
 		table_close(rel, AccessShareLock);
 		return;
@@ -982,7 +1054,8 @@ DescribeSource(EventSource *src, Oid id_type)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s, e.%s::pg_catalog.timestamptz", e->type_text, e->time_col);
+	appendStringInfo(&buf, "%s, %s", e->type_text,
+					 LsColumnTimeSql(psprintf("e.%s", e->time_col), e->time_type, e->time_zone));
 	appendStringInfoString(&buf, ColumnList(e->relid, "e", src->atts, src->ncols, ""));
 	src->select_list = buf.data;
 
@@ -998,6 +1071,7 @@ DescribeSource(EventSource *src, Oid id_type)
 		fmgr_info(outfn, &src->type_out);
 	}
 	src->time_type = e->time_type;
+	src->time_zone = e->zone;
 }
 
 static RuleSet *

@@ -102,6 +102,7 @@ typedef struct EventSource
 	bool type_is_text;	  /* the type column is text or varchar, else: */
 	FmgrInfo type_out;	  /* its output function */
 	Oid time_type;		  /* timestamptz, timestamp or date */
+	const struct LsZone *time_zone; /* the zone naive times are read in, or NULL: the session's */
 } EventSource;
 
 typedef struct RuleSet

@@ -45,6 +45,7 @@
 #include "utils/tuplestore.h"
 
 #include "attachment.h"
+#include "crm_time.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "score.h"
@@ -108,7 +109,7 @@ LeadEventsPlan(RuleSet *rs, int s)
 	{
 		Oid argtypes[2] = {rs->leads->id_type, TEXTARRAYOID};
 		char *sql = psprintf("SELECT %s FROM %s e WHERE e.%s %s $1%s", src->select_list,
-							 src->events->qualname, src->events->lead_col, rs->leads->id_eq,
+							 src->events->from_item, src->events->lead_col, rs->leads->id_eq,
 							 TypeFilter(rs, src));
 
 		src->lead_plan = KeepPlan(sql, 2, argtypes);
@@ -129,7 +130,7 @@ BatchEventsPlan(RuleSet *rs, int s)
 		char *sql =
 			psprintf("SELECT k.n, e.* FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(id, n),"
 					 " LATERAL (SELECT %s FROM %s e WHERE e.%s %s k.id%s OFFSET 0) e ORDER BY k.n",
-					 src->select_list, src->events->qualname, src->events->lead_col,
+					 src->select_list, src->events->from_item, src->events->lead_col,
 					 rs->leads->id_eq, TypeFilter(rs, src));
 
 		src->batch_plan = KeepPlan(sql, 2, argtypes);
@@ -370,17 +371,6 @@ SlotColumn(void *arg, int col, bool *isnull)
 	return slot_getattr((TupleTableSlot *) a[0], ((EventSource *) a[1])->atts[col], isnull);
 }
 
-/* The event time as the timestamptz the rules use (the SQL cast of the column). */
-static TimestampTz
-EventTime(Oid time_type, Datum value)
-{
-	if (time_type == TIMESTAMPOID)
-		return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
-	if (time_type == DATEOID)
-		return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
-	return DatumGetTimestampTz(value);
-}
-
 /*
  * Reading the events of leads from one events table straight from its lead
  * index, without SQL (the trigger paths).  The scan is opened once and
@@ -518,7 +508,8 @@ DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
 		else
 			match = MatchRules(rs, s, type_str, type_len, IndexTupleColumn, dr, dr->bits);
 		if (match)
-			AppendEvent(es, lead, s, seq++, EventTime(src->time_type, time), dr->bits);
+			AppendEvent(es, lead, s, seq++, LsColumnTime(src->time_type, time, src->time_zone),
+						dr->bits);
 	}
 	MemoryContextReset(es->scratch);
 	MemoryContextSwitchTo(old);
@@ -573,7 +564,7 @@ EventRowRules(RuleSet *rs, int source, TupleTableSlot *slot, MemoryContext scrat
 		}
 		result = MatchRules(rs, source, type_str, type_len, SlotColumn, slot_arg, bits);
 		if (result)
-			*time = EventTime(src->time_type, t);
+			*time = LsColumnTime(src->time_type, t, src->time_zone);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(scratch);

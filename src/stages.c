@@ -366,8 +366,12 @@ StageForWrite(const LeadWrite *write)
 		write->new_stage != write->old_stage &&
 		LsCompareLeadIds(leads, deal_move->lead_id, write->lead_id) == 0)
 	{
-		/* a deal moves the lead; a move the rules refuse is skipped, never raised */
-		if (TransitionAllowed(write->old_stage, deal_move->target))
+		/* a deal moves the lead; a move the rules refuse is skipped, never raised, except a move of
+		 * the deal's own CRM stage, which is followed (a backwards drag too) unless enforced */
+		if (deal_move->crm_stage && deal_move->enforce && ls_enforce_transitions &&
+			!TransitionAllowed(write->old_stage, deal_move->target))
+			RefuseTransition(leads, write->lead_id, write->old_stage, deal_move->target);
+		if (TransitionAllowed(write->old_stage, deal_move->target) || deal_move->crm_stage)
 		{
 			result = deal_move->target;
 			reason = deal_move->reason;
@@ -379,6 +383,17 @@ StageForWrite(const LeadWrite *write)
 			if (result != write->old_stage)
 				reason = REASON_THRESHOLD;
 		}
+	}
+	else if (write->crm_move)
+	{
+		/* the CRM's own stage moved (a card dragged either way): followed and logged, checked
+		 * against the transition rules only when the attachment asks for it */
+		if (!write->is_insert && leads->crm_stage_enforce && ls_enforce_transitions &&
+			!TransitionAllowed(write->old_stage, write->new_stage))
+			RefuseTransition(leads, write->lead_id, write->old_stage, write->new_stage);
+		result = write->new_stage;
+		if (write->is_insert || result != write->old_stage)
+			reason = REASON_CRM_STAGE;
 	}
 	else if (!write->is_insert && write->new_stage != write->old_stage)
 	{
@@ -454,6 +469,32 @@ LogPlan(const LeadsAttachment *leads, Oid stage_type)
 }
 
 /* A column of the row as text, or NULL. */
+/* The owner's label (attach's owner_label: a user's login for its id), or NULL. */
+static char *
+OwnerLabel(const LeadsAttachment *leads, HeapTuple row, TupleDesc desc)
+{
+	bool isnull;
+	Datum key = heap_getattr(row, leads->owner_att, desc, &isnull);
+	Oid type = TupleDescAttr(desc, leads->owner_att - 1)->atttypid;
+	char *label = NULL;
+	LsSavedUser saved;
+
+	LsBecomeExtensionOwner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(leads->owner_label_query, 1, &type, &key, NULL, true, 1) ==
+			SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		label = value ? MemoryContextStrdup(CurTransactionContext, value) : NULL;
+	}
+	SPI_finish();
+	LsRestoreUser(&saved);
+	return label;
+}
+
 static char *
 ColumnText(HeapTuple row, TupleDesc desc, AttrNumber att)
 {
@@ -548,6 +589,8 @@ leads_after(PG_FUNCTION_ARGS)
 	else
 		actor = GetUserNameFromId(GetSessionUserId(), false);
 	owner = ColumnText(row, desc, leads->owner_att);
+	if (owner != NULL && leads->owner_label_query != NULL)
+		owner = OwnerLabel(leads, row, desc);
 
 	values[0] = id;
 	values[1] = FunnelStageGetDatum(from);
@@ -576,8 +619,9 @@ leads_after(PG_FUNCTION_ARGS)
 		DealsMoveNewLead(leads, id);
 	LsRestoreUser(&saved);
 
-	/* a handoff: marketing (or nothing, at creation) hands the lead to sales */
-	if (FunnelStageOwner(to) == OWNER_SALES &&
+	/* a handoff: marketing (or nothing, at creation) hands the lead to sales; what attach finds
+	 * already happened is the CRM's past, not a handoff to announce */
+	if (FunnelStageOwner(to) == OWNER_SALES && strcmp(reason, REASON_ATTACHED) != 0 &&
 		(is_insert || FunnelStageOwner(from) == OWNER_MARKETING))
 	{
 		char *payload = LsLeadIdText(leads, id);

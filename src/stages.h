@@ -20,6 +20,7 @@ typedef struct LeadWrite
 	FunnelStage new_stage; /* the stage the row is being written with */
 	int32 old_score;	   /* valid when !is_insert */
 	int32 new_score;	   /* the freshly computed score */
+	bool crm_move;		   /* new_stage comes from the CRM's own stage (crm_stage_column) */
 } LeadWrite;
 
 /*
@@ -38,7 +39,10 @@ typedef struct DealMove
 {
 	Datum lead_id;
 	FunnelStage target;
-	const char *reason; /* "deal opened", "deal won", "deal lost" */
+	const char *reason; /* "deal opened", "deal won", "deal lost", "crm stage" */
+	bool crm_stage;		/* the deal's own stage moved (attach_deals' stage_map): applied even when
+						 * the transition rules refuse it, unless enforce */
+	bool enforce;		/* refuse (with an error) a CRM stage move the rules do not allow */
 } DealMove;
 
 /* Make 'move' (or none, with NULL) the move in progress; returns the previous one. */
@@ -55,6 +59,10 @@ extern void DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id);
 #define REASON_DEAL_OPENED		"deal opened"
 #define REASON_DEAL_WON			"deal won"
 #define REASON_DEAL_LOST		"deal lost"
+/* changes made while a table is attached: the CRM's past, never a handoff (doc/crm_schemas.md) */
+#define REASON_ATTACHED "attached"
+/* a move of the CRM's own stage (a card dragged in its pipeline; doc/crm_schemas.md) */
+#define REASON_CRM_STAGE "crm stage"
 
 extern void StagesInit(void);
 

@@ -233,6 +233,44 @@ RefuseLeadIdChange(const LeadsAttachment *leads, HeapTuple old_row, Datum new_id
  * leads_before(): score the row being written and settle its stage
  * ---------------------------------------------------------------------------
  */
+/* The text of a column of a row, or NULL. */
+static char *
+ColumnValueText(HeapTuple row, TupleDesc desc, AttrNumber att)
+{
+	bool isnull;
+	Datum d = heap_getattr(row, att, desc, &isnull);
+	Oid output;
+	bool varlena;
+
+	if (isnull)
+		return NULL;
+	getTypeOutputInfo(TupleDescAttr(desc, att - 1)->atttypid, &output, &varlena);
+	return OidOutputFunctionCall(output, d);
+}
+
+/*
+ * A write that sets or changes the CRM's own stage (attach's crm_stage_column) to a mapped value
+ * moves the lead to that value's funnel stage (doc/crm_schemas.md, "The CRM's own stage").
+ */
+static void
+CrmStageMove(const LeadsAttachment *leads, LeadWrite *write, HeapTuple old_row, HeapTuple row,
+			 TupleDesc desc)
+{
+	char *value = ColumnValueText(row, desc, leads->crm_stage_att);
+	char *old_value = old_row ? ColumnValueText(old_row, desc, leads->crm_stage_att) : NULL;
+	int i;
+
+	if (value == NULL || (old_row != NULL && old_value != NULL && strcmp(value, old_value) == 0))
+		return;
+	for (i = 0; i < leads->crm_stage_count; i++)
+		if (strcmp(leads->crm_stage_values[i], value) == 0)
+		{
+			write->new_stage = leads->crm_stage_targets[i];
+			write->crm_move = true;
+			return;
+		}
+}
+
 PG_FUNCTION_INFO_V1(leads_before);
 Datum
 leads_before(PG_FUNCTION_ARGS)
@@ -296,6 +334,9 @@ leads_before(PG_FUNCTION_ARGS)
 		if (touch != NULL && SetsOnlyScore(td, leads))
 			touched = TouchedLead(leads, write.lead_id);
 	}
+
+	if (leads->crm_stage_att != InvalidAttrNumber)
+		CrmStageMove(leads, &write, write.is_insert ? NULL : td->tg_trigtuple, row, desc);
 
 	/* events written meanwhile for this id by uncommitted transactions: wait for them
 	 * (lead_locks.h) */
@@ -747,7 +788,7 @@ RescoreAll(void)
 		streams[s].portal = SPI_cursor_open_with_args(
 			NULL,
 			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s",
-					 src->events->lead_col, src->select_list, src->events->qualname,
+					 src->events->lead_col, src->select_list, src->events->from_item,
 					 rs->any_type ? ""
 								  : psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($1)",
 											 src->events->type_text),

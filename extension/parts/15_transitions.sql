@@ -17,7 +17,7 @@ CREATE TABLE @extschema@.transition_override (
     to_stage   @extschema@.funnel_stage NOT NULL,
     allowed    boolean NOT NULL,
     PRIMARY KEY (from_stage, to_stage),
-    CONSTRAINT transition_override_not_self CHECK (from_stage OPERATOR(@extschema@.<>) to_stage)
+    CONSTRAINT transition_override_not_self CHECK (from_stage OPERATOR(pg_catalog.<>) to_stage)
 );
 COMMENT ON TABLE @extschema@.transition_override IS
     'Edges added to (allowed = true) or removed from (allowed = false) the built-in stage transition rules';

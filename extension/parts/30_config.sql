@@ -88,7 +88,7 @@ GRANT SELECT ON @extschema@.event_type TO PUBLIC;
 -- Score thresholds that promote leads out of marketing-owned stages.
 CREATE TABLE @extschema@.threshold (
     stage     @extschema@.funnel_stage PRIMARY KEY
-              CONSTRAINT threshold_stage_valid CHECK (stage OPERATOR(@extschema@.=) ANY
+              CONSTRAINT threshold_stage_valid CHECK (stage OPERATOR(pg_catalog.=) ANY
                   (ARRAY['iql', 'mql', 'sal', 'sql']::@extschema@.funnel_stage[])),
     min_score integer NOT NULL
 );
@@ -119,7 +119,15 @@ CREATE TABLE @extschema@.attachment (
     status_column  name,            -- deals
     closed_column  name,            -- deals
     cost_column    name,            -- deals
-    attached_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+    attached_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    time_zone      text,            -- the zone naive timestamp and date columns are written in; NULL: the reader's
+    row_filter     text,            -- which rows are CRM rows (checked, schema-qualified SQL); NULL: all
+    crm_stage_column name,          -- leads: the CRM's own stage (its pipeline)
+    crm_stage_map  jsonb,           -- leads (crm_stage_column), deals (status_column): {"CRM stage": "funnel stage", ...}
+    crm_stage_enforce boolean,      -- leads, deals: check the CRM's moves against the transition rules
+    owner_label    name,            -- leads, deals: the column shown for the owner, in the table owner_column references
+    amount_scale   numeric,         -- deals: amounts are amount_column * amount_scale (Twenty's micros: 0.000001)
+    labels         jsonb            -- leads, events: {"key column": "label column of the row it references"}
 );
 CREATE UNIQUE INDEX attachment_one_leads_table ON @extschema@.attachment (kind) WHERE kind = 'leads';
 COMMENT ON TABLE @extschema@.attachment IS 'CRM tables attached with attach_leads, attach_events and attach_deals';

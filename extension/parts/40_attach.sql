@@ -56,6 +56,78 @@ CREATE FUNCTION @extschema@.type_is_number(t regtype) RETURNS boolean
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT typcategory = 'N' AND t <> 'oid'::regtype FROM pg_type WHERE oid = t $$;
 
+-- SQL reading a time column as an instant: naive timestamps and dates in the attachment's zone
+-- (doc/crm_schemas.md, "Time zones"); the C readers convert the same way (src/crm_time.c).
+CREATE FUNCTION @extschema@.column_time_sql(expr text, t regtype, zone text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN t = 'timestamptz'::regtype THEN expr
+                WHEN zone IS NULL THEN expr || '::pg_catalog.timestamptz'
+                WHEN t = 'timestamp'::regtype THEN format('pg_catalog.timezone(%L, %s)', zone, expr)
+                ELSE format('pg_catalog.timezone(%L, %s::pg_catalog.timestamp)', zone, expr) END
+$$;
+
+-- attach's row_filter checked and written as schema-qualified SQL, columns prefixed with alias when given
+-- (doc/crm_schemas.md, "Row filters").
+CREATE FUNCTION @extschema@.row_filter_sql(tbl regclass, filter text, alias text DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+
+-- Where a calendar day of a report period starts: midnight in the zone declared for the leads
+-- table's naive columns, else in the session's TimeZone (doc/crm_schemas.md, "Time zones").
+CREATE FUNCTION @extschema@.day_start(d date) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN z.time_zone IS NULL THEN d::timestamptz ELSE timezone(z.time_zone, d::timestamp) END
+      FROM (SELECT (SELECT a.time_zone FROM @extschema@.attachment a WHERE a.kind = 'leads') AS time_zone) z
+$$;
+COMMENT ON FUNCTION @extschema@.day_start(date) IS
+    'Start of a calendar day of a report period: midnight in the leads table''s declared time zone, else the session''s';
+
+-- Validate attach's time_zone against the columns it applies to.  A naive column without a
+-- declared zone is read in each reader's TimeZone (0.1.0's behaviour): say so.
+CREATE FUNCTION @extschema@.check_time_zone(tbl regclass, zone text, cols name[]) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    naive text;
+BEGIN
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO naive
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = ANY (cols) AND NOT a.attisdropped
+       AND a.atttypid IN ('timestamp'::regtype, 'date'::regtype);
+    IF zone IS NOT NULL THEN
+        BEGIN
+            PERFORM pg_catalog.timezone(zone, LOCALTIMESTAMP);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            RAISE EXCEPTION 'time zone "%" is not recognized', zone
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the zone the CRM writes its naive timestamps in, as in pg_timezone_names: '
+                             'time_zone => ''UTC''.';
+        END;
+    ELSIF naive IS NOT NULL THEN
+        RAISE NOTICE 'columns % of table % have no time zone: they are read in each session''s TimeZone', naive, tbl
+            USING HINT = 'Pass time_zone => ''UTC'' (or the zone the CRM writes them in) so that scores and '
+                         'reports do not depend on the reader''s settings.';
+    END IF;
+END $$;
+
+-- What attaching finds is the CRM's past: rescore every lead with the changes logged as reason
+-- 'attached' (no handoff, no NOTIFY; doc/crm_schemas.md, "Attaching a CRM with history").
+-- A promotion is dated by the lead's last event before now (the events that earned the score), never
+-- before the lead's earlier log rows.
+CREATE FUNCTION @extschema@.rescore_attached() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    last_change bigint := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
+    changed bigint;
+BEGIN
+    changed := @extschema@.rescore_all();
+    UPDATE @extschema@.stage_change c
+       SET changed_at = greatest(e.at, (SELECT max(p.changed_at) FROM @extschema@.stage_change p
+                                         WHERE p.lead_id = c.lead_id AND p.change_id <= last_change))
+      FROM (SELECT v.lead_id, max(v.occurred_at) AS at FROM @extschema@.events v
+             WHERE v.occurred_at <= @extschema@.clock() GROUP BY v.lead_id) e
+     WHERE c.change_id > last_change AND c.lead_id = e.lead_id AND c.reason = 'attached';
+    RETURN changed;
+END $$;
+
 -- The relation must be a table (plain or partitioned) that is not attached yet.
 CREATE FUNCTION @extschema@.check_attachable(tbl regclass) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -186,12 +258,15 @@ END $$;
 
 CREATE FUNCTION @extschema@.attach_leads(
     leads regclass, id_column name = 'id', stage_column name = 'stage', score_column name = 'score',
-    owner_column name = NULL, created_column name = NULL) RETURNS void
+    owner_column name = NULL, created_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    crm_stage_column name = NULL, crm_stage_map jsonb = NULL, crm_stage_enforce boolean = false,
+    owner_label name = NULL, channel_column name = NULL, campaign_column name = NULL, keyword_column name = NULL,
+    labels jsonb = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    id_type regtype;
-    other regclass;
-    log_type regtype;
+    id_type pg_catalog.regtype;
+    other pg_catalog.regclass;
+    log_type pg_catalog.regtype;
 BEGIN
     PERFORM @extschema@.check_attachable(leads);
     IF (SELECT relkind FROM pg_class WHERE oid = leads) = 'p' THEN
@@ -218,11 +293,17 @@ BEGIN
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(leads, owner_column, 'owner_column');
     END IF;
+    IF owner_label IS NOT NULL THEN
+        PERFORM @extschema@.fk_label_sql(leads, owner_column, owner_label, 'l');
+    END IF;
     IF created_column IS NOT NULL THEN
         PERFORM @extschema@.check_column_type(leads, created_column, 'created_column',
             'timestamptz, timestamp or date',
             @extschema@.type_is_time(@extschema@.column_type(leads, created_column, 'created_column')));
     END IF;
+    PERFORM @extschema@.check_time_zone(leads, time_zone, ARRAY[created_column]);
+    PERFORM @extschema@.check_crm_stage_map(leads, crm_stage_column, crm_stage_map);
+    PERFORM @extschema@.check_utm_columns(leads, channel_column, campaign_column, keyword_column, labels);
 
     -- a log kept by DROP EXTENSION is taken back (extension/parts/45_drop.sql)
     PERFORM @extschema@.adopt_log();
@@ -257,8 +338,13 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, stage_column, score_column, owner_column,
-                                        created_column)
-    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column);
+                                        created_column, time_zone, row_filter, crm_stage_column, crm_stage_map,
+                                        crm_stage_enforce, owner_label, channel_column, campaign_column,
+                                        keyword_column, labels)
+    VALUES (leads, 'leads', id_column, stage_column, score_column, owner_column, created_column, time_zone,
+            @extschema@.row_filter_sql(leads, row_filter), crm_stage_column, crm_stage_map,
+            CASE WHEN crm_stage_column IS NOT NULL THEN crm_stage_enforce END, owner_label, channel_column,
+            campaign_column, keyword_column, labels);
 
     IF log_type IS NULL THEN
         EXECUTE format($ddl$
@@ -291,9 +377,13 @@ BEGIN
          ORDER BY l.%1$I$ins$,
         id_column, stage_column,
         CASE WHEN created_column IS NULL THEN '@extschema@.clock()'
-             ELSE format('coalesce(l.%I::timestamptz, @extschema@.clock())', created_column) END,
+             ELSE format('coalesce(%s, @extschema@.clock())',
+                         @extschema@.column_time_sql(format('l.%I', created_column),
+                             @extschema@.column_type(leads, created_column, 'created_column'), time_zone)) END,
         score_column,
-        CASE WHEN owner_column IS NULL THEN 'NULL' ELSE format('l.%I::text', owner_column) END,
+        CASE WHEN owner_column IS NULL THEN 'NULL'
+             WHEN owner_label IS NOT NULL THEN @extschema@.fk_label_sql(leads, owner_column, owner_label, 'l')
+             ELSE format('l.%I::text', owner_column) END,
         leads);
 
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_score BEFORE INSERT OR UPDATE ON %s '
@@ -301,11 +391,13 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_insert AFTER INSERT ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.leads_after()', leads);
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_log_update AFTER UPDATE ON %s FOR EACH ROW '
-                   'WHEN (OLD.%I OPERATOR(@extschema@.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
+                   'WHEN (OLD.%I OPERATOR(pg_catalog.<>) NEW.%I) EXECUTE FUNCTION @extschema@.leads_after()',
                    leads, stage_column, stage_column);
     PERFORM @extschema@.rebuild_views();
-    -- ... and are scored now
-    PERFORM @extschema@.rescore_all();
+    -- ... take the funnel stage of their CRM stage ...
+    PERFORM @extschema@.backfill_crm_stage();
+    -- ... and are scored now (promotions found now are the past: no handoff)
+    PERFORM @extschema@.rescore_attached();
 END $$;
 
 -- The CHECK constraint lead_scoring_event_type_length (type at most 2000 bytes) on an events table
@@ -326,13 +418,14 @@ REVOKE ALL ON FUNCTION @extschema@.bound_event_type_length(regclass, name) FROM 
 CREATE FUNCTION @extschema@.attach_events(
     events regclass, lead_column name = 'lead_id', type_column name = 'event_type',
     time_column name = 'occurred_at', channel_column name = NULL, campaign_column name = NULL,
-    keyword_column name = NULL) RETURNS void
+    keyword_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    create_index boolean = true, labels jsonb = NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    id_type regtype := @extschema@.lead_id_type();
-    keys name[];
-    col name;
-    arg text;
+    id_type pg_catalog.regtype := @extschema@.lead_id_type();
+    keys pg_catalog.name[];
+    col pg_catalog.name;
+    arg pg_catalog.text;
 BEGIN
     PERFORM @extschema@.check_attachable(events);
     PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
@@ -342,13 +435,8 @@ BEGIN
         @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
         @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
-    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
-                           (keyword_column, 'keyword_column') LOOP
-        IF col IS NOT NULL THEN
-            PERFORM @extschema@.check_column_type(events, col, arg, 'a text, varchar or enum type',
-                @extschema@.type_is_label(@extschema@.column_type(events, col, arg)));
-        END IF;
-    END LOOP;
+    PERFORM @extschema@.check_time_zone(events, time_zone, ARRAY[time_column]);
+    PERFORM @extschema@.check_utm_columns(events, channel_column, campaign_column, keyword_column, labels);
 
     SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
       FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
@@ -361,20 +449,29 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, lead_column, type_column, time_column, channel_column,
-                                        campaign_column, keyword_column, key_columns)
+                                        campaign_column, keyword_column, key_columns, time_zone, row_filter, labels)
     VALUES (events, 'events', lead_column, type_column, time_column, channel_column, campaign_column,
-            keyword_column, keys);
+            keyword_column, keys, time_zone, @extschema@.row_filter_sql(events, row_filter), labels);
 
     -- scoring reads a lead's events by lead: make sure an index leads with the lead column.  The
     -- event type is included, so that rules on the type alone read the index, not the table.
+    -- create_index => false leaves it to the DBA, who can build it without blocking the CRM's writes
+    -- (CREATE INDEX CONCURRENTLY cannot run inside a function).
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = events AND a.attname = lead_column) THEN
-        EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
-        RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
-                     type_column;
-        -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
-        -- refused naming this constraint rather than with an index row size error
-        PERFORM @extschema@.bound_event_type_length(events, type_column);
+        IF create_index THEN
+            EXECUTE format('CREATE INDEX ON %s (%I, %I) INCLUDE (%I)', events, lead_column, time_column, type_column);
+            RAISE NOTICE 'created an index on %(%, %) INCLUDE (%) for scoring', events, lead_column, time_column,
+                         type_column;
+            -- a btree entry holds at most 2704 bytes: bound the type's length, so that a longer one is
+            -- refused naming this constraint rather than with an index row size error
+            PERFORM @extschema@.bound_event_type_length(events, type_column);
+        ELSE
+            RAISE WARNING 'table % has no index on column "%": scoring reads each lead''s events with a full scan',
+                          events, lead_column
+                USING HINT = format('CREATE INDEX CONCURRENTLY ON %s (%I, %I) INCLUDE (%I);', events, lead_column,
+                                    time_column, type_column);
+        END IF;
     END IF;
 
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
@@ -387,17 +484,19 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_truncate AFTER TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.events_changed()', events);
     PERFORM @extschema@.rebuild_views();
-    -- events already in the table count from now on
-    PERFORM @extschema@.rescore_all();
+    -- events already in the table count from now on (promotions they bring are the past: no handoff)
+    PERFORM @extschema@.rescore_attached();
 END $$;
 
 CREATE FUNCTION @extschema@.attach_deals(
     deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
-    cost_column name = NULL) RETURNS void
+    cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
+    owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
+    RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    id_type regtype := @extschema@.lead_id_type();
+    id_type pg_catalog.regtype := @extschema@.lead_id_type();
 BEGIN
     PERFORM @extschema@.check_attachable(deals);
     PERFORM @extschema@.column_type(deals, id_column, 'id_column');
@@ -408,10 +507,26 @@ BEGIN
         @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
     PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
         @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
-    PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
-        @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    -- closed_column => NULL: the CRM has no close time (Twenty's "closeDate" is an expected date); a won
+    -- status alone makes a won deal, closed when its lead became customer
+    IF closed_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
+    END IF;
+    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column]);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
+    END IF;
+    IF owner_label IS NOT NULL THEN
+        PERFORM @extschema@.fk_label_sql(deals, owner_column, owner_label, 'd');
+    END IF;
+    IF stage_map IS NOT NULL THEN
+        PERFORM @extschema@.check_crm_stage_map(deals, status_column, stage_map, 'stage_map');
+    END IF;
+    IF amount_scale <= 0 THEN
+        RAISE EXCEPTION 'amount_scale must be positive, not %', amount_scale
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Amounts stored in micros (Twenty''s "amountAmountMicros") take amount_scale => 0.000001.';
     END IF;
     IF cost_column IS NOT NULL THEN
         PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
@@ -419,9 +534,11 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
-                                        closed_column, owner_column, cost_column)
+                                        closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
+                                        amount_scale, crm_stage_map, crm_stage_enforce)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
-            cost_column);
+            cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
+            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END);
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -433,6 +550,166 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_lead_scoring_deal AFTER INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
+    PERFORM @extschema@.backfill_deals(deals);
+END $$;
+
+-- SQL for the label of a key column (attach's owner_label): the label column of the row its
+-- single-column foreign key references, e.g. Odoo's user_id -> res_users.login.
+CREATE FUNCTION @extschema@.fk_label_sql(tbl regclass, col name, label name, alias text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ref regclass;
+    refcol name;
+    eq oid;
+BEGIN
+    SELECT c.confrelid::regclass, a.attname, c.conpfeqop[1] INTO ref, refcol, eq
+      FROM pg_constraint c
+      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = c.confkey[1]
+     WHERE c.conrelid = tbl AND c.contype = 'f' AND cardinality(c.conkey) = 1
+       AND c.conkey[1] = (SELECT x.attnum FROM pg_attribute x WHERE x.attrelid = tbl AND x.attname = col
+                             AND NOT x.attisdropped)
+     ORDER BY c.oid LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % has no foreign key to look its label up in', col, tbl
+            USING ERRCODE = 'invalid_foreign_key',
+                  HINT = 'owner_label names a column of the table the owner column references.';
+    END IF;
+    PERFORM @extschema@.column_type(ref, label, 'owner_label');
+    RETURN format('(SELECT r.%I::text FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)', label, ref, refcol,
+                  quote_ident((SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                                WHERE o.oid = eq)),
+                  (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
+END $$;
+
+-- SQL for a UTM column (channel, campaign, keyword): its text, trimmed, empty as NULL; through its foreign
+-- key's label when attach's labels name one ({"source_id": "name"}: Odoo's utm_source).
+CREATE FUNCTION @extschema@.utm_sql(tbl regclass, col name, labels jsonb, alias text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN col IS NULL THEN 'NULL::text'
+                WHEN labels ? col THEN format('NULLIF(pg_catalog.btrim(%s), '''')',
+                                              @extschema@.fk_label_sql(tbl, col, (labels ->> col)::name, alias))
+                ELSE format('NULLIF(pg_catalog.btrim(%s.%I::text), '''')', alias, col) END
+$$;
+
+-- Check the channel, campaign and keyword columns of an attach call: a label type, or a key with a label.
+CREATE FUNCTION @extschema@.check_utm_columns(tbl regclass, channel_column name, campaign_column name,
+                                              keyword_column name, labels jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    col name;
+    arg text;
+BEGIN
+    IF labels IS NOT NULL AND jsonb_typeof(labels) <> 'object' THEN
+        RAISE EXCEPTION 'labels must be a JSON object naming, for a key column, the label column it references'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example labels => ''{"source_id": "name"}''.';
+    END IF;
+    FOR col, arg IN VALUES (channel_column, 'channel_column'), (campaign_column, 'campaign_column'),
+                           (keyword_column, 'keyword_column') LOOP
+        IF col IS NULL THEN
+            CONTINUE;
+        ELSIF labels ? col THEN
+            PERFORM @extschema@.fk_label_sql(tbl, col, (labels ->> col)::name, 'x');
+        ELSE
+            PERFORM @extschema@.check_column_type(tbl, col, arg, 'a text, varchar or enum type (or a key with labels)',
+                @extschema@.type_is_label(@extschema@.column_type(tbl, col, arg)));
+        END IF;
+    END LOOP;
+END $$;
+
+-- Set leads (ids as text) to stages found at attach, as the leads table's owner (src/crm_backfill.c).
+CREATE FUNCTION @extschema@.backfill_stages(ids text[], stages text[]) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.backfill_stages(text[], text[]) FROM PUBLIC;
+
+-- attach_leads' crm_stage_map: keys must be values of the CRM's stage column, values funnel stages.
+CREATE FUNCTION @extschema@.check_crm_stage_map(leads regclass, col name, map jsonb,
+                                                argument text DEFAULT 'crm_stage_map') RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regtype;
+    k text;
+    v text;
+BEGIN
+    IF col IS NULL THEN
+        IF map IS NOT NULL THEN
+            RAISE EXCEPTION '% needs a crm_stage_column', argument USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Name the column holding the CRM''s own stage: crm_stage_column => ''stage_id''.';
+        END IF;
+        RETURN;
+    END IF;
+    t := @extschema@.column_type(leads, col, 'crm_stage_column');
+    IF map IS NULL OR jsonb_typeof(map) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object mapping values of column "%" to funnel stages', argument, col
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example %s => ''{"1": "mql", "2": "sql", "4": "customer"}''.', argument);
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each_text(map) LOOP
+        BEGIN
+            EXECUTE format('SELECT %L::%s', k, format_type(t, NULL));
+        EXCEPTION WHEN data_exception THEN
+            RAISE EXCEPTION '% key % is not a value of column "%" (type %)', argument, quote_literal(k), col,
+                            format_type(t, NULL)
+                USING ERRCODE = 'invalid_parameter_value';
+        END;
+        PERFORM v::@extschema@.funnel_stage;
+    END LOOP;
+END $$;
+
+-- A leads table attached with a crm_stage_map: every lead takes the funnel stage of its CRM stage,
+-- where the transition rules allow, logged as 'attached' (the CRM's past).
+CREATE FUNCTION @extschema@.backfill_crm_stage() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    l @extschema@.attachment;
+BEGIN
+    SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
+    IF l.crm_stage_column IS NULL THEN
+        RETURN;
+    END IF;
+    -- written as the CRM's other writes are (src/crm_backfill.c): as the table's owner, with the caller's
+    -- search_path for the CRM's own triggers
+    EXECUTE format($u$
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(m.stage::pg_catalog.text))
+          FROM %1$s l
+          JOIN (SELECT e.key, e.value::@extschema@.funnel_stage AS stage FROM pg_catalog.jsonb_each_text($1) e) m
+            ON l.%4$I::pg_catalog.text OPERATOR(pg_catalog.=) m.key
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) m.stage AND @extschema@.can_transition(l.%2$I, m.stage)$u$,
+        l.relid, l.stage_column, l.id_column, l.crm_stage_column) USING l.crm_stage_map;
+END $$;
+
+-- The deals already in a table attached now move their leads as they would have: won -> customer,
+-- open -> opportunity, only lost -> lost, where the transition rules allow; logged with reason
+-- 'attached' (no handoff, no NOTIFY) and dated by the deal's close time where it has one.
+CREATE FUNCTION @extschema@.backfill_deals(deals regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
+DECLARE
+    l @extschema@.attachment;
+    last_change bigint;
+BEGIN
+    SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
+    last_change := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
+    CREATE TEMP TABLE lead_scoring_backfill ON COMMIT DROP AS
+    SELECT d.lead_id,
+           CASE WHEN bool_or(d.outcome = 'won') THEN 'customer'
+                WHEN bool_or(d.outcome = 'open') THEN 'opportunity'
+                ELSE 'lost' END::@extschema@.funnel_stage AS stage,
+           CASE WHEN bool_or(d.outcome = 'won') THEN min(d.closed_at) FILTER (WHERE d.outcome = 'won')
+                WHEN bool_or(d.outcome = 'open') THEN NULL
+                ELSE max(d.closed_at) END AS at
+      FROM @extschema@.deals d
+     WHERE d.source = deals AND d.lead_id IS NOT NULL
+     GROUP BY d.lead_id;
+    EXECUTE format($u$
+        SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
+                                           pg_catalog.array_agg(b.stage::pg_catalog.text))
+          FROM %1$s l JOIN pg_temp.lead_scoring_backfill b ON l.%3$I OPERATOR(pg_catalog.=) b.lead_id
+         WHERE l.%2$I OPERATOR(pg_catalog.<>) b.stage AND @extschema@.can_transition(l.%2$I, b.stage)$u$,
+        l.relid, l.stage_column, l.id_column);
+    UPDATE @extschema@.stage_change c SET changed_at = b.at
+      FROM pg_temp.lead_scoring_backfill b
+     WHERE c.change_id > last_change AND c.lead_id = b.lead_id AND b.at IS NOT NULL AND c.reason = 'attached';
+    DROP TABLE pg_temp.lead_scoring_backfill;
 END $$;
 
 CREATE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
@@ -467,6 +744,16 @@ BEGIN
         PERFORM @extschema@.rescore_all();
     END IF;
 END $$;
+
+-- The CRM's own migrations on attached tables (doc/crm_schemas.md, "The CRM's migrations"): renamed
+-- columns are followed (mapping, rules, row filter), a column replaced under its old name is taken
+-- over, and a DROP COLUMN of a column the extension reads is refused before it runs.
+CREATE FUNCTION @extschema@.follow_ddl_start() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION @extschema@.follow_ddl_end() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_start ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_start();
+CREATE EVENT TRIGGER lead_scoring_follow_ddl_end ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.follow_ddl_end();
 
 -- Drop and recreate the canonical views and every generated object from the current attachments.
 CREATE FUNCTION @extschema@.rebuild_views() RETURNS void
@@ -516,31 +803,55 @@ BEGIN
     EXECUTE format($v$
         CREATE VIEW @extschema@.leads AS
         SELECT l.%1$I AS lead_id, l.%2$I AS stage, l.%3$I AS score, %4$s AS owner, %5$s AS created_at
-          FROM %6$s l$v$,
+          FROM %6$s l%7$s$v$,
         a.id_column, a.stage_column, a.score_column,
-        CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('l.%I::text', a.owner_column) END,
+        CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
+             WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'l')
+             ELSE format('l.%I::text', a.owner_column) END,
         CASE WHEN a.created_column IS NULL
              THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c '
                          'WHERE c.lead_id OPERATOR(pg_catalog.=) l.%I)', a.id_column)
-             ELSE format('l.%I::timestamptz', a.created_column) END,
-        a.relid);
+             ELSE @extschema@.column_time_sql(format('l.%I', a.created_column),
+                      @extschema@.column_type(a.relid, a.created_column, 'created_column'), a.time_zone) END,
+        a.relid,
+        coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'l'), ''));
 
     parts := ARRAY[]::text[];
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, %2$s AS event_ref, e.%3$I AS lead_id,
-               e.%4$I::text AS event_type, e.%5$I::timestamptz AS occurred_at,
+               e.%4$I::text AS event_type, %5$s AS occurred_at,
                %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
                coalesce(t.owner, 'marketing') AS owner
-          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text$v$,
+          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text%10$s$v$,
             a.relid::oid,
             CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
                  ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
             END,
-            a.lead_column, a.type_column, a.time_column,
-            CASE WHEN a.channel_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.channel_column) END,
-            CASE WHEN a.campaign_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.campaign_column) END,
-            CASE WHEN a.keyword_column IS NULL THEN 'NULL::text' ELSE format('e.%I::text', a.keyword_column) END,
+            a.lead_column, a.type_column,
+            @extschema@.column_time_sql(format('e.%I', a.time_column),
+                @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
+            @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'e'),
+            @extschema@.utm_sql(a.relid, a.campaign_column, a.labels, 'e'),
+            @extschema@.utm_sql(a.relid, a.keyword_column, a.labels, 'e'),
+            a.relid,
+            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'e'), ''));
+    END LOOP;
+    -- UTM kept on the lead (Odoo's source_id, campaign_id, medium_id): the lead's creation is a touchpoint
+    FOR a IN SELECT * FROM @extschema@.attachment
+              WHERE kind = 'leads' AND num_nonnulls(channel_column, campaign_column, keyword_column) > 0 LOOP
+        parts := parts || format($v$
+        SELECT u.source, u.event_ref, u.lead_id, u.event_type, u.occurred_at, u.channel, u.campaign, u.keyword,
+               u.owner
+          FROM (SELECT %1$L::pg_catalog.regclass AS source, l.%2$I::text AS event_ref, l.%2$I AS lead_id,
+                       'lead created'::text AS event_type, v.created_at AS occurred_at,
+                       %3$s AS channel, %4$s AS campaign, %5$s AS keyword, 'marketing'::text AS owner
+                  FROM %6$s l JOIN @extschema@.leads v ON v.lead_id OPERATOR(pg_catalog.=) l.%2$I) u
+         WHERE u.channel IS NOT NULL OR u.campaign IS NOT NULL OR u.keyword IS NOT NULL$v$,
+            a.relid::oid, a.id_column,
+            @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'l'),
+            @extschema@.utm_sql(a.relid, a.campaign_column, a.labels, 'l'),
+            @extschema@.utm_sql(a.relid, a.keyword_column, a.labels, 'l'),
             a.relid);
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
@@ -554,18 +865,31 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
-               d.%4$I::numeric AS amount, d.%5$I::text AS status, d.%6$I::timestamptz AS closed_at,
+               d.%4$I::numeric%12$s AS amount, d.%5$I::text AS status, %10$s AS closed_at,
                %7$s AS owner, %8$s AS cost,
                CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
-                         AND d.%6$I IS NOT NULL THEN 'won'
+                         AND %6$s THEN 'won'
                     WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
                          THEN 'lost'
                     ELSE 'open' END AS outcome
-          FROM %9$s d CROSS JOIN @extschema@.settings s$v$,
-            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column, a.closed_column,
-            CASE WHEN a.owner_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.owner_column) END,
+          FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
+            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column,
+            CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
+            CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
+                 WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'd')
+                 ELSE format('d.%I::text', a.owner_column) END,
             CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
-            a.relid);
+            a.relid,
+            CASE WHEN a.closed_column IS NULL
+                 THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c'
+                             ' WHERE c.lead_id OPERATOR(pg_catalog.=) d.%I'
+                             ' AND c.to_stage OPERATOR(pg_catalog.=) ''customer''::@extschema@.funnel_stage)',
+                             a.lead_column)
+                 ELSE @extschema@.column_time_sql(format('d.%I', a.closed_column),
+                          @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
+            coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
+            CASE WHEN a.amount_scale IS NULL THEN ''
+                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END);
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -624,16 +948,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                           AND d.deptype = 'e')
 $$;
 
-REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name) IS
+COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
-COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name) IS
+COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
 COMMENT ON FUNCTION @extschema@.rebuild_views() IS

@@ -31,7 +31,7 @@ SELECT c.lead_id,
        c.change_id
   FROM @extschema@.stage_change c
  CROSS JOIN @extschema@.settings s
-  LEFT JOIN @extschema@.leads l ON l.lead_id = c.lead_id
+  JOIN @extschema@.leads l ON l.lead_id = c.lead_id
  CROSS JOIN LATERAL (
        SELECT least(
            (SELECT min(e.occurred_at) FROM @extschema@.events e
@@ -42,6 +42,7 @@ SELECT c.lead_id,
  WHERE @extschema@.stage_owner(c.to_stage) = 'sales'
    AND (c.from_stage IS NULL OR @extschema@.stage_owner(c.from_stage) = 'marketing')
    AND c.reason <> 'attached'
+   AND NOT (c.from_stage IS NULL AND c.reason = 'crm stage')
 $def$),
 
 -- One row per stage.  Along the main line (new .. customer) a lead has reached a stage when it
@@ -51,6 +52,7 @@ $def$),
 CREATE VIEW @extschema@.funnel AS
 WITH reached AS (
     SELECT c.lead_id, c.to_stage AS stage FROM @extschema@.stage_change c
+     WHERE EXISTS (SELECT FROM @extschema@.leads l WHERE l.lead_id = c.lead_id)
     UNION
     SELECT l.lead_id, l.stage FROM @extschema@.leads l
 ), furthest AS (
@@ -88,6 +90,7 @@ WITH stints AS (
            extract(epoch FROM lead(c.changed_at) OVER (PARTITION BY c.lead_id ORDER BY c.changed_at, c.change_id)
                               - c.changed_at)::float8 AS seconds
       FROM @extschema@.stage_change c
+     WHERE EXISTS (SELECT FROM @extschema@.leads l WHERE l.lead_id = c.lead_id)
 )
 SELECT f.stage,
        count(t.seconds) AS leads_left,

@@ -136,8 +136,8 @@ CREATE FUNCTION @extschema@.channel_report(
     AS $body$
 WITH p AS (
     SELECT @extschema@.channel_report_level(coalesce($4, 'channel')) AS depth,
-           $2::pg_catalog.timestamptz AS lo,
-           ($3 OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz AS hi
+           @extschema@.day_start($2) AS lo,
+           @extschema@.day_start($3 OPERATOR(pg_catalog.+) 1) AS hi
 ), credited AS (
     SELECT 'lead' AS k, r.* FROM p, LATERAL @extschema@.attribution_totals(
         'first_touch', 'lead', NULL, NULL, p.lo, p.hi, $4, NULL, NULL) AS r
@@ -169,6 +169,16 @@ WITH p AS (
            CASE WHEN c.k OPERATOR(pg_catalog.=) 'deal' THEN c.cost END,
            NULL
     FROM credited c
+    UNION ALL
+    -- won deals no lead can be credited for (none, or a lead that left): revenue under '(none)', so that
+    -- it reconciles with manager_report (doc/crm_schemas.md, "Leads that leave")
+    SELECT '(none)', NULL, NULL, 0, NULL, NULL, NULL, NULL, 1, d.amount, d.cost, NULL
+    FROM @extschema@.deals d, p
+    WHERE d.outcome OPERATOR(pg_catalog.=) 'won'
+      AND (p.lo IS NULL OR d.closed_at OPERATOR(pg_catalog.>=) p.lo)
+      AND (p.hi IS NULL OR d.closed_at OPERATOR(pg_catalog.<) p.hi)
+      AND (d.lead_id IS NULL OR NOT EXISTS (SELECT FROM @extschema@.leads l
+                                             WHERE l.lead_id OPERATOR(pg_catalog.=) d.lead_id))
     UNION ALL
     SELECT m.channel, m.campaign, m.keyword, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.amount
     FROM @extschema@.marketing_cost m
