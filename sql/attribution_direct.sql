@@ -1,9 +1,10 @@
 -- attribution() reads the touchpoints straight from the attached events tables when every table is
 -- plainly readable (doc/attribution.md, "How it runs"): the rows must be exactly those the events
--- view gives, whatever the column types (timestamp and date times in a non-UTC zone, varchar
--- channels, integer and text keys), with the period bounds of attribution_totals(), with a table
--- the view reads through a composite key (then every table is read through the view), and the
--- caller's privileges on the view still apply.
+-- view gives, whatever the column types (timestamp and date times in the session's non-UTC zone and
+-- in a declared zone, varchar channels, blank and padded channels, integer and text keys), with the
+-- period bounds of attribution_totals(); with a table the view reads through a composite key, a row
+-- filter or inheritance children every table is read through the view; the caller's privileges on
+-- the view still apply.
 CREATE EXTENSION lead_scoring;
 SET timezone = 'America/New_York';
 SET datestyle = 'ISO, YMD';
@@ -21,7 +22,8 @@ SELECT lead_scoring.attach_events('crm.web', type_column => 'kind', time_column 
                                   channel_column => 'channel', campaign_column => 'campaign',
                                   keyword_column => 'keyword');
 SELECT lead_scoring.attach_events('crm.mail', type_column => 'kind', time_column => 'day',
-                                  channel_column => 'channel', campaign_column => 'campaign');
+                                  channel_column => 'channel', campaign_column => 'campaign',
+                                  time_zone => 'Asia/Tokyo');
 SELECT lead_scoring.attach_deals('crm.deals');
 ALTER TABLE crm.deals DISABLE TRIGGER USER;
 
@@ -31,7 +33,7 @@ INSERT INTO crm.leads SELECT g, timestamp '2024-01-01' + g * interval '1 hour' F
 INSERT INTO crm.web
 SELECT g, CASE WHEN g % 97 = 0 THEN NULL ELSE (1 + floor(random() * 130))::int END, 'visit',
        CASE WHEN g % 89 = 0 THEN NULL ELSE timestamp '2024-02-01' + floor(random() * 90 * 24) * interval '1 hour' END,
-       CASE WHEN g % 13 = 0 THEN NULL ELSE (ARRAY['search', 'social', 'display'])[1 + floor(random() * 3)] END,
+       CASE WHEN g % 13 = 0 THEN NULL ELSE (ARRAY['search', 'social', 'display', ' search ', '', '  '])[1 + floor(random() * 6)] END,
        CASE WHEN random() < 0.7 THEN 'w' || floor(random() * 3) END,
        CASE WHEN random() < 0.4 THEN 'k' || floor(random() * 3) END
 FROM generate_series(-200, 1800) g;
@@ -122,6 +124,18 @@ RESET ROLE;
 REVOKE ALL ON SCHEMA lead_scoring FROM ls_direct_reader;
 REVOKE ALL ON lead_scoring.deals, lead_scoring.leads, lead_scoring.events FROM ls_direct_reader;
 DROP ROLE ls_direct_reader;
+
+-- A row filter: the view reads only the CRM's rows, so the tables are not read directly.
+SELECT lead_scoring.detach('crm.mail');
+SELECT lead_scoring.attach_events('crm.mail', type_column => 'kind', time_column => 'day',
+                                  channel_column => 'channel', campaign_column => 'campaign',
+                                  time_zone => 'Asia/Tokyo', row_filter => 'channel <> ''newsletter''');
+SELECT count(*) FILTER (WHERE channel = 'newsletter') AS newsletter_touches FROM pg_temp.window_touches();
+SELECT pg_temp.differences('linear') AS differences;
+SET client_min_messages = debug1;
+SELECT count(*) FROM lead_scoring.attribution('linear', 'deal', '90 days');
+RESET client_min_messages;
+SELECT lead_scoring.detach('crm.mail');
 
 -- A table with inheritance children: the view reads the children too, so the tables are not read directly.
 CREATE TABLE crm.web_archive () INHERITS (crm.web);

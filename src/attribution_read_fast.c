@@ -14,12 +14,12 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -32,6 +32,7 @@
 
 #include "attachment.h"
 #include "attribution_int.h"
+#include "crm_time.h"
 #include "lead_scoring.h"
 
 #if PG_VERSION_NUM >= 140000
@@ -496,13 +497,53 @@ typedef struct DirectSource
 	AttrNumber max_att;
 } DirectSource;
 
-/* The text bytes of a column the view casts to text (text or varchar: the same bytes). */
+/*
+ * A channel, campaign or keyword column as the view gives it,
+ * NULLIF(btrim(column::text), ''), for text and varchar columns (whose cast
+ * to text is their bytes); NULL for NULL.
+ */
 static inline const char *
 DirectText(TupleTableSlot *slot, AttrNumber att, int *len)
 {
+	const char *bytes;
+	int n;
+
 	if (att == InvalidAttrNumber || slot->tts_isnull[att - 1])
 		return NULL;
-	return TextBytes(slot->tts_values[att - 1], len);
+	bytes = TextBytes(slot->tts_values[att - 1], &n);
+	while (n > 0 && bytes[0] == ' ')
+	{
+		bytes++;
+		n--;
+	}
+	while (n > 0 && bytes[n - 1] == ' ')
+		n--;
+	*len = n;
+	return n > 0 ? bytes : NULL;
+}
+
+/*
+ * True when some attachment makes the events view more than a plain read of
+ * the events tables: a row filter or labels on an events table, or UTM
+ * columns on the leads table (its leads are touchpoints too).
+ */
+static bool
+EventsViewIsDerived(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+	bool derived;
+
+	if (SPI_execute(
+			"SELECT 1 FROM " LS_SCHEMA ".attachment a"
+			" WHERE (a.kind OPERATOR(pg_catalog.=) 'events'"
+			" AND (a.row_filter IS NOT NULL OR a.labels IS NOT NULL))"
+			" OR (a.kind OPERATOR(pg_catalog.=) 'leads' AND pg_catalog.num_nonnulls("
+			"a.channel_column, a.campaign_column, a.keyword_column) OPERATOR(pg_catalog.>) 0)",
+			true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read " LS_SCHEMA ".attachment");
+	derived = SPI_processed > 0;
+	MemoryContextSwitchTo(old);
+	return derived;
 }
 
 /* True when the column's type casts to text as its bytes (text, varchar). */
@@ -537,7 +578,7 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 	int i;
 	bool readable = true;
 
-	if (!OidIsValid(view) || list_length(events) == 0)
+	if (!OidIsValid(view) || list_length(events) == 0 || EventsViewIsDerived())
 		return false;
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(view));
 	if (!HeapTupleIsValid(tup))
@@ -615,17 +656,6 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 	return false;
 }
 
-/* The event time as the view's cast to timestamptz gives it. */
-static inline TimestampTz
-DirectTime(Oid type, Datum d)
-{
-	if (type == TIMESTAMPTZOID)
-		return DatumGetTimestampTz(d);
-	if (type == TIMESTAMPOID)
-		return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, d));
-	return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, d));
-}
-
 /*
  * Read every touchpoint of one events table with a sequential heap scan,
  * applying the touch query's conditions in C; event_ref is formed only for
@@ -668,7 +698,7 @@ DirectSourceRead(FastState *fs, DirectSource *d, bool has_from, TimestampTz from
 			MemoryContextSwitchTo(old);
 			continue;
 		}
-		at = DirectTime(d->time_type, v[e->time_att - 1]);
+		at = LsColumnTime(d->time_type, v[e->time_att - 1], e->zone);
 		if ((has_from && at < from) || (has_to && at >= to))
 		{
 			MemoryContextSwitchTo(old);
