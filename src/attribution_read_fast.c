@@ -531,8 +531,13 @@ static bool
 EventsViewIsDerived(void)
 {
 	MemoryContext old = CurrentMemoryContext;
+	Oid attachment = get_relname_relid("attachment", LsSchemaOid());
 	bool derived;
 
+	/* a database still on 0.1.0 (until ALTER EXTENSION UPDATE) has the view of 0.1.0: read it */
+	if (!OidIsValid(attachment) || get_attnum(attachment, "row_filter") == InvalidAttrNumber ||
+		get_attnum(attachment, "labels") == InvalidAttrNumber)
+		return true;
 	if (SPI_execute(
 			"SELECT 1 FROM " LS_SCHEMA ".attachment a"
 			" WHERE (a.kind OPERATOR(pg_catalog.=) 'events'"
