@@ -32,6 +32,7 @@
 
 #include "attachment.h"
 #include "attribution_int.h"
+#include "citus_shards.h"
 #include "crm_time.h"
 #include "lead_scoring.h"
 
@@ -600,9 +601,13 @@ DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
 		Relation rel;
 		bool ok;
 
+		/* a Citus table's rows are in its shards: only SQL reads them (doc/scale-out.md) */
 		if (pg_class_aclcheck(e->relid, view_owner, ACL_SELECT) != ACLCHECK_OK ||
-			check_enable_rls(e->relid, view_owner, true) != RLS_NONE)
+			check_enable_rls(e->relid, view_owner, true) != RLS_NONE || LsIsCitusTable(e->relid))
+		{
+			readable = false;
 			break;
+		}
 		rel = table_open(e->relid, AccessShareLock);
 		d->e = e;
 		d->rel = rel;

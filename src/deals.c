@@ -39,6 +39,7 @@
 #include "utils/rel.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "funnel_stage.h"
 #include "lead_locks.h"
 #include "row_filter.h"
@@ -466,7 +467,7 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 static DealsAttachment *
 DealsAttachmentFor(Relation rel, HeapTuple *row, HeapTuple *old_row, TupleDesc *desc)
 {
-	DealsAttachment *deals = LsDealsAttachment(RelationGetRelid(rel));
+	DealsAttachment *deals = LsDealsAttachmentOf(rel); /* the table, or a Citus shard of it */
 	ListCell *lc;
 
 	*desc = RelationGetDescr(rel);
@@ -579,7 +580,8 @@ deals_changed(PG_FUNCTION_ARGS)
 			getTypeOutputInfo(TupleDescAttr(desc, deals->id_att - 1)->atttypid, &output, &varlena);
 			deal_ref = OidOutputFunctionCall(output, deal_id);
 		}
-		MoveLead(leads, deals->relid, lead_id, deal_ref, outcome, crm_target, deals->stage_enforce);
+		MoveLead(leads, LsLogicalRelid(deals->relid), lead_id, deal_ref, outcome, crm_target,
+				 deals->stage_enforce);
 	}
 	LsRestoreUser(&saved);
 	return PointerGetDatum(NULL);

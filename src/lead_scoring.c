@@ -13,6 +13,7 @@
 #include "utils/lsyscache.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "settings.h"
@@ -130,6 +131,7 @@ _PG_init(void)
 #endif
 	TransitionsInit();
 	AttachmentInit();
+	CitusShardsInit();
 	SettingsInit();
 	RulesInit();
 	StagesInit();

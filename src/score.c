@@ -45,6 +45,7 @@
 #include "utils/tuplestore.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "crm_time.h"
 #include "lead_scoring.h"
 #include "rules.h"
@@ -387,6 +388,9 @@ DirectReaderOpen(DirectReader *dr, EventSet *es, int s, Snapshot snapshot)
 		return false;
 	/* row-level security applies to the current role (score(), explain()): read through SQL */
 	if (check_enable_rls(src->events->relid, InvalidOid, true) == RLS_ENABLED)
+		return false;
+	/* a Citus table's rows are in its shards: read through SQL, which Citus routes */
+	if (LsIsCitusTable(src->events->relid))
 		return false;
 	dr->heap = table_open(src->events->relid, AccessShareLock);
 	dr->index = try_relation_open(src->index_oid, AccessShareLock);

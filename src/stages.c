@@ -24,7 +24,6 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -41,6 +40,8 @@
 #include "utils/timestamp.h"
 
 #include "attachment.h"
+#include "citus_outbox.h"
+#include "citus_shards.h"
 #include "config_cache.h"
 #include "lead_scoring.h"
 #include "settings.h"
@@ -550,8 +551,8 @@ leads_after(PG_FUNCTION_ARGS)
 				 errmsg("leads_after() must be fired AFTER INSERT OR UPDATE ... FOR EACH ROW")));
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
-	leads = LsLeadsAttachment();
-	if (RelationGetRelid(rel) != leads->relid)
+	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
+	if (leads == NULL)
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -627,7 +628,7 @@ leads_after(PG_FUNCTION_ARGS)
 		char *payload = LsLeadIdText(leads, id);
 
 		if (strlen(payload) < NOTIFY_PAYLOAD_LIMIT)
-			Async_Notify(HANDOFF_CHANNEL, payload);
+			LsNotifyHandoff(rel, leads, id, HANDOFF_CHANNEL, payload);
 		else
 			ereport(WARNING, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							  errmsg("lead id too long for a NOTIFY payload: handoff not notified"),

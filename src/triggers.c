@@ -51,6 +51,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "lead_locks.h"
 #include "lead_scoring.h"
 #include "rules.h"
@@ -300,8 +301,8 @@ leads_before(PG_FUNCTION_ARGS)
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	rs = LsRules();
-	leads = LsLeadsAttachment();
-	if (RelationGetRelid(rel) != leads->relid)
+	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
+	if (leads == NULL)
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -1038,7 +1039,7 @@ events_changed(PG_FUNCTION_ARGS)
 
 	CheckTriggerCall(fcinfo, "events_changed", false, false);
 	rel = td->tg_relation;
-	if (LsEventsAttachment(RelationGetRelid(rel)) == NULL)
+	if (LsEventsAttachmentOf(rel) == NULL) /* the table, or a Citus shard of it */
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -1055,7 +1056,7 @@ events_changed(PG_FUNCTION_ARGS)
 	 */
 	LockRelationOid(leads->relid, RowShareLock);
 	rs = LsRules();
-	source = RuleSetSource(rs, RelationGetRelid(rel));
+	source = RuleSetSource(rs, LsLogicalRelid(RelationGetRelid(rel)));
 	if (source < 0)
 		elog(ERROR, "events table \"%s\" is missing from the rule cache",
 			 RelationGetRelationName(rel));
@@ -1150,8 +1151,14 @@ events_changed(PG_FUNCTION_ARGS)
 		int nmissing = 0;
 		int i;
 		int32 score;
+		/*
+		 * On a Citus shard, lead by lead: the batch queries take the ids as an array, which Citus
+		 * cannot route to the lead's shard from inside a trigger (doc/scale-out.md, "The
+		 * shard-local write path").
+		 */
+		bool one_by_one = LsIsShard(RelationGetRelid(rel));
 
-		if (n <= TOUCH_ONE_BY_ONE)
+		if (n <= TOUCH_ONE_BY_ONE || one_by_one)
 		{
 			for (i = 0; i < n; i++)
 				if (!TouchLead(rs, ids[i], &score))
@@ -1162,7 +1169,7 @@ events_changed(PG_FUNCTION_ARGS)
 								&nmissing);
 		for (i = 0; i < nmissing; i++)
 			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
-		if (nmissing <= TOUCH_ONE_BY_ONE)
+		if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
 		{
 			for (i = 0; i < nmissing; i++)
 				if (!TouchLead(rs, missing[i], &score))

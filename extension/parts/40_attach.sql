@@ -119,11 +119,15 @@ DECLARE
     changed bigint;
 BEGIN
     changed := @extschema@.rescore_all();
+    -- the events are read apart (MATERIALIZED): a Citus-distributed events table is not joined with a
+    -- local log (doc/scale-out.md)
+    WITH e AS MATERIALIZED (
+        SELECT v.lead_id, max(v.occurred_at) AS at FROM @extschema@.events v
+         WHERE v.occurred_at <= @extschema@.clock() GROUP BY v.lead_id)
     UPDATE @extschema@.stage_change c
        SET changed_at = greatest(e.at, (SELECT max(p.changed_at) FROM @extschema@.stage_change p
                                          WHERE p.lead_id = c.lead_id AND p.change_id <= last_change))
-      FROM (SELECT v.lead_id, max(v.occurred_at) AS at FROM @extschema@.events v
-             WHERE v.occurred_at <= @extschema@.clock() GROUP BY v.lead_id) e
+      FROM e
      WHERE c.change_id > last_change AND c.lead_id = e.lead_id AND c.reason = 'attached';
     RETURN changed;
 END $$;
@@ -369,10 +373,12 @@ BEGIN
     END IF;
 
     -- existing leads get their creation row (reason 'attached') ...
+    -- (the leads are read once, apart: a Citus-distributed leads table is not joined with the local log)
     EXECUTE format($ins$
+        WITH l AS MATERIALIZED (SELECT * FROM %6$s)
         INSERT INTO @extschema@.stage_change (lead_id, from_stage, to_stage, changed_at, score, actor, reason, owner)
         SELECT l.%1$I, NULL, l.%2$I, %3$s, l.%4$I, session_user, 'attached', %5$s
-          FROM %6$s l
+          FROM l
          WHERE NOT EXISTS (SELECT FROM @extschema@.stage_change c WHERE c.lead_id OPERATOR(pg_catalog.=) l.%1$I)
          ORDER BY l.%1$I$ins$,
         id_column, stage_column,

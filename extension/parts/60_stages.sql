@@ -19,10 +19,10 @@ CREATE VIEW @extschema@.handoffs AS
 SELECT c.lead_id,
        c.changed_at AS handed_off_at,
        coalesce(c.owner, l.owner) AS owner,
-       r.first_response_at,
-       r.first_response_at - c.changed_at AS response_time,
-       CASE WHEN r.first_response_at IS NOT NULL
-            THEN CASE WHEN r.first_response_at - c.changed_at <= s.sla THEN 'met' ELSE 'breached' END
+       least(fe.at, nc.at) AS first_response_at,
+       least(fe.at, nc.at) - c.changed_at AS response_time,
+       CASE WHEN least(fe.at, nc.at) IS NOT NULL
+            THEN CASE WHEN least(fe.at, nc.at) - c.changed_at <= s.sla THEN 'met' ELSE 'breached' END
             WHEN @extschema@.clock() - c.changed_at > s.sla THEN 'overdue'
             ELSE 'waiting'
        END AS status,
@@ -32,13 +32,13 @@ SELECT c.lead_id,
   FROM @extschema@.stage_change c
  CROSS JOIN @extschema@.settings s
   JOIN @extschema@.leads l ON l.lead_id = c.lead_id
- CROSS JOIN LATERAL (
-       SELECT least(
-           (SELECT min(e.occurred_at) FROM @extschema@.events e
-             WHERE e.lead_id = c.lead_id AND e.owner = 'sales' AND e.occurred_at >= c.changed_at),
-           (SELECT n.changed_at FROM @extschema@.stage_change n
-             WHERE n.lead_id = c.lead_id AND (n.changed_at, n.change_id) > (c.changed_at, c.change_id)
-             ORDER BY n.changed_at, n.change_id LIMIT 1)) AS first_response_at) r
+  -- the first response: sales' first event, or the lead's next stage change (lateral joins on the lead
+  -- id, which Citus pushes down to the lead's shards; doc/scale-out.md, "Reports")
+  LEFT JOIN LATERAL (SELECT min(e.occurred_at) AS at FROM @extschema@.events e
+                      WHERE e.lead_id = c.lead_id AND e.owner = 'sales' AND e.occurred_at >= c.changed_at) fe ON true
+  LEFT JOIN LATERAL (SELECT n.changed_at AS at FROM @extschema@.stage_change n
+                      WHERE n.lead_id = c.lead_id AND (n.changed_at, n.change_id) > (c.changed_at, c.change_id)
+                      ORDER BY n.changed_at, n.change_id LIMIT 1) nc ON true
  WHERE @extschema@.stage_owner(c.to_stage) = 'sales'
    AND (c.from_stage IS NULL OR @extschema@.stage_owner(c.from_stage) = 'marketing')
    AND c.reason <> 'attached'
@@ -150,7 +150,11 @@ CREATE FUNCTION @extschema@.manager_report(from_time timestamptz, to_time timest
 RETURNS TABLE (owner text, handoffs bigint, median_response interval, sla_met_pct numeric,
                converted bigint, deals_won bigint, win_rate numeric, revenue numeric, avg_deal numeric,
                profit numeric)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_column
+BEGIN
+-- one query; PL/pgSQL binds the arguments before Citus plans it (doc/scale-out.md, "Reports")
+RETURN QUERY
 WITH received AS (
     SELECT h.owner, h.lead_id, h.response_time, h.status,
            EXISTS (SELECT FROM @extschema@.stage_change c
@@ -198,7 +202,8 @@ SELECT o.owner,
   FROM owners o
   LEFT JOIN by_handoffs h ON h.owner IS NOT DISTINCT FROM o.owner
   LEFT JOIN by_deals d ON d.owner IS NOT DISTINCT FROM o.owner
- ORDER BY o.owner NULLS LAST
+ ORDER BY o.owner NULLS LAST;
+END
 $fn$
 $def$),
 
@@ -207,25 +212,33 @@ $def$),
 -- keyword), and the three rules that weigh most in the score.  After the scoring wrappers (5xx).
 (690, 'sales_queue', 'view', $def$
 CREATE VIEW @extschema@.sales_queue AS
-SELECT h.lead_id, h.handed_off_at, h.owner, h.stage, h.status,
-       @extschema@.clock() - h.handed_off_at AS waiting_for, h.due_at,
-       l.score, @extschema@.grade(h.lead_id) AS grade,
-       ft.channel AS first_channel, ft.campaign AS first_campaign, ft.keyword AS first_keyword,
-       lt.channel AS last_channel, lt.campaign AS last_campaign, lt.keyword AS last_keyword,
+WITH waiting AS MATERIALIZED (
+    -- the rows, gathered first (on Citus from the lead's shards); then the score explanations, which
+    -- read each lead's row and events themselves (doc/scale-out.md, "Reports")
+    SELECT h.lead_id, h.handed_off_at, h.owner, h.stage, h.status, h.due_at, l.score,
+           ft.channel AS first_channel, ft.campaign AS first_campaign, ft.keyword AS first_keyword,
+           lt.channel AS last_channel, lt.campaign AS last_campaign, lt.keyword AS last_keyword
+      FROM @extschema@.handoffs h
+      LEFT JOIN @extschema@.leads l ON l.lead_id = h.lead_id
+      LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
+                          WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
+                          ORDER BY e.occurred_at, e.source, e.event_ref LIMIT 1) ft ON true
+      LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
+                          WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
+                          ORDER BY e.occurred_at DESC, e.source DESC, e.event_ref DESC LIMIT 1) lt ON true
+     WHERE h.status IN ('waiting', 'overdue')
+)
+SELECT w.lead_id, w.handed_off_at, w.owner, w.stage, w.status,
+       @extschema@.clock() - w.handed_off_at AS waiting_for, w.due_at,
+       w.score, @extschema@.grade(w.lead_id) AS grade,
+       w.first_channel, w.first_campaign, w.first_keyword,
+       w.last_channel, w.last_campaign, w.last_keyword,
        ARRAY(SELECT x.rule || ' ' || CASE WHEN x.points > 0 THEN '+' ELSE '' END
                     || trim_scale(round(x.points::numeric, 1))::text
-               FROM @extschema@.explain(h.lead_id, @extschema@.clock()) AS x
+               FROM @extschema@.explain(w.lead_id, @extschema@.clock()) AS x
               WHERE x.points <> 0
               ORDER BY abs(x.points) DESC, x.rule
               LIMIT 3) AS top_reasons
-  FROM @extschema@.handoffs h
-  LEFT JOIN @extschema@.leads l ON l.lead_id = h.lead_id
-  LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
-                      WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
-                      ORDER BY e.occurred_at, e.source, e.event_ref LIMIT 1) ft ON true
-  LEFT JOIN LATERAL (SELECT e.channel, e.campaign, e.keyword FROM @extschema@.events e
-                      WHERE e.lead_id = h.lead_id AND e.channel IS NOT NULL
-                      ORDER BY e.occurred_at DESC, e.source DESC, e.event_ref DESC LIMIT 1) lt ON true
- WHERE h.status IN ('waiting', 'overdue')
- ORDER BY h.handed_off_at, h.lead_id
+  FROM waiting w
+ ORDER BY w.handed_off_at, w.lead_id
 $def$);

@@ -1,0 +1,54 @@
+# test/scripts/citus/nodes.sh — start and stop throwaway Citus clusters on one machine (sourced by
+# test/scripts/citus.sh and bench/citus.sh).  Every node listens on a Unix socket in one private
+# directory (no TCP), each on its own port; Citus reaches the other nodes through that directory,
+# which is the node name it is given (libpq takes a host starting with "/" as a socket directory).
+#
+#   citus_installed                  true when Citus is installed for $PG_CONFIG
+#   citus_start NAME PORT [opts]     initdb and start a node with shared_preload_libraries=citus
+#   citus_psql PORT [psql args]      psql on a node, as postgres, stopping at the first error
+#   citus_stop_all                   stop every node started here and remove its directory
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+CITUS_BIN=$("$PG_CONFIG" --bindir)
+CITUS_DIR=${CITUS_DIR:-$(mktemp -d /tmp/ls_citus.XXXXXX)}
+CITUS_SOCK=$CITUS_DIR/sock
+CITUS_NODES=()
+mkdir -p "$CITUS_SOCK"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$CITUS_DIR" "$CITUS_SOCK"
+
+citus_as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+citus_installed() {
+	local lib share
+	lib=$("$PG_CONFIG" --pkglibdir)
+	share=$("$PG_CONFIG" --sharedir)
+	[ -f "$lib/citus.so" ] && [ -f "$share/extension/citus.control" ]
+}
+
+citus_start() {
+	local name=$1 port=$2 opts=${3:-}
+	citus_as_pg "$CITUS_BIN/initdb" -D "$CITUS_DIR/$name" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+	citus_as_pg "$CITUS_BIN/pg_ctl" -D "$CITUS_DIR/$name" -l "$CITUS_DIR/$name.log" -w \
+		-o "-k $CITUS_SOCK -p $port -c listen_addresses='' -c fsync=off -c max_connections=60 \
+			-c shared_preload_libraries=citus -c citus.local_hostname=$CITUS_SOCK \
+			-c max_worker_processes=16 -c citus.log_remote_commands=off $opts" \
+		start >/dev/null
+	CITUS_NODES+=("$name")
+}
+
+citus_psql() {
+	local port=$1
+	shift
+	command "$CITUS_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$CITUS_SOCK" -p "$port" -U postgres "$@"
+}
+
+citus_stop_all() {
+	local n
+	for n in "${CITUS_NODES[@]}"; do
+		citus_as_pg "$CITUS_BIN/pg_ctl" -D "$CITUS_DIR/$n" -m immediate stop >/dev/null 2>&1 || true
+	done
+	CITUS_NODES=()
+	[ -n "${LS_KEEP:-}" ] || rm -rf "$CITUS_DIR"
+}
