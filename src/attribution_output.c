@@ -193,8 +193,11 @@ SplitAmount(AttributionRun *run, Datum amount, const double *w, int n, Datum *ou
 	}
 	if (SplitUnits(run, num, w, n, run->units, &scale))
 	{
+		/* equal parts (linear: all but the residue) share one numeric */
 		for (i = 0; i < n; i++)
-			out[i] = UnitsToNumeric(run->units[i], scale);
+			out[i] = i > 0 && run->units[i] == run->units[i - 1]
+						 ? out[i - 1]
+						 : UnitsToNumeric(run->units[i], scale);
 		return;
 	}
 	if (numeric_is_nan(num) || numeric_is_inf(num))

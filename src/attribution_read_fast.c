@@ -9,19 +9,32 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "attachment.h"
 #include "attribution_int.h"
 #include "catalog.h"
+#include "citus_shards.h"
+#include "crm_time.h"
 
 #if PG_VERSION_NUM >= 140000
 
@@ -79,6 +92,13 @@ typedef struct TextDict
 	int nslots;
 } TextDict;
 
+/* The times a lead's touches must fall between (its windows' span), compact for the scan. */
+typedef struct FastSpan
+{
+	TimestampTz lo; /* DT_NOBEGIN when some window has no lower bound */
+	TimestampTz hi;
+} FastSpan;
+
 typedef struct FastState
 {
 	AttributionRun *run;
@@ -98,6 +118,12 @@ typedef struct FastState
 	char *arena; /* event_ref copies */
 	Size arena_left;
 	bool reading_touches;
+	bool int_ids;	 /* the lead id is an int4 or int8 */
+	FastSpan *spans; /* per lead, read while the touches stream in */
+	int32 *ntouch;	 /* per lead, counted while the touches stream in */
+	int32 *dense;	 /* int ids: lead index by id - dense_min, -1 for none; or NULL */
+	int64 dense_min;
+	int64 dense_n;
 } FastState;
 
 /* Id of the text bytes in the dictionary, adding them when new. */
@@ -154,9 +180,12 @@ TextDictId(TextDict *d, const char *bytes, int len)
 }
 
 /* Hash of a lead id with the type's default hash function. */
-static uint32
+static inline uint32
 FastLeadHash(FastState *fs, Datum lead_id)
 {
+	/* integer ids: hashed and compared as the datum itself (the table is private to the call) */
+	if (fs->int_ids)
+		return murmurhash32((uint32) lead_id ^ (uint32) ((uint64) lead_id >> 32));
 	return DatumGetUInt32(FunctionCall1Coll(fs->hash_proc, fs->run->lead_collation, lead_id));
 }
 
@@ -172,10 +201,43 @@ FastLeadLookUp(FastState *fs, Datum lead_id, uint32 h)
 	{
 		FastLead *l = &fs->leads[fs->slots[pos]];
 
-		if (l->hash == h && SameLead(fs->run, l->lead_id, lead_id))
+		if (l->hash == h &&
+			(fs->int_ids ? l->lead_id == lead_id : SameLead(fs->run, l->lead_id, lead_id)))
 			return fs->slots[pos];
 	}
 	return -1;
+}
+
+/*
+ * Integer lead ids that are dense (serial keys, the common case): a plain
+ * array from id to lead index replaces the hash look-up of every touchpoint,
+ * and stays small enough for the cache.  Int4 datums are sign-extended, so
+ * both types compare as int64.
+ */
+static void
+FastDenseLeads(FastState *fs)
+{
+	int64 lo = PG_INT64_MAX;
+	int64 hi = PG_INT64_MIN;
+	int i;
+
+	for (i = 0; i < fs->nleads; i++)
+	{
+		int64 id = DatumGetInt64(fs->leads[i].lead_id);
+
+		lo = Min(lo, id);
+		hi = Max(hi, id);
+	}
+	/* at most 4 slots per converting lead (16 bytes), and no overflow of hi - lo */
+	if ((hi >= 0 && lo < 0 && hi > PG_INT64_MAX + lo) ||
+		(uint64) (hi - lo) >= (uint64) fs->nleads * 4 + 1024)
+		return;
+	fs->dense_min = lo;
+	fs->dense_n = hi - lo + 1;
+	fs->dense = palloc_extended(sizeof(int32) * fs->dense_n, MCXT_ALLOC_HUGE);
+	memset(fs->dense, -1, sizeof(int32) * fs->dense_n);
+	for (i = 0; i < fs->nleads; i++)
+		fs->dense[DatumGetInt64(fs->leads[i].lead_id) - lo] = i;
 }
 
 /* Add a new lead (not yet in the table); returns its index. */
@@ -313,28 +375,32 @@ FastCopyRef(FastState *fs, const char *bytes, int len)
 	return t;
 }
 
-/* Take one touch row: lead_id, occurred_at, event_ref, channel, campaign, keyword, source. */
+/*
+ * Keep one touchpoint when its lead has a conversion and its time falls in
+ * the span of the lead's windows.  The texts are bytes (not necessarily
+ * 0-terminated); ref_bytes NULL is a NULL event_ref.
+ */
 static void
-FastAcceptTouch(FastState *fs, TupleTableSlot *slot)
+FastAddTouch(FastState *fs, Datum lead_id, TimestampTz at, const char *ref_bytes, int ref_len,
+			 const char *channel, int channel_len, const char *campaign, int campaign_len,
+			 const char *keyword, int keyword_len, Oid source)
 {
-	Datum *v = slot->tts_values;
-	bool *n = slot->tts_isnull;
-	TimestampTz at;
-	FastLead *lead;
+	FastSpan *span;
 	FastTouch *t;
 	int li;
-	const char *bytes;
-	int len;
 
-	slot_getallattrs(slot);
-	if (fs->run->nrows++ == 0)
-		FastCheckLeadType(fs, slot);
-	li = FastLeadLookUp(fs, v[0], FastLeadHash(fs, v[0]));
+	if (fs->dense)
+	{
+		uint64 off = (uint64) DatumGetInt64(lead_id) - (uint64) fs->dense_min;
+
+		li = off < (uint64) fs->dense_n ? fs->dense[off] : -1;
+	}
+	else
+		li = FastLeadLookUp(fs, lead_id, FastLeadHash(fs, lead_id));
 	if (li < 0)
 		return; /* a lead without conversions */
-	lead = &fs->leads[li];
-	at = DatumGetTimestampTz(v[1]);
-	if (at > lead->max_at || (!lead->unbounded && at < lead->min_start))
+	span = &fs->spans[li];
+	if (at > span->hi || at < span->lo)
 		return; /* in no window */
 	if (fs->ntouches == fs->touches_cap)
 	{
@@ -345,40 +411,46 @@ FastAcceptTouch(FastState *fs, TupleTableSlot *slot)
 	t = &fs->touches[fs->ntouches];
 	t->at = at;
 	t->ref = NULL;
-	t->ref_null = n[2];
+	t->ref_null = ref_bytes == NULL;
 	t->ref_inline = false;
-	if (!n[2])
+	if (ref_bytes)
 	{
-		bytes = TextBytes(v[2], &len);
-		if (len <= FAST_INLINE_REF)
+		if (ref_len <= FAST_INLINE_REF)
 		{
-			SET_VARSIZE_SHORT(t->ref_short, VARHDRSZ_SHORT + len);
-			memcpy(t->ref_short + VARHDRSZ_SHORT, bytes, len);
+			SET_VARSIZE_SHORT(t->ref_short, VARHDRSZ_SHORT + ref_len);
+			memcpy(t->ref_short + VARHDRSZ_SHORT, ref_bytes, ref_len);
 			t->ref_inline = true;
 		}
 		else
-			t->ref = FastCopyRef(fs, bytes, len);
+			t->ref = FastCopyRef(fs, ref_bytes, ref_len);
 	}
-	bytes = TextBytes(v[3], &len);
-	t->channel = TextDictId(&fs->dict, bytes, len);
-	if (n[4])
-		t->campaign = -1;
-	else
-	{
-		bytes = TextBytes(v[4], &len);
-		t->campaign = TextDictId(&fs->dict, bytes, len);
-	}
-	if (n[5])
-		t->keyword = -1;
-	else
-	{
-		bytes = TextBytes(v[5], &len);
-		t->keyword = TextDictId(&fs->dict, bytes, len);
-	}
-	t->source = DatumGetObjectId(v[6]);
+	t->channel = TextDictId(&fs->dict, channel, channel_len);
+	t->campaign = campaign ? TextDictId(&fs->dict, campaign, campaign_len) : -1;
+	t->keyword = keyword ? TextDictId(&fs->dict, keyword, keyword_len) : -1;
+	t->source = source;
 	t->lead = li;
-	lead->ntouch++;
+	fs->ntouch[li]++;
 	fs->ntouches++;
+}
+
+/* Take one touch row: lead_id, occurred_at, event_ref, channel, campaign, keyword, source. */
+static void
+FastAcceptTouch(FastState *fs, TupleTableSlot *slot)
+{
+	Datum *v = slot->tts_values;
+	bool *n = slot->tts_isnull;
+	const char *texts[4] = {NULL, NULL, NULL, NULL};
+	int lens[4] = {0, 0, 0, 0};
+	int i;
+
+	slot_getallattrs(slot);
+	if (fs->run->nrows++ == 0)
+		FastCheckLeadType(fs, slot);
+	for (i = 0; i < 4; i++)
+		if (!n[2 + i])
+			texts[i] = TextBytes(v[2 + i], &lens[i]);
+	FastAddTouch(fs, v[0], DatumGetTimestampTz(v[1]), texts[0], lens[0], texts[1], lens[1],
+				 texts[2], lens[2], texts[3], lens[3], DatumGetObjectId(v[6]));
 }
 
 /* A DestReceiver that hands each row to FastAcceptConversion or FastAcceptTouch. */
@@ -414,6 +486,266 @@ FastReadRows(FastState *fs, const char *query, Oid *argtypes, Datum *args, const
 	fs->run->nrows = 0;
 	StreamQuery(query, argtypes, args, argnulls, &receiver.pub);
 	fs->run->nrows = 0;
+}
+
+/* One events table read straight from its heap: what the events view computes, in C. */
+typedef struct DirectSource
+{
+	EventsAttachment *e;
+	Relation rel;
+	Oid time_type;
+	Oid key_type; /* InvalidOid when event_ref is not read */
+	AttrNumber max_att;
+} DirectSource;
+
+/*
+ * A channel, campaign or keyword column as the view gives it,
+ * NULLIF(btrim(column::text), ''), for text and varchar columns (whose cast
+ * to text is their bytes); NULL for NULL.
+ */
+static inline const char *
+DirectText(TupleTableSlot *slot, AttrNumber att, int *len)
+{
+	const char *bytes;
+	int n;
+
+	if (att == InvalidAttrNumber || slot->tts_isnull[att - 1])
+		return NULL;
+	bytes = TextBytes(slot->tts_values[att - 1], &n);
+	while (n > 0 && bytes[0] == ' ')
+	{
+		bytes++;
+		n--;
+	}
+	while (n > 0 && bytes[n - 1] == ' ')
+		n--;
+	*len = n;
+	return n > 0 ? bytes : NULL;
+}
+
+/*
+ * True when some attachment makes the events view more than a plain read of
+ * the events tables: a row filter or labels on an events table, or UTM
+ * columns on the leads table (its leads are touchpoints too).
+ */
+static bool
+EventsViewIsDerived(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+	Oid attachment = get_relname_relid("attachment", LsSchemaOid());
+	bool derived;
+
+	/* a database still on 0.1.0 (until ALTER EXTENSION UPDATE) has the view of 0.1.0: read it */
+	if (!OidIsValid(attachment) || get_attnum(attachment, "row_filter") == InvalidAttrNumber ||
+		get_attnum(attachment, "labels") == InvalidAttrNumber)
+		return true;
+	if (SPI_execute(
+			"SELECT 1 FROM " LS_SCHEMA ".attachment a"
+			" WHERE (a.kind OPERATOR(pg_catalog.=) 'events'"
+			" AND (a.row_filter IS NOT NULL OR a.labels IS NOT NULL))"
+			" OR (a.kind OPERATOR(pg_catalog.=) 'leads' AND pg_catalog.num_nonnulls("
+			"a.channel_column, a.campaign_column, a.keyword_column) OPERATOR(pg_catalog.>) 0)",
+			true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read " LS_SCHEMA ".attachment");
+	derived = SPI_processed > 0;
+	MemoryContextSwitchTo(old);
+	return derived;
+}
+
+/* True when the column's type casts to text as its bytes (text, varchar). */
+static bool
+DirectTextColumn(Relation rel, AttrNumber att)
+{
+	Oid type;
+
+	if (att == InvalidAttrNumber)
+		return true;
+	type = TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid;
+	return type == TEXTOID || type == VARCHAROID;
+}
+
+/*
+ * Can the touchpoints be read straight from the attached events tables,
+ * giving exactly the rows of the events view?  Only when every attached
+ * table is plainly readable: the caller may read the view, its owner the
+ * table, no row-level security applies, and every column the query uses has
+ * a type whose cast in the view is its plain value (doc/attribution.md, "How
+ * it runs").  Opens the tables into src (closed again when false).
+ */
+static bool
+DirectSourcesOpen(FastState *fs, bool need_ref, DirectSource **srcs, int *nsrcs)
+{
+	List *events = LsAttachments()->events;
+	Oid view = get_relname_relid("events", LsSchemaOid());
+	HeapTuple tup;
+	Oid view_owner;
+	ListCell *lc;
+	int n = 0;
+	int i;
+	bool readable = true;
+
+	if (!OidIsValid(view) || list_length(events) == 0 || EventsViewIsDerived())
+		return false;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(view));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	view_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	if (pg_class_aclcheck(view, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return false; /* the query reports the error */
+	*srcs = palloc0(sizeof(DirectSource) * list_length(events));
+	foreach (lc, events)
+	{
+		EventsAttachment *e = lfirst(lc);
+		DirectSource *d = &(*srcs)[n];
+		Relation rel;
+		bool ok;
+
+		/* a Citus table's rows are in its shards: only SQL reads them (doc/scale-out.md) */
+		if (pg_class_aclcheck(e->relid, view_owner, ACL_SELECT) != ACLCHECK_OK ||
+			check_enable_rls(e->relid, view_owner, true) != RLS_NONE || LsIsCitusTable(e->relid))
+		{
+			readable = false;
+			break;
+		}
+		rel = table_open(e->relid, AccessShareLock);
+		d->e = e;
+		d->rel = rel;
+		d->time_type = TupleDescAttr(RelationGetDescr(rel), e->time_att - 1)->atttypid;
+		d->key_type = InvalidOid;
+		ok =
+			rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhassubclass &&
+			TupleDescAttr(RelationGetDescr(rel), e->lead_att - 1)->atttypid == fs->run->lead_type &&
+			(d->time_type == TIMESTAMPTZOID || d->time_type == TIMESTAMPOID ||
+			 d->time_type == DATEOID) &&
+			DirectTextColumn(rel, e->channel_att) && DirectTextColumn(rel, e->campaign_att) &&
+			DirectTextColumn(rel, e->keyword_att);
+		if (ok && need_ref)
+		{
+			ok = e->nkeys == 1;
+			if (ok)
+			{
+				d->key_type = TupleDescAttr(RelationGetDescr(rel), e->key_atts[0] - 1)->atttypid;
+				ok = d->key_type == INT2OID || d->key_type == INT4OID || d->key_type == INT8OID ||
+					 d->key_type == TEXTOID || d->key_type == VARCHAROID;
+			}
+		}
+		n++;
+		if (!ok)
+		{
+			readable = false;
+			break;
+		}
+		d->max_att = Max(Max(e->lead_att, e->time_att),
+						 Max(Max(e->channel_att, e->campaign_att), e->keyword_att));
+		if (OidIsValid(d->key_type))
+			d->max_att = Max(d->max_att, e->key_atts[0]);
+	}
+	if (readable && n == list_length(events))
+	{
+		/*
+		 * Room for every row at once (address space only until written):
+		 * growing by doubling would copy the records and fault fresh pages.
+		 */
+		double rows = 0;
+
+		for (i = 0; i < n; i++)
+			rows += Max((*srcs)[i].rel->rd_rel->reltuples, 0);
+		rows = Min(rows, 16 * 1024 * 1024);
+		if (fs->touches == NULL && rows > 4096)
+		{
+			fs->touches_cap = (int) rows + 1;
+			fs->touches = palloc_extended(sizeof(FastTouch) * fs->touches_cap, MCXT_ALLOC_HUGE);
+		}
+		*nsrcs = n;
+		return true;
+	}
+	for (i = 0; i < n; i++)
+		table_close((*srcs)[i].rel, AccessShareLock);
+	pfree(*srcs);
+	return false;
+}
+
+/*
+ * Read every touchpoint of one events table with a sequential heap scan,
+ * applying the touch query's conditions in C; event_ref is formed only for
+ * the touches kept.
+ */
+static void
+DirectSourceRead(FastState *fs, DirectSource *d, bool has_from, TimestampTz from, bool has_to,
+				 TimestampTz to)
+{
+	EventsAttachment *e = d->e;
+	TableScanDesc scan = table_beginscan(d->rel, GetActiveSnapshot(), 0, NULL);
+	TupleTableSlot *slot = table_slot_create(d->rel, NULL);
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring touch scan",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	uint32 count = 0;
+	Oid source = RelationGetRelid(d->rel);
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		Datum *v = slot->tts_values;
+		bool *nulls = slot->tts_isnull;
+		TimestampTz at;
+		const char *channel, *campaign, *keyword, *ref = NULL;
+		int channel_len = 0, campaign_len = 0, keyword_len = 0, ref_len = 0;
+		char buf[MAXINT8LEN + 1];
+
+		if ((++count & 1023) == 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextReset(scratch);
+		}
+		slot_getsomeattrs(slot, d->max_att);
+		if (nulls[e->lead_att - 1] || nulls[e->time_att - 1])
+			continue;
+		old = MemoryContextSwitchTo(scratch);
+		channel = DirectText(slot, e->channel_att, &channel_len);
+		if (channel == NULL)
+		{
+			MemoryContextSwitchTo(old);
+			continue;
+		}
+		at = LsColumnTime(d->time_type, v[e->time_att - 1], e->zone);
+		if ((has_from && at < from) || (has_to && at >= to))
+		{
+			MemoryContextSwitchTo(old);
+			continue;
+		}
+		campaign = DirectText(slot, e->campaign_att, &campaign_len);
+		keyword = DirectText(slot, e->keyword_att, &keyword_len);
+		if (OidIsValid(d->key_type) && !nulls[e->key_atts[0] - 1])
+		{
+			Datum k = v[e->key_atts[0] - 1];
+
+			switch (d->key_type)
+			{
+				case INT2OID:
+					ref_len = pg_ltoa(DatumGetInt16(k), buf);
+					ref = buf;
+					break;
+				case INT4OID:
+					ref_len = pg_ltoa(DatumGetInt32(k), buf);
+					ref = buf;
+					break;
+				case INT8OID:
+					ref_len = pg_lltoa(DatumGetInt64(k), buf);
+					ref = buf;
+					break;
+				default:
+					ref = TextBytes(k, &ref_len);
+					break;
+			}
+		}
+		MemoryContextSwitchTo(old);
+		FastAddTouch(fs, v[e->lead_att - 1], at, ref, ref_len, channel, channel_len, campaign,
+					 campaign_len, keyword, keyword_len, source);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	MemoryContextDelete(scratch);
 }
 
 /* A touch's event_ref as a text datum (only while the record does not move). */
@@ -472,8 +804,24 @@ FastProcessLead(FastState *fs, FastLead *lead, FastConv ***cbuf, int *cbuf_cap)
 		}
 		(*cbuf)[nconv++] = &fs->convs[i];
 	}
-	if (ntouch > 1)
+	if (ntouch > 16)
 		qsort(touches, ntouch, sizeof(FastTouch), CompareFastTouches);
+	else
+	{
+		/* a lead's few touches: insertion sort, the comparison inlined */
+		for (i = 1; i < ntouch; i++)
+		{
+			FastTouch x = touches[i];
+			int j = i;
+
+			while (j > 0 && CompareFastTouches(&touches[j - 1], &x) > 0)
+			{
+				touches[j] = touches[j - 1];
+				j--;
+			}
+			touches[j] = x;
+		}
+	}
 	if (nconv > 1)
 		qsort(*cbuf, nconv, sizeof(FastConv *), CompareFastConvs);
 	EnsureTouchCapacity(run, ntouch);
@@ -527,10 +875,13 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	bool need_ref;
 	bool need_campaign;
 	bool need_keyword;
+	DirectSource *direct;
+	int ndirect;
 
 	memset(&fs, 0, sizeof(fs));
 	fs.run = run;
 	fs.hash_proc = &tc->hash_proc_finfo;
+	fs.int_ids = run->lead_type == INT4OID || run->lead_type == INT8OID;
 
 	initStringInfo(&q);
 	appendStringInfo(&q,
@@ -542,6 +893,15 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	MemoryContextSwitchTo(run->work_cxt);
 	if (fs.nleads == 0)
 		return;
+	if (fs.int_ids)
+		FastDenseLeads(&fs);
+	fs.spans = palloc_extended(sizeof(FastSpan) * fs.nleads, MCXT_ALLOC_HUGE);
+	fs.ntouch = palloc_extended(sizeof(int32) * fs.nleads, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (li = 0; li < fs.nleads; li++)
+	{
+		fs.spans[li].lo = fs.leads[li].unbounded ? DT_NOBEGIN : fs.leads[li].min_start;
+		fs.spans[li].hi = fs.leads[li].max_at;
+	}
 
 	/*
 	 * Read only the columns the output needs: event_ref orders touches at
@@ -566,9 +926,26 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.>=) $1");
 	if (bound_to)
 		appendStringInfoString(&q, " AND e.occurred_at OPERATOR(pg_catalog.<) $3");
-	elog(DEBUG1, "lead_scoring attribution touches: %s", q.data);
 	fs.reading_touches = true;
-	FastReadRows(&fs, q.data, argtypes, args, argnulls);
+	if (DirectSourcesOpen(&fs, need_ref, &direct, &ndirect))
+	{
+		/* the touch query's conditions, in C ($1 and $3 as the query takes them) */
+		bool has_from = bound_touch_from && argnulls[0] != 'n';
+		bool has_to = bound_to && argnulls[2] != 'n';
+
+		elog(DEBUG1, "lead_scoring attribution touches: read from %d events tables", ndirect);
+		for (i = 0; i < ndirect; i++)
+		{
+			DirectSourceRead(&fs, &direct[i], has_from, has_from ? DatumGetTimestampTz(args[0]) : 0,
+							 has_to, has_to ? DatumGetTimestampTz(args[2]) : 0);
+			table_close(direct[i].rel, AccessShareLock);
+		}
+	}
+	else
+	{
+		elog(DEBUG1, "lead_scoring attribution touches: %s", q.data);
+		FastReadRows(&fs, q.data, argtypes, args, argnulls);
+	}
 	MemoryContextSwitchTo(run->work_cxt);
 
 	/*
@@ -579,6 +956,7 @@ RunFastAttribution(AttributionRun *run, bool bound_touch_from, bool bound_conv_f
 	next = palloc(sizeof(int) * fs.nleads);
 	for (li = 0, i = 0; li < fs.nleads; li++)
 	{
+		fs.leads[li].ntouch = fs.ntouch[li];
 		fs.leads[li].first_touch = next[li] = i;
 		i += fs.leads[li].ntouch;
 	}
