@@ -48,7 +48,13 @@ mkdir "$WORK/src"
 (cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$WORK/src")
 (cd "$WORK/src" && pg_buildext checkcontrol)
 (cd "$WORK/src" && dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1) ||
-	{ echo "dpkg-buildpackage failed:"; tail -60 "$WORK/build.log"; exit 1; }
+	{
+		echo "dpkg-buildpackage failed:"
+		grep -E '\.\.\. FAILED|tests? failed' "$WORK/build.log" || true
+		sed -n '/^\*\*\*\* .*regression.diffs \*\*\*\*/,/^\*\*\* .*(last 100 lines)/p' "$WORK/build.log" | head -150
+		tail -20 "$WORK/build.log"
+		exit 1
+	}
 grep -E 'tests passed|tests failed' "$WORK/build.log" | sed 's/^ */build-time installcheck: /'
 deb="$WORK/postgresql-15-lead-scoring_${deb_version}_amd64.deb"
 [ -f "$deb" ] || { echo "no $(basename "$deb") was built:"; ls "$WORK"; exit 1; }
