@@ -51,7 +51,7 @@ mkdir "$WORK/src"
 	{
 		echo "dpkg-buildpackage failed:"
 		grep -E '\.\.\. FAILED|tests? failed' "$WORK/build.log" || true
-		sed -n '/^\*\*\*\* .*regression.diffs \*\*\*\*/,/^\*\*\* .*(last 100 lines)/p' "$WORK/build.log" | head -150
+		cat "$WORK"/src/build-*/results_*/regression.diffs 2>/dev/null | head -150
 		tail -20 "$WORK/build.log"
 		exit 1
 	}
