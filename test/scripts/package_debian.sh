@@ -24,6 +24,8 @@ deb_version=$(sed -n '1s/^lead-scoring (\(.*\)) .*/\1/p' "$root/debian/changelog
 	{ echo "debian/changelog is at $deb_version, lead_scoring.control at $version"; exit 1; }
 
 WORK=$(mktemp -d /tmp/ls_deb.XXXXXX)
+# the build's test cluster runs as an unprivileged user and reads the extension files under the build tree
+chmod 755 "$WORK"
 restore() {
 	dpkg -r postgresql-15-lead-scoring >/dev/null 2>&1 || true
 	# the tests that follow use the tree's own build
