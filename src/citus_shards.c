@@ -28,6 +28,7 @@
 #include "attachment.h"
 #include "citus_shards.h"
 #include "config_cache.h"
+#include "row_filter.h"
 
 typedef struct ShardEntry
 {
@@ -394,6 +395,14 @@ EventsCopy(EventsAttachment *events, Oid shard)
 	e->key_atts = palloc(sizeof(AttrNumber) * events->nkeys);
 	for (i = 0; i < events->nkeys; i++)
 		e->key_atts[i] = ShardColumn(events->relid, shard, events->key_atts[i]);
+	/* the shard's rows, filtered as the table's (the filter names columns, the same in the shard)
+	 */
+	e->from_item =
+		events->row_filter == NULL
+			? e->qualname
+			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
+					   LsRowFilterSql(events->relid,
+									  LsParseRowFilter(events->relid, events->row_filter), "e"));
 	MemoryContextSwitchTo(old);
 	entry->attachment = e;
 	return e;
@@ -485,6 +494,63 @@ LsLeadsAttachmentNear(Relation rel)
 				 errhint("Distribute it by its lead column with colocate_with => '%s'.",
 						 get_rel_name(leads->relid))));
 	return LeadsCopy(leads, shard);
+}
+
+EventsAttachment *
+LsEventsShardAttachment(Oid shard)
+{
+	EventsAttachment *events = LsEventsAttachment(LsLogicalRelid(shard));
+
+	if (events == NULL || events->relid == shard)
+		return events;
+	return EventsCopy(events, shard);
+}
+
+LeadsAttachment *
+LsLeadsShardAttachment(Oid shard)
+{
+	LeadsAttachment *leads = LsAttachments()->leads;
+
+	if (leads == NULL || leads->relid == shard || LsLogicalRelid(shard) != leads->relid)
+		return leads;
+	return LeadsCopy(leads, shard);
+}
+
+Oid
+LsLocalLeadShard(Datum lead_id)
+{
+	LeadsAttachment *leads = LsAttachments()->leads;
+	Oid argtypes[2] = {OIDOID, InvalidOid};
+	Datum args[2];
+	Oid result = InvalidOid;
+
+	if (leads == NULL || !LsIsCitusTable(leads->relid))
+		return InvalidOid;
+	argtypes[1] = leads->id_type;
+	args[0] = ObjectIdGetDatum(leads->relid);
+	args[1] = lead_id;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* the lead's shard from the hash of its id, when this node holds a placement of it */
+	if (SPI_execute_with_args(
+			"SELECT q.n[pg_catalog.array_upper(q.n, 1)] FROM (SELECT"
+			" pg_catalog.parse_ident(pg_catalog.shard_name($1::pg_catalog.regclass, s.id)) AS n"
+			" FROM (SELECT pg_catalog.get_shard_id_for_distribution_column("
+			"  $1::pg_catalog.regclass, $2) AS id) s"
+			" WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p"
+			"  WHERE p.shardid OPERATOR(pg_catalog.=) s.id AND p.groupid OPERATOR(pg_catalog.=)"
+			"  (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g))) q",
+			2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_dist_shard");
+	if (SPI_processed == 1)
+	{
+		char *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (name != NULL)
+			result = get_relname_relid(name, get_rel_namespace(leads->relid));
+	}
+	SPI_finish();
+	return result;
 }
 
 /* shard_table(regclass): the table a relation stands for (see citus_shards.h). */

@@ -58,6 +58,20 @@ extern DealsAttachment *LsDealsAttachmentOf(Relation rel);
  */
 extern LeadsAttachment *LsLeadsAttachmentNear(Relation rel);
 
+/*
+ * The attachment of a shard given by its OID (the table itself when it is not a shard): a copy with
+ * the shard's OID, qualified name, column numbers and rows to read (from_item).
+ */
+extern EventsAttachment *LsEventsShardAttachment(Oid shard);
+extern LeadsAttachment *LsLeadsShardAttachment(Oid shard);
+
+/*
+ * The shard of the (distributed) leads table that holds a lead, when it is on this node: found from
+ * the hash of the lead's id, as Citus routes it.  InvalidOid when the leads table is not a Citus
+ * table or the lead's shard is on another node.
+ */
+extern Oid LsLocalLeadShard(Datum lead_id);
+
 extern void CitusShardsInit(void);
 
 #endif /* CITUS_SHARDS_H */
