@@ -309,9 +309,8 @@ Copies(void)
 	return copies;
 }
 
-/* A column of the table, by its number there, as numbered in the shard. */
-static AttrNumber
-ShardColumn(Oid table, Oid shard, AttrNumber att)
+AttrNumber
+LsShardColumn(Oid table, Oid shard, AttrNumber att)
 {
 	char *name;
 	AttrNumber result;
@@ -360,12 +359,13 @@ LeadsCopy(LeadsAttachment *leads, Oid shard)
 	memcpy(l, leads, sizeof(LeadsAttachment));
 	l->relid = shard;
 	l->qualname = ShardQualifiedName(shard);
-	l->id_att = ShardColumn(leads->relid, shard, leads->id_att);
-	l->stage_att = ShardColumn(leads->relid, shard, leads->stage_att);
-	l->score_att = ShardColumn(leads->relid, shard, leads->score_att);
-	l->owner_att = ShardColumn(leads->relid, shard, leads->owner_att);
-	l->created_att = ShardColumn(leads->relid, shard, leads->created_att);
-	l->crm_stage_att = ShardColumn(leads->relid, shard, leads->crm_stage_att);
+	l->id_att = LsShardColumn(leads->relid, shard, leads->id_att);
+	l->stage_att = LsShardColumn(leads->relid, shard, leads->stage_att);
+	l->score_att = LsShardColumn(leads->relid, shard, leads->score_att);
+	l->owner_att = LsShardColumn(leads->relid, shard, leads->owner_att);
+	l->created_att = LsShardColumn(leads->relid, shard, leads->created_att);
+	l->crm_stage_att = LsShardColumn(leads->relid, shard, leads->crm_stage_att);
+	l->state_att = LsShardColumn(leads->relid, shard, leads->state_att);
 	MemoryContextSwitchTo(old);
 	entry->attachment = l;
 	return l;
@@ -386,15 +386,15 @@ EventsCopy(EventsAttachment *events, Oid shard)
 	memcpy(e, events, sizeof(EventsAttachment));
 	e->relid = shard;
 	e->qualname = ShardQualifiedName(shard);
-	e->lead_att = ShardColumn(events->relid, shard, events->lead_att);
-	e->type_att = ShardColumn(events->relid, shard, events->type_att);
-	e->time_att = ShardColumn(events->relid, shard, events->time_att);
-	e->channel_att = ShardColumn(events->relid, shard, events->channel_att);
-	e->campaign_att = ShardColumn(events->relid, shard, events->campaign_att);
-	e->keyword_att = ShardColumn(events->relid, shard, events->keyword_att);
+	e->lead_att = LsShardColumn(events->relid, shard, events->lead_att);
+	e->type_att = LsShardColumn(events->relid, shard, events->type_att);
+	e->time_att = LsShardColumn(events->relid, shard, events->time_att);
+	e->channel_att = LsShardColumn(events->relid, shard, events->channel_att);
+	e->campaign_att = LsShardColumn(events->relid, shard, events->campaign_att);
+	e->keyword_att = LsShardColumn(events->relid, shard, events->keyword_att);
 	e->key_atts = palloc(sizeof(AttrNumber) * events->nkeys);
 	for (i = 0; i < events->nkeys; i++)
-		e->key_atts[i] = ShardColumn(events->relid, shard, events->key_atts[i]);
+		e->key_atts[i] = LsShardColumn(events->relid, shard, events->key_atts[i]);
 	/* the shard's rows, filtered as the table's (the filter names columns, the same in the shard)
 	 */
 	e->from_item =
@@ -422,13 +422,13 @@ DealsCopy(DealsAttachment *deals, Oid shard)
 	memcpy(d, deals, sizeof(DealsAttachment));
 	d->relid = shard;
 	d->qualname = ShardQualifiedName(shard);
-	d->id_att = ShardColumn(deals->relid, shard, deals->id_att);
-	d->lead_att = ShardColumn(deals->relid, shard, deals->lead_att);
-	d->amount_att = ShardColumn(deals->relid, shard, deals->amount_att);
-	d->status_att = ShardColumn(deals->relid, shard, deals->status_att);
-	d->closed_att = ShardColumn(deals->relid, shard, deals->closed_att);
-	d->owner_att = ShardColumn(deals->relid, shard, deals->owner_att);
-	d->cost_att = ShardColumn(deals->relid, shard, deals->cost_att);
+	d->id_att = LsShardColumn(deals->relid, shard, deals->id_att);
+	d->lead_att = LsShardColumn(deals->relid, shard, deals->lead_att);
+	d->amount_att = LsShardColumn(deals->relid, shard, deals->amount_att);
+	d->status_att = LsShardColumn(deals->relid, shard, deals->status_att);
+	d->closed_att = LsShardColumn(deals->relid, shard, deals->closed_att);
+	d->owner_att = LsShardColumn(deals->relid, shard, deals->owner_att);
+	d->cost_att = LsShardColumn(deals->relid, shard, deals->cost_att);
 	MemoryContextSwitchTo(old);
 	entry->attachment = d;
 	return d;
@@ -476,7 +476,12 @@ LsDealsAttachmentOf(Relation rel)
 LeadsAttachment *
 LsLeadsAttachmentNear(Relation rel)
 {
-	Oid relid = RelationGetRelid(rel);
+	return LsLeadsAttachmentNearRelid(RelationGetRelid(rel));
+}
+
+LeadsAttachment *
+LsLeadsAttachmentNearRelid(Oid relid)
+{
 	LeadsAttachment *leads = LsLeadsAttachment();
 	Oid shard;
 
@@ -504,6 +509,16 @@ LsEventsShardAttachment(Oid shard)
 	if (events == NULL || events->relid == shard)
 		return events;
 	return EventsCopy(events, shard);
+}
+
+DealsAttachment *
+LsDealsShardAttachment(Oid shard)
+{
+	DealsAttachment *deals = LsDealsAttachment(LsLogicalRelid(shard));
+
+	if (deals == NULL || deals->relid == shard)
+		return deals;
+	return DealsCopy(deals, shard);
 }
 
 LeadsAttachment *

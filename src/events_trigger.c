@@ -31,6 +31,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "lead_locks.h"
@@ -232,6 +233,8 @@ events_changed(PG_FUNCTION_ARGS)
 	if (source < 0)
 		elog(ERROR, "events table \"%s\" is missing from the rule cache",
 			 RelationGetRelationName(rel));
+	/* on a Citus shard: addressed to the colocated leads and events shards (src/citus_rules.h) */
+	rs = LsRulesNear(rs, RelationGetRelid(rel));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
@@ -328,15 +331,9 @@ events_changed(PG_FUNCTION_ARGS)
 		int nmissing = 0;
 		int i;
 		int32 score;
-		/*
-		 * On a Citus shard, lead by lead: the batch queries take the ids as an array, which Citus
-		 * cannot route to the lead's shard from inside a trigger (doc/scale-out.md, "The
-		 * shard-local write path").
-		 */
-		bool one_by_one = LsIsShard(RelationGetRelid(rel));
 
 		/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
-		if (n <= TOUCH_ONE_BY_ONE || one_by_one)
+		if (n <= TOUCH_ONE_BY_ONE)
 		{
 			for (i = 0; i < n; i++)
 				if (!TouchLead(rs, ids[i], &score, sl.keep_events ? &sl.fresh : NULL, i,
@@ -349,11 +346,11 @@ events_changed(PG_FUNCTION_ARGS)
 		for (i = 0; i < nmissing; i++)
 			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
 		/* a lead inserted meanwhile did not see this statement's events: re-read them */
-		if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
+		if (nmissing <= TOUCH_ONE_BY_ONE)
 		{
 			for (i = 0; i < nmissing; i++)
 				if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
-					RefuseUnseenLead(leads, missing[i]);
+					RefuseUnseenLead(rs->leads, missing[i]);
 		}
 		else
 		{
@@ -362,7 +359,7 @@ events_changed(PG_FUNCTION_ARGS)
 
 			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
 			for (i = 0; i < nunseen; i++)
-				RefuseUnseenLead(leads, unseen[i]);
+				RefuseUnseenLead(rs->leads, unseen[i]);
 		}
 	}
 	LsRestoreUser(&saved);

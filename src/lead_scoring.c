@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "funnel_stage.h"
@@ -51,6 +52,7 @@ _PG_init(void)
 	TransitionsInit();
 	AttachmentInit();
 	CitusShardsInit();
+	CitusRulesInit();
 	SettingsInit();
 	RulesInit();
 	StagesInit();

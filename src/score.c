@@ -47,6 +47,7 @@
 #include "utils/tuplestore.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "crm_time.h"
@@ -100,17 +101,6 @@ EventTypesArg(RuleSet *rs, char *null)
 	return rs->event_types;
 }
 
-/* The events of one lead ($1 lead id, $2 event types) read from 'from_item' (the table or a shard).
- */
-static char *
-LeadEventsSql(RuleSet *rs, int s, const char *from_item)
-{
-	EventSource *src = &rs->sources[s];
-
-	return psprintf("SELECT %s FROM %s e WHERE e.%s %s $1%s", src->select_list, from_item,
-					src->events->lead_col, rs->leads->id_eq, TypeFilter(rs, src));
-}
-
 static SPIPlanPtr
 LeadEventsPlan(RuleSet *rs, int s)
 {
@@ -119,20 +109,13 @@ LeadEventsPlan(RuleSet *rs, int s)
 	if (src->lead_plan == NULL)
 	{
 		Oid argtypes[2] = {rs->leads->id_type, TEXTARRAYOID};
+		char *sql = psprintf("SELECT %s FROM %s e WHERE e.%s %s $1%s", src->select_list,
+							 src->events->from_item, src->events->lead_col, rs->leads->id_eq,
+							 TypeFilter(rs, src));
 
-		src->lead_plan = KeepPlan(LeadEventsSql(rs, s, src->events->from_item), 2, argtypes);
+		src->lead_plan = KeepPlan(sql, 2, argtypes);
 	}
 	return src->lead_plan;
-}
-
-/* The fit columns of one lead ($1 lead id) read from 'relation' (the leads table or a shard). */
-static char *
-LeadRowSql(RuleSet *rs, const char *relation)
-{
-	LeadsAttachment *l = rs->leads;
-
-	return psprintf("SELECT %s FROM %s l WHERE l.%s %s $1", rs->fit_select, relation, l->id_col,
-					l->id_eq);
 }
 
 SPIPlanPtr
@@ -164,7 +147,9 @@ LeadRowPlan(RuleSet *rs)
 		LeadsAttachment *l = rs->leads;
 		Oid argtype = l->id_type;
 
-		rs->lead_row_plan = KeepPlan(LeadRowSql(rs, l->qualname), 1, &argtype);
+		rs->lead_row_plan = KeepPlan(psprintf("SELECT %s FROM %s l WHERE l.%s %s $1",
+											  rs->fit_select, l->qualname, l->id_col, l->id_eq),
+									 1, &argtype);
 	}
 	return rs->lead_row_plan;
 }
@@ -841,29 +826,6 @@ double
 LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh, RuleOutcome *outcomes,
 			   LeadState *state)
 {
-	return LeadEngagementNear(rs, InvalidOid, lead_id, at, fresh, outcomes, state);
-}
-
-/*
- * The events table a lead's events are read from: the colocated shard of the events table when
- * the lead is read from a Citus shard of the leads table (the same node: plain SQL on a local
- * relation, doc/scale-out.md, "The shard-local write path"), else the table itself.
- */
-static EventsAttachment *
-EventsNear(EventSource *src, Oid leads_shard)
-{
-	Oid shard;
-
-	if (!OidIsValid(leads_shard) || !LsIsShard(leads_shard))
-		return NULL;
-	shard = LsColocatedShard(leads_shard, src->events->relid);
-	return OidIsValid(shard) ? LsEventsShardAttachment(shard) : NULL;
-}
-
-double
-LeadEngagementNear(RuleSet *rs, Oid leads_shard, Datum lead_id, TimestampTz at, bool fresh,
-				   RuleOutcome *outcomes, LeadState *state)
-{
 	EventSet es;
 	double engagement = 0;
 	Snapshot snapshot;
@@ -892,8 +854,7 @@ LeadEngagementNear(RuleSet *rs, Oid leads_shard, Datum lead_id, TimestampTz at, 
 	{
 		DirectReader dr;
 
-		direct[s] = EventsNear(&rs->sources[s], leads_shard) == NULL &&
-					DirectReaderOpen(&dr, &es, s, snapshot);
+		direct[s] = DirectReaderOpen(&dr, &es, s, snapshot);
 		if (direct[s])
 		{
 			DirectReaderRead(&dr, 0, lead_id);
@@ -903,7 +864,6 @@ LeadEngagementNear(RuleSet *rs, Oid leads_shard, Datum lead_id, TimestampTz at, 
 	UnregisterSnapshot(snapshot);
 	for (s = 0; s < rs->nsources; s++)
 	{
-		EventsAttachment *near;
 		Datum args[2];
 		char nulls[2] = {' ', ' '};
 		uint64 i;
@@ -916,16 +876,7 @@ LeadEngagementNear(RuleSet *rs, Oid leads_shard, Datum lead_id, TimestampTz at, 
 		connected = true;
 		args[0] = lead_id;
 		args[1] = EventTypesArg(rs, &nulls[1]);
-		near = EventsNear(&rs->sources[s], leads_shard);
-		if (near != NULL)
-		{
-			Oid argtypes[2] = {rs->leads->id_type, TEXTARRAYOID};
-
-			rc = SPI_execute_with_args(LeadEventsSql(rs, s, near->from_item), 2, argtypes, args,
-									   nulls, !fresh, 0);
-		}
-		else
-			rc = SPI_execute_plan(LeadEventsPlan(rs, s), args, nulls, !fresh, 0);
+		rc = SPI_execute_plan(LeadEventsPlan(rs, s), args, nulls, !fresh, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "reading the events of a lead failed: %s", SPI_result_code_string(rc));
 		for (i = 0; i < SPI_processed; i++)
@@ -992,22 +943,16 @@ ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *enga
 	bool found;
 
 	/*
-	 * On Citus, a lead whose shard is on this node is read from that shard and its colocated events
-	 * shards: inside a query over the leads Citus runs this on the lead's shard, where a query of
-	 * the distributed tables would be refused (doc/scale-out.md, "score() in a query").
+	 * On Citus, a lead whose shard is on this node is read from that shard and the colocated
+	 * events shards: inside a query over the leads, Citus runs this on the lead's shard, where a
+	 * query of the distributed tables would be refused (doc/scale-out.md, "score() in a query").
 	 */
 	Oid shard = LsLocalLeadShard(lead_id);
 
-	LsSpiConnect();
 	if (OidIsValid(shard))
-	{
-		Oid argtype = rs->leads->id_type;
-
-		rc = SPI_execute_with_args(LeadRowSql(rs, LsLeadsShardAttachment(shard)->qualname), 1,
-								   &argtype, &lead_id, NULL, true, 1);
-	}
-	else
-		rc = SPI_execute_plan(LeadRowPlan(rs), &lead_id, NULL, true, 1);
+		rs = LsRulesNear(rs, shard);
+	LsSpiConnect();
+	rc = SPI_execute_plan(LeadRowPlan(rs), &lead_id, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading a lead failed: %s", SPI_result_code_string(rc));
 	found = (SPI_processed == 1);
@@ -1021,7 +966,7 @@ ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *enga
 	}
 	SPI_finish();
 	if (found)
-		*engagement = LeadEngagementNear(rs, shard, lead_id, at, false, eng_outcomes, NULL);
+		*engagement = LeadEngagement(rs, lead_id, at, false, eng_outcomes, NULL);
 	return found;
 }
 

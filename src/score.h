@@ -120,10 +120,6 @@ extern int64 FitPointsOfRow(RuleSet *rs, HeapTuple row, TupleDesc desc);
  * lead's engagement state built from them when state is not NULL. */
 extern double LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh,
 							 RuleOutcome *outcomes, struct LeadState *state);
-/* The same, for a lead read from 'leads_shard' (a Citus shard of the leads table, or InvalidOid /
- * the table itself): its events are read from the colocated shards of the events tables. */
-extern double LeadEngagementNear(RuleSet *rs, Oid leads_shard, Datum lead_id, TimestampTz at,
-								 bool fresh, RuleOutcome *outcomes, struct LeadState *state);
 
 /* Seconds from 'time' to 'at' (0 when 'time' is not before 'at', infinite for an infinite time), as
  * every path ages an event. */

@@ -121,6 +121,26 @@ n=$(citus_psql $COORD -At -c "SELECT count(DISTINCT colocationid) FROM pg_dist_p
        'lead_scoring.handoff_outbox'::regclass)")
 [ "$n" = 1 ] && ok "leads, events, deals, the log and the outbox are colocated" || fail "$n colocation groups"
 
+# the triggers address the shards themselves: Citus executes no statement of theirs (citus.log_local_commands
+# reports each statement it runs on a local shard).  A batch of events for leads on every shard (the batch
+# path: more than four leads per shard), promotions (the log, the outbox), an update of a lead, a deal lost
+# and one opened, in a transaction rolled back; the only statements Citus runs are the application's.
+citus_psql $SINGLE >"$OUT/local_commands" 2>&1 <<'SQL' || fail "the statements of the local-commands check failed: $(grep ERROR "$OUT/local_commands")"
+SET citus.log_local_commands = on;
+BEGIN;
+SET LOCAL lead_scoring.now = '2026-01-08 10:00+00';
+INSERT INTO crm.events (id, lead_id, event_type, occurred_at)
+SELECT 5000 + 2 * g + u.o, g, u.t, '2026-01-08 09:00+00'
+  FROM generate_series(1, 24) g, unnest('{webinar,demo_request}'::text[]) WITH ORDINALITY AS u(t, o);
+UPDATE crm.leads SET company_size = 120 WHERE id = 3;
+INSERT INTO crm.deals (id, lead_id, amount, status) VALUES (900, 4, 10, 'lost'), (901, 5, 10, 'open');
+ROLLBACK;
+SQL
+n=$(grep -c 'executing the' "$OUT/local_commands" || true)
+other=$(grep 'executing the' "$OUT/local_commands" | grep -Ev 'executing the copy locally for shard|command locally: (UPDATE crm\.leads_[0-9]+ leads SET company_size|INSERT INTO crm\.deals_[0-9]+ )' || true)
+[ "$n" -gt 0 ] && [ -z "$other" ] && ok "the triggers address the shards: Citus runs only the application's statements ($n)" ||
+	fail "statements Citus ran for the triggers: $(echo "$other" | head -5)"
+
 # --- the comparison -----------------------------------------------------------------------------------------
 compare() { # name file-plain file-other label
 	if cmp -s "$2" "$3"; then
