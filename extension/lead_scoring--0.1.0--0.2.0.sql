@@ -632,16 +632,21 @@ BEGIN
     SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
     last_change := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
     CREATE TEMP TABLE lead_scoring_backfill ON COMMIT DROP AS
-    SELECT d.lead_id,
-           CASE WHEN bool_or(d.outcome = 'won') THEN 'customer'
-                WHEN bool_or(d.outcome = 'open') THEN 'opportunity'
-                ELSE 'lost' END::@extschema@.funnel_stage AS stage,
-           CASE WHEN bool_or(d.outcome = 'won') THEN min(d.closed_at) FILTER (WHERE d.outcome = 'won')
-                WHEN bool_or(d.outcome = 'open') THEN NULL
-                ELSE max(d.closed_at) END AS at
-      FROM @extschema@.deals d
-     WHERE d.source = deals AND d.lead_id IS NOT NULL
-     GROUP BY d.lead_id;
+    SELECT t.lead_id, t.stage,
+           CASE t.stage WHEN 'customer' THEN t.won_at WHEN 'lost' THEN t.last_at END AS at
+      FROM (SELECT d.lead_id,
+                   (array_agg(d.stage ORDER BY array_position(
+                        '{lost,disqualified,recycled,new,iql,mql,sal,sql,opportunity,customer}'::text[],
+                        d.stage::text) DESC))[1] AS stage,
+                   min(d.closed_at) FILTER (WHERE d.outcome = 'won') AS won_at,
+                   max(d.closed_at) AS last_at
+              FROM (SELECT d.lead_id, d.outcome, d.closed_at,
+                           coalesce((a.crm_stage_map ->> d.status)::@extschema@.funnel_stage,
+                                    CASE d.outcome WHEN 'won' THEN 'customer' WHEN 'open' THEN 'opportunity'
+                                         ELSE 'lost' END::@extschema@.funnel_stage) AS stage
+                      FROM @extschema@.deals d JOIN @extschema@.attachment a ON a.relid = d.source
+                     WHERE d.source = deals AND d.lead_id IS NOT NULL) d
+             GROUP BY d.lead_id) t;
     EXECUTE format($u$
         SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
                                            pg_catalog.array_agg(b.stage::pg_catalog.text))
@@ -1064,19 +1069,16 @@ BEGIN
     PERFORM @extschema@.backfill_deals(deals);
 END $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.rebuild_views() RETURNS void
+-- Drop the canonical views and every generated object; returns the statements that give their
+-- privileges back once they are created again (create_views).  The CRM's ALTER COLUMN ... TYPE of a
+-- column they read runs between the two (src/ddl_follow.c).
+CREATE FUNCTION @extschema@.release_views() RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
 DECLARE
     g @extschema@.generated_view;
-    a @extschema@.attachment;
     fn regprocedure;
-    id_type text;
-    parts text[];
-    src text;
     regrants text[];
-    members oid[];
 BEGIN
-    members := @extschema@.member_objects();
     -- privileges granted on generated objects survive their regeneration
     SELECT array_agg(stmt ORDER BY stmt) INTO regrants FROM (
         SELECT format('REVOKE ALL ON %s @extschema@.%I FROM PUBLIC', o.objtype, o.name) AS stmt
@@ -1101,6 +1103,22 @@ BEGIN
         END IF;
     END LOOP;
     DROP VIEW IF EXISTS @extschema@.leads, @extschema@.events, @extschema@.deals;
+    RETURN regrants;
+END $$;
+
+-- Create the canonical views and every generated object from the current attachments, then run
+-- the privilege statements release_views() returned.
+CREATE FUNCTION @extschema@.create_views(regrants text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
+DECLARE
+    g @extschema@.generated_view;
+    a @extschema@.attachment;
+    id_type text;
+    parts text[];
+    src text;
+    members oid[];
+BEGIN
+    members := @extschema@.member_objects();
 
     SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
     IF NOT FOUND THEN
@@ -1226,6 +1244,67 @@ BEGIN
         EXECUTE src;
     END LOOP;
 END $$;
+
+-- Drop and recreate the canonical views and every generated object from the current attachments.
+CREATE OR REPLACE FUNCTION @extschema@.rebuild_views() RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.create_views(@extschema@.release_views())
+$$;
+REVOKE ALL ON FUNCTION @extschema@.release_views() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.create_views(text[]) FROM PUBLIC;
+
+-- Why the extension could not read column col of the attached table tbl once its type is new_type,
+-- or NULL when it can (the CRM's ALTER COLUMN ... TYPE; src/ddl_follow.c refuses the statement with
+-- this reason: doc/crm_schemas.md, "The CRM's migrations").
+CREATE FUNCTION @extschema@.retype_problem(tbl regclass, col name, new_type regtype) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    what text;
+    k text;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    what := format('it is the %%s of the %s attachment, ', a.kind);
+    IF a.kind = 'leads' AND col = a.id_column AND new_type <> @extschema@.lead_id_type() THEN
+        RETURN format(what, 'id_column') || format('and lead ids keep their type (%s) in lead_scoring.stage_change '
+            'and in the lead columns of the events and deals tables', @extschema@.lead_id_type());
+    ELSIF a.kind <> 'leads' AND col = a.lead_column AND new_type <> @extschema@.lead_id_type() THEN
+        RETURN format(what, 'lead_column') || format('which must have the type of the leads table''s id (%s)',
+                                                     @extschema@.lead_id_type());
+    ELSIF col = a.stage_column AND new_type <> '@extschema@.funnel_stage'::regtype THEN
+        RETURN format(what, 'stage_column') || 'which must be lead_scoring.funnel_stage';
+    ELSIF col = a.score_column AND new_type <> 'integer'::regtype THEN
+        RETURN format(what, 'score_column') || 'which must be integer';
+    ELSIF col IN (a.created_column, a.time_column, a.closed_column) AND NOT @extschema@.type_is_time(new_type) THEN
+        RETURN format(what, CASE col WHEN a.created_column THEN 'created_column' WHEN a.time_column THEN 'time_column'
+                                     ELSE 'closed_column' END) || 'which must be timestamptz, timestamp or date';
+    ELSIF col IN (a.amount_column, a.cost_column) AND NOT @extschema@.type_is_number(new_type) THEN
+        RETURN format(what, CASE col WHEN a.amount_column THEN 'amount_column' ELSE 'cost_column' END)
+               || 'which must be a numeric type';
+    ELSIF col IN (a.type_column, a.status_column, a.channel_column, a.campaign_column, a.keyword_column)
+          AND NOT coalesce(a.labels ? col, false) AND NOT @extschema@.type_is_label(new_type) THEN
+        RETURN format(what, CASE col WHEN a.type_column THEN 'type_column' WHEN a.status_column THEN 'status_column'
+                                     WHEN a.channel_column THEN 'channel_column'
+                                     WHEN a.campaign_column THEN 'campaign_column' ELSE 'keyword_column' END)
+               || 'which must be a text, varchar or enum type';
+    END IF;
+    -- the CRM stage map's keys are values of the column
+    IF col IN (a.crm_stage_column, CASE WHEN a.kind = 'deals' THEN a.status_column END) AND a.crm_stage_map IS NOT NULL THEN
+        FOR k IN SELECT jsonb_object_keys(a.crm_stage_map) LOOP
+            BEGIN
+                EXECUTE format('SELECT %L::%s', k, new_type);
+            EXCEPTION WHEN data_exception THEN
+                RETURN format(what, CASE a.kind WHEN 'leads' THEN 'crm_stage_column' ELSE 'status_column' END)
+                       || format('and its stage map''s key %L is no %s', k, new_type);
+            END;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.retype_problem(regclass, name, regtype) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
