@@ -1350,25 +1350,6 @@ SELECT f.stage,
 SELECT f.stage,
        count(t.seconds) AS leads_left,$r$)
  WHERE name = 'stage_durations';
--- channel_report: won deals no lead can be credited for show under '(none)' (revenue reconciles)
-UPDATE @extschema@.generated_view
-   SET definition = replace(definition, $r$    FROM credited c
-    UNION ALL
-    SELECT m.channel$r$,
-                            $r$    FROM credited c
-    UNION ALL
-    -- won deals no lead can be credited for (none, or a lead that left): revenue under '(none)', so that
-    -- it reconciles with manager_report (doc/crm_schemas.md, "Leads that leave")
-    SELECT '(none)', NULL, NULL, 0, NULL, NULL, NULL, NULL, 1, d.amount, d.cost, NULL
-    FROM @extschema@.deals d, p
-    WHERE d.outcome OPERATOR(pg_catalog.=) 'won'
-      AND (p.lo IS NULL OR d.closed_at OPERATOR(pg_catalog.>=) p.lo)
-      AND (p.hi IS NULL OR d.closed_at OPERATOR(pg_catalog.<) p.hi)
-      AND (d.lead_id IS NULL OR NOT EXISTS (SELECT FROM @extschema@.leads l
-                                             WHERE l.lead_id OPERATOR(pg_catalog.=) d.lead_id))
-    UNION ALL
-    SELECT m.channel$r$)
- WHERE name = 'channel_report';
 -- channel_report's period starts at midnight in the declared zone (day_start)
 UPDATE @extschema@.generated_view
    SET definition = replace(replace(definition,
