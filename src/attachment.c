@@ -239,6 +239,7 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
 	l->time_zone = TimeZoneOf(tup, desc, &l->zone);
 	l->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+	l->row_filter_expr = l->row_filter ? LsParseRowFilter(relid, l->row_filter) : NULL;
 	{
 		char *label = SPI_getvalue(tup, desc, SPI_fnumber(desc, "owner_label"));
 

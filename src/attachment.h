@@ -33,6 +33,7 @@ typedef struct LeadsAttachment
 	char *time_zone;		 /* zone of naive time columns (attach's time_zone), or NULL */
 	struct LsZone *zone;	 /* the same, resolved for LsColumnTime */
 	char *row_filter;		 /* attach's row_filter as stored (bare columns), or NULL */
+	Node *row_filter_expr;	 /* the same, parsed (Vars of the leads table), or NULL */
 	char *owner_label_query; /* attach's owner_label: SQL giving the label of owner $1, or NULL */
 	/* the CRM's own stage (attach's crm_stage_column) and its map onto funnel stages */
 	AttrNumber crm_stage_att; /* InvalidAttrNumber when not mapped */
