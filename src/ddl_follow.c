@@ -138,7 +138,8 @@ ColumnUse(Oid owner, Oid relid, const char *kind, const char *col)
 				   " ('channel_column', a.channel_column), ('campaign_column', a.campaign_column),"
 				   " ('keyword_column', a.keyword_column), ('amount_column', a.amount_column),"
 				   " ('status_column', a.status_column), ('closed_column', a.closed_column),"
-				   " ('cost_column', a.cost_column), ('crm_stage_column', a.crm_stage_column))"
+				   " ('cost_column', a.cost_column), ('crm_stage_column', a.crm_stage_column),"
+				   " ('currency_column', a.currency_column))"
 				   " AS m(arg, col)"
 				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
 				   " AND m.col OPERATOR(pg_catalog.=) $2::pg_catalog.name"
@@ -480,10 +481,10 @@ FollowColumn(const PendingRename *r, const char *from, const char *to, const cha
 	uint64 rules = 0;
 	bool filtered = false;
 	static const char *const fields[] = {
-		"id_column",	  "stage_column",	 "score_column",   "owner_column",
-		"created_column", "lead_column",	 "type_column",	   "time_column",
-		"channel_column", "campaign_column", "keyword_column", "amount_column",
-		"status_column",  "closed_column",	 "cost_column",	   "crm_stage_column"};
+		"id_column",		"stage_column",	  "score_column",  "owner_column",	 "created_column",
+		"lead_column",		"type_column",	  "time_column",   "channel_column", "campaign_column",
+		"keyword_column",	"amount_column",  "status_column", "closed_column",	 "cost_column",
+		"crm_stage_column", "currency_column"};
 	int i;
 
 	initStringInfo(&sql);

@@ -505,7 +505,8 @@ CREATE FUNCTION @extschema@.attach_deals(
     deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
-    owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
+    owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false,
+    currency_column name = NULL)
     RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -545,13 +546,17 @@ BEGIN
         PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
             @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
     END IF;
+    IF currency_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, currency_column, 'currency_column', 'a text, varchar or enum type',
+            @extschema@.type_is_label(@extschema@.column_type(deals, currency_column, 'currency_column')));
+    END IF;
 
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
                                         closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
-                                        amount_scale, crm_stage_map, crm_stage_enforce)
+                                        amount_scale, crm_stage_map, crm_stage_enforce, currency_column)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
             cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
-            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END);
+            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END, currency_column);
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -564,6 +569,42 @@ BEGIN
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
     PERFORM @extschema@.backfill_deals(deals);
+    PERFORM @extschema@.check_currency_rates(deals);
+END $$;
+
+-- A deals table attached with currency_column: warn about the currencies of its deals that have no
+-- rate in currency_rate (their amount is NULL, no revenue, until one is added: doc/crm_schemas.md,
+-- "Currencies").  Also callable after changing the rates.
+CREATE FUNCTION @extschema@.check_currency_rates(deals regclass) RETURNS text[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    missing text[];
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = deals AND kind = 'deals';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not an attached deals table', deals USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.currency_column IS NULL THEN
+        RETURN '{}';
+    END IF;
+    EXECUTE format($q$
+        SELECT coalesce(pg_catalog.array_agg(DISTINCT coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')
+                                             ORDER BY coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')),
+                        '{}')
+          FROM %2$s d
+         WHERE NOT EXISTS (SELECT FROM @extschema@.currency_rate r
+                            WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)))$q$,
+        a.currency_column, deals) INTO missing;
+    IF cardinality(missing) > 0 THEN
+        RAISE WARNING 'deals of % in % have no exchange rate: their amount is NULL (no revenue)', deals,
+                      array_to_string(missing, ', ')
+            USING DETAIL = 'Amounts are converted into the reporting currency with lead_scoring.currency_rate; '
+                           'amounts in different currencies are never added up.',
+                  HINT = 'INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES (...); '
+                         'one unit of the currency is worth rate units of the reporting currency.';
+    END IF;
+    RETURN missing;
 END $$;
 
 -- SQL for the label of a key column (attach's owner_label): the label column of the row its
@@ -796,11 +837,13 @@ BEGIN
     ELSIF col IN (a.amount_column, a.cost_column) AND NOT @extschema@.type_is_number(new_type) THEN
         RETURN format(what, CASE col WHEN a.amount_column THEN 'amount_column' ELSE 'cost_column' END)
                || 'which must be a numeric type';
-    ELSIF col IN (a.type_column, a.status_column, a.channel_column, a.campaign_column, a.keyword_column)
+    ELSIF col IN (a.type_column, a.status_column, a.channel_column, a.campaign_column, a.keyword_column,
+                  a.currency_column)
           AND NOT coalesce(a.labels ? col, false) AND NOT @extschema@.type_is_label(new_type) THEN
         RETURN format(what, CASE col WHEN a.type_column THEN 'type_column' WHEN a.status_column THEN 'status_column'
                                      WHEN a.channel_column THEN 'channel_column'
-                                     WHEN a.campaign_column THEN 'campaign_column' ELSE 'keyword_column' END)
+                                     WHEN a.campaign_column THEN 'campaign_column'
+                                     WHEN a.keyword_column THEN 'keyword_column' ELSE 'currency_column' END)
                || 'which must be a text, varchar or enum type';
     END IF;
     -- the CRM stage map's keys are values of the column
@@ -974,7 +1017,11 @@ BEGIN
                           @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
             CASE WHEN a.amount_scale IS NULL THEN ''
-                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END);
+                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END
+            || CASE WHEN a.currency_column IS NULL THEN ''
+                    ELSE format(' OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r'
+                                ' WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%I::text)))',
+                                a.currency_column) END);
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -1041,16 +1088,17 @@ $$;
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.check_currency_rates(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.release_views() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.create_views(text[]) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
 COMMENT ON FUNCTION @extschema@.rebuild_views() IS
