@@ -561,6 +561,10 @@ ALTER TABLE @extschema@.attachment ADD COLUMN amount_scale numeric;
 ALTER TABLE @extschema@.attachment ADD COLUMN labels jsonb;
 -- Issue 10 item 5: a deal's currency (currency_column) and the rates into the reporting currency
 ALTER TABLE @extschema@.attachment ADD COLUMN currency_column name;
+-- Issue 10 item 5: a deal's outcome from its own row (Odoo's opportunity is the lead row: won_status)
+ALTER TABLE @extschema@.attachment ADD COLUMN won_filter text;
+ALTER TABLE @extschema@.attachment ADD COLUMN lost_filter text;
+ALTER TABLE @extschema@.attachment ADD COLUMN deal_filter text;
 CREATE TABLE @extschema@.currency_rate (
     currency text PRIMARY KEY
         CONSTRAINT currency_rate_code CHECK (currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(currency))
@@ -1021,21 +1025,57 @@ CREATE FUNCTION @extschema@.attach_deals(
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false,
-    currency_column name = NULL)
+    currency_column name = NULL, won_filter text = NULL, lost_filter text = NULL)
     RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type pg_catalog.regtype := @extschema@.lead_id_type();
+    leads @extschema@.attachment;
+    on_leads boolean;
 BEGIN
-    PERFORM @extschema@.check_attachable(deals);
+    SELECT * INTO leads FROM @extschema@.attachment WHERE kind = 'leads';
+    -- Odoo's opportunity is the lead row itself: the leads table may be its own deals table, each row the
+    -- deal of its own lead (doc/crm_schemas.md, "Opportunities on the lead row")
+    on_leads := deals = leads.relid;
+    IF on_leads THEN
+        IF leads.amount_column IS NOT NULL THEN
+            RAISE EXCEPTION 'the leads table % is already attached as its own deals table', deals
+                USING ERRCODE = 'duplicate_object',
+                      HINT = format('Call lead_scoring.detach(%L) and attach it again.', deals::text);
+        END IF;
+        IF lead_column IS DISTINCT FROM leads.id_column OR stage_map IS NOT NULL OR cost_column IS NOT NULL
+           OR owner_column IS DISTINCT FROM leads.owner_column OR owner_label IS DISTINCT FROM leads.owner_label
+           OR time_zone IS DISTINCT FROM leads.time_zone THEN
+            RAISE EXCEPTION 'the leads table % attached as its own deals table takes its lead, owner, time zone '
+                            'and stage from attach_leads', deals
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Each row is the deal of its own lead: lead_column => %L, owner_column => %L, '
+                                      'owner_label => %L and time_zone => %L as attach_leads had them; no stage_map '
+                                      '(attach_leads'' crm_stage_map moves the lead) and no cost_column.',
+                                      leads.id_column, leads.owner_column, leads.owner_label, leads.time_zone);
+        END IF;
+    ELSE
+        PERFORM @extschema@.check_attachable(deals);
+    END IF;
     PERFORM @extschema@.column_type(deals, id_column, 'id_column');
     PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
     PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
         @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
-    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
-        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    -- status_column => NULL: the outcome comes from won_filter and lost_filter alone
+    IF status_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+            @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    ELSIF won_filter IS NULL AND lost_filter IS NULL THEN
+        RAISE EXCEPTION 'a deals table needs a status_column, or won_filter and lost_filter'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Odoo''s crm_lead: won_filter => ''active AND probability = 100'', '
+                         'lost_filter => ''NOT active AND probability = 0''.';
+    END IF;
+    IF stage_map IS NOT NULL AND status_column IS NULL THEN
+        RAISE EXCEPTION 'stage_map needs a status_column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- closed_column => NULL: the CRM has no close time (Twenty's "closeDate" is an expected date); a won
     -- status alone makes a won deal, closed when its lead became customer
     IF closed_column IS NOT NULL THEN
@@ -1066,12 +1106,29 @@ BEGIN
             @extschema@.type_is_label(@extschema@.column_type(deals, currency_column, 'currency_column')));
     END IF;
 
+    IF on_leads THEN
+        -- the lead row is the deal: recorded on the leads attachment; its funnel stage is the CRM's own
+        -- (crm_stage_map), no deal trigger moves it and nothing is backfilled
+        UPDATE @extschema@.attachment a
+           SET amount_column = attach_deals.amount_column, status_column = attach_deals.status_column,
+               closed_column = attach_deals.closed_column, amount_scale = attach_deals.amount_scale,
+               currency_column = attach_deals.currency_column,
+               won_filter = @extschema@.row_filter_sql(deals, attach_deals.won_filter),
+               lost_filter = @extschema@.row_filter_sql(deals, attach_deals.lost_filter),
+               deal_filter = @extschema@.row_filter_sql(deals, attach_deals.row_filter)
+         WHERE a.relid = deals;
+        PERFORM @extschema@.rebuild_views();
+        PERFORM @extschema@.check_currency_rates(deals);
+        RETURN;
+    END IF;
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
                                         closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
-                                        amount_scale, crm_stage_map, crm_stage_enforce, currency_column)
+                                        amount_scale, crm_stage_map, crm_stage_enforce, currency_column,
+                                        won_filter, lost_filter)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
             cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
-            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END, currency_column);
+            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END, currency_column,
+            @extschema@.row_filter_sql(deals, won_filter), @extschema@.row_filter_sql(deals, lost_filter));
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -1096,7 +1153,8 @@ DECLARE
     a @extschema@.attachment;
     missing text[];
 BEGIN
-    SELECT * INTO a FROM @extschema@.attachment WHERE relid = deals AND kind = 'deals';
+    SELECT * INTO a FROM @extschema@.attachment
+     WHERE relid = deals AND (kind = 'deals' OR (kind = 'leads' AND amount_column IS NOT NULL));
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not an attached deals table', deals USING ERRCODE = 'undefined_object';
     END IF;
@@ -1241,18 +1299,25 @@ BEGIN
     EXECUTE 'CREATE VIEW @extschema@.events AS ' || src;
 
     parts := ARRAY[]::text[];
-    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
+    -- the deals tables, and the leads table when it is its own deals table (each row the deal of its lead)
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' OR (kind = 'leads' AND amount_column IS NOT NULL)
+              ORDER BY relid LOOP
+        IF a.kind = 'leads' THEN
+            a.lead_column := a.id_column;
+            a.row_filter := a.deal_filter;
+        END IF;
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
-               d.%4$I::numeric%12$s AS amount, d.%5$I::text AS status, %10$s AS closed_at,
+               d.%4$I::numeric%12$s AS amount, %5$s AS status, %10$s AS closed_at,
                %7$s AS owner, %8$s AS cost,
-               CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
+               CASE WHEN (pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)%13$s)
                          AND %6$s THEN 'won'
-                    WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
+                    WHEN pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%14$s
                          THEN 'lost'
                     ELSE 'open' END AS outcome
           FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
-            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column,
+            a.relid::oid, a.id_column, a.lead_column, a.amount_column,
+            CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
             CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
             CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
                  WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'd')
@@ -1272,7 +1337,9 @@ BEGIN
             || CASE WHEN a.currency_column IS NULL THEN ''
                     ELSE format(' OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r'
                                 ' WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%I::text)))',
-                                a.currency_column) END);
+                                a.currency_column) END,
+            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
+            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''));
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -1368,12 +1435,12 @@ REVOKE ALL ON FUNCTION @extschema@.retype_problem(regclass, name, regtype) FROM 
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 -- a lead created directly in a sales stage of the CRM is no handoff
 UPDATE @extschema@.generated_view

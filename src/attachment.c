@@ -341,18 +341,22 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	d->id_att = MappedColumn(relid, tup, desc, "id_column", true);
 	d->lead_att = MappedColumn(relid, tup, desc, "lead_column", true);
 	d->amount_att = MappedColumn(relid, tup, desc, "amount_column", true);
-	d->status_att = MappedColumn(relid, tup, desc, "status_column", true);
+	d->status_att = MappedColumn(relid, tup, desc, "status_column", false);
 	d->closed_att = MappedColumn(relid, tup, desc, "closed_column", false);
 	d->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	d->cost_att = MappedColumn(relid, tup, desc, "cost_column", false);
 	d->amount_type = get_atttype(relid, d->amount_att);
-	d->status_type = get_atttype(relid, d->status_att);
+	d->status_type = d->status_att ? get_atttype(relid, d->status_att) : InvalidOid;
 	d->closed_type = d->closed_att ? get_atttype(relid, d->closed_att) : InvalidOid;
 	d->time_zone = TimeZoneOf(tup, desc, &d->zone);
 	{
 		char *filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 
 		d->row_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
+		filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "won_filter"));
+		d->won_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
+		filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "lost_filter"));
+		d->lost_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
 	}
 	d->stage_count =
 		StageMap(d->qualname, tup, desc, &d->stage_values, &d->stage_targets, &d->stage_enforce);
@@ -418,7 +422,9 @@ BuildAttachments(void)
 			"   'crm_stage_map') AS m) AS crm_stage_keys,"
 			" (SELECT pg_catalog.array_agg(m.value ORDER BY m.key) FROM pg_catalog.jsonb_each_text("
 			"   pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(a)) OPERATOR(pg_catalog.->)"
-			"   'crm_stage_map') AS m) AS crm_stage_stages"
+			"   'crm_stage_map') AS m) AS crm_stage_stages,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'won_filter' AS won_filter,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'lost_filter' AS lost_filter"
 			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");

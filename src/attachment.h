@@ -89,7 +89,7 @@ typedef struct DealsAttachment
 	AttrNumber id_att;
 	AttrNumber lead_att;
 	AttrNumber amount_att;
-	AttrNumber status_att;
+	AttrNumber status_att; /* InvalidAttrNumber: the outcome comes from won_filter/lost_filter */
 	AttrNumber closed_att; /* InvalidAttrNumber: a won status alone is a won deal */
 	AttrNumber owner_att;  /* InvalidAttrNumber when not mapped */
 	AttrNumber cost_att;   /* InvalidAttrNumber when not mapped */
@@ -99,6 +99,8 @@ typedef struct DealsAttachment
 	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
 	struct LsZone *zone; /* the same, resolved for LsColumnTime */
 	Node *row_filter;	 /* attach's row_filter, parsed (Vars of the deals table), or NULL */
+	Node *won_filter;	 /* attach_deals' won_filter and lost_filter, parsed, or NULL */
+	Node *lost_filter;
 	/* attach_deals' stage_map: the deal's own stage values and the funnel stage of each */
 	int stage_count;
 	char **stage_values;

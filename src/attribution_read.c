@@ -508,7 +508,7 @@ RunAttribution(AttributionRun *run)
 		bool isnull;
 
 		if (SPI_execute("SELECT pg_catalog.count(*) FROM " LS_SCHEMA ".attachment"
-						" WHERE kind OPERATOR(pg_catalog.=) 'deals'",
+						" WHERE kind OPERATOR(pg_catalog.=) 'deals' OR amount_column IS NOT NULL",
 						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read " LS_SCHEMA ".attachment");
 		run->several_deal_tables =

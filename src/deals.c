@@ -95,20 +95,34 @@ static DealOutcome
 OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 {
 	bool isnull;
-	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Datum d;
 	Oid output;
 	bool varlena;
 	char *status;
+	bool closed = true;
 
+	/* attach_deals' won_filter and lost_filter, besides the status lists */
+	if (deals->closed_att != InvalidAttrNumber)
+	{
+		(void) heap_getattr(row, deals->closed_att, desc, &isnull);
+		closed = !isnull;
+	}
+	if (deals->won_filter != NULL && closed && LsRowPasses(deals->won_filter, desc, row))
+		return DEAL_WON;
+	if (deals->status_att == InvalidAttrNumber)
+		return deals->lost_filter != NULL && LsRowPasses(deals->lost_filter, desc, row) ? DEAL_LOST
+																						: DEAL_OPEN;
+	d = heap_getattr(row, deals->status_att, desc, &isnull);
 	if (isnull)
-		return DEAL_OPEN;
+		return deals->lost_filter != NULL && LsRowPasses(deals->lost_filter, desc, row) ? DEAL_LOST
+																						: DEAL_OPEN;
 	getTypeOutputInfo(deals->status_type, &output, &varlena);
 	status = OidOutputFunctionCall(output, d);
 	/* without a close column (closed_column => NULL) the won status alone decides */
-	if (deals->closed_att == InvalidAttrNumber)
-		return OutcomeOfStatus(status, true);
-	(void) heap_getattr(row, deals->closed_att, desc, &isnull);
-	return OutcomeOfStatus(status, !isnull);
+	if (OutcomeOfStatus(status, closed) == DEAL_OPEN && deals->lost_filter != NULL &&
+		LsRowPasses(deals->lost_filter, desc, row))
+		return DEAL_LOST;
+	return OutcomeOfStatus(status, closed);
 }
 
 /* The funnel stage attach_deals' stage_map gives a deal's own stage (its text), or NULL. */
@@ -130,10 +144,13 @@ static const FunnelStage *
 MappedStage(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 {
 	bool isnull;
-	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Datum d;
 	Oid output;
 	bool varlena;
 
+	if (deals->status_att == InvalidAttrNumber)
+		return NULL;
+	d = heap_getattr(row, deals->status_att, desc, &isnull);
 	if (isnull)
 		return NULL;
 	getTypeOutputInfo(deals->status_type, &output, &varlena);
@@ -201,17 +218,27 @@ PreparePlans(const LeadsAttachment *leads)
 
 			/* a table without a close column: the won status alone decides; rows outside the
 			 * row filter are no deals (doc/crm_schemas.md) */
-			appendStringInfo(
-				&sql,
-				"%sSELECT d.%s::pg_catalog.text, %s, %u::pg_catalog.oid FROM %s d"
-				" WHERE d.%s %s $1%s",
-				sql.len > 0 ? " UNION ALL " : "",
-				quote_identifier(get_attname(d->relid, d->status_att, false)),
+			char *closed =
 				d->closed_att == InvalidAttrNumber
 					? "true"
 					: psprintf("d.%s IS NOT NULL",
-							   quote_identifier(get_attname(d->relid, d->closed_att, false))),
-				d->relid, d->qualname, quote_identifier(get_attname(d->relid, d->lead_att, false)),
+							   quote_identifier(get_attname(d->relid, d->closed_att, false)));
+
+			/* the status text, closed, the table, and the outcome won_filter/lost_filter give */
+			appendStringInfo(
+				&sql,
+				"%sSELECT %s, %s, %u::pg_catalog.oid, CASE WHEN %s AND %s THEN 'won' WHEN %s THEN "
+				"'lost'"
+				" END FROM %s d WHERE d.%s %s $1%s",
+				sql.len > 0 ? " UNION ALL " : "",
+				d->status_att == InvalidAttrNumber
+					? "NULL::pg_catalog.text"
+					: psprintf("d.%s::pg_catalog.text",
+							   quote_identifier(get_attname(d->relid, d->status_att, false))),
+				closed, d->relid,
+				d->won_filter ? LsRowFilterSql(d->relid, d->won_filter, "d") : "false", closed,
+				d->lost_filter ? LsRowFilterSql(d->relid, d->lost_filter, "d") : "false",
+				d->qualname, quote_identifier(get_attname(d->relid, d->lead_att, false)),
 				leads->id_eq,
 				d->row_filter ? psprintf(" AND %s", LsRowFilterSql(d->relid, d->row_filter, "d"))
 							  : "");
@@ -481,15 +508,23 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 		bool isnull;
 		bool closed = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		char *status = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
-		/* a NULL status is an open deal, as in OutcomeOf */
-		DealOutcome outcome = status == NULL ? DEAL_OPEN : OutcomeOfStatus(status, closed);
+		char *by_filter = SPI_getvalue(tup, SPI_tuptable->tupdesc, 4);
+		/* a NULL status is an open deal, as in OutcomeOf; won_filter and lost_filter decide first
+		 */
+		DealOutcome outcome = by_filter != NULL && strcmp(by_filter, "won") == 0 ? DEAL_WON
+							  : status == NULL ? (by_filter != NULL ? DEAL_LOST : DEAL_OPEN)
+											   : OutcomeOfStatus(status, closed);
 		const DealsAttachment *d = DealsAttachmentById(
 			DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)));
 		const FunnelStage *target = d != NULL ? MappedStageOf(d, status) : NULL;
-		FunnelStage stage = target != NULL ? *target
-										   : (outcome == DEAL_WON	 ? FS_CUSTOMER
-											  : outcome == DEAL_OPEN ? FS_OPPORTUNITY
-																	 : FS_LOST);
+		FunnelStage stage;
+
+		if (outcome == DEAL_OPEN && by_filter != NULL)
+			outcome = DEAL_LOST;
+		stage = target != NULL ? *target
+							   : (outcome == DEAL_WON	 ? FS_CUSTOMER
+								  : outcome == DEAL_OPEN ? FS_OPPORTUNITY
+														 : FS_LOST);
 
 		mapped |= (target != NULL);
 		won |= (outcome == DEAL_WON);

@@ -128,7 +128,10 @@ CREATE TABLE @extschema@.attachment (
     owner_label    name,            -- leads, deals: the column shown for the owner, in the table owner_column references
     amount_scale   numeric,         -- deals: amounts are amount_column * amount_scale (Twenty's micros: 0.000001)
     labels         jsonb,           -- leads, events: {"key column": "label column of the row it references"}
-    currency_column name            -- deals: the deal's currency code; amounts converted with currency_rate
+    currency_column name,           -- deals: the deal's currency code; amounts converted with currency_rate
+    won_filter     text,            -- deals: rows that are won (with a close time), as row_filter SQL
+    lost_filter    text,            -- deals: rows that are lost, as row_filter SQL
+    deal_filter    text             -- leads attached as their own deals table: the rows that are deals
 );
 CREATE UNIQUE INDEX attachment_one_leads_table ON @extschema@.attachment (kind) WHERE kind = 'leads';
 COMMENT ON TABLE @extschema@.attachment IS 'CRM tables attached with attach_leads, attach_events and attach_deals';
