@@ -746,14 +746,36 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of table % has no foreign key to look its label up in', col, tbl
             USING ERRCODE = 'invalid_foreign_key',
-                  HINT = 'owner_label names a column of the table the owner column references.';
+                  HINT = 'owner_label and labels name a column of the table the key column references.';
     END IF;
-    PERFORM @extschema@.column_type(ref, label, 'owner_label');
-    RETURN format('(SELECT r.%I::text FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)', label, ref, refcol,
+    RETURN format('(SELECT %s FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)',
+                  @extschema@.label_expr_sql(ref, label), ref, refcol,
                   quote_ident((SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
                                 WHERE o.oid = eq)),
                   (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
 END $$;
+
+-- The text of a label column of a looked-up row r: its text, or, written "column.key" for a jsonb
+-- column (Odoo's translated names: "name.en_US"), that key's text (src/attachment.c reads labels the
+-- same way).
+CREATE FUNCTION @extschema@.label_expr_sql(ref regclass, label name) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base name := split_part(label, '.', 1);
+BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped)
+       OR strpos(label, '.') = 0 THEN
+        PERFORM @extschema@.column_type(ref, label, 'labels');
+        RETURN format('r.%I::text', label);
+    END IF;
+    IF @extschema@.column_type(ref, base, 'labels') <> 'jsonb'::regtype THEN
+        RAISE EXCEPTION 'label "%" of table %: column "%" is not jsonb', label, ref, base
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'A label written column.key reads a key of a jsonb column (Odoo''s "name.en_US").';
+    END IF;
+    RETURN format('(r.%I OPERATOR(pg_catalog.->>) %L)', base, substr(label, length(base) + 2));
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.label_expr_sql(regclass, name) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.utm_sql(tbl regclass, col name, labels jsonb, alias text) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -962,8 +984,15 @@ BEGIN
     PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
     PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
-    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
-        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    -- an event type kept as a key into a lookup table (Odoo's mail_activity.activity_type_id) is the
+    -- label of the row it references: labels => '{"activity_type_id": "name.en_US"}'
+    IF jsonb_typeof(labels) = 'object' AND labels ? type_column THEN
+        PERFORM @extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e');
+    ELSE
+        PERFORM @extschema@.check_column_type(events, type_column, 'type_column',
+            'a text, varchar or enum type (or a key with labels)',
+            @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    END IF;
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
         @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
     PERFORM @extschema@.check_time_zone(events, time_zone, ARRAY[time_column]);
@@ -1257,15 +1286,18 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, %2$s AS event_ref, e.%3$I AS lead_id,
-               e.%4$I::text AS event_type, %5$s AS occurred_at,
+               %4$s AS event_type, %5$s AS occurred_at,
                %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
                coalesce(t.owner, 'marketing') AS owner
-          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text%10$s$v$,
+          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) %4$s%10$s$v$,
             a.relid::oid,
             CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
                  ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
             END,
-            a.lead_column, a.type_column,
+            a.lead_column,
+            CASE WHEN a.labels ? a.type_column
+                 THEN @extschema@.fk_label_sql(a.relid, a.type_column, (a.labels ->> a.type_column)::name, 'e')
+                 ELSE format('e.%I::text', a.type_column) END,
             @extschema@.column_time_sql(format('e.%I', a.time_column),
                 @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
             @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'e'),

@@ -73,8 +73,10 @@ typedef struct EventsAttachment
 	char *lead_col; /* quoted column names */
 	char *type_col;
 	char *time_col;
-	char *type_text; /* the type column of alias "e" as text, in SQL that runs no user code */
-	Oid type_type;	 /* types of the mapped columns */
+	char *type_text;	  /* the type column of alias "e" as text, in SQL that runs no user code */
+	char *type_label;	  /* attach's labels for the type column ("name.en_US"), or NULL */
+	char *type_label_map; /* then: SQL giving every key (as text) and its label */
+	Oid type_type;		  /* types of the mapped columns */
 	Oid time_type;
 	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
 	struct LsZone *zone; /* the same, resolved for LsColumnTime */

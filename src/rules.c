@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "utils/hsearch.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
@@ -1053,6 +1055,84 @@ FindLeadIndex(EventSource *src, Oid id_type)
 	table_close(rel, AccessShareLock);
 }
 
+/* Keys of a lookup table longer than this are never labels (ids and uuids are far shorter). */
+#define TYPE_KEY_MAX 64
+
+/* A key of a lookup table and its label (attach_events' labels for the type column). */
+typedef struct TypeLabel
+{
+	char key[TYPE_KEY_MAX];
+	char *label;
+} TypeLabel;
+
+/*
+ * Read every key of the lookup table the type column references, with its label, into the rule
+ * set's memory (the current context), as the extension owner.  Read when the rules are compiled:
+ * a label renamed in the lookup table applies once the rules or the attachments change
+ * (doc/crm_schemas.md, "CRM-native columns").
+ */
+static void
+LoadTypeLabels(EventSource *src)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	HASHCTL ctl;
+	LsSavedUser saved;
+	StringInfoData text;
+	uint64 i;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = TYPE_KEY_MAX;
+	ctl.entrysize = sizeof(TypeLabel);
+	ctl.hcxt = cxt;
+	src->type_labels =
+		hash_create("lead_scoring type labels", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	initStringInfo(&text);
+	LsBecomeExtensionOwner(&saved);
+	if (SPI_execute(src->events->type_label_map, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the labels of the event types of %s", src->events->qualname);
+	LsRestoreUser(&saved);
+	MemoryContextSwitchTo(cxt);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char *key = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char *label = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		TypeLabel *entry;
+
+		if (key == NULL || label == NULL || strlen(key) >= TYPE_KEY_MAX)
+			continue;
+		entry = hash_search(src->type_labels, key, HASH_ENTER, NULL);
+		entry->label = pstrdup(label);
+		appendStringInfo(&text, "%s=%s|", key, label);
+	}
+	src->type_labels_text = text.data;
+}
+
+const char *
+LsEventTypeText(const EventSource *src, Datum type, int *len)
+{
+	const char *str;
+
+	if (src->type_is_text && src->type_labels == NULL)
+	{
+		text *t = DatumGetTextPP(type);
+
+		*len = VARSIZE_ANY_EXHDR(t);
+		return VARDATA_ANY(t);
+	}
+	str = OutputFunctionCall((FmgrInfo *) &src->type_out, type);
+	if (src->type_labels != NULL)
+	{
+		TypeLabel *entry =
+			strlen(str) < TYPE_KEY_MAX ? hash_search(src->type_labels, str, HASH_FIND, NULL) : NULL;
+
+		if (entry == NULL)
+			return NULL;
+		str = entry->label;
+	}
+	*len = strlen(str);
+	return str;
+}
+
 /* SQL text shared by the queries that read events (the select list), and the direct path. */
 static void
 DescribeSource(EventSource *src, Oid id_type)
@@ -1079,6 +1159,8 @@ DescribeSource(EventSource *src, Oid id_type)
 	}
 	src->time_type = e->time_type;
 	src->time_zone = e->zone;
+	if (e->type_label_map != NULL)
+		LoadTypeLabels(src);
 }
 
 /* Append a rule row's text form to the fingerprint texts (engagement rules to both). */
@@ -1199,6 +1281,8 @@ BuildRuleSet(Attachments *a)
 
 		appendStringInfo(&eng_text, "|source %u %d %d %d", src->events->relid,
 						 src->events->lead_att, src->events->type_att, src->events->time_att);
+		if (src->type_labels_text != NULL)
+			appendStringInfo(&eng_text, " labels %s", src->type_labels_text);
 		for (c = 0; c < src->ncols; c++)
 			appendStringInfo(&eng_text, " %d", src->atts[c]);
 	}
