@@ -93,6 +93,15 @@ SELECT source::text, deal_ref, status, outcome FROM lead_scoring.deals WHERE sou
 RESET lead_scoring.now;
 SELECT lead_scoring.detach('odoo.sale_order');
 
+-- an upgrade renames columns that won_filter, lost_filter and the opportunities' filter read: followed,
+-- and the generated views can be built again
+ALTER TABLE odoo.crm_lead RENAME COLUMN probability TO probability_pct;
+ALTER TABLE odoo.crm_lead RENAME COLUMN type TO lead_type;
+SELECT won_filter, lost_filter, deal_filter FROM lead_scoring.attachment WHERE kind = 'leads';
+UPDATE odoo.crm_lead SET stage_id = 4, probability_pct = 100, date_closed = '2026-04-04 10:00' WHERE name = 'Lamps';
+SELECT lead_scoring.rebuild_views();
+SELECT deal_ref, amount, outcome FROM lead_scoring.deals WHERE source = 'odoo.crm_lead'::regclass ORDER BY deal_ref;
+
 -- the table is still attached once: detaching the leads table takes both
 SELECT lead_scoring.detach('odoo.crm_lead');
 SELECT count(*) AS attachments FROM lead_scoring.attachment;

@@ -55,6 +55,7 @@ typedef struct PendingRename
 	char *new_name;
 	Node *filter;	  /* the table's row filter parsed before the rename, or NULL */
 	char *filter_sql; /* the same, as stored before the rename */
+	Node *others[3];  /* its won_filter, lost_filter and deal_filter, parsed before it, or NULL */
 	bool applied;	  /* follow_ddl_end has applied it */
 } PendingRename;
 
@@ -63,6 +64,7 @@ static List *renames = NIL;
 static LocalTransactionId renames_lxid = InvalidLocalTransactionId;
 
 static char *ReparseFilter(Oid relid, const char *filter_sql, char **problem);
+static char *TableName(Oid relid);
 
 static List *
 CurrentRenames(void)
@@ -175,6 +177,50 @@ StoredFilter(Oid owner, Oid relid)
 				   1, args, true) == 0)
 		return NULL;
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* The attachment's filters besides row_filter, each as stored SQL over the table's columns. */
+static const char *const other_filters[3] = {"won_filter", "lost_filter", "deal_filter"};
+
+/* One of other_filters of an attached table, or NULL (also on a schema without the column). */
+static char *
+StoredOtherFilter(Oid owner, Oid relid, int i)
+{
+	const char *args[2] = {psprintf("%u", relid), other_filters[i]};
+
+	if (RunAsOwner(owner,
+				   "SELECT pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) $2 FROM "
+				   "lead_scoring.attachment a"
+				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
+				   2, args, true) == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* After a rename: the other filters, parsed before it, stored again with the column's new name. */
+static void
+FollowOtherFilters(const PendingRename *r)
+{
+	int i;
+
+	for (i = 0; i < lengthof(other_filters); i++)
+	{
+		const char *args[2];
+
+		if (r->others[i] == NULL)
+			continue;
+		args[0] = psprintf("%u", r->relid);
+		args[1] = LsRowFilterSql(r->relid, r->others[i], NULL);
+		/* other_filters are our column names: no quoting needed */
+		if (RunAsOwner(r->owner,
+					   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
+								" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+								" AND a.%s OPERATOR(pg_catalog.<>) $2",
+								other_filters[i], other_filters[i]),
+					   2, args, false) > 0)
+			ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
+									TableName(r->relid), args[1])));
+	}
 }
 
 /* Whether the parsed filter reads attribute att. */
@@ -409,6 +455,7 @@ RememberRename(Oid owner, RenameStmt *stmt)
 	Node *parsed;
 	MemoryContext old;
 	PendingRename *r;
+	int i;
 
 	if (!OidIsValid(relid) || get_attnum(relid, stmt->subname) == InvalidAttrNumber)
 		return;
@@ -423,6 +470,17 @@ RememberRename(Oid owner, RenameStmt *stmt)
 	r->new_name = pstrdup(stmt->newname);
 	r->filter = parsed ? copyObject(parsed) : NULL;
 	r->filter_sql = filter ? pstrdup(filter) : NULL;
+	MemoryContextSwitchTo(old);
+	for (i = 0; i < lengthof(other_filters); i++)
+	{
+		char *other = StoredOtherFilter(owner, relid, i);
+		Node *node = other ? LsParseRowFilter(relid, other) : NULL;
+
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		r->others[i] = node ? copyObject(node) : NULL;
+		MemoryContextSwitchTo(old);
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
 	renames = lappend(CurrentRenames(), r);
 	MemoryContextSwitchTo(old);
 }
@@ -642,8 +700,11 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 			/* the rename itself: the column now has the new name */
 			r->applied = true;
 			if (get_attnum(r->relid, r->new_name) != InvalidAttrNumber)
+			{
 				FollowColumn(r, r->old_name, r->new_name,
 							 r->filter ? LsRowFilterSql(r->relid, r->filter, NULL) : NULL);
+				FollowOtherFilters(r);
+			}
 		}
 		else if (get_attnum(r->relid, r->old_name) != InvalidAttrNumber &&
 				 get_attnum(r->relid, r->new_name) != InvalidAttrNumber &&
