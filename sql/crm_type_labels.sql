@@ -26,6 +26,9 @@ SELECT lead_scoring.attach_events('crm.activity', type_column => 'type_id', time
                                   labels => '{"type_id": "title"}');
 SELECT lead_scoring.attach_events('crm.activity', type_column => 'type_id', time_column => 'at',
                                   labels => '{"type_id": "name.en_US"}');
+-- a rule naming no label of the lookup table would never fire: refused, the hint naming the label
+INSERT INTO lead_scoring.rule (name, kind, event_type, points) VALUES ('calls', 'engagement', 'call', 20);
+INSERT INTO lead_scoring.rule (name, kind, event_type, points) VALUES ('demos', 'engagement', 'Demo', 20);
 INSERT INTO lead_scoring.rule (name, kind, event_type, points, max_points) VALUES
     ('calls', 'engagement', 'Call', 20, NULL), ('meetings', 'engagement', 'Meeting', 30, 30);
 

@@ -233,6 +233,41 @@ RuleError(const RuleFields *f, int sqlstate, const char *message, const char *hi
 }
 
 /*
+ * Whether a row of the lookup table an events table's type column references has this label; else
+ * *near is set to a label that differs only in case, when there is one.
+ */
+static bool
+LookupHasLabel(const EventsAttachment *e, const char *label, const char **near)
+{
+	Oid argtype = TEXTOID;
+	Datum arg = CStringGetTextDatum(label);
+	MemoryContext cxt = CurrentMemoryContext;
+	LsSavedUser saved;
+	bool found = false;
+
+	LsSpiConnect();
+	LsBecomeExtensionOwner(&saved);
+	if (SPI_execute_with_args(psprintf("SELECT m.l FROM (%s) m(k, l)"
+									   " WHERE pg_catalog.lower(m.l) OPERATOR(pg_catalog.=)"
+									   " pg_catalog.lower($1)"
+									   " ORDER BY (m.l OPERATOR(pg_catalog.=) $1) DESC LIMIT 1",
+									   e->type_label_map),
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the labels of the event types of %s", e->qualname);
+	LsRestoreUser(&saved);
+	if (SPI_processed > 0)
+	{
+		char *l = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		found = strcmp(l, label) == 0;
+		if (!found && *near == NULL)
+			*near = MemoryContextStrdup(cxt, l);
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
  * An engagement rule's event type must be able to match: when every attached events table keeps
  * its type in an enum and no enum has the label, the rule would never fire ('demo_request' on
  * Twenty's 'DEMO_REQUEST').  Refused, as a fit rule's value that the column cannot hold is.
@@ -242,6 +277,7 @@ CheckEnumEventType(const RuleFields *f, Attachments *a)
 {
 	ListCell *lc;
 	const char *near = NULL;
+	bool lookups = false;
 
 	if (a->events == NIL)
 		return;
@@ -252,6 +288,14 @@ CheckEnumEventType(const RuleFields *f, Attachments *a)
 		CatCList *labels;
 		int i;
 
+		if (e->type_label_map != NULL)
+		{
+			/* a key into a lookup table (attach_events' labels): the labels are its rows' */
+			lookups = true;
+			if (LookupHasLabel(e, f->event_type, &near))
+				return;
+			continue;
+		}
 		if (!type_is_enum(type))
 			return; /* a text type column may hold anything */
 		labels = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(type));
@@ -269,13 +313,16 @@ CheckEnumEventType(const RuleFields *f, Attachments *a)
 		}
 		ReleaseSysCacheList(labels);
 	}
-	RuleError(f, ERRCODE_INVALID_PARAMETER_VALUE,
-			  psprintf("event_type %s is not a label of the attached events tables' type enums",
-					   quote_literal_cstr(f->event_type)),
-			  near ? psprintf("Event types are compared as written: the label is %s.",
-							  quote_literal_cstr(near))
-				   : "The rule would never fire: name one of the enum's labels, or '*' for every "
-					 "type.");
+	RuleError(
+		f, ERRCODE_INVALID_PARAMETER_VALUE,
+		psprintf("event_type %s is not a label of the attached events tables' type %s",
+				 quote_literal_cstr(f->event_type), lookups ? "enums or lookup tables" : "enums"),
+		near	  ? psprintf("Event types are compared as written: the label is %s.",
+							 quote_literal_cstr(near))
+		: lookups ? "The rule would never fire: name one of the labels (an enum's, or a row's "
+					"of the lookup table attach_events' labels name), or '*' for every type."
+				  : "The rule would never fire: name one of the enum's labels, or '*' for every "
+					"type.");
 }
 
 /* Checks that do not depend on the attached tables. */
