@@ -82,10 +82,19 @@ ALTER TABLE odoo.mail_message ALTER COLUMN date TYPE text;
 ALTER TABLE odoo.crm_lead ALTER COLUMN id TYPE bigint;
 -- a type whose values the row filter no longer reads: refused when the statement ends
 ALTER TABLE odoo.crm_lead ALTER COLUMN active TYPE text;
--- a retype rolled back leaves the views as they were
+-- a retype rolled back leaves the views as they were; one rolled back to a savepoint too, and the next one works
 BEGIN;
 ALTER TABLE odoo.sale_order ALTER COLUMN amount_total TYPE numeric;
 ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+ALTER TABLE odoo.sale_order ALTER COLUMN amount_total TYPE numeric(14,2), ALTER COLUMN opportunity_id TYPE text;
+ROLLBACK TO SAVEPOINT s;
+-- (this one fails in PostgreSQL's rewrite, after the views were released)
+ALTER TABLE odoo.sale_order ALTER COLUMN amount_total TYPE numeric(3,0);
+ROLLBACK TO SAVEPOINT s;
+ALTER TABLE odoo.sale_order ALTER COLUMN amount_total TYPE numeric(14,2);
+COMMIT;
 RESET ROLE;
 SELECT count(*) AS deals FROM lead_scoring.deals;
 SELECT pg_typeof(amount) FROM lead_scoring.deals LIMIT 1;

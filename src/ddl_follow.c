@@ -382,7 +382,20 @@ PrepareRetype(Oid owner, Oid tbl, Oid relid, const char *kind, AlterTableCmd *cm
 		retyped = list_append_unique_oid(retyped, relid);
 		MemoryContextSwitchTo(old);
 	}
-	if (released || !ViewsRead(owner, tbl, get_attnum(tbl, cmd->name)))
+}
+
+/*
+ * The generated objects reading a column an ALTER COLUMN ... TYPE changes are dropped now and
+ * created again by FinishRetype at ddl_command_end (see PrepareRetype).
+ */
+static void
+ReleaseForRetype(Oid owner, Oid tbl, AlterTableCmd *cmd)
+{
+	MemoryContext old;
+
+	/* (asked of the catalog each time: a release rolled back to a savepoint left the views there)
+	 */
+	if (!ViewsRead(owner, tbl, get_attnum(tbl, cmd->name)))
 		return;
 	if (RunAsOwner(owner, "SELECT lead_scoring.release_views()::pg_catalog.text", 0, NULL, false) !=
 		1)
@@ -432,8 +445,11 @@ FinishRetype(Oid owner)
 
 		released = false;
 		released_grants = NULL;
-		RunAsOwner(owner, "SELECT lead_scoring.create_views($1::pg_catalog.text[])", 1, args,
-				   false);
+		/* unless a savepoint rolled the release back, and the views with it */
+		RunAsOwner(owner,
+				   "SELECT lead_scoring.create_views($1::pg_catalog.text[])"
+				   " WHERE pg_catalog.to_regclass('lead_scoring.leads') IS NULL",
+				   1, args, false);
 	}
 }
 
@@ -523,6 +539,15 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 			if (OidIsValid(tbl) && cmd->subtype == AT_AlterColumnType && cmd->name != NULL &&
 				get_attnum(tbl, cmd->name) != InvalidAttrNumber)
 				PrepareRetype(owner, tbl, relid, kind, cmd);
+		}
+		/* nothing is released before every subcommand passed the checks above */
+		foreach (lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst(lc);
+
+			if (OidIsValid(tbl) && cmd->subtype == AT_AlterColumnType && cmd->name != NULL &&
+				get_attnum(tbl, cmd->name) != InvalidAttrNumber)
+				ReleaseForRetype(owner, tbl, cmd);
 		}
 	}
 	SPI_finish();
