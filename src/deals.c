@@ -96,20 +96,48 @@ static DealOutcome
 OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 {
 	bool isnull;
-	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Datum d;
 	Oid output;
 	bool varlena;
 	char *status;
+	bool closed = true;
 
+	/* attach_deals' won_filter and lost_filter, besides the status lists */
+	if (deals->closed_att != InvalidAttrNumber)
+	{
+		(void) heap_getattr(row, deals->closed_att, desc, &isnull);
+		closed = !isnull;
+	}
+	if (deals->won_filter != NULL && closed && LsRowPasses(deals->won_filter, desc, row))
+		return DEAL_WON;
+	if (deals->status_att == InvalidAttrNumber)
+		return deals->lost_filter != NULL && LsRowPasses(deals->lost_filter, desc, row) ? DEAL_LOST
+																						: DEAL_OPEN;
+	d = heap_getattr(row, deals->status_att, desc, &isnull);
 	if (isnull)
-		return DEAL_OPEN;
+		return deals->lost_filter != NULL && LsRowPasses(deals->lost_filter, desc, row) ? DEAL_LOST
+																						: DEAL_OPEN;
 	getTypeOutputInfo(deals->status_type, &output, &varlena);
 	status = OidOutputFunctionCall(output, d);
 	/* without a close column (closed_column => NULL) the won status alone decides */
-	if (deals->closed_att == InvalidAttrNumber)
-		return OutcomeOfStatus(status, true);
-	(void) heap_getattr(row, deals->closed_att, desc, &isnull);
-	return OutcomeOfStatus(status, !isnull);
+	if (OutcomeOfStatus(status, closed) == DEAL_OPEN && deals->lost_filter != NULL &&
+		LsRowPasses(deals->lost_filter, desc, row))
+		return DEAL_LOST;
+	return OutcomeOfStatus(status, closed);
+}
+
+/* The funnel stage attach_deals' stage_map gives a deal's own stage (its text), or NULL. */
+static const FunnelStage *
+MappedStageOf(const DealsAttachment *deals, const char *status)
+{
+	int i;
+
+	if (status == NULL)
+		return NULL;
+	for (i = 0; i < deals->stage_count; i++)
+		if (strcmp(deals->stage_values[i], status) == 0)
+			return &deals->stage_targets[i];
+	return NULL;
 }
 
 /* The funnel stage attach_deals' stage_map gives the deal's own stage, or NULL when not mapped. */
@@ -117,20 +145,17 @@ static const FunnelStage *
 MappedStage(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 {
 	bool isnull;
-	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Datum d;
 	Oid output;
 	bool varlena;
-	char *status;
-	int i;
 
+	if (deals->status_att == InvalidAttrNumber)
+		return NULL;
+	d = heap_getattr(row, deals->status_att, desc, &isnull);
 	if (isnull)
 		return NULL;
 	getTypeOutputInfo(deals->status_type, &output, &varlena);
-	status = OidOutputFunctionCall(output, d);
-	for (i = 0; i < deals->stage_count; i++)
-		if (strcmp(deals->stage_values[i], status) == 0)
-			return &deals->stage_targets[i];
-	return NULL;
+	return MappedStageOf(deals, OidOutputFunctionCall(output, d));
 }
 
 /*
@@ -139,7 +164,7 @@ MappedStage(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
  * attachments change or another leads relation is addressed.
  */
 static SPIPlanPtr lock_plan = NULL;		/* lock the lead row */
-static SPIPlanPtr outcomes_plan = NULL; /* the lead's deals: status, closed, table, deal ref */
+static SPIPlanPtr outcomes_plan = NULL; /* the lead's deals (see PreparePlans) */
 static SPIPlanPtr move_plan = NULL;		/* move the lead */
 static uint64 plans_generation = 0;
 static Oid plans_leads = InvalidOid;
@@ -227,20 +252,28 @@ PreparePlans(const LeadsAttachment *leads)
 		DealsAttachment *t = lfirst(lc);
 		DealsAttachment *d = lfirst(tc);
 
-		/* a table without a close column: the won status alone decides; rows outside the
-		 * row filter are no deals (doc/crm_schemas.md) */
-		appendStringInfo(
-			&sql,
-			"%sSELECT d.%s::pg_catalog.text, %s, %u::pg_catalog.oid, d.%s::pg_catalog.text FROM %s "
-			"d"
-			" WHERE d.%s %s $1%s",
-			sql.len > 0 ? " UNION ALL " : "",
-			quote_identifier(get_attname(t->relid, t->status_att, false)),
+		char *closed =
 			t->closed_att == InvalidAttrNumber
 				? "true"
 				: psprintf("d.%s IS NOT NULL",
-						   quote_identifier(get_attname(t->relid, t->closed_att, false))),
-			t->relid, quote_identifier(get_attname(t->relid, t->id_att, false)), d->qualname,
+						   quote_identifier(get_attname(t->relid, t->closed_att, false)));
+
+		/* the status text, closed, the table, the outcome won_filter/lost_filter give, and the
+		 * deal's id as text; a table without a close column: the won status alone decides; rows
+		 * outside the row filter are no deals (doc/crm_schemas.md) */
+		appendStringInfo(
+			&sql,
+			"%sSELECT %s, %s, %u::pg_catalog.oid, CASE WHEN %s AND %s THEN 'won' WHEN %s THEN "
+			"'lost' END, d.%s::pg_catalog.text FROM %s d WHERE d.%s %s $1%s",
+			sql.len > 0 ? " UNION ALL " : "",
+			t->status_att == InvalidAttrNumber
+				? "NULL::pg_catalog.text"
+				: psprintf("d.%s::pg_catalog.text",
+						   quote_identifier(get_attname(t->relid, t->status_att, false))),
+			closed, t->relid,
+			t->won_filter ? LsRowFilterSql(t->relid, t->won_filter, "d") : "false", closed,
+			t->lost_filter ? LsRowFilterSql(t->relid, t->lost_filter, "d") : "false",
+			quote_identifier(get_attname(t->relid, t->id_att, false)), d->qualname,
 			quote_identifier(get_attname(t->relid, t->lead_att, false)), leads->id_eq,
 			t->row_filter ? psprintf(" AND %s", LsRowFilterSql(t->relid, t->row_filter, "d")) : "");
 	}
@@ -257,15 +290,25 @@ PreparePlans(const LeadsAttachment *leads)
 	plans_leads = leads->relid;
 }
 
-/* The outcome of a row of outcomes_plan (a NULL status is an open deal, as in OutcomeOf). */
+/*
+ * The outcome of a row of outcomes_plan: won_filter and lost_filter decide first (column 4), then
+ * the status (a NULL status is an open deal, as in OutcomeOf).
+ */
 static DealOutcome
 OutcomeOfRow(HeapTuple tup, TupleDesc desc)
 {
 	bool isnull;
 	bool closed = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
 	char *status = SPI_getvalue(tup, desc, 1);
+	char *by_filter = SPI_getvalue(tup, desc, 4);
+	DealOutcome outcome;
 
-	return status == NULL ? DEAL_OPEN : OutcomeOfStatus(status, closed);
+	if (by_filter != NULL && strcmp(by_filter, "won") == 0)
+		return DEAL_WON;
+	outcome = status == NULL ? DEAL_OPEN : OutcomeOfStatus(status, closed);
+	if (outcome == DEAL_OPEN && by_filter != NULL)
+		outcome = DEAL_LOST;
+	return outcome;
 }
 
 /*
@@ -308,7 +351,7 @@ LeadHasOtherLiveDeal(Datum lead_id, Oid deals_relid, const char *deal_ref)
 		TupleDesc desc = SPI_tuptable->tupdesc;
 		bool isnull;
 		Oid table = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		char *ref = SPI_getvalue(tup, desc, 4);
+		char *ref = SPI_getvalue(tup, desc, 5);
 
 		/* this deal (a deal without an id: every deal of its table, as SQL's NULL comparison) */
 		if (table == deals_relid && (deal_ref == NULL || ref == NULL || strcmp(ref, deal_ref) == 0))
@@ -464,17 +507,49 @@ MayHaveDeals(const LeadsAttachment *leads, Datum lead_id)
 }
 
 /*
+ * How far a deal takes its lead, for a new lead with several deals: customer
+ * furthest, then the funnel's order back to new, then recycled and
+ * disqualified, lost only when no deal is live (as extension/parts/40_attach.sql's
+ * backfill_deals ranks them).
+ */
+static int
+StageRank(FunnelStage stage)
+{
+	if (stage <= FS_CUSTOMER)
+		return (int) stage + 3;
+	return stage == FS_RECYCLED ? 2 : (stage == FS_DISQUALIFIED ? 1 : 0);
+}
+
+/* The attached deals table relid, or NULL. */
+static const DealsAttachment *
+DealsAttachmentById(Oid relid)
+{
+	ListCell *lc;
+
+	foreach (lc, LsAttachments()->deals)
+		if (((DealsAttachment *) lfirst(lc))->relid == relid)
+			return lfirst(lc);
+	return NULL;
+}
+
+/*
  * A lead just inserted whose deals were written before it (while it did not
  * exist, or while its insert was in progress: lead_locks.h) moves as the best
  * of them would have moved it: won → customer, else open → opportunity, else
- * lost → lost (doc/funnel.md, "Deals").  Called by leads_after, as the
- * extension owner, after the lead's creation is logged.
+ * lost → lost (doc/funnel.md, "Deals").  A deal whose own stage is mapped by
+ * attach_deals' stage_map counts as that funnel stage instead (the furthest of
+ * them, lost only when every deal is lost), as the same deal inserted after
+ * the lead would have moved it (doc/crm_schemas.md, "The CRM's own stage").
+ * Called by leads_after, as the extension owner, after the lead's creation is
+ * logged.
  */
 void
 DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 {
 	bool won = false;
 	bool open = false;
+	bool mapped = false;
+	FunnelStage best = FS_LOST;
 	uint64 count;
 	uint64 i;
 
@@ -494,13 +569,31 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 	count = SPI_processed;
 	for (i = 0; i < count; i++)
 	{
-		DealOutcome outcome = OutcomeOfRow(SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		HeapTuple tup = SPI_tuptable->vals[i];
+		bool isnull;
+		char *status = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		DealOutcome outcome = OutcomeOfRow(tup, SPI_tuptable->tupdesc);
+		const DealsAttachment *d = DealsAttachmentById(
+			DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)));
+		const FunnelStage *target = d != NULL ? MappedStageOf(d, status) : NULL;
+		FunnelStage stage;
 
+		stage = target != NULL ? *target
+							   : (outcome == DEAL_WON	 ? FS_CUSTOMER
+								  : outcome == DEAL_OPEN ? FS_OPPORTUNITY
+														 : FS_LOST);
+
+		mapped |= (target != NULL);
 		won |= (outcome == DEAL_WON);
 		open |= (outcome == DEAL_OPEN);
+		if (StageRank(stage) > StageRank(best))
+			best = stage;
 	}
 	SPI_finish();
-	if (count > 0)
+	if (count > 0 && mapped)
+		MoveLead(leads, InvalidOid, lead_id, NULL, best == FS_LOST ? DEAL_LOST : DEAL_OPEN, &best,
+				 false);
+	else if (count > 0)
 		MoveLead(leads, InvalidOid, lead_id, NULL, won ? DEAL_WON : (open ? DEAL_OPEN : DEAL_LOST),
 				 NULL, false);
 }
