@@ -366,6 +366,8 @@ LeadsCopy(LeadsAttachment *leads, Oid shard)
 	l->created_att = LsShardColumn(leads->relid, shard, leads->created_att);
 	l->crm_stage_att = LsShardColumn(leads->relid, shard, leads->crm_stage_att);
 	l->state_att = LsShardColumn(leads->relid, shard, leads->state_att);
+	/* the row filter evaluated on the shard's rows: its columns by the shard's numbers */
+	l->row_filter_expr = leads->row_filter ? LsParseRowFilter(shard, leads->row_filter) : NULL;
 	MemoryContextSwitchTo(old);
 	entry->attachment = l;
 	return l;
