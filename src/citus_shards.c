@@ -13,13 +13,16 @@
  */
 #include "postgres.h"
 
+#include "access/attmap.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -410,6 +413,28 @@ EventsCopy(EventsAttachment *events, Oid shard)
 	return e;
 }
 
+/* A filter parsed against the table (Vars of its columns), its Vars numbered as in the shard. */
+static Node *
+ShardFilter(Node *filter, Oid table, Oid shard)
+{
+	Relation t;
+	Relation s;
+	AttrMap *map;
+	bool whole_row;
+	Node *result;
+
+	if (filter == NULL)
+		return NULL;
+	t = table_open(table, AccessShareLock);
+	s = table_open(shard, AccessShareLock);
+	/* for each column of the table, its number in the shard */
+	map = build_attrmap_by_name(RelationGetDescr(s), RelationGetDescr(t));
+	result = map_variable_attnos(copyObject(filter), 1, 0, map, InvalidOid, &whole_row);
+	table_close(s, AccessShareLock);
+	table_close(t, AccessShareLock);
+	return result;
+}
+
 static DealsAttachment *
 DealsCopy(DealsAttachment *deals, Oid shard)
 {
@@ -431,6 +456,9 @@ DealsCopy(DealsAttachment *deals, Oid shard)
 	d->closed_att = LsShardColumn(deals->relid, shard, deals->closed_att);
 	d->owner_att = LsShardColumn(deals->relid, shard, deals->owner_att);
 	d->cost_att = LsShardColumn(deals->relid, shard, deals->cost_att);
+	d->row_filter = ShardFilter(deals->row_filter, deals->relid, shard);
+	d->won_filter = ShardFilter(deals->won_filter, deals->relid, shard);
+	d->lost_filter = ShardFilter(deals->lost_filter, deals->relid, shard);
 	MemoryContextSwitchTo(old);
 	entry->attachment = d;
 	return d;
