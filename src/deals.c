@@ -218,8 +218,7 @@ PreparePlans(const LeadsAttachment *leads)
 	Oid args[3];
 	MemoryContext old;
 	StringInfoData sql;
-	ListCell *lc;
-	ListCell *tc;
+	int i;
 
 	if (move_plan != NULL && plans_generation == generation && plans_leads == leads->relid)
 		return;
@@ -247,10 +246,10 @@ PreparePlans(const LeadsAttachment *leads)
 	 * shard has the same), rows from the relation addressed.
 	 */
 	initStringInfo(&sql);
-	forboth(lc, LsAttachments()->deals, tc, plans_deals)
+	for (i = 0; i < list_length(plans_deals); i++)
 	{
-		DealsAttachment *t = lfirst(lc);
-		DealsAttachment *d = lfirst(tc);
+		DealsAttachment *t = list_nth(LsAttachments()->deals, i); /* the table */
+		DealsAttachment *d = list_nth(plans_deals, i);			  /* the relation addressed */
 
 		char *closed =
 			t->closed_att == InvalidAttrNumber
