@@ -1410,6 +1410,37 @@ REVOKE ALL ON FUNCTION @extschema@.release_views() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.check_currency_rates(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.create_views(text[]) FROM PUBLIC;
 
+-- Issue 10 (round 3, item 4): detach the deals part of a leads table attached as its own deals table.
+-- Detach the deals part only (doc/crm_schemas.md, "Opportunities on the lead row"): of a leads table
+-- attached as its own deals table, the deal columns and filters go and the leads attachment stays (its
+-- scores, stages, events and log untouched); a deals table is detached as detach() does.
+CREATE FUNCTION @extschema@.detach_deals(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF a.kind = 'deals' THEN
+        PERFORM @extschema@.detach(tbl);
+        RETURN;
+    ELSIF a.kind IS NULL THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    ELSIF a.kind <> 'leads' OR a.amount_column IS NULL THEN
+        RAISE EXCEPTION 'table % is not attached as a deals table', tbl
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('It is attached as the %s table: SELECT lead_scoring.detach(%L);', a.kind, tbl::text);
+    END IF;
+    UPDATE @extschema@.attachment
+       SET amount_column = NULL, status_column = NULL, closed_column = NULL, amount_scale = NULL,
+           currency_column = NULL, won_filter = NULL, lost_filter = NULL, deal_filter = NULL
+     WHERE relid = tbl;
+    PERFORM @extschema@.rebuild_views();
+END $$;
+
+REVOKE ALL ON FUNCTION @extschema@.detach_deals(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.detach_deals(regclass) IS
+    'Detach a deals table, or the deals part of a leads table attached as its own deals table; keeps all data';
+
 -- Why the extension could not read column col of the attached table tbl once its type is new_type,
 -- or NULL when it can (the CRM's ALTER COLUMN ... TYPE; src/ddl_follow.c refuses the statement with
 -- this reason: doc/crm_schemas.md, "The CRM's migrations").

@@ -56,7 +56,8 @@ typedef struct PendingRename
 	Node *filter;	  /* the table's row filter parsed before the rename, or NULL */
 	char *filter_sql; /* the same, as stored before the rename */
 	Node *others[3];  /* its won_filter, lost_filter and deal_filter, parsed before it, or NULL */
-	bool applied;	  /* follow_ddl_end has applied it */
+	char *others_sql[3]; /* the same, as stored before the rename */
+	bool applied;		 /* follow_ddl_end has applied it */
 } PendingRename;
 
 /* The renames of the current transaction (in TopTransactionContext). */
@@ -247,9 +248,21 @@ CheckDropColumn(Oid owner, Oid relid, const char *kind, const char *col)
 	char *use = ColumnUse(owner, relid, kind, col);
 	char *filter;
 
+	bool deals_part = false;
+	int i;
+
 	if (use == NULL && (filter = StoredFilter(owner, relid)) != NULL &&
 		FilterReads(LsParseRowFilter(relid, filter), get_attnum(relid, col)))
 		use = psprintf("the row_filter of the %s attachment reads it", kind);
+	for (i = 0; use == NULL && i < lengthof(other_filters); i++)
+		if ((filter = StoredOtherFilter(owner, relid, i)) != NULL &&
+			FilterReads(LsParseRowFilter(relid, filter), get_attnum(relid, col)))
+		{
+			/* on a leads table, these are of the deals part (attach_deals on the leads table) */
+			deals_part = strcmp(kind, "leads") == 0;
+			use = psprintf("the %s of the %s attachment reads it", other_filters[i],
+						   deals_part ? "deals part of the leads" : kind);
+		}
 	if (use == NULL)
 		return;
 	ereport(
@@ -262,6 +275,11 @@ CheckDropColumn(Oid owner, Oid relid, const char *kind, const char *col)
 		 strncmp(use, "the scoring rules", 17) == 0
 			 ? errhint("Delete the rules or point them at another column first; renaming the "
 					   "column, or replacing it by a new column of the same name, is followed.")
+		 : deals_part
+			 ? errhint("Detach the deals part first (SELECT lead_scoring.detach_deals('%s');) and "
+					   "attach it again without this column; renaming the column, or replacing it "
+					   "by a new column of the same name, is followed.",
+					   TableName(relid))
 			 : errhint("Detach the table first (SELECT lead_scoring.detach('%s');) and attach it "
 					   "again without this column; renaming the column, or replacing it by a new "
 					   "column of the same name, is followed.",
@@ -494,6 +512,7 @@ RememberRename(Oid owner, RenameStmt *stmt)
 
 		old = MemoryContextSwitchTo(TopTransactionContext);
 		r->others[i] = node ? copyObject(node) : NULL;
+		r->others_sql[i] = other ? pstrdup(other) : NULL;
 		MemoryContextSwitchTo(old);
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
@@ -694,6 +713,55 @@ ReplacedFilter(const PendingRename *r)
 	return sql;
 }
 
+/*
+ * The replacement pattern for won_filter, lost_filter and deal_filter (doc/crm_schemas.md, "The
+ * CRM's migrations"): each that read the renamed column, as stored before the rename, is parsed
+ * again so that it reads the new column, and stored; one that does not apply to the new column's
+ * type keeps reading the renamed column, with a WARNING.  Whether any changed.
+ */
+static bool
+ReplaceOtherFilters(const PendingRename *r)
+{
+	bool changed = false;
+	int i;
+
+	for (i = 0; i < lengthof(other_filters); i++)
+	{
+		char *problem = NULL;
+		const char *args[2];
+
+		if (r->others[i] == NULL || r->others_sql[i] == NULL ||
+			!FilterReads(r->others[i], get_attnum(r->relid, r->new_name)))
+			continue;
+		args[0] = psprintf("%u", r->relid);
+		args[1] = ReparseFilter(r->relid, r->others_sql[i], &problem);
+		if (args[1] == NULL)
+		{
+			ereport(WARNING,
+					(errmsg("lead_scoring: the %s of %s keeps reading column \"%s\": it does not "
+							"apply to the new column \"%s\"",
+							other_filters[i], TableName(r->relid), r->new_name, r->old_name),
+					 errdetail("%s", problem),
+					 errhint("Detach the table and attach it again with a %s for the new column.",
+							 other_filters[i])));
+			continue;
+		}
+		/* other_filters are our column names: no quoting needed */
+		if (RunAsOwner(r->owner,
+					   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
+								" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+								" AND a.%s OPERATOR(pg_catalog.<>) $2",
+								other_filters[i], other_filters[i]),
+					   2, args, false) > 0)
+		{
+			ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
+									TableName(r->relid), args[1])));
+			changed = true;
+		}
+	}
+	return changed;
+}
+
 PG_FUNCTION_INFO_V1(follow_ddl_end);
 Datum
 follow_ddl_end(PG_FUNCTION_ARGS)
@@ -732,9 +800,14 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 			}
 		}
 		else if (get_attnum(r->relid, r->old_name) != InvalidAttrNumber &&
-				 get_attnum(r->relid, r->new_name) != InvalidAttrNumber &&
-				 FollowColumn(r, r->new_name, r->old_name, ReplacedFilter(r)))
-			rebuild_as = r->owner; /* a new column took the old name: it replaces the renamed one */
+				 get_attnum(r->relid, r->new_name) != InvalidAttrNumber)
+		{
+			/* a new column took the old name: it replaces the renamed one */
+			bool followed = FollowColumn(r, r->new_name, r->old_name, ReplacedFilter(r));
+
+			if (ReplaceOtherFilters(r) || followed)
+				rebuild_as = r->owner;
+		}
 	}
 	/* the generated views referred to the replaced column: they must let it go */
 	if (OidIsValid(rebuild_as))

@@ -889,6 +889,32 @@ BEGIN
     END IF;
 END $$;
 
+-- Detach the deals part only (doc/crm_schemas.md, "Opportunities on the lead row"): of a leads table
+-- attached as its own deals table, the deal columns and filters go and the leads attachment stays (its
+-- scores, stages, events and log untouched); a deals table is detached as detach() does.
+CREATE FUNCTION @extschema@.detach_deals(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF a.kind = 'deals' THEN
+        PERFORM @extschema@.detach(tbl);
+        RETURN;
+    ELSIF a.kind IS NULL THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    ELSIF a.kind <> 'leads' OR a.amount_column IS NULL THEN
+        RAISE EXCEPTION 'table % is not attached as a deals table', tbl
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('It is attached as the %s table: SELECT lead_scoring.detach(%L);', a.kind, tbl::text);
+    END IF;
+    UPDATE @extschema@.attachment
+       SET amount_column = NULL, status_column = NULL, closed_column = NULL, amount_scale = NULL,
+           currency_column = NULL, won_filter = NULL, lost_filter = NULL, deal_filter = NULL
+     WHERE relid = tbl;
+    PERFORM @extschema@.rebuild_views();
+END $$;
+
 -- Why the extension could not read column col of the attached table tbl once its type is new_type,
 -- or NULL when it can (the CRM's ALTER COLUMN ... TYPE; src/ddl_follow.c refuses the statement with
 -- this reason: doc/crm_schemas.md, "The CRM's migrations").
@@ -1185,6 +1211,7 @@ REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.detach_deals(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.check_currency_rates(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.release_views() FROM PUBLIC;
@@ -1196,5 +1223,7 @@ COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, 
 COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
+COMMENT ON FUNCTION @extschema@.detach_deals(regclass) IS
+    'Detach a deals table, or the deals part of a leads table attached as its own deals table; keeps all data';
 COMMENT ON FUNCTION @extschema@.rebuild_views() IS
     'Recreate the canonical views and generated reports from the current attachments';
