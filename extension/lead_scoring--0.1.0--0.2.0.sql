@@ -565,14 +565,18 @@ ALTER TABLE @extschema@.attachment ADD COLUMN currency_column name;
 ALTER TABLE @extschema@.attachment ADD COLUMN won_filter text;
 ALTER TABLE @extschema@.attachment ADD COLUMN lost_filter text;
 ALTER TABLE @extschema@.attachment ADD COLUMN deal_filter text;
+-- Issue 10 (round 3, item 2): the rates are dated (valid_from); the created time of a deal dates its rate
+-- while it is open (attach_deals' created_column).
 CREATE TABLE @extschema@.currency_rate (
-    currency text PRIMARY KEY
+    currency   text NOT NULL
         CONSTRAINT currency_rate_code CHECK (currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(currency))
                                              AND currency OPERATOR(pg_catalog.<>) ''),
-    rate     numeric NOT NULL CONSTRAINT currency_rate_positive CHECK (rate OPERATOR(pg_catalog.>) 0)
+    valid_from timestamptz NOT NULL DEFAULT '-infinity'::pg_catalog.timestamptz,
+    rate       numeric NOT NULL CONSTRAINT currency_rate_positive CHECK (rate OPERATOR(pg_catalog.>) 0),
+    PRIMARY KEY (currency, valid_from)
 );
 COMMENT ON TABLE @extschema@.currency_rate IS
-    'Exchange rates into the reporting currency: one unit of currency is worth rate units of it';
+    'Dated exchange rates into the reporting currency: from valid_from on, one unit of currency is worth rate units of it';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.currency_rate', '');
 GRANT SELECT ON @extschema@.currency_rate TO PUBLIC;
 CREATE FUNCTION @extschema@.column_time_sql(expr text, t regtype, zone text) RETURNS text
@@ -1054,7 +1058,7 @@ CREATE FUNCTION @extschema@.attach_deals(
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false,
-    currency_column name = NULL, won_filter text = NULL, lost_filter text = NULL)
+    currency_column name = NULL, won_filter text = NULL, lost_filter text = NULL, created_column name = NULL)
     RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1074,7 +1078,8 @@ BEGIN
         END IF;
         IF lead_column IS DISTINCT FROM leads.id_column OR stage_map IS NOT NULL OR cost_column IS NOT NULL
            OR owner_column IS DISTINCT FROM leads.owner_column OR owner_label IS DISTINCT FROM leads.owner_label
-           OR time_zone IS DISTINCT FROM leads.time_zone THEN
+           OR time_zone IS DISTINCT FROM leads.time_zone
+           OR (created_column IS NOT NULL AND created_column IS DISTINCT FROM leads.created_column) THEN
             RAISE EXCEPTION 'the leads table % attached as its own deals table takes its lead, owner, time zone '
                             'and stage from attach_leads', deals
                 USING ERRCODE = 'invalid_parameter_value',
@@ -1111,7 +1116,12 @@ BEGIN
         PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
             @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
     END IF;
-    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column]);
+    -- created_column: when the deal was created, the date of its exchange rate while it is open
+    IF created_column IS NOT NULL AND NOT on_leads THEN
+        PERFORM @extschema@.check_column_type(deals, created_column, 'created_column', 'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(deals, created_column, 'created_column')));
+    END IF;
+    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column, created_column]);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
     END IF;
@@ -1153,11 +1163,12 @@ BEGIN
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
                                         closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
                                         amount_scale, crm_stage_map, crm_stage_enforce, currency_column,
-                                        won_filter, lost_filter)
+                                        won_filter, lost_filter, created_column)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
             cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
             stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END, currency_column,
-            @extschema@.row_filter_sql(deals, won_filter), @extschema@.row_filter_sql(deals, lost_filter));
+            @extschema@.row_filter_sql(deals, won_filter), @extschema@.row_filter_sql(deals, lost_filter),
+            created_column);
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -1194,17 +1205,17 @@ BEGIN
         SELECT coalesce(pg_catalog.array_agg(DISTINCT coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')
                                              ORDER BY coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')),
                         '{}')
-          FROM %2$s d
-         WHERE NOT EXISTS (SELECT FROM @extschema@.currency_rate r
-                            WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)))$q$,
-        a.currency_column, deals) INTO missing;
+          FROM @extschema@.deals v JOIN %2$s d ON d.%3$I::text OPERATOR(pg_catalog.=) v.deal_ref
+         WHERE v.source OPERATOR(pg_catalog.=) $1 AND v.amount IS NULL AND d.%4$I IS NOT NULL$q$,
+        a.currency_column, deals, a.id_column, a.amount_column) INTO missing USING deals;
     IF cardinality(missing) > 0 THEN
-        RAISE WARNING 'deals of % in % have no exchange rate: their amount is NULL (no revenue)', deals,
+        RAISE WARNING 'deals of % in % have no exchange rate at their date: their amount is NULL (no revenue)', deals,
                       array_to_string(missing, ', ')
-            USING DETAIL = 'Amounts are converted into the reporting currency with lead_scoring.currency_rate; '
-                           'amounts in different currencies are never added up.',
-                  HINT = 'INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES (...); '
-                         'one unit of the currency is worth rate units of the reporting currency.';
+            USING DETAIL = 'Amounts are converted into the reporting currency with lead_scoring.currency_rate, at the '
+                           'rate in force at the deal''s close time (its created time while open); amounts in '
+                           'different currencies are never added up.',
+                  HINT = 'INSERT INTO lead_scoring.currency_rate (currency, valid_from, rate) VALUES (...); a rate '
+                         'without valid_from is in force from the beginning.';
     END IF;
     RETURN missing;
 END $$;
@@ -1346,7 +1357,7 @@ BEGIN
                          AND %6$s THEN 'won'
                     WHEN pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%14$s
                          THEN 'lost'
-                    ELSE 'open' END AS outcome
+                    ELSE 'open' END AS outcome%15$s
           FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
             a.relid::oid, a.id_column, a.lead_column, a.amount_column,
             CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
@@ -1365,13 +1376,31 @@ BEGIN
                           @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
             CASE WHEN a.amount_scale IS NULL THEN ''
-                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END
-            || CASE WHEN a.currency_column IS NULL THEN ''
-                    ELSE format(' OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r'
-                                ' WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%I::text)))',
-                                a.currency_column) END,
+                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END,
             coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
-            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''));
+            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''),
+            -- with a currency: its code and the deal's created time, for the dated rate below
+            CASE WHEN a.currency_column IS NULL THEN ''
+                 ELSE format(', pg_catalog.upper(pg_catalog.btrim(d.%I::text)) AS currency, %s AS created_at',
+                             a.currency_column,
+                             CASE WHEN a.created_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
+                                  ELSE @extschema@.column_time_sql(format('d.%I', a.created_column),
+                                           @extschema@.column_type(a.relid, a.created_column, 'created_column'),
+                                           a.time_zone) END) END);
+        -- a deal's amount in the reporting currency: at the rate in force at its close time, or at its
+        -- created time while it is open (now without either); none before its currency's first rate
+        IF a.currency_column IS NOT NULL THEN
+            parts[cardinality(parts)] := format($v$
+        SELECT q.source, q.deal_ref, q.lead_id,
+               q.amount OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r
+                   WHERE r.currency OPERATOR(pg_catalog.=) q.currency
+                     AND r.valid_from OPERATOR(pg_catalog.<=) coalesce(CASE WHEN q.outcome OPERATOR(pg_catalog.=) 'open'
+                                                                      THEN q.created_at ELSE q.closed_at END,
+                                                                 @extschema@.clock())
+                   ORDER BY r.valid_from DESC LIMIT 1) AS amount,
+               q.status, q.closed_at, q.owner, q.cost, q.outcome
+          FROM (%s) q$v$, parts[cardinality(parts)]);
+        END IF;
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -1498,12 +1527,12 @@ REVOKE ALL ON FUNCTION @extschema@.retype_problem(regclass, name, regtype) FROM 
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text, name) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text, name) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 -- a lead created directly in a sales stage of the CRM is no handoff
 UPDATE @extschema@.generated_view
