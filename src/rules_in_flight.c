@@ -108,6 +108,12 @@ RulesInFlightRuleChange(void)
 	in_flight.changes_rules = true;
 }
 
+bool
+RulesInFlightChangesRules(void)
+{
+	return in_flight.changes_rules;
+}
+
 /* The lock that serialises rule changes' commits with writers' checks (until the end). */
 static void
 LockRulesCommit(LOCKMODE mode)

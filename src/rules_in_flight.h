@@ -33,5 +33,7 @@ extern void RulesInFlightUncounted(const LeadsAttachment *leads, Datum id);
 
 /* This transaction changes lead_scoring.rule. */
 extern void RulesInFlightRuleChange(void);
+/* Whether it does (until it commits or aborts). */
+extern bool RulesInFlightChangesRules(void);
 
 #endif /* RULES_IN_FLIGHT_H */
