@@ -8,6 +8,11 @@
 #     against the same rows attached without a filter (plain)
 #   2 the same with naive timestamps and time_zone => 'UTC' against timestamptz
 #   3 rescore_all() over the loaded leads, same variants
+#   4 an UPDATE of every lead (its BEFORE trigger scores the row), same variants
+#   and, against plain: the leads attached with row_filter => 'active' (lead_filter: the filter is
+#   evaluated on every written lead row, twice for an UPDATE), and the event type kept as an integer
+#   key into a lookup table, attached with labels (type_labels: the key read from the index is
+#   mapped to its label)
 #
 # Environment: BENCH_SCALE=1 (20,000 leads, 200,000 events), BENCH_ROUNDS=3, LS_KEEP=1.
 set -euo pipefail
@@ -23,9 +28,15 @@ export PGDATABASE=bench
 q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 timed_ms() { q -c '\timing on' "$@" | awk '/^Time:/ { t = $2 } END { print t }'; }
 
-# One variant: a fresh schema attached with the given options; prints load_ms rescore_ms.
+# One variant: a fresh schema attached with the given options; prints load_ms rescore_ms update_ms.
 variant() {
-	local name=$1 time_type=$2 opts=$3 other_model=$4
+	local name=$1 time_type=$2 opts=$3 other_model=$4 lead_opts=${5:-} typed=${6:-false}
+	local type_decl="message_type varchar NOT NULL" type_value="CASE WHEN g % 3 = 0 THEN 'comment' ELSE 'email' END"
+	if [ "$typed" = true ]; then
+		type_decl="message_type integer NOT NULL REFERENCES b.message_type"
+		type_value="CASE WHEN g % 3 = 0 THEN 2 ELSE 1 END"
+		opts="$opts, labels => '{\"message_type\": \"name\"}'"
+	fi
 	q <<SQL >/dev/null
 DO \$\$ BEGIN
   PERFORM lead_scoring.detach(relid) FROM lead_scoring.attachment WHERE kind <> 'leads';
@@ -34,11 +45,13 @@ END \$\$;
 DROP SCHEMA IF EXISTS b CASCADE;
 DROP TABLE IF EXISTS lead_scoring.stage_change;
 CREATE SCHEMA b;
-CREATE TABLE b.lead (id integer PRIMARY KEY, email text);
+CREATE TABLE b.lead (id integer PRIMARY KEY, email text, active boolean NOT NULL DEFAULT true);
+CREATE TABLE b.message_type (id integer PRIMARY KEY, name text NOT NULL);
+INSERT INTO b.message_type VALUES (1, 'email'), (2, 'comment');
 CREATE TABLE b.message (id serial PRIMARY KEY, model varchar NOT NULL, res_id integer NOT NULL,
-                        message_type varchar NOT NULL, date $time_type NOT NULL);
+                        $type_decl, date $time_type NOT NULL);
 INSERT INTO b.lead SELECT g, 'u' || g || '@example.com' FROM generate_series(1, $leads) g;
-SELECT lead_scoring.attach_leads('b.lead');
+SELECT lead_scoring.attach_leads('b.lead' $lead_opts);
 SELECT lead_scoring.attach_events('b.message', lead_column => 'res_id', type_column => 'message_type',
                                   time_column => 'date' $opts);
 SQL
@@ -46,14 +59,15 @@ SQL
 	for ((i = 0; i < batches; i++)); do
 		t=$(timed_ms -c "INSERT INTO b.message (model, res_id, message_type, date)
 			SELECT CASE WHEN $other_model AND g % 2 = 0 THEN 'res.partner' ELSE 'crm.lead' END,
-			       1 + (g * 7919) % $leads, CASE WHEN g % 3 = 0 THEN 'comment' ELSE 'email' END,
+			       1 + (g * 7919) % $leads, $type_value,
 			       TIMESTAMP '2026-01-01' + g * INTERVAL '1 minute'
 			  FROM generate_series($((i * 1000)), $((i * 1000 + 999))) g")
 		load=$(awk -v a="$load" -v b="$t" 'BEGIN { print a + b }')
 	done
-	local rescore
+	local rescore update
 	rescore=$(timed_ms -c "SELECT lead_scoring.rescore_all()")
-	echo "$name $load $rescore"
+	update=$(timed_ms -c "UPDATE b.lead SET email = email")
+	echo "$name $load $rescore $update"
 }
 
 q -c "CREATE EXTENSION lead_scoring" -c "INSERT INTO lead_scoring.rule (name, kind, event_type, points, max_points)
@@ -65,15 +79,19 @@ for ((r = 1; r <= rounds; r++)); do
 	variant filter_all timestamptz ", row_filter => \$f\$model = 'crm.lead'\$f\$" false >>"$results"
 	variant filter_half timestamptz ", row_filter => \$f\$model = 'crm.lead'\$f\$" true >>"$results"
 	variant naive_utc timestamp ", time_zone => 'UTC'" false >>"$results"
+	variant lead_filter timestamptz "" false ", row_filter => 'active'" >>"$results"
+	variant type_labels timestamptz "" false "" true >>"$results"
 done
 awk -v events="$events" '
-	{ load[$1] += $2; rescore[$1] += $3; n[$1]++ }
+	{ load[$1] += $2; rescore[$1] += $3; update[$1] += $4; n[$1]++ }
 	END {
-		printf "%-10s %14s %14s %10s %10s\n", "variant", "load ms/1k ev", "rescore_all ms", "load ×", "rescore ×"
+		printf "%-11s %14s %14s %14s %8s %10s %9s\n", "variant", "load ms/1k ev", "rescore_all ms", "update ms",
+		       "load ×", "rescore ×", "update ×"
 		for (v in n) {
-			l = load[v] / n[v]; s = rescore[v] / n[v]
-			printf "%-10s %14.1f %14.1f %10.2f %10.2f\n", v, l / (events / 1000), s,
-			       l / (load["plain"] / n["plain"]), s / (rescore["plain"] / n["plain"])
+			l = load[v] / n[v]; s = rescore[v] / n[v]; u = update[v] / n[v]
+			printf "%-11s %14.1f %14.1f %14.1f %8.2f %10.2f %9.2f\n", v, l / (events / 1000), s, u,
+			       l / (load["plain"] / n["plain"]), s / (rescore["plain"] / n["plain"]),
+			       u / (update["plain"] / n["plain"])
 		}
 	}' "$results" | sort
 rm -f "$results"

@@ -59,6 +59,8 @@ LANGUAGE sql AS $$
     JOIN lead_scoring.events e ON e.lead_id = d.lead_id AND e.channel IS NOT NULL
      AND e.occurred_at <= d.closed_at AND e.occurred_at >= d.closed_at - interval '90 days'
     WHERE d.outcome = 'won'
+      -- a deal whose lead is not in the leads table is credited to '(none)' (doc/crm_schemas.md)
+      AND EXISTS (SELECT FROM lead_scoring.leads l WHERE l.lead_id = d.lead_id)
 $$;
 CREATE FUNCTION pg_temp.differences(model text) RETURNS bigint LANGUAGE sql AS $$
     SELECT count(*) FROM (

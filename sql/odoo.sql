@@ -132,6 +132,36 @@ SELECT lead_id, event_type, channel FROM lead_scoring.events WHERE source = 'odo
 SELECT channel, touchpoints, new_leads FROM lead_scoring.channel_report('first_touch', '2026-03-01', '2026-03-31')
  ORDER BY channel;
 
+-- activities are typed by a key into mail_activity_type, whose names are translated JSON: the rules
+-- name the type's English label ("name.en_US"), mapped without a helper table
+CREATE TABLE mail_activity_type (id serial PRIMARY KEY, name jsonb NOT NULL, category varchar, sequence integer);
+CREATE TABLE mail_activity (id serial PRIMARY KEY, res_model varchar, res_id integer,
+                            activity_type_id integer REFERENCES mail_activity_type ON DELETE RESTRICT,
+                            summary varchar, date_deadline date NOT NULL, user_id integer REFERENCES res_users,
+                            create_date timestamp);
+INSERT INTO mail_activity_type (name, category) VALUES ('{"en_US": "Email", "fr_FR": "E-mail"}', 'default'),
+    ('{"en_US": "Call", "fr_FR": "Appel"}', 'phonecall'), ('{"en_US": "Meeting", "fr_FR": "Réunion"}', 'meeting');
+RESET search_path;
+SELECT lead_scoring.attach_events('odoo.mail_activity', lead_column => 'res_id', type_column => 'activity_type_id',
+                                  time_column => 'create_date', time_zone => 'UTC',
+                                  row_filter => $$res_model = 'crm.lead'$$,
+                                  labels => '{"activity_type_id": "name.en_US"}');
+INSERT INTO lead_scoring.rule (name, kind, event_type, points) VALUES ('calls', 'engagement', 'Call', 20);
+SET search_path = odoo, public;
+INSERT INTO mail_activity (res_model, res_id, activity_type_id, summary, date_deadline, user_id, create_date) VALUES
+    ('crm.lead', 4, 2, 'Call back', '2026-03-03', 1, '2026-03-02 08:52'),
+    ('crm.lead', 4, 3, 'Demo', '2026-03-04', 1, '2026-03-02 08:53'),
+    ('res.partner', 1, 2, 'Call the partner', '2026-03-03', 1, '2026-03-02 08:54')
+RETURNING id, res_model, res_id;
+-- by hand: Lamps (lead 4, no e-mail yet) = 20 (one call; no rule for meetings; the partner's call
+-- is not the lead's); the activities carry their types' names
+SELECT id, score, lead_scoring.score(id) AS computed FROM crm_lead WHERE id = 4;
+SELECT lead_id, event_type FROM lead_scoring.events WHERE source = 'odoo.mail_activity'::regclass ORDER BY event_ref;
+-- a call planned on lead 1 by the ORM's batch write of activity types counts too
+UPDATE mail_activity SET res_id = 1 WHERE summary = 'Demo';
+UPDATE mail_activity SET activity_type_id = 2 WHERE summary = 'Demo';
+SELECT id, score, lead_scoring.score(id) AS computed FROM crm_lead WHERE id IN (1, 4) ORDER BY id;
+
 -- the same readings in every session TimeZone (naive UTC declared at attach)
 SET TimeZone = 'America/New_York';
 SELECT lead_id, (created_at AT TIME ZONE 'UTC') AS created_utc FROM lead_scoring.leads ORDER BY lead_id;
@@ -151,7 +181,7 @@ RESET lead_scoring.now;
 RESET TimeZone;
 RESET search_path;
 SELECT lead_scoring.detach('odoo.sale_order'), lead_scoring.detach('odoo.mail_message'),
-       lead_scoring.detach('odoo.crm_lead');
+       lead_scoring.detach('odoo.mail_activity'), lead_scoring.detach('odoo.crm_lead');
 DROP SCHEMA odoo CASCADE;
 DROP TABLE lead_scoring.stage_change;
 DROP EXTENSION lead_scoring;

@@ -60,8 +60,11 @@ SELECT lead_scoring.attach_deals('workspace_demo.opportunity', lead_column => 'p
                                  status_column => 'stage', closed_column => NULL,
                                  row_filter => '"deletedAt" IS NULL',
                                  stage_map => '{"NEW": "sql", "SCREENING": "sql", "MEETING": "opportunity",
-                                                "PROPOSAL": "opportunity", "CUSTOMER": "customer"}');
+                                                "PROPOSAL": "opportunity", "CUSTOMER": "customer"}',
+                                 currency_column => 'amountCurrencyCode');
 UPDATE lead_scoring.settings SET won_statuses = '{customer}', lost_statuses = '{}';
+-- the reports are in USD: one EUR is worth 1.08 USD
+INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES ('USD', 1), ('EUR', 1.08);
 INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points, max_points) VALUES
     ('work e-mail', 'fit', NULL, 'emailsPrimaryEmail', 'valid_email', NULL, 10, NULL),
     ('executive', 'fit', NULL, 'jobTitle', 'contains', 'chief', 15, NULL),
@@ -118,6 +121,25 @@ SELECT "nameFirstName", stage FROM person ORDER BY "nameFirstName";
 SELECT from_stage, to_stage, reason FROM lead_scoring.stage_change
  WHERE lead_id = '00000000-0000-0000-0000-000000000001' ORDER BY change_id;
 SELECT amount, status, outcome, closed_at FROM lead_scoring.deals ORDER BY amount;
+
+-- a deal in euros, won with Cy: by hand 24,000 USD + 5,000 EUR x 1.08 = 29,400 USD of revenue (never 29,000)
+INSERT INTO person (id, "nameFirstName", "createdAt") VALUES
+    ('00000000-0000-0000-0000-000000000004', 'Cy', '2026-03-02 09:00+00');
+INSERT INTO opportunity (name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId") VALUES
+    ('Cy EU', 5000000000, 'EUR', 'CUSTOMER', '00000000-0000-0000-0000-000000000004');
+SELECT sum(amount) FILTER (WHERE outcome = 'won') AS won_usd FROM lead_scoring.deals;
+SELECT sum(revenue) AS revenue_usd FROM lead_scoring.manager_report('2026-03-01', '2026-03-31');
+SELECT sum(credit) AS credits_usd FROM lead_scoring.attribution('linear');
+-- a currency without a rate is no revenue (its amount is NULL), named by check_currency_rates()
+INSERT INTO opportunity (name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId") VALUES
+    ('Cy UK', 1000000000, 'GBP', 'CUSTOMER', '00000000-0000-0000-0000-000000000004');
+SELECT lead_scoring.check_currency_rates('workspace_demo.opportunity');
+SELECT d.amount, o."amountCurrencyCode", d.outcome FROM lead_scoring.deals d JOIN opportunity o ON o.id::text = d.deal_ref
+ ORDER BY o.name;
+SELECT sum(revenue) AS revenue_usd FROM lead_scoring.manager_report('2026-03-01', '2026-03-31');
+-- once its rate is known, it counts
+INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES ('GBP', 1.25);
+SELECT sum(revenue) AS revenue_usd FROM lead_scoring.manager_report('2026-03-01', '2026-03-31');
 
 -- a soft-deleted opportunity is no deal; deleting a person sets the opportunity's contact to NULL
 UPDATE opportunity SET "deletedAt" = now() WHERE name = 'Acme upsell';

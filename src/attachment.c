@@ -147,41 +147,74 @@ TimeZoneOf(HeapTuple tup, TupleDesc desc, struct LsZone **zone)
 }
 
 /*
+ * How the label of a key column's row is read in the table its single-column foreign key references
+ * (attach's owner_label and labels: Odoo's user_id -> res_users.login, activity_type_id ->
+ * mail_activity_type.name): the referenced table, its key column, the foreign key's equality
+ * operator, and the label as an expression of alias r — a column's text, or for "column.key" the
+ * key of a jsonb column (as label_expr_sql() in extension/parts/40_attach.sql).  False when the key
+ * column has no such foreign key or the table no such label.
+ */
+static bool
+LabelParts(Oid relid, AttrNumber att, const char *label, char **ref, char **refcol, char **op,
+		   char **expr)
+{
+	Relation rel = table_open(relid, AccessShareLock);
+	List *fkeys = RelationGetFKeyList(rel);
+	ListCell *lc;
+	bool found = false;
+
+	foreach (lc, fkeys)
+	{
+		ForeignKeyCacheInfo *fk = lfirst(lc);
+		AttrNumber label_att;
+		const char *dot = strchr(label, '.');
+
+		if (fk->nkeys != 1 || fk->conkey[0] != att)
+			continue;
+		label_att = get_attnum(fk->confrelid, label);
+		if (label_att != InvalidAttrNumber)
+			*expr = psprintf("r.%s::pg_catalog.text", QuotedColumn(fk->confrelid, label_att));
+		else if (dot != NULL &&
+				 (label_att = get_attnum(fk->confrelid, pnstrdup(label, dot - label))) !=
+					 InvalidAttrNumber &&
+				 get_atttype(fk->confrelid, label_att) == JSONBOID)
+			*expr = psprintf("(r.%s OPERATOR(pg_catalog.->>) %s)",
+							 QuotedColumn(fk->confrelid, label_att), quote_literal_cstr(dot + 1));
+		else
+			break;
+		*ref = QualifiedName(fk->confrelid);
+		*refcol = QuotedColumn(fk->confrelid, fk->confkey[0]);
+		*op = QualifiedOperator(fk->conpfeqop[0]);
+		found = true;
+		break;
+	}
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* The label of a key column no longer resolves: the foreign key or the label column went away. */
+static void
+LabelGone(Oid relid, const char *what, const char *label)
+{
+	ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+					errmsg("%s \"%s\" of attached table \"%s\" no longer resolves", what, label,
+						   get_rel_name(relid)),
+					errhint("The key column must keep its foreign key to a table with that "
+							"column; detach and attach again.")));
+}
+
+/*
  * The query giving the label of a key column's row in the table its foreign key references
  * (attach's owner_label: Odoo's user_id -> res_users.login): $1 is the key.
  */
 static char *
 LabelQuery(Oid relid, AttrNumber att, const char *label)
 {
-	Relation rel = table_open(relid, AccessShareLock);
-	List *fkeys = RelationGetFKeyList(rel);
-	ListCell *lc;
-	char *query = NULL;
+	char *ref, *refcol, *op, *expr;
 
-	foreach (lc, fkeys)
-	{
-		ForeignKeyCacheInfo *fk = lfirst(lc);
-		AttrNumber label_att;
-
-		if (fk->nkeys != 1 || fk->conkey[0] != att)
-			continue;
-		label_att = get_attnum(fk->confrelid, label);
-		if (label_att == InvalidAttrNumber)
-			break;
-		query = psprintf("SELECT r.%s::pg_catalog.text FROM %s r WHERE r.%s %s $1",
-						 QuotedColumn(fk->confrelid, label_att), QualifiedName(fk->confrelid),
-						 QuotedColumn(fk->confrelid, fk->confkey[0]),
-						 QualifiedOperator(fk->conpfeqop[0]));
-		break;
-	}
-	table_close(rel, AccessShareLock);
-	if (query == NULL)
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-						errmsg("owner_label \"%s\" of attached table \"%s\" no longer resolves",
-							   label, get_rel_name(relid)),
-						errhint("The owner column must keep its foreign key to a table with that "
-								"column; detach and attach again.")));
-	return query;
+	if (!LabelParts(relid, att, label, &ref, &refcol, &op, &expr))
+		LabelGone(relid, "owner_label", label);
+	return psprintf("SELECT %s FROM %s r WHERE r.%s %s $1", expr, ref, refcol, op);
 }
 
 /*
@@ -239,6 +272,7 @@ BuildLeads(Oid relid, HeapTuple tup, TupleDesc desc)
 	l->created_att = MappedColumn(relid, tup, desc, "created_column", false);
 	l->time_zone = TimeZoneOf(tup, desc, &l->zone);
 	l->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
+	l->row_filter_expr = l->row_filter ? LsParseRowFilter(relid, l->row_filter) : NULL;
 	{
 		char *label = SPI_getvalue(tup, desc, SPI_fnumber(desc, "owner_label"));
 
@@ -308,7 +342,20 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	 * An enum's owner may create a cast of it to text, which "::text" would call as whoever reads
 	 * the events (the extension owner): its output function runs no user code.
 	 */
-	if (get_typtype(getBaseType(e->type_type)) == TYPTYPE_ENUM)
+	e->type_label = SPI_getvalue(tup, desc, SPI_fnumber(desc, "type_label"));
+	if (e->type_label != NULL)
+	{
+		/* a key into a lookup table: the event type is the label of the row it references */
+		char *ref, *refcol, *op, *expr;
+
+		if (!LabelParts(relid, e->type_att, e->type_label, &ref, &refcol, &op, &expr))
+			LabelGone(relid, "the type label", e->type_label);
+		e->type_text = psprintf("(SELECT %s FROM %s r WHERE r.%s %s e.%s)", expr, ref, refcol, op,
+								e->type_col);
+		e->type_label_map =
+			psprintf("SELECT r.%s::pg_catalog.text, %s FROM %s r", refcol, expr, ref);
+	}
+	else if (get_typtype(getBaseType(e->type_type)) == TYPTYPE_ENUM)
 		e->type_text = psprintf("pg_catalog.textin(pg_catalog.enum_out(e.%s))", e->type_col);
 	else
 		e->type_text = psprintf("e.%s::pg_catalog.text", e->type_col);
@@ -340,18 +387,22 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	d->id_att = MappedColumn(relid, tup, desc, "id_column", true);
 	d->lead_att = MappedColumn(relid, tup, desc, "lead_column", true);
 	d->amount_att = MappedColumn(relid, tup, desc, "amount_column", true);
-	d->status_att = MappedColumn(relid, tup, desc, "status_column", true);
+	d->status_att = MappedColumn(relid, tup, desc, "status_column", false);
 	d->closed_att = MappedColumn(relid, tup, desc, "closed_column", false);
 	d->owner_att = MappedColumn(relid, tup, desc, "owner_column", false);
 	d->cost_att = MappedColumn(relid, tup, desc, "cost_column", false);
 	d->amount_type = get_atttype(relid, d->amount_att);
-	d->status_type = get_atttype(relid, d->status_att);
+	d->status_type = d->status_att ? get_atttype(relid, d->status_att) : InvalidOid;
 	d->closed_type = d->closed_att ? get_atttype(relid, d->closed_att) : InvalidOid;
 	d->time_zone = TimeZoneOf(tup, desc, &d->zone);
 	{
 		char *filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 
 		d->row_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
+		filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "won_filter"));
+		d->won_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
+		filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "lost_filter"));
+		d->lost_filter = filter ? LsParseRowFilter(relid, filter) : NULL;
 	}
 	d->stage_count =
 		StageMap(d->qualname, tup, desc, &d->stage_values, &d->stage_targets, &d->stage_enforce);
@@ -417,7 +468,11 @@ BuildAttachments(void)
 			"   'crm_stage_map') AS m) AS crm_stage_keys,"
 			" (SELECT pg_catalog.array_agg(m.value ORDER BY m.key) FROM pg_catalog.jsonb_each_text("
 			"   pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(a)) OPERATOR(pg_catalog.->)"
-			"   'crm_stage_map') AS m) AS crm_stage_stages"
+			"   'crm_stage_map') AS m) AS crm_stage_stages,"
+			" (pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->) 'labels') OPERATOR(pg_catalog.->>)"
+			"   a.type_column::pg_catalog.text AS type_label,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'won_filter' AS won_filter,"
+			" pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'lost_filter' AS lost_filter"
 			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");

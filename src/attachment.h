@@ -33,6 +33,7 @@ typedef struct LeadsAttachment
 	char *time_zone;		 /* zone of naive time columns (attach's time_zone), or NULL */
 	struct LsZone *zone;	 /* the same, resolved for LsColumnTime */
 	char *row_filter;		 /* attach's row_filter as stored (bare columns), or NULL */
+	Node *row_filter_expr;	 /* the same, parsed (Vars of the leads table), or NULL */
 	char *owner_label_query; /* attach's owner_label: SQL giving the label of owner $1, or NULL */
 	/* the CRM's own stage (attach's crm_stage_column) and its map onto funnel stages */
 	AttrNumber crm_stage_att; /* InvalidAttrNumber when not mapped */
@@ -72,8 +73,10 @@ typedef struct EventsAttachment
 	char *lead_col; /* quoted column names */
 	char *type_col;
 	char *time_col;
-	char *type_text; /* the type column of alias "e" as text, in SQL that runs no user code */
-	Oid type_type;	 /* types of the mapped columns */
+	char *type_text;	  /* the type column of alias "e" as text, in SQL that runs no user code */
+	char *type_label;	  /* attach's labels for the type column ("name.en_US"), or NULL */
+	char *type_label_map; /* then: SQL giving every key (as text) and its label */
+	Oid type_type;		  /* types of the mapped columns */
 	Oid time_type;
 	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
 	struct LsZone *zone; /* the same, resolved for LsColumnTime */
@@ -88,7 +91,7 @@ typedef struct DealsAttachment
 	AttrNumber id_att;
 	AttrNumber lead_att;
 	AttrNumber amount_att;
-	AttrNumber status_att;
+	AttrNumber status_att; /* InvalidAttrNumber: the outcome comes from won_filter/lost_filter */
 	AttrNumber closed_att; /* InvalidAttrNumber: a won status alone is a won deal */
 	AttrNumber owner_att;  /* InvalidAttrNumber when not mapped */
 	AttrNumber cost_att;   /* InvalidAttrNumber when not mapped */
@@ -98,6 +101,8 @@ typedef struct DealsAttachment
 	char *time_zone;	 /* zone of naive time columns (attach's time_zone), or NULL */
 	struct LsZone *zone; /* the same, resolved for LsColumnTime */
 	Node *row_filter;	 /* attach's row_filter, parsed (Vars of the deals table), or NULL */
+	Node *won_filter;	 /* attach_deals' won_filter and lost_filter, parsed, or NULL */
+	Node *lost_filter;
 	/* attach_deals' stage_map: the deal's own stage values and the funnel stage of each */
 	int stage_count;
 	char **stage_values;

@@ -147,6 +147,7 @@ typedef struct AttributionRun
 	CiCollector *ci;
 	int depth;		 /* groups: 1 channel, 2 + campaign, 3 + keyword */
 	bool chain_only; /* read the journeys for the Markov chain, emit nothing */
+	bool lead_null;	 /* the conversions emitted now have no lead (AttributeLeadlessDeals) */
 
 	/* journey-based models: the journeys, conversions held back, the model's parameters */
 	MarkovChain *chain;

@@ -247,6 +247,7 @@ PutRow(AttributionRun *run, Datum lead_id, const Conversion *conv, const Touch *
 				break;
 			case OC_LEAD_ID:
 				v = lead_id;
+				isnull = run->lead_null;
 				break;
 			case OC_CONVERTED_AT:
 				v = TimestampTzGetDatum(conv->at);
@@ -801,6 +802,9 @@ NumericSumAddNumeric(NumericSum *s, Datum v, MemoryContext cxt)
 	s->any = true;
 	s->numeric =
 		s->numeric ? DirectFunctionCall2(numeric_add, s->numeric, v) : datumCopy(v, false, -1);
+	/* the result keeps the largest scale added (a whole amount of 866.02 is not rounded to 866) */
+	if (!numeric_is_nan(DatumGetNumeric(v)) && !numeric_is_inf(DatumGetNumeric(v)))
+		s->scale = Max(s->scale, DatumGetInt32(DirectFunctionCall1(numeric_scale, v)));
 	MemoryContextSwitchTo(old);
 }
 

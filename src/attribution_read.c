@@ -212,8 +212,13 @@ BuildConversionQuery(const AttributionRun *run, bool bound_conv_from, bool bound
 								 eq);
 				appendStringInfo(&q, " LEFT JOIN %s ON s.lead_id %s d.lead_id", stage.data, eq);
 			}
-			appendStringInfoString(&q, " WHERE d.outcome OPERATOR(pg_catalog.=) 'won'"
-									   " AND d.lead_id IS NOT NULL AND d.closed_at IS NOT NULL");
+			/* deals of leads that left are AttributeLeadlessDeals' (doc/crm_schemas.md) */
+			appendStringInfo(&q,
+							 " WHERE d.outcome OPERATOR(pg_catalog.=) 'won'"
+							 " AND d.lead_id IS NOT NULL AND d.closed_at IS NOT NULL"
+							 " AND EXISTS (SELECT FROM " LS_SCHEMA ".leads x"
+							 " WHERE x.lead_id %s d.lead_id)",
+							 eq);
 			conv_at = "d.closed_at";
 			break;
 		case CK_LEAD:
@@ -239,7 +244,13 @@ BuildConversionQuery(const AttributionRun *run, bool bound_conv_from, bool bound
 			if (milestones)
 				appendStringInfo(&q, " LEFT JOIN " LS_SCHEMA ".leads l ON l.lead_id %s s.lead_id",
 								 eq);
-			appendStringInfoString(&q, " WHERE s.lead_id IS NOT NULL AND s.reached_at IS NOT NULL");
+			/* the leads there are: a lead that left is in no report's counts (doc/crm_schemas.md,
+			 * "Leads that leave") */
+			appendStringInfo(&q,
+							 " WHERE s.lead_id IS NOT NULL AND s.reached_at IS NOT NULL"
+							 " AND EXISTS (SELECT FROM " LS_SCHEMA ".leads x"
+							 " WHERE x.lead_id %s s.lead_id)",
+							 eq);
 			conv_at = "s.reached_at";
 			break;
 	}
@@ -415,6 +426,61 @@ AttributeConversion(AttributionRun *run, Datum lead_id, const Conversion *conv, 
 }
 
 /*
+ * Won deals no lead can be credited for — without a lead (none, or deleted with ON DELETE SET NULL)
+ * or whose lead left (not in lead_scoring.leads: outside the leads table's row filter, archived,
+ * soft-deleted, merged away) — are conversions without touches: one row under "(none)" with the
+ * whole value, so that the credits of every model sum to the won revenue of the period, as
+ * manager_report counts it (doc/crm_schemas.md, "Leads that leave").  The bootstrap intervals
+ * resample leads and leave them out.
+ */
+static void
+AttributeLeadlessDeals(AttributionRun *run, bool bound_conv_from, bool bound_to, Oid *argtypes,
+					   Datum *args, const char *argnulls)
+{
+	StringInfoData q;
+	MemoryContext work = CurrentMemoryContext;
+	uint64 i;
+
+	if (run->kind != CK_DEAL || run->chain_only || run->ci)
+		return;
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT %s, d.closed_at, d.amount, d.cost FROM " LS_SCHEMA ".deals d"
+					 " WHERE d.outcome OPERATOR(pg_catalog.=) 'won' AND d.closed_at IS NOT NULL"
+					 " AND (d.lead_id IS NULL OR NOT EXISTS (SELECT FROM " LS_SCHEMA ".leads x"
+					 " WHERE x.lead_id %s d.lead_id))",
+					 run->several_deal_tables
+						 ? "d.source::pg_catalog.text OPERATOR(pg_catalog.||) ':' "
+						   "OPERATOR(pg_catalog.||) d.deal_ref"
+						 : "d.deal_ref",
+					 QualifiedEqualityOperator(run->lead_type));
+	if (bound_conv_from)
+		appendStringInfoString(&q, " AND d.closed_at OPERATOR(pg_catalog.>=) $2");
+	if (bound_to)
+		appendStringInfoString(&q, " AND d.closed_at OPERATOR(pg_catalog.<) $3");
+	appendStringInfoString(&q, " ORDER BY 1");
+	if (SPI_execute_with_args(q.data, 4, argtypes, args, argnulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the won deals without a lead");
+	MemoryContextSwitchTo(work);
+	run->lead_null = true;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		Conversion conv;
+		bool isnull;
+
+		conv.id = SPI_getbinval(tup, desc, 1, &isnull);
+		conv.at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+		conv.value = SPI_getbinval(tup, desc, 3, &conv.value_null);
+		conv.cost = SPI_getbinval(tup, desc, 4, &conv.cost_null);
+		AttributeConversion(run, (Datum) 0, &conv, 0, true, 0, true, 0, true);
+	}
+	run->lead_null = false;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * Read the conversions and touchpoints and attribute them lead by lead; for
  * the journey-based models (and when only the chain is wanted) read every
  * lead's journey with one ordered query, then solve the model and emit the
@@ -442,7 +508,7 @@ RunAttribution(AttributionRun *run)
 		bool isnull;
 
 		if (SPI_execute("SELECT pg_catalog.count(*) FROM " LS_SCHEMA ".attachment"
-						" WHERE kind OPERATOR(pg_catalog.=) 'deals'",
+						" WHERE kind OPERATOR(pg_catalog.=) 'deals' OR amount_column IS NOT NULL",
 						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read " LS_SCHEMA ".attachment");
 		run->several_deal_tables =
@@ -521,6 +587,8 @@ RunAttribution(AttributionRun *run)
 							   argnulls);
 			AtEOXact_GUC(true, guc_level);
 			MemoryContextSwitchTo(work);
+			AttributeLeadlessDeals(run, bound_conv_from, bound_to, argtypes, args, argnulls);
+			MemoryContextSwitchTo(work);
 			return;
 		}
 	}
@@ -551,6 +619,8 @@ RunAttribution(AttributionRun *run)
 	MemoryContextSwitchTo(work);
 	if (run->nrows > 0)
 		FinishLead(run);
+	AttributeLeadlessDeals(run, bound_conv_from, bound_to, argtypes, args, argnulls);
+	MemoryContextSwitchTo(work);
 
 	if (run->chain)
 	{

@@ -35,6 +35,8 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_type.h"
+#include "utils/resowner.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -51,13 +53,18 @@ typedef struct PendingRename
 	Oid owner;	/* the extension's owner, who may change the configuration */
 	char *old_name;
 	char *new_name;
-	Node *filter; /* the table's row filter parsed before the rename, or NULL */
-	bool applied; /* follow_ddl_end has applied it */
+	Node *filter;	  /* the table's row filter parsed before the rename, or NULL */
+	char *filter_sql; /* the same, as stored before the rename */
+	Node *others[3];  /* its won_filter, lost_filter and deal_filter, parsed before it, or NULL */
+	bool applied;	  /* follow_ddl_end has applied it */
 } PendingRename;
 
 /* The renames of the current transaction (in TopTransactionContext). */
 static List *renames = NIL;
 static LocalTransactionId renames_lxid = InvalidLocalTransactionId;
+
+static char *ReparseFilter(Oid relid, const char *filter_sql, char **problem);
+static char *TableName(Oid relid);
 
 static List *
 CurrentRenames(void)
@@ -133,7 +140,8 @@ ColumnUse(Oid owner, Oid relid, const char *kind, const char *col)
 				   " ('channel_column', a.channel_column), ('campaign_column', a.campaign_column),"
 				   " ('keyword_column', a.keyword_column), ('amount_column', a.amount_column),"
 				   " ('status_column', a.status_column), ('closed_column', a.closed_column),"
-				   " ('cost_column', a.cost_column), ('crm_stage_column', a.crm_stage_column))"
+				   " ('cost_column', a.cost_column), ('crm_stage_column', a.crm_stage_column),"
+				   " ('currency_column', a.currency_column))"
 				   " AS m(arg, col)"
 				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
 				   " AND m.col OPERATOR(pg_catalog.=) $2::pg_catalog.name"
@@ -169,6 +177,50 @@ StoredFilter(Oid owner, Oid relid)
 				   1, args, true) == 0)
 		return NULL;
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* The attachment's filters besides row_filter, each as stored SQL over the table's columns. */
+static const char *const other_filters[3] = {"won_filter", "lost_filter", "deal_filter"};
+
+/* One of other_filters of an attached table, or NULL (also on a schema without the column). */
+static char *
+StoredOtherFilter(Oid owner, Oid relid, int i)
+{
+	const char *args[2] = {psprintf("%u", relid), other_filters[i]};
+
+	if (RunAsOwner(owner,
+				   "SELECT pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) $2 FROM "
+				   "lead_scoring.attachment a"
+				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
+				   2, args, true) == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* After a rename: the other filters, parsed before it, stored again with the column's new name. */
+static void
+FollowOtherFilters(const PendingRename *r)
+{
+	int i;
+
+	for (i = 0; i < lengthof(other_filters); i++)
+	{
+		const char *args[2];
+
+		if (r->others[i] == NULL)
+			continue;
+		args[0] = psprintf("%u", r->relid);
+		args[1] = LsRowFilterSql(r->relid, r->others[i], NULL);
+		/* other_filters are our column names: no quoting needed */
+		if (RunAsOwner(r->owner,
+					   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
+								" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+								" AND a.%s OPERATOR(pg_catalog.<>) $2",
+								other_filters[i], other_filters[i]),
+					   2, args, false) > 0)
+			ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
+									TableName(r->relid), args[1])));
+	}
 }
 
 /* Whether the parsed filter reads attribute att. */
@@ -238,6 +290,169 @@ AttachedRelid(Oid owner, RangeVar *rv, char **kind)
 	return relid;
 }
 
+/*
+ * The generated views released at ddl_command_start of an ALTER COLUMN ... TYPE in this
+ * transaction: the statements that give their privileges back (release_views()), to create them
+ * again at ddl_command_end (in TopTransactionContext).
+ */
+static char *released_grants = NULL;
+static bool released = false;
+static List *retyped = NIL; /* OIDs of attached tables whose columns changed type */
+static LocalTransactionId released_lxid = InvalidLocalTransactionId;
+
+static void
+CurrentRelease(void)
+{
+	if (released_lxid != MyProc->lxid)
+	{
+		released = false;
+		released_grants = NULL;
+		retyped = NIL;
+		released_lxid = MyProc->lxid;
+	}
+}
+
+/* Whether a view in the extension's schema reads column att of table tbl. */
+static bool
+ViewsRead(Oid owner, Oid tbl, AttrNumber att)
+{
+	const char *args[2] = {psprintf("%u", tbl), psprintf("%d", att)};
+
+	return RunAsOwner(
+			   owner,
+			   "SELECT FROM pg_catalog.pg_depend d"
+			   " JOIN pg_catalog.pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid"
+			   " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.ev_class"
+			   " WHERE d.classid OPERATOR(pg_catalog.=) "
+			   "'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+			   " AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+			   " AND d.refobjid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+			   " AND d.refobjsubid OPERATOR(pg_catalog.=) $2::pg_catalog.int4"
+			   " AND c.relnamespace OPERATOR(pg_catalog.=) (SELECT e.extnamespace"
+			   " FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) "
+			   "'lead_scoring')"
+			   " LIMIT 1",
+			   2, args, true) > 0;
+}
+
+/*
+ * ALTER TABLE ... ALTER COLUMN ... TYPE (doc/crm_schemas.md, "The CRM's migrations").  On an
+ * attached table (relid valid), a new type the extension cannot read is refused before anything
+ * runs, naming the attachment and the way out.  When a generated view reads the column (of an
+ * attached table, or of a table a label is looked up in), the generated objects are dropped now and
+ * created again at ddl_command_end, so that PostgreSQL's own check (0A000: a view uses the column)
+ * does not fail the CRM's migration.
+ */
+static void
+PrepareRetype(Oid owner, Oid tbl, Oid relid, const char *kind, AlterTableCmd *cmd)
+{
+	ColumnDef *def = (ColumnDef *) cmd->def;
+	Oid typid;
+	int32 typmod;
+	MemoryContext old;
+
+	CurrentRelease();
+	if (OidIsValid(relid) && def != NULL && IsA(def, ColumnDef) && def->typeName != NULL)
+	{
+		const char *args[3];
+
+		typenameTypeIdAndMod(NULL, def->typeName, &typid, &typmod);
+		args[0] = psprintf("%u", relid);
+		args[1] = cmd->name;
+		args[2] = psprintf("%u", typid);
+		if (RunAsOwner(owner,
+					   "SELECT lead_scoring.retype_problem($1::pg_catalog.oid::pg_catalog.regclass,"
+					   " $2::pg_catalog.name, $3::pg_catalog.oid::pg_catalog.regtype)",
+					   3, args, true) > 0 &&
+			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) != NULL)
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("cannot change the type of column \"%s\" of table %s to %s: %s", cmd->name,
+						TableName(relid), format_type_be(typid),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("lead_scoring reads the table, attached with attach_%s(), and could not "
+						   "read the column with the new type.",
+						   kind),
+				 errhint("Detach the table first (SELECT lead_scoring.detach('%s');), change the "
+						 "type, and attach it again; a type the extension reads (a wider integer, "
+						 "a longer varchar, text) is followed without detaching.",
+						 TableName(relid))));
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		retyped = list_append_unique_oid(retyped, relid);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * The generated objects reading a column an ALTER COLUMN ... TYPE changes are dropped now and
+ * created again by FinishRetype at ddl_command_end (see PrepareRetype).
+ */
+static void
+ReleaseForRetype(Oid owner, Oid tbl, AlterTableCmd *cmd)
+{
+	MemoryContext old;
+
+	/* (asked of the catalog each time: a release rolled back to a savepoint left the views there)
+	 */
+	if (!ViewsRead(owner, tbl, get_attnum(tbl, cmd->name)))
+		return;
+	if (RunAsOwner(owner, "SELECT lead_scoring.release_views()::pg_catalog.text", 0, NULL, false) !=
+		1)
+		elog(ERROR, "could not release the generated views");
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	released_grants = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	released = true;
+	MemoryContextSwitchTo(old);
+	ereport(NOTICE, (errmsg("lead_scoring: the generated views are created again after the type of "
+							"column \"%s\" of %s changes",
+							cmd->name, TableName(tbl))));
+}
+
+/*
+ * After an ALTER COLUMN ... TYPE: the row filters of the retyped tables still parse (else the
+ * statement fails, naming the attachment), and the generated objects released at ddl_command_start
+ * are created again.
+ */
+static void
+FinishRetype(Oid owner)
+{
+	ListCell *lc;
+
+	CurrentRelease();
+	foreach (lc, retyped)
+	{
+		Oid relid = lfirst_oid(lc);
+		char *filter = StoredFilter(owner, relid);
+		char *problem = NULL;
+
+		if (filter != NULL && ReparseFilter(relid, filter, &problem) == NULL)
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("cannot change the type of a column of table %s: the row_filter of its "
+						"attachment no longer applies",
+						TableName(relid)),
+				 errdetail("The row_filter is %s: %s", filter, problem),
+				 errhint("Detach the table first (SELECT lead_scoring.detach('%s');), change the "
+						 "type, and attach it again with a row_filter for the new type.",
+						 TableName(relid))));
+	}
+	retyped = NIL;
+	if (released)
+	{
+		const char *args[1] = {released_grants};
+
+		released = false;
+		released_grants = NULL;
+		/* unless a savepoint rolled the release back, and the views with it */
+		RunAsOwner(owner,
+				   "SELECT lead_scoring.create_views($1::pg_catalog.text[])"
+				   " WHERE pg_catalog.to_regclass('lead_scoring.leads') IS NULL",
+				   1, args, false);
+	}
+}
+
 /* Whether the extension is installed and not running an install or update script. */
 static bool
 ExtensionReady(void)
@@ -256,6 +471,7 @@ RememberRename(Oid owner, RenameStmt *stmt)
 	Node *parsed;
 	MemoryContext old;
 	PendingRename *r;
+	int i;
 
 	if (!OidIsValid(relid) || get_attnum(relid, stmt->subname) == InvalidAttrNumber)
 		return;
@@ -269,6 +485,18 @@ RememberRename(Oid owner, RenameStmt *stmt)
 	r->old_name = pstrdup(stmt->subname);
 	r->new_name = pstrdup(stmt->newname);
 	r->filter = parsed ? copyObject(parsed) : NULL;
+	r->filter_sql = filter ? pstrdup(filter) : NULL;
+	MemoryContextSwitchTo(old);
+	for (i = 0; i < lengthof(other_filters); i++)
+	{
+		char *other = StoredOtherFilter(owner, relid, i);
+		Node *node = other ? LsParseRowFilter(relid, other) : NULL;
+
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		r->others[i] = node ? copyObject(node) : NULL;
+		MemoryContextSwitchTo(old);
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
 	renames = lappend(CurrentRenames(), r);
 	MemoryContextSwitchTo(old);
 }
@@ -299,6 +527,8 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 		Oid relid = AttachedRelid(owner, stmt->relation, &kind);
 		ListCell *lc;
 
+		Oid tbl = stmt->relation ? RangeVarGetRelid(stmt->relation, NoLock, true) : InvalidOid;
+
 		foreach (lc, stmt->cmds)
 		{
 			AlterTableCmd *cmd = lfirst(lc);
@@ -306,6 +536,18 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 			if (OidIsValid(relid) && cmd->subtype == AT_DropColumn && cmd->name != NULL &&
 				get_attnum(relid, cmd->name) != InvalidAttrNumber)
 				CheckDropColumn(owner, relid, kind, cmd->name);
+			if (OidIsValid(tbl) && cmd->subtype == AT_AlterColumnType && cmd->name != NULL &&
+				get_attnum(tbl, cmd->name) != InvalidAttrNumber)
+				PrepareRetype(owner, tbl, relid, kind, cmd);
+		}
+		/* nothing is released before every subcommand passed the checks above */
+		foreach (lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst(lc);
+
+			if (OidIsValid(tbl) && cmd->subtype == AT_AlterColumnType && cmd->name != NULL &&
+				get_attnum(tbl, cmd->name) != InvalidAttrNumber)
+				ReleaseForRetype(owner, tbl, cmd);
 		}
 	}
 	SPI_finish();
@@ -320,11 +562,12 @@ FollowColumn(const PendingRename *r, const char *from, const char *to, const cha
 	StringInfoData sql;
 	uint64 mapped;
 	uint64 rules = 0;
+	bool filtered = false;
 	static const char *const fields[] = {
-		"id_column",	  "stage_column",	 "score_column",   "owner_column",
-		"created_column", "lead_column",	 "type_column",	   "time_column",
-		"channel_column", "campaign_column", "keyword_column", "amount_column",
-		"status_column",  "closed_column",	 "cost_column",	   "crm_stage_column"};
+		"id_column",		"stage_column",	  "score_column",  "owner_column",	 "created_column",
+		"lead_column",		"type_column",	  "time_column",   "channel_column", "campaign_column",
+		"keyword_column",	"amount_column",  "status_column", "closed_column",	 "cost_column",
+		"crm_stage_column", "currency_column"};
 	int i;
 
 	initStringInfo(&sql);
@@ -376,10 +619,79 @@ FollowColumn(const PendingRename *r, const char *from, const char *to, const cha
 					   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
 					   " AND (a.row_filter IS NULL OR a.row_filter OPERATOR(pg_catalog.<>) $2)",
 					   2, fargs, false) > 0)
+		{
 			ereport(NOTICE, (errmsg("lead_scoring: the row_filter of %s is now %s",
 									TableName(r->relid), filter_sql)));
+			filtered = true;
+		}
 	}
-	return mapped > 0 || rules > 0;
+	return mapped > 0 || rules > 0 || filtered;
+}
+
+/*
+ * The row filter filter_sql parsed again on the table as it is now, as stored SQL; NULL, with the
+ * parser's message in *problem, when it no longer parses (the error is caught in a subtransaction).
+ */
+static char *
+ReparseFilter(Oid relid, const char *filter_sql, char **problem)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char *volatile sql = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		sql = LsRowFilterSql(relid, LsParseRowFilter(relid, filter_sql), NULL);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		*problem = edata->message;
+		sql = NULL;
+	}
+	PG_END_TRY();
+	return sql;
+}
+
+/*
+ * A column renamed away and replaced by a new column under its old name (the replacement pattern):
+ * the row filter that read the renamed column, as stored before the rename, parsed again so that it
+ * reads the new column; NULL when the filter did not read it.  When the new column's type does not
+ * fit the filter, the filter keeps reading the renamed column (a WARNING says so; dropping that
+ * column is then refused, naming the filter).
+ */
+static const char *
+ReplacedFilter(const PendingRename *r)
+{
+	char *problem = NULL;
+	char *sql;
+
+	if (r->filter == NULL || r->filter_sql == NULL ||
+		!FilterReads(r->filter, get_attnum(r->relid, r->new_name)))
+		return NULL;
+	sql = ReparseFilter(r->relid, r->filter_sql, &problem);
+	if (sql == NULL)
+		ereport(
+			WARNING,
+			(errmsg("lead_scoring: the row_filter of %s keeps reading column \"%s\": it does not "
+					"apply to the new column \"%s\"",
+					TableName(r->relid), r->new_name, r->old_name),
+			 errdetail("%s", problem),
+			 errhint(
+				 "Detach the table and attach it again with a row_filter for the new column.")));
+	return sql;
 }
 
 PG_FUNCTION_INFO_V1(follow_ddl_end);
@@ -392,10 +704,18 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("follow_ddl_end() must be called as an event trigger")));
-	if (CurrentRenames() == NIL || !ExtensionReady())
+	CurrentRelease();
+	if ((CurrentRenames() == NIL && !released && retyped == NIL) || !ExtensionReady())
 		PG_RETURN_VOID();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (released || retyped != NIL)
+	{
+		Oid owner = ExtensionOwner();
+
+		if (OidIsValid(owner))
+			FinishRetype(owner);
+	}
 	foreach (lc, renames)
 	{
 		PendingRename *r = lfirst(lc);
@@ -405,12 +725,15 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 			/* the rename itself: the column now has the new name */
 			r->applied = true;
 			if (get_attnum(r->relid, r->new_name) != InvalidAttrNumber)
+			{
 				FollowColumn(r, r->old_name, r->new_name,
 							 r->filter ? LsRowFilterSql(r->relid, r->filter, NULL) : NULL);
+				FollowOtherFilters(r);
+			}
 		}
 		else if (get_attnum(r->relid, r->old_name) != InvalidAttrNumber &&
 				 get_attnum(r->relid, r->new_name) != InvalidAttrNumber &&
-				 FollowColumn(r, r->new_name, r->old_name, NULL))
+				 FollowColumn(r, r->new_name, r->old_name, ReplacedFilter(r)))
 			rebuild_as = r->owner; /* a new column took the old name: it replaces the renamed one */
 	}
 	/* the generated views referred to the replaced column: they must let it go */

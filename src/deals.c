@@ -95,20 +95,48 @@ static DealOutcome
 OutcomeOf(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 {
 	bool isnull;
-	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Datum d;
 	Oid output;
 	bool varlena;
 	char *status;
+	bool closed = true;
 
+	/* attach_deals' won_filter and lost_filter, besides the status lists */
+	if (deals->closed_att != InvalidAttrNumber)
+	{
+		(void) heap_getattr(row, deals->closed_att, desc, &isnull);
+		closed = !isnull;
+	}
+	if (deals->won_filter != NULL && closed && LsRowPasses(deals->won_filter, desc, row))
+		return DEAL_WON;
+	if (deals->status_att == InvalidAttrNumber)
+		return deals->lost_filter != NULL && LsRowPasses(deals->lost_filter, desc, row) ? DEAL_LOST
+																						: DEAL_OPEN;
+	d = heap_getattr(row, deals->status_att, desc, &isnull);
 	if (isnull)
-		return DEAL_OPEN;
+		return deals->lost_filter != NULL && LsRowPasses(deals->lost_filter, desc, row) ? DEAL_LOST
+																						: DEAL_OPEN;
 	getTypeOutputInfo(deals->status_type, &output, &varlena);
 	status = OidOutputFunctionCall(output, d);
 	/* without a close column (closed_column => NULL) the won status alone decides */
-	if (deals->closed_att == InvalidAttrNumber)
-		return OutcomeOfStatus(status, true);
-	(void) heap_getattr(row, deals->closed_att, desc, &isnull);
-	return OutcomeOfStatus(status, !isnull);
+	if (OutcomeOfStatus(status, closed) == DEAL_OPEN && deals->lost_filter != NULL &&
+		LsRowPasses(deals->lost_filter, desc, row))
+		return DEAL_LOST;
+	return OutcomeOfStatus(status, closed);
+}
+
+/* The funnel stage attach_deals' stage_map gives a deal's own stage (its text), or NULL. */
+static const FunnelStage *
+MappedStageOf(const DealsAttachment *deals, const char *status)
+{
+	int i;
+
+	if (status == NULL)
+		return NULL;
+	for (i = 0; i < deals->stage_count; i++)
+		if (strcmp(deals->stage_values[i], status) == 0)
+			return &deals->stage_targets[i];
+	return NULL;
 }
 
 /* The funnel stage attach_deals' stage_map gives the deal's own stage, or NULL when not mapped. */
@@ -116,20 +144,17 @@ static const FunnelStage *
 MappedStage(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 {
 	bool isnull;
-	Datum d = heap_getattr(row, deals->status_att, desc, &isnull);
+	Datum d;
 	Oid output;
 	bool varlena;
-	char *status;
-	int i;
 
+	if (deals->status_att == InvalidAttrNumber)
+		return NULL;
+	d = heap_getattr(row, deals->status_att, desc, &isnull);
 	if (isnull)
 		return NULL;
 	getTypeOutputInfo(deals->status_type, &output, &varlena);
-	status = OidOutputFunctionCall(output, d);
-	for (i = 0; i < deals->stage_count; i++)
-		if (strcmp(deals->stage_values[i], status) == 0)
-			return &deals->stage_targets[i];
-	return NULL;
+	return MappedStageOf(deals, OidOutputFunctionCall(output, d));
 }
 
 /* Cached plans, rebuilt when the attachments change. */
@@ -193,16 +218,26 @@ PreparePlans(const LeadsAttachment *leads)
 
 			/* a table without a close column: the won status alone decides; rows outside the
 			 * row filter are no deals (doc/crm_schemas.md) */
-			appendStringInfo(
-				&sql,
-				"%sSELECT d.%s::pg_catalog.text, %s FROM %s d"
-				" WHERE d.%s %s $1%s",
-				sql.len > 0 ? " UNION ALL " : "",
-				quote_identifier(get_attname(d->relid, d->status_att, false)),
+			char *closed =
 				d->closed_att == InvalidAttrNumber
 					? "true"
 					: psprintf("d.%s IS NOT NULL",
-							   quote_identifier(get_attname(d->relid, d->closed_att, false))),
+							   quote_identifier(get_attname(d->relid, d->closed_att, false)));
+
+			/* the status text, closed, the table, and the outcome won_filter/lost_filter give */
+			appendStringInfo(
+				&sql,
+				"%sSELECT %s, %s, %u::pg_catalog.oid, CASE WHEN %s AND %s THEN 'won' WHEN %s THEN "
+				"'lost'"
+				" END FROM %s d WHERE d.%s %s $1%s",
+				sql.len > 0 ? " UNION ALL " : "",
+				d->status_att == InvalidAttrNumber
+					? "NULL::pg_catalog.text"
+					: psprintf("d.%s::pg_catalog.text",
+							   quote_identifier(get_attname(d->relid, d->status_att, false))),
+				closed, d->relid,
+				d->won_filter ? LsRowFilterSql(d->relid, d->won_filter, "d") : "false", closed,
+				d->lost_filter ? LsRowFilterSql(d->relid, d->lost_filter, "d") : "false",
 				d->qualname, quote_identifier(get_attname(d->relid, d->lead_att, false)),
 				leads->id_eq,
 				d->row_filter ? psprintf(" AND %s", LsRowFilterSql(d->relid, d->row_filter, "d"))
@@ -410,17 +445,49 @@ MayHaveDeals(const LeadsAttachment *leads, Datum lead_id)
 }
 
 /*
+ * How far a deal takes its lead, for a new lead with several deals: customer
+ * furthest, then the funnel's order back to new, then recycled and
+ * disqualified, lost only when no deal is live (as extension/parts/40_attach.sql's
+ * backfill_deals ranks them).
+ */
+static int
+StageRank(FunnelStage stage)
+{
+	if (stage <= FS_CUSTOMER)
+		return (int) stage + 3;
+	return stage == FS_RECYCLED ? 2 : (stage == FS_DISQUALIFIED ? 1 : 0);
+}
+
+/* The attached deals table relid, or NULL. */
+static const DealsAttachment *
+DealsAttachmentById(Oid relid)
+{
+	ListCell *lc;
+
+	foreach (lc, LsAttachments()->deals)
+		if (((DealsAttachment *) lfirst(lc))->relid == relid)
+			return lfirst(lc);
+	return NULL;
+}
+
+/*
  * A lead just inserted whose deals were written before it (while it did not
  * exist, or while its insert was in progress: lead_locks.h) moves as the best
  * of them would have moved it: won → customer, else open → opportunity, else
- * lost → lost (doc/funnel.md, "Deals").  Called by leads_after, as the
- * extension owner, after the lead's creation is logged.
+ * lost → lost (doc/funnel.md, "Deals").  A deal whose own stage is mapped by
+ * attach_deals' stage_map counts as that funnel stage instead (the furthest of
+ * them, lost only when every deal is lost), as the same deal inserted after
+ * the lead would have moved it (doc/crm_schemas.md, "The CRM's own stage").
+ * Called by leads_after, as the extension owner, after the lead's creation is
+ * logged.
  */
 void
 DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 {
 	bool won = false;
 	bool open = false;
+	bool mapped = false;
+	FunnelStage best = FS_LOST;
 	uint64 count;
 	uint64 i;
 
@@ -441,14 +508,35 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 		bool isnull;
 		bool closed = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		char *status = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
-		/* a NULL status is an open deal, as in OutcomeOf */
-		DealOutcome outcome = status == NULL ? DEAL_OPEN : OutcomeOfStatus(status, closed);
+		char *by_filter = SPI_getvalue(tup, SPI_tuptable->tupdesc, 4);
+		/* a NULL status is an open deal, as in OutcomeOf; won_filter and lost_filter decide first
+		 */
+		DealOutcome outcome = by_filter != NULL && strcmp(by_filter, "won") == 0 ? DEAL_WON
+							  : status == NULL ? (by_filter != NULL ? DEAL_LOST : DEAL_OPEN)
+											   : OutcomeOfStatus(status, closed);
+		const DealsAttachment *d = DealsAttachmentById(
+			DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)));
+		const FunnelStage *target = d != NULL ? MappedStageOf(d, status) : NULL;
+		FunnelStage stage;
 
+		if (outcome == DEAL_OPEN && by_filter != NULL)
+			outcome = DEAL_LOST;
+		stage = target != NULL ? *target
+							   : (outcome == DEAL_WON	 ? FS_CUSTOMER
+								  : outcome == DEAL_OPEN ? FS_OPPORTUNITY
+														 : FS_LOST);
+
+		mapped |= (target != NULL);
 		won |= (outcome == DEAL_WON);
 		open |= (outcome == DEAL_OPEN);
+		if (StageRank(stage) > StageRank(best))
+			best = stage;
 	}
 	SPI_finish();
-	if (count > 0)
+	if (count > 0 && mapped)
+		MoveLead(leads, InvalidOid, lead_id, NULL, best == FS_LOST ? DEAL_LOST : DEAL_OPEN, &best,
+				 false);
+	else if (count > 0)
 		MoveLead(leads, InvalidOid, lead_id, NULL, won ? DEAL_WON : (open ? DEAL_OPEN : DEAL_LOST),
 				 NULL, false);
 }

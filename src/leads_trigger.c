@@ -235,6 +235,45 @@ CrmStageMove(const LeadsAttachment *leads, LeadWrite *write, HeapTuple old_row, 
 		}
 }
 
+/*
+ * leads_before for a row outside the leads row filter: not scored (the stored score stays), not
+ * promoted (StageForWrite keeps the stage unless the write moves it itself); a touch of it changes
+ * nothing.
+ */
+static Datum
+FrozenLead(LeadWrite *write, TriggerData *td, HeapTuple row, TupleDesc desc, int touched)
+{
+	bool isnull;
+	Datum d;
+	int cols[2];
+	Datum values[2];
+	bool nulls[2] = {false, false};
+	FunnelStage stage;
+	LsSavedUser saved;
+
+	if (touched >= 0)
+	{
+		current_touch->seen = true;
+		current_touch->score = write->old_score;
+		return PointerGetDatum(NULL);
+	}
+	if (write->is_insert)
+	{
+		d = heap_getattr(row, write->leads->score_att, desc, &isnull);
+		write->new_score = isnull ? 0 : DatumGetInt32(d);
+	}
+	else
+		write->new_score = write->old_score;
+	LsBecomeExtensionOwner(&saved);
+	stage = StageForWrite(write);
+	LsRestoreUser(&saved);
+	cols[0] = write->leads->score_att;
+	values[0] = Int32GetDatum(write->new_score);
+	cols[1] = write->leads->stage_att;
+	values[1] = FunnelStageGetDatum(stage);
+	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, 2, cols, values, nulls));
+}
+
 PG_FUNCTION_INFO_V1(leads_before);
 Datum
 leads_before(PG_FUNCTION_ARGS)
@@ -307,6 +346,15 @@ leads_before(PG_FUNCTION_ARGS)
 	if (write.is_insert)
 		LockLeadIdBucket(leads, write.lead_id, ShareLock);
 
+	/* a row outside the row filter (archived, soft-deleted, merged away) is no lead: its score,
+	 * engagement state and stage stay as they are, but for moves the write makes itself; one coming
+	 * back is rescored from its events (doc/crm_schemas.md, "Row filters") */
+	write.outside = LsLeadOutsideFilter(leads, desc, row);
+	if (write.outside)
+		return FrozenLead(&write, td, row, desc, touched);
+	if (!write.is_insert && LsLeadOutsideFilter(leads, desc, td->tg_trigtuple))
+		touched = -2; /* back: RowEngagement reads its events, not the frozen state */
+
 	/*
 	 * What a touch hands over was computed under the rules its statement loaded.  When another
 	 * session's rule change committed meanwhile, this command's rules (rs) are newer: the rules
@@ -335,8 +383,8 @@ leads_before(PG_FUNCTION_ARGS)
 			current_touch->fresh_base + touched,
 			current_touch->rebuild || (!same_rules && current_touch->fresh != NULL), fit, &state);
 	else
-		engagement =
-			RowEngagement(rs, td, write.lead_id, write.is_insert, NULL, 0, false, fit, &state);
+		engagement = RowEngagement(rs, td, write.lead_id, write.is_insert, NULL, 0, touched == -2,
+								   fit, &state);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "utils/hsearch.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
@@ -231,6 +233,41 @@ RuleError(const RuleFields *f, int sqlstate, const char *message, const char *hi
 }
 
 /*
+ * Whether a row of the lookup table an events table's type column references has this label; else
+ * *near is set to a label that differs only in case, when there is one.
+ */
+static bool
+LookupHasLabel(const EventsAttachment *e, const char *label, const char **near)
+{
+	Oid argtype = TEXTOID;
+	Datum arg = CStringGetTextDatum(label);
+	MemoryContext cxt = CurrentMemoryContext;
+	LsSavedUser saved;
+	bool found = false;
+
+	LsSpiConnect();
+	LsBecomeExtensionOwner(&saved);
+	if (SPI_execute_with_args(psprintf("SELECT m.l FROM (%s) m(k, l)"
+									   " WHERE pg_catalog.lower(m.l) OPERATOR(pg_catalog.=)"
+									   " pg_catalog.lower($1)"
+									   " ORDER BY (m.l OPERATOR(pg_catalog.=) $1) DESC LIMIT 1",
+									   e->type_label_map),
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the labels of the event types of %s", e->qualname);
+	LsRestoreUser(&saved);
+	if (SPI_processed > 0)
+	{
+		char *l = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		found = strcmp(l, label) == 0;
+		if (!found && *near == NULL)
+			*near = MemoryContextStrdup(cxt, l);
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
  * An engagement rule's event type must be able to match: when every attached events table keeps
  * its type in an enum and no enum has the label, the rule would never fire ('demo_request' on
  * Twenty's 'DEMO_REQUEST').  Refused, as a fit rule's value that the column cannot hold is.
@@ -240,6 +277,7 @@ CheckEnumEventType(const RuleFields *f, Attachments *a)
 {
 	ListCell *lc;
 	const char *near = NULL;
+	bool lookups = false;
 
 	if (a->events == NIL)
 		return;
@@ -250,6 +288,14 @@ CheckEnumEventType(const RuleFields *f, Attachments *a)
 		CatCList *labels;
 		int i;
 
+		if (e->type_label_map != NULL)
+		{
+			/* a key into a lookup table (attach_events' labels): the labels are its rows' */
+			lookups = true;
+			if (LookupHasLabel(e, f->event_type, &near))
+				return;
+			continue;
+		}
 		if (!type_is_enum(type))
 			return; /* a text type column may hold anything */
 		labels = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(type));
@@ -267,13 +313,16 @@ CheckEnumEventType(const RuleFields *f, Attachments *a)
 		}
 		ReleaseSysCacheList(labels);
 	}
-	RuleError(f, ERRCODE_INVALID_PARAMETER_VALUE,
-			  psprintf("event_type %s is not a label of the attached events tables' type enums",
-					   quote_literal_cstr(f->event_type)),
-			  near ? psprintf("Event types are compared as written: the label is %s.",
-							  quote_literal_cstr(near))
-				   : "The rule would never fire: name one of the enum's labels, or '*' for every "
-					 "type.");
+	RuleError(
+		f, ERRCODE_INVALID_PARAMETER_VALUE,
+		psprintf("event_type %s is not a label of the attached events tables' type %s",
+				 quote_literal_cstr(f->event_type), lookups ? "enums or lookup tables" : "enums"),
+		near	  ? psprintf("Event types are compared as written: the label is %s.",
+							 quote_literal_cstr(near))
+		: lookups ? "The rule would never fire: name one of the labels (an enum's, or a row's "
+					"of the lookup table attach_events' labels name), or '*' for every type."
+				  : "The rule would never fire: name one of the enum's labels, or '*' for every "
+					"type.");
 }
 
 /* Checks that do not depend on the attached tables. */
@@ -1053,6 +1102,84 @@ FindLeadIndex(EventSource *src, Oid id_type)
 	table_close(rel, AccessShareLock);
 }
 
+/* Keys of a lookup table longer than this are never labels (ids and uuids are far shorter). */
+#define TYPE_KEY_MAX 64
+
+/* A key of a lookup table and its label (attach_events' labels for the type column). */
+typedef struct TypeLabel
+{
+	char key[TYPE_KEY_MAX];
+	char *label;
+} TypeLabel;
+
+/*
+ * Read every key of the lookup table the type column references, with its label, into the rule
+ * set's memory (the current context), as the extension owner.  Read when the rules are compiled:
+ * a label renamed in the lookup table applies once the rules or the attachments change
+ * (doc/crm_schemas.md, "CRM-native columns").
+ */
+static void
+LoadTypeLabels(EventSource *src)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	HASHCTL ctl;
+	LsSavedUser saved;
+	StringInfoData text;
+	uint64 i;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = TYPE_KEY_MAX;
+	ctl.entrysize = sizeof(TypeLabel);
+	ctl.hcxt = cxt;
+	src->type_labels =
+		hash_create("lead_scoring type labels", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	initStringInfo(&text);
+	LsBecomeExtensionOwner(&saved);
+	if (SPI_execute(src->events->type_label_map, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the labels of the event types of %s", src->events->qualname);
+	LsRestoreUser(&saved);
+	MemoryContextSwitchTo(cxt);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char *key = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char *label = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		TypeLabel *entry;
+
+		if (key == NULL || label == NULL || strlen(key) >= TYPE_KEY_MAX)
+			continue;
+		entry = hash_search(src->type_labels, key, HASH_ENTER, NULL);
+		entry->label = pstrdup(label);
+		appendStringInfo(&text, "%s=%s|", key, label);
+	}
+	src->type_labels_text = text.data;
+}
+
+const char *
+LsEventTypeText(const EventSource *src, Datum type, int *len)
+{
+	const char *str;
+
+	if (src->type_is_text && src->type_labels == NULL)
+	{
+		text *t = DatumGetTextPP(type);
+
+		*len = VARSIZE_ANY_EXHDR(t);
+		return VARDATA_ANY(t);
+	}
+	str = OutputFunctionCall((FmgrInfo *) &src->type_out, type);
+	if (src->type_labels != NULL)
+	{
+		TypeLabel *entry =
+			strlen(str) < TYPE_KEY_MAX ? hash_search(src->type_labels, str, HASH_FIND, NULL) : NULL;
+
+		if (entry == NULL)
+			return NULL;
+		str = entry->label;
+	}
+	*len = strlen(str);
+	return str;
+}
+
 /* SQL text shared by the queries that read events (the select list), and the direct path. */
 static void
 DescribeSource(EventSource *src, Oid id_type)
@@ -1079,6 +1206,8 @@ DescribeSource(EventSource *src, Oid id_type)
 	}
 	src->time_type = e->time_type;
 	src->time_zone = e->zone;
+	if (e->type_label_map != NULL)
+		LoadTypeLabels(src);
 }
 
 /* Append a rule row's text form to the fingerprint texts (engagement rules to both). */
@@ -1205,6 +1334,8 @@ BuildRuleSet(Attachments *a)
 
 		appendStringInfo(&eng_text, "|source %u %d %d %d", src->events->relid,
 						 src->events->lead_att, src->events->type_att, src->events->time_att);
+		if (src->type_labels_text != NULL)
+			appendStringInfo(&eng_text, " labels %s", src->type_labels_text);
 		for (c = 0; c < src->ncols; c++)
 			appendStringInfo(&eng_text, " %d", src->atts[c]);
 	}

@@ -101,9 +101,18 @@ typedef struct EventSource
 	int *index_pred_cols; /* and of each predicate column */
 	bool type_is_text;	  /* the type column is text or varchar, else: */
 	FmgrInfo type_out;	  /* its output function */
-	Oid time_type;		  /* timestamptz, timestamp or date */
+	struct HTAB *type_labels; /* a key into a lookup table: key text -> label (attach's labels) */
+	char *type_labels_text;	  /* the same as "key=label|...", for the engagement fingerprint */
+	Oid time_type;			  /* timestamptz, timestamp or date */
 	const struct LsZone *time_zone; /* the zone naive times are read in, or NULL: the session's */
 } EventSource;
+
+/*
+ * The text engagement rules match for an event's type: the type column's text, or, for a key into a
+ * lookup table (attach_events' labels), the label of the row it references; NULL (matches no rule)
+ * for a key without a row.  Allocated in the current memory context when it is not the datum's.
+ */
+extern const char *LsEventTypeText(const EventSource *src, Datum type, int *len);
 
 typedef struct RuleSet
 {

@@ -512,18 +512,9 @@ DirectReaderRead(DirectReader *dr, int lead, Datum lead_id)
 		}
 		if (type_null || time_null)
 			continue;
-		if (src->type_is_text)
-		{
-			text *t = DatumGetTextPP(type);
-
-			type_str = VARDATA_ANY(t);
-			type_len = VARSIZE_ANY_EXHDR(t);
-		}
-		else
-		{
-			type_str = OutputFunctionCall(&src->type_out, type);
-			type_len = strlen(type_str);
-		}
+		type_str = (char *) LsEventTypeText(src, type, &type_len);
+		if (type_str == NULL)
+			continue; /* a key without a label matches no rule */
 		if (from_heap)
 			match = MatchRules(rs, s, type_str, type_len, SlotColumn, slot_arg, dr->bits);
 		else
@@ -571,19 +562,9 @@ EventRowRules(RuleSet *rs, int source, TupleTableSlot *slot, MemoryContext scrat
 		char *type_str;
 		int type_len;
 
-		if (src->type_is_text)
-		{
-			text *tx = DatumGetTextPP(type);
-
-			type_str = VARDATA_ANY(tx);
-			type_len = VARSIZE_ANY_EXHDR(tx);
-		}
-		else
-		{
-			type_str = OutputFunctionCall(&src->type_out, type);
-			type_len = strlen(type_str);
-		}
-		result = MatchRules(rs, source, type_str, type_len, SlotColumn, slot_arg, bits);
+		type_str = (char *) LsEventTypeText(src, type, &type_len);
+		result = type_str != NULL &&
+				 MatchRules(rs, source, type_str, type_len, SlotColumn, slot_arg, bits);
 		if (result)
 			*time = LsColumnTime(src->time_type, t, src->time_zone);
 	}

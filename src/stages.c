@@ -47,6 +47,7 @@
 #include "config_cache.h"
 #include "clock.h"
 #include "lead_scoring.h"
+#include "row_filter.h"
 #include "settings.h"
 #include "stages.h"
 
@@ -353,6 +354,12 @@ RefuseTransition(const LeadsAttachment *leads, Datum id, FunnelStage from, Funne
 							FunnelStageLabel(from), AllowedFrom(from))));
 }
 
+bool
+LsLeadOutsideFilter(const LeadsAttachment *leads, TupleDesc desc, HeapTuple row)
+{
+	return leads->row_filter_expr != NULL && !LsRowPasses(leads->row_filter_expr, desc, row);
+}
+
 FunnelStage
 StageForWrite(const LeadWrite *write)
 {
@@ -379,6 +386,8 @@ StageForWrite(const LeadWrite *write)
 			result = deal_move->target;
 			reason = deal_move->reason;
 		}
+		else if (write->outside)
+			result = write->old_stage;
 		else
 		{
 			result = PromotionTarget(write->old_stage, write->new_score, !write->is_insert,
@@ -410,9 +419,11 @@ StageForWrite(const LeadWrite *write)
 		const LsSettings *settings = LsGetSettings();
 
 		result = write->new_stage;
-		if (write->is_insert && settings->has_disqualify_below &&
-			write->new_score < settings->disqualify_below &&
-			FunnelStageOwner(write->new_stage) == OWNER_MARKETING)
+		if (write->outside)
+			; /* no lead while outside the row filter: nothing is promoted or disqualified */
+		else if (write->is_insert && settings->has_disqualify_below &&
+				 write->new_score < settings->disqualify_below &&
+				 FunnelStageOwner(write->new_stage) == OWNER_MARKETING)
 		{
 			result = FS_DISQUALIFIED;
 			reason = REASON_DISQUALIFY_BELOW;
@@ -614,7 +625,8 @@ leads_after(PG_FUNCTION_ARGS)
 	/* a handoff: marketing (or nothing, at creation) hands the lead to sales; what attach finds
 	 * already happened is the CRM's past, not a handoff to announce */
 	if (FunnelStageOwner(to) == OWNER_SALES && strcmp(reason, REASON_ATTACHED) != 0 &&
-		(is_insert || FunnelStageOwner(from) == OWNER_MARKETING))
+		(is_insert || FunnelStageOwner(from) == OWNER_MARKETING) &&
+		!LsLeadOutsideFilter(leads, desc, row))
 	{
 		char *payload = LsLeadIdText(leads, id);
 

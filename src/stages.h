@@ -21,7 +21,14 @@ typedef struct LeadWrite
 	int32 old_score;	   /* valid when !is_insert */
 	int32 new_score;	   /* the freshly computed score */
 	bool crm_move;		   /* new_stage comes from the CRM's own stage (crm_stage_column) */
+	bool outside;		   /* the row is outside the leads row filter: no promotion */
 } LeadWrite;
+
+/*
+ * Whether a row of the leads table is outside its row_filter (archived, soft-deleted, merged away):
+ * such a row is not scored, promoted or announced (doc/crm_schemas.md, "Row filters").
+ */
+extern bool LsLeadOutsideFilter(const LeadsAttachment *leads, TupleDesc desc, HeapTuple row);
 
 /*
  * The stage to store: a deal-driven move when allowed, else the writer's own

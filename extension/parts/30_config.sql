@@ -127,7 +127,11 @@ CREATE TABLE @extschema@.attachment (
     crm_stage_enforce boolean,      -- leads, deals: check the CRM's moves against the transition rules
     owner_label    name,            -- leads, deals: the column shown for the owner, in the table owner_column references
     amount_scale   numeric,         -- deals: amounts are amount_column * amount_scale (Twenty's micros: 0.000001)
-    labels         jsonb            -- leads, events: {"key column": "label column of the row it references"}
+    labels         jsonb,           -- leads, events: {"key column": "label column of the row it references"}
+    currency_column name,           -- deals: the deal's currency code; amounts converted with currency_rate
+    won_filter     text,            -- deals: rows that are won (with a close time), as row_filter SQL
+    lost_filter    text,            -- deals: rows that are lost, as row_filter SQL
+    deal_filter    text             -- leads attached as their own deals table: the rows that are deals
 );
 CREATE UNIQUE INDEX attachment_one_leads_table ON @extschema@.attachment (kind) WHERE kind = 'leads';
 COMMENT ON TABLE @extschema@.attachment IS 'CRM tables attached with attach_leads, attach_events and attach_deals';
@@ -135,6 +139,21 @@ CREATE TRIGGER attachment_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE O
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.config_changed();
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.attachment', '');
 GRANT SELECT ON @extschema@.attachment TO PUBLIC;
+
+-- Exchange rates into the one currency the reports are in (doc/crm_schemas.md, "Currencies"): one unit
+-- of currency is worth rate units of the reporting currency (whose own rate is 1).  Read by the deals
+-- view of a deals table attached with currency_column; a deal in a currency without a rate has no
+-- amount (NULL: no revenue) until its rate is added.
+CREATE TABLE @extschema@.currency_rate (
+    currency text PRIMARY KEY
+        CONSTRAINT currency_rate_code CHECK (currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(currency))
+                                             AND currency OPERATOR(pg_catalog.<>) ''),
+    rate     numeric NOT NULL CONSTRAINT currency_rate_positive CHECK (rate OPERATOR(pg_catalog.>) 0)
+);
+COMMENT ON TABLE @extschema@.currency_rate IS
+    'Exchange rates into the reporting currency: one unit of currency is worth rate units of it';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.currency_rate', '');
+GRANT SELECT ON @extschema@.currency_rate TO PUBLIC;
 
 -- Objects whose column types follow the leads table's id type: created by rebuild_views() in
 -- ord order once a leads table is attached.  In a definition, @lead_id_type@ stands for that type.

@@ -444,8 +444,15 @@ BEGIN
     PERFORM @extschema@.check_column_type(events, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(events, lead_column, 'lead_column') = id_type);
     PERFORM @extschema@.check_lead_id_column(events, lead_column, 'lead_column', false);
-    PERFORM @extschema@.check_column_type(events, type_column, 'type_column', 'a text, varchar or enum type',
-        @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    -- an event type kept as a key into a lookup table (Odoo's mail_activity.activity_type_id) is the
+    -- label of the row it references: labels => '{"activity_type_id": "name.en_US"}'
+    IF jsonb_typeof(labels) = 'object' AND labels ? type_column THEN
+        PERFORM @extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e');
+    ELSE
+        PERFORM @extschema@.check_column_type(events, type_column, 'type_column',
+            'a text, varchar or enum type (or a key with labels)',
+            @extschema@.type_is_label(@extschema@.column_type(events, type_column, 'type_column')));
+    END IF;
     PERFORM @extschema@.check_column_type(events, time_column, 'time_column', 'timestamptz, timestamp or date',
         @extschema@.type_is_time(@extschema@.column_type(events, time_column, 'time_column')));
     PERFORM @extschema@.check_time_zone(events, time_zone, ARRAY[time_column]);
@@ -505,21 +512,58 @@ CREATE FUNCTION @extschema@.attach_deals(
     deals regclass, id_column name = 'id', lead_column name = 'lead_id', amount_column name = 'amount',
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
-    owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false)
+    owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false,
+    currency_column name = NULL, won_filter text = NULL, lost_filter text = NULL)
     RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id_type pg_catalog.regtype := @extschema@.lead_id_type();
+    leads @extschema@.attachment;
+    on_leads boolean;
 BEGIN
-    PERFORM @extschema@.check_attachable(deals);
+    SELECT * INTO leads FROM @extschema@.attachment WHERE kind = 'leads';
+    -- Odoo's opportunity is the lead row itself: the leads table may be its own deals table, each row the
+    -- deal of its own lead (doc/crm_schemas.md, "Opportunities on the lead row")
+    on_leads := deals = leads.relid;
+    IF on_leads THEN
+        IF leads.amount_column IS NOT NULL THEN
+            RAISE EXCEPTION 'the leads table % is already attached as its own deals table', deals
+                USING ERRCODE = 'duplicate_object',
+                      HINT = format('Call lead_scoring.detach(%L) and attach it again.', deals::text);
+        END IF;
+        IF lead_column IS DISTINCT FROM leads.id_column OR stage_map IS NOT NULL OR cost_column IS NOT NULL
+           OR owner_column IS DISTINCT FROM leads.owner_column OR owner_label IS DISTINCT FROM leads.owner_label
+           OR time_zone IS DISTINCT FROM leads.time_zone THEN
+            RAISE EXCEPTION 'the leads table % attached as its own deals table takes its lead, owner, time zone '
+                            'and stage from attach_leads', deals
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Each row is the deal of its own lead: lead_column => %L, owner_column => %L, '
+                                      'owner_label => %L and time_zone => %L as attach_leads had them; no stage_map '
+                                      '(attach_leads'' crm_stage_map moves the lead) and no cost_column.',
+                                      leads.id_column, leads.owner_column, leads.owner_label, leads.time_zone);
+        END IF;
+    ELSE
+        PERFORM @extschema@.check_attachable(deals);
+    END IF;
     PERFORM @extschema@.column_type(deals, id_column, 'id_column');
     PERFORM @extschema@.check_column_type(deals, lead_column, 'lead_column', format_type(id_type, NULL),
         @extschema@.column_type(deals, lead_column, 'lead_column') = id_type);
     PERFORM @extschema@.check_lead_id_column(deals, lead_column, 'lead_column', false);
     PERFORM @extschema@.check_column_type(deals, amount_column, 'amount_column', 'a numeric type',
         @extschema@.type_is_number(@extschema@.column_type(deals, amount_column, 'amount_column')));
-    PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
-        @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    -- status_column => NULL: the outcome comes from won_filter and lost_filter alone
+    IF status_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, status_column, 'status_column', 'a text, varchar or enum type',
+            @extschema@.type_is_label(@extschema@.column_type(deals, status_column, 'status_column')));
+    ELSIF won_filter IS NULL AND lost_filter IS NULL THEN
+        RAISE EXCEPTION 'a deals table needs a status_column, or won_filter and lost_filter'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Odoo''s crm_lead: won_filter => ''active AND probability = 100'', '
+                         'lost_filter => ''NOT active AND probability = 0''.';
+    END IF;
+    IF stage_map IS NOT NULL AND status_column IS NULL THEN
+        RAISE EXCEPTION 'stage_map needs a status_column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- closed_column => NULL: the CRM has no close time (Twenty's "closeDate" is an expected date); a won
     -- status alone makes a won deal, closed when its lead became customer
     IF closed_column IS NOT NULL THEN
@@ -545,13 +589,34 @@ BEGIN
         PERFORM @extschema@.check_column_type(deals, cost_column, 'cost_column', 'a numeric type',
             @extschema@.type_is_number(@extschema@.column_type(deals, cost_column, 'cost_column')));
     END IF;
+    IF currency_column IS NOT NULL THEN
+        PERFORM @extschema@.check_column_type(deals, currency_column, 'currency_column', 'a text, varchar or enum type',
+            @extschema@.type_is_label(@extschema@.column_type(deals, currency_column, 'currency_column')));
+    END IF;
 
+    IF on_leads THEN
+        -- the lead row is the deal: recorded on the leads attachment; its funnel stage is the CRM's own
+        -- (crm_stage_map), no deal trigger moves it and nothing is backfilled
+        UPDATE @extschema@.attachment a
+           SET amount_column = attach_deals.amount_column, status_column = attach_deals.status_column,
+               closed_column = attach_deals.closed_column, amount_scale = attach_deals.amount_scale,
+               currency_column = attach_deals.currency_column,
+               won_filter = @extschema@.row_filter_sql(deals, attach_deals.won_filter),
+               lost_filter = @extschema@.row_filter_sql(deals, attach_deals.lost_filter),
+               deal_filter = @extschema@.row_filter_sql(deals, attach_deals.row_filter)
+         WHERE a.relid = deals;
+        PERFORM @extschema@.rebuild_views();
+        PERFORM @extschema@.check_currency_rates(deals);
+        RETURN;
+    END IF;
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
                                         closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
-                                        amount_scale, crm_stage_map, crm_stage_enforce)
+                                        amount_scale, crm_stage_map, crm_stage_enforce, currency_column,
+                                        won_filter, lost_filter)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
             cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
-            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END);
+            stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END, currency_column,
+            @extschema@.row_filter_sql(deals, won_filter), @extschema@.row_filter_sql(deals, lost_filter));
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -564,6 +629,43 @@ BEGIN
                    'FOR EACH ROW EXECUTE FUNCTION @extschema@.deals_changed()', deals);
     PERFORM @extschema@.rebuild_views();
     PERFORM @extschema@.backfill_deals(deals);
+    PERFORM @extschema@.check_currency_rates(deals);
+END $$;
+
+-- A deals table attached with currency_column: warn about the currencies of its deals that have no
+-- rate in currency_rate (their amount is NULL, no revenue, until one is added: doc/crm_schemas.md,
+-- "Currencies").  Also callable after changing the rates.
+CREATE FUNCTION @extschema@.check_currency_rates(deals regclass) RETURNS text[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    missing text[];
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment
+     WHERE relid = deals AND (kind = 'deals' OR (kind = 'leads' AND amount_column IS NOT NULL));
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not an attached deals table', deals USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.currency_column IS NULL THEN
+        RETURN '{}';
+    END IF;
+    EXECUTE format($q$
+        SELECT coalesce(pg_catalog.array_agg(DISTINCT coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')
+                                             ORDER BY coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')),
+                        '{}')
+          FROM %2$s d
+         WHERE NOT EXISTS (SELECT FROM @extschema@.currency_rate r
+                            WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)))$q$,
+        a.currency_column, deals) INTO missing;
+    IF cardinality(missing) > 0 THEN
+        RAISE WARNING 'deals of % in % have no exchange rate: their amount is NULL (no revenue)', deals,
+                      array_to_string(missing, ', ')
+            USING DETAIL = 'Amounts are converted into the reporting currency with lead_scoring.currency_rate; '
+                           'amounts in different currencies are never added up.',
+                  HINT = 'INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES (...); '
+                         'one unit of the currency is worth rate units of the reporting currency.';
+    END IF;
+    RETURN missing;
 END $$;
 
 -- SQL for the label of a key column (attach's owner_label): the label column of the row its
@@ -585,14 +687,36 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of table % has no foreign key to look its label up in', col, tbl
             USING ERRCODE = 'invalid_foreign_key',
-                  HINT = 'owner_label names a column of the table the owner column references.';
+                  HINT = 'owner_label and labels name a column of the table the key column references.';
     END IF;
-    PERFORM @extschema@.column_type(ref, label, 'owner_label');
-    RETURN format('(SELECT r.%I::text FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)', label, ref, refcol,
+    RETURN format('(SELECT %s FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)',
+                  @extschema@.label_expr_sql(ref, label), ref, refcol,
                   quote_ident((SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
                                 WHERE o.oid = eq)),
                   (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
 END $$;
+
+-- The text of a label column of a looked-up row r: its text, or, written "column.key" for a jsonb
+-- column (Odoo's translated names: "name.en_US"), that key's text (src/attachment.c reads labels the
+-- same way).
+CREATE FUNCTION @extschema@.label_expr_sql(ref regclass, label name) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base name := split_part(label, '.', 1);
+BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped)
+       OR strpos(label, '.') = 0 THEN
+        PERFORM @extschema@.column_type(ref, label, 'labels');
+        RETURN format('r.%I::text', label);
+    END IF;
+    IF @extschema@.column_type(ref, base, 'labels') <> 'jsonb'::regtype THEN
+        RAISE EXCEPTION 'label "%" of table %: column "%" is not jsonb', label, ref, base
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'A label written column.key reads a key of a jsonb column (Odoo''s "name.en_US").';
+    END IF;
+    RETURN format('(r.%I OPERATOR(pg_catalog.->>) %L)', base, substr(label, length(base) + 2));
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.label_expr_sql(regclass, name) FROM PUBLIC;
 
 -- SQL for a UTM column (channel, campaign, keyword): its text, trimmed, empty as NULL; through its foreign
 -- key's label when attach's labels name one ({"source_id": "name"}: Odoo's utm_source).
@@ -692,7 +816,9 @@ BEGIN
 END $$;
 
 -- The deals already in a table attached now move their leads as they would have: won -> customer,
--- open -> opportunity, only lost -> lost, where the transition rules allow; logged with reason
+-- open -> opportunity, only lost -> lost, or the funnel stage attach_deals' stage_map gives the deal's
+-- own stage; a lead with several deals takes the furthest (customer first, lost only when every deal
+-- is lost: src/deals.c ranks them the same way), where the transition rules allow; logged with reason
 -- 'attached' (no handoff, no NOTIFY) and dated by the deal's close time where it has one.
 CREATE FUNCTION @extschema@.backfill_deals(deals regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lead_scoring.reason = 'attached' AS $$
@@ -703,16 +829,21 @@ BEGIN
     SELECT * INTO l FROM @extschema@.attachment WHERE kind = 'leads';
     last_change := (SELECT coalesce(max(change_id), 0) FROM @extschema@.stage_change);
     CREATE TEMP TABLE lead_scoring_backfill ON COMMIT DROP AS
-    SELECT d.lead_id,
-           CASE WHEN bool_or(d.outcome = 'won') THEN 'customer'
-                WHEN bool_or(d.outcome = 'open') THEN 'opportunity'
-                ELSE 'lost' END::@extschema@.funnel_stage AS stage,
-           CASE WHEN bool_or(d.outcome = 'won') THEN min(d.closed_at) FILTER (WHERE d.outcome = 'won')
-                WHEN bool_or(d.outcome = 'open') THEN NULL
-                ELSE max(d.closed_at) END AS at
-      FROM @extschema@.deals d
-     WHERE d.source = deals AND d.lead_id IS NOT NULL
-     GROUP BY d.lead_id;
+    SELECT t.lead_id, t.stage,
+           CASE t.stage WHEN 'customer' THEN t.won_at WHEN 'lost' THEN t.last_at END AS at
+      FROM (SELECT d.lead_id,
+                   (array_agg(d.stage ORDER BY array_position(
+                        '{lost,disqualified,recycled,new,iql,mql,sal,sql,opportunity,customer}'::text[],
+                        d.stage::text) DESC))[1] AS stage,
+                   min(d.closed_at) FILTER (WHERE d.outcome = 'won') AS won_at,
+                   max(d.closed_at) AS last_at
+              FROM (SELECT d.lead_id, d.outcome, d.closed_at,
+                           coalesce((a.crm_stage_map ->> d.status)::@extschema@.funnel_stage,
+                                    CASE d.outcome WHEN 'won' THEN 'customer' WHEN 'open' THEN 'opportunity'
+                                         ELSE 'lost' END::@extschema@.funnel_stage) AS stage
+                      FROM @extschema@.deals d JOIN @extschema@.attachment a ON a.relid = d.source
+                     WHERE d.source = deals AND d.lead_id IS NOT NULL) d
+             GROUP BY d.lead_id) t;
     EXECUTE format($u$
         SELECT @extschema@.backfill_stages(pg_catalog.array_agg(l.%3$I::pg_catalog.text),
                                            pg_catalog.array_agg(b.stage::pg_catalog.text))
@@ -758,6 +889,61 @@ BEGIN
     END IF;
 END $$;
 
+-- Why the extension could not read column col of the attached table tbl once its type is new_type,
+-- or NULL when it can (the CRM's ALTER COLUMN ... TYPE; src/ddl_follow.c refuses the statement with
+-- this reason: doc/crm_schemas.md, "The CRM's migrations").
+CREATE FUNCTION @extschema@.retype_problem(tbl regclass, col name, new_type regtype) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    what text;
+    k text;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    what := format('it is the %%s of the %s attachment, ', a.kind);
+    IF a.kind = 'leads' AND col = a.id_column AND new_type <> @extschema@.lead_id_type() THEN
+        RETURN format(what, 'id_column') || format('and lead ids keep their type (%s) in lead_scoring.stage_change '
+            'and in the lead columns of the events and deals tables', @extschema@.lead_id_type());
+    ELSIF a.kind <> 'leads' AND col = a.lead_column AND new_type <> @extschema@.lead_id_type() THEN
+        RETURN format(what, 'lead_column') || format('which must have the type of the leads table''s id (%s)',
+                                                     @extschema@.lead_id_type());
+    ELSIF col = a.stage_column AND new_type <> '@extschema@.funnel_stage'::regtype THEN
+        RETURN format(what, 'stage_column') || 'which must be lead_scoring.funnel_stage';
+    ELSIF col = a.score_column AND new_type <> 'integer'::regtype THEN
+        RETURN format(what, 'score_column') || 'which must be integer';
+    ELSIF col IN (a.created_column, a.time_column, a.closed_column) AND NOT @extschema@.type_is_time(new_type) THEN
+        RETURN format(what, CASE col WHEN a.created_column THEN 'created_column' WHEN a.time_column THEN 'time_column'
+                                     ELSE 'closed_column' END) || 'which must be timestamptz, timestamp or date';
+    ELSIF col IN (a.amount_column, a.cost_column) AND NOT @extschema@.type_is_number(new_type) THEN
+        RETURN format(what, CASE col WHEN a.amount_column THEN 'amount_column' ELSE 'cost_column' END)
+               || 'which must be a numeric type';
+    ELSIF col IN (a.type_column, a.status_column, a.channel_column, a.campaign_column, a.keyword_column,
+                  a.currency_column)
+          AND NOT coalesce(a.labels ? col, false) AND NOT @extschema@.type_is_label(new_type) THEN
+        RETURN format(what, CASE col WHEN a.type_column THEN 'type_column' WHEN a.status_column THEN 'status_column'
+                                     WHEN a.channel_column THEN 'channel_column'
+                                     WHEN a.campaign_column THEN 'campaign_column'
+                                     WHEN a.keyword_column THEN 'keyword_column' ELSE 'currency_column' END)
+               || 'which must be a text, varchar or enum type';
+    END IF;
+    -- the CRM stage map's keys are values of the column
+    IF col IN (a.crm_stage_column, CASE WHEN a.kind = 'deals' THEN a.status_column END) AND a.crm_stage_map IS NOT NULL THEN
+        FOR k IN SELECT jsonb_object_keys(a.crm_stage_map) LOOP
+            BEGIN
+                EXECUTE format('SELECT %L::%s', k, new_type);
+            EXCEPTION WHEN data_exception THEN
+                RETURN format(what, CASE a.kind WHEN 'leads' THEN 'crm_stage_column' ELSE 'status_column' END)
+                       || format('and its stage map''s key %L is no %s', k, new_type);
+            END;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.retype_problem(regclass, name, regtype) FROM PUBLIC;
+
 -- The CRM's own migrations on attached tables (doc/crm_schemas.md, "The CRM's migrations"): renamed
 -- columns are followed (mapping, rules, row filter), a column replaced under its old name is taken
 -- over, and a DROP COLUMN of a column the extension reads is refused before it runs.
@@ -768,20 +954,16 @@ CREATE EVENT TRIGGER lead_scoring_follow_ddl_start ON ddl_command_start WHEN TAG
 CREATE EVENT TRIGGER lead_scoring_follow_ddl_end ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION @extschema@.follow_ddl_end();
 
--- Drop and recreate the canonical views and every generated object from the current attachments.
-CREATE FUNCTION @extschema@.rebuild_views() RETURNS void
+-- Drop the canonical views and every generated object; returns the statements that give their
+-- privileges back once they are created again (create_views).  The CRM's ALTER COLUMN ... TYPE of a
+-- column they read runs between the two (src/ddl_follow.c).
+CREATE FUNCTION @extschema@.release_views() RETURNS text[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
 DECLARE
     g @extschema@.generated_view;
-    a @extschema@.attachment;
     fn regprocedure;
-    id_type text;
-    parts text[];
-    src text;
     regrants text[];
-    members oid[];
 BEGIN
-    members := @extschema@.member_objects();
     -- privileges granted on generated objects survive their regeneration
     SELECT array_agg(stmt ORDER BY stmt) INTO regrants FROM (
         SELECT format('REVOKE ALL ON %s @extschema@.%I FROM PUBLIC', o.objtype, o.name) AS stmt
@@ -806,6 +988,22 @@ BEGIN
         END IF;
     END LOOP;
     DROP VIEW IF EXISTS @extschema@.leads, @extschema@.events, @extschema@.deals;
+    RETURN regrants;
+END $$;
+
+-- Create the canonical views and every generated object from the current attachments, then run
+-- the privilege statements release_views() returned.
+CREATE FUNCTION @extschema@.create_views(regrants text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
+DECLARE
+    g @extschema@.generated_view;
+    a @extschema@.attachment;
+    id_type text;
+    parts text[];
+    src text;
+    members oid[];
+BEGIN
+    members := @extschema@.member_objects();
 
     SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
     IF NOT FOUND THEN
@@ -833,15 +1031,18 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'events' ORDER BY relid LOOP
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, %2$s AS event_ref, e.%3$I AS lead_id,
-               e.%4$I::text AS event_type, %5$s AS occurred_at,
+               %4$s AS event_type, %5$s AS occurred_at,
                %6$s AS channel, %7$s AS campaign, %8$s AS keyword,
                coalesce(t.owner, 'marketing') AS owner
-          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) e.%4$I::text%10$s$v$,
+          FROM %9$s e LEFT JOIN @extschema@.event_type t ON t.name OPERATOR(pg_catalog.=) %4$s%10$s$v$,
             a.relid::oid,
             CASE WHEN cardinality(a.key_columns) = 1 THEN format('e.%I::text', a.key_columns[1])
                  ELSE format('ROW(%s)::text', (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(a.key_columns) k))
             END,
-            a.lead_column, a.type_column,
+            a.lead_column,
+            CASE WHEN a.labels ? a.type_column
+                 THEN @extschema@.fk_label_sql(a.relid, a.type_column, (a.labels ->> a.type_column)::name, 'e')
+                 ELSE format('e.%I::text', a.type_column) END,
             @extschema@.column_time_sql(format('e.%I', a.time_column),
                 @extschema@.column_type(a.relid, a.time_column, 'time_column'), a.time_zone),
             @extschema@.utm_sql(a.relid, a.channel_column, a.labels, 'e'),
@@ -875,18 +1076,25 @@ BEGIN
     EXECUTE 'CREATE VIEW @extschema@.events AS ' || src;
 
     parts := ARRAY[]::text[];
-    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' ORDER BY relid LOOP
+    -- the deals tables, and the leads table when it is its own deals table (each row the deal of its lead)
+    FOR a IN SELECT * FROM @extschema@.attachment WHERE kind = 'deals' OR (kind = 'leads' AND amount_column IS NOT NULL)
+              ORDER BY relid LOOP
+        IF a.kind = 'leads' THEN
+            a.lead_column := a.id_column;
+            a.row_filter := a.deal_filter;
+        END IF;
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
-               d.%4$I::numeric%12$s AS amount, d.%5$I::text AS status, %10$s AS closed_at,
+               d.%4$I::numeric%12$s AS amount, %5$s AS status, %10$s AS closed_at,
                %7$s AS owner, %8$s AS cost,
-               CASE WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)
+               CASE WHEN (pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)%13$s)
                          AND %6$s THEN 'won'
-                    WHEN pg_catalog.lower(pg_catalog.btrim(d.%5$I::text)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)
+                    WHEN pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%14$s
                          THEN 'lost'
                     ELSE 'open' END AS outcome
           FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
-            a.relid::oid, a.id_column, a.lead_column, a.amount_column, a.status_column,
+            a.relid::oid, a.id_column, a.lead_column, a.amount_column,
+            CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
             CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
             CASE WHEN a.owner_column IS NULL THEN 'NULL::text'
                  WHEN a.owner_label IS NOT NULL THEN @extschema@.fk_label_sql(a.relid, a.owner_column, a.owner_label, 'd')
@@ -902,7 +1110,13 @@ BEGIN
                           @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
             CASE WHEN a.amount_scale IS NULL THEN ''
-                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END);
+                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END
+            || CASE WHEN a.currency_column IS NULL THEN ''
+                    ELSE format(' OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r'
+                                ' WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%I::text)))',
+                                a.currency_column) END,
+            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
+            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''));
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -931,6 +1145,12 @@ BEGIN
         EXECUTE src;
     END LOOP;
 END $$;
+
+-- Drop and recreate the canonical views and every generated object from the current attachments.
+CREATE FUNCTION @extschema@.rebuild_views() RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.create_views(@extschema@.release_views())
+$$;
 
 -- The tables, views and functions that are members of the extension now.
 CREATE FUNCTION @extschema@.member_objects() RETURNS oid[]
@@ -963,14 +1183,17 @@ $$;
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.check_currency_rates(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.release_views() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.create_views(text[]) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
 COMMENT ON FUNCTION @extschema@.rebuild_views() IS

@@ -170,16 +170,6 @@ WITH p AS (
            NULL
     FROM credited c
     UNION ALL
-    -- won deals no lead can be credited for (none, or a lead that left): revenue under '(none)', so that
-    -- it reconciles with manager_report (doc/crm_schemas.md, "Leads that leave")
-    SELECT '(none)', NULL, NULL, 0, NULL, NULL, NULL, NULL, 1, d.amount, d.cost, NULL
-    FROM @extschema@.deals d, p
-    WHERE d.outcome OPERATOR(pg_catalog.=) 'won'
-      AND (p.lo IS NULL OR d.closed_at OPERATOR(pg_catalog.>=) p.lo)
-      AND (p.hi IS NULL OR d.closed_at OPERATOR(pg_catalog.<) p.hi)
-      AND (d.lead_id IS NULL OR NOT EXISTS (SELECT FROM @extschema@.leads l
-                                             WHERE l.lead_id OPERATOR(pg_catalog.=) d.lead_id))
-    UNION ALL
     SELECT m.channel, m.campaign, m.keyword, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.amount
     FROM @extschema@.marketing_cost m
     WHERE ($2 IS NULL OR m.spend_date OPERATOR(pg_catalog.>=) $2)
