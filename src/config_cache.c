@@ -22,6 +22,7 @@
 
 #include "config_cache.h"
 #include "catalog.h"
+#include "rules_in_flight.h"
 
 /* a handful of caches: the arrays are sized for all of them with room to spare */
 #define MAX_CONFIG_CACHES 16
@@ -156,5 +157,8 @@ config_changed(PG_FUNCTION_ARGS)
 
 	(void) LsTriggerCall(fcinfo, "config_changed", false, false, 0);
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	/* a rule change commits only between writers' checks of their uncounted events */
+	if (RelationGetRelid(trigdata->tg_relation) == LsRelid("rule", true))
+		RulesInFlightRuleChange();
 	return PointerGetDatum(NULL);
 }

@@ -14,6 +14,7 @@
 #include "funnel_stage.h"
 #include "lead_scoring.h"
 #include "rules.h"
+#include "rules_in_flight.h"
 #include "settings.h"
 #include "stages.h"
 
@@ -53,5 +54,6 @@ _PG_init(void)
 	CitusShardsInit();
 	SettingsInit();
 	RulesInit();
+	RulesInFlightInit();
 	StagesInit();
 }

@@ -28,7 +28,8 @@
 #include "rules.h"
 #include "score.h"
 #include "stages.h"
-#include "triggers.h"
+#include "lead_touch.h"
+#include "rescore_batch.h"
 
 #define REFRESH_BATCH 2000
 

@@ -1270,10 +1270,16 @@ BuildRuleSet(Attachments *a)
 
 	LsSpiConnect();
 	LsBecomeExtensionOwner(&saved);
-	/* not read-only: see the changes of earlier commands even from a deferred trigger */
-	if (ConfigCacheQuery("SELECT rule_id, name, kind, event_type, column_name, op, value, points,"
-						 " max_points, max_hits, half_life FROM lead_scoring.rule WHERE active"
-						 " ORDER BY rule_id") != SPI_OK_SELECT)
+	/*
+	 * Not read-only: see the changes of earlier commands even from a deferred trigger.  The rows'
+	 * xmin is part of the fingerprints: a rule switched off and on again (or changed and changed
+	 * back) is another rule set, for while it was off the writers dropped the events it counts,
+	 * and a state counted before must not pass for current again (doc/scoring.md, "Concurrency").
+	 */
+	if (ConfigCacheQuery(
+			"SELECT rule_id, name, kind, event_type, column_name, op, value, points,"
+			" max_points, max_hits, half_life, xmin FROM lead_scoring.rule WHERE active"
+			" ORDER BY rule_id") != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.rule");
 	LsRestoreUser(&saved);
 

@@ -1,0 +1,436 @@
+/*
+ * events_trigger.c — events_changed(), the events tables' AFTER statement trigger: rescore the
+ * leads whose events a statement changed, one by one or in batches (src/lead_touch.h describes the
+ * write paths).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/qunique.h"
+#include "nodes/bitmapset.h"
+#include "spi_glue.h"
+#include "storage/lmgr.h"
+#include "trigger_call.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include "attachment.h"
+#include "citus_shards.h"
+#include "clock.h"
+#include "lead_locks.h"
+#include "lead_state.h"
+#include "lead_touch.h"
+#include "events_trigger.h"
+#include "rescore_batch.h"
+#include "rules_in_flight.h"
+#include "rules.h"
+#include "run_as.h"
+#include "score.h"
+#include "stages.h"
+
+/* Statements that affect at most this many leads rescore them one by one. */
+#define TOUCH_ONE_BY_ONE 4
+
+/* The leads whose events a statement wrote, keyed by id. */
+typedef struct StatementLead
+{
+	Datum id;	  /* the hash key */
+	int32 nrows;  /* (INSERT) the statement's rows for the lead */
+	int32 first;  /* (INSERT) first of its new events that match a rule, -1 if none */
+	bool matters; /* a row of the lead matches an engagement rule */
+} StatementLead;
+
+/* Hashing lead ids with the id type's hash function and btree equality. */
+static const LeadsAttachment *hashed_leads;
+static FmgrInfo *lead_hash_fn;
+
+static uint32
+LeadIdHash(const void *key, Size keysize)
+{
+	return DatumGetUInt32(
+		FunctionCall1Coll(lead_hash_fn, hashed_leads->id_collation, *(const Datum *) key));
+}
+
+static int
+LeadIdMatch(const void *a, const void *b, Size keysize)
+{
+	return LsCompareLeadIds(hashed_leads, *(const Datum *) a, *(const Datum *) b) != 0;
+}
+
+static int
+CompareLeadIds(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
+}
+
+/*
+ * Whether lead ids are plain integers (int2, int4, int8): then equal ids are
+ * equal Datums, and the statement's leads are hashed on the Datum's bytes
+ * without calling the type's hash and comparison functions for every row.
+ */
+static bool
+IntegerLeadIds(const LeadsAttachment *leads)
+{
+	return leads->id_byval &&
+		   (leads->id_type == INT8OID || leads->id_type == INT4OID || leads->id_type == INT2OID);
+}
+
+/* The leads of a statement: a hash table, or (id types without a hash function) a list. */
+typedef struct StatementLeads
+{
+	HTAB *hash;
+	Datum *ids; /* without hash: the ids of the rows that matter, with duplicates */
+	int n;
+	int cap;
+	NewEvents fresh; /* (INSERT) the new rows that match a rule */
+	bool keep_events;
+} StatementLeads;
+
+static StatementLead *
+StatementLeadFor(StatementLeads *sl, const LeadsAttachment *leads, Datum id)
+{
+	StatementLead *entry;
+	bool found;
+
+	entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->id = datumCopy(id, leads->id_byval, leads->id_len);
+		entry->nrows = 0;
+		entry->first = -1;
+		entry->matters = false;
+	}
+	return entry;
+}
+
+/* Read a transition table: which leads have rows that match an engagement rule (and, for an
+ * INSERT, each lead's row count and its new matching events). */
+static void
+CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, TupleDesc desc)
+{
+	EventsAttachment *events = rs->sources[source].events;
+	LeadsAttachment *leads = rs->leads;
+	TupleTableSlot *slot;
+	MemoryContext scratch;
+	uint64 *bits = palloc(sizeof(uint64) * rs->nwords);
+
+	if (ts == NULL)
+		return;
+	scratch =
+		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring event row", ALLOCSET_SMALL_SIZES);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		bool isnull;
+		Datum id = slot_getattr(slot, events->lead_att, &isnull);
+		TimestampTz time;
+		bool matters;
+		StatementLead *entry = NULL;
+
+		if (isnull)
+			continue;
+		matters = EventRowRules(rs, source, slot, scratch, bits, &time);
+		if (sl->hash != NULL && (matters || sl->keep_events))
+		{
+			entry = StatementLeadFor(sl, leads, id);
+			entry->nrows++;
+			entry->matters |= matters;
+		}
+		if (!matters)
+		{
+			/* not locked: rescored at commit if the rules change meanwhile (rules_in_flight.h) */
+			RulesInFlightUncounted(leads, id);
+			continue;
+		}
+		if (sl->hash == NULL)
+		{
+			if (sl->n == sl->cap)
+			{
+				sl->cap = sl->cap ? sl->cap * 2 : 64;
+				sl->ids = sl->ids ? repalloc_huge(sl->ids, sizeof(Datum) * sl->cap)
+								  : palloc(sizeof(Datum) * sl->cap);
+			}
+			sl->ids[sl->n++] = datumCopy(id, leads->id_byval, leads->id_len);
+		}
+		else if (sl->keep_events)
+		{
+			NewEvents *f = &sl->fresh;
+
+			if (f->n == f->cap)
+			{
+				f->cap = f->cap ? f->cap * 2 : 256;
+				f->events = f->events ? repalloc_huge(f->events, sizeof(NewEvent) * f->cap)
+									  : palloc(sizeof(NewEvent) * f->cap);
+				f->bits = f->bits ? repalloc_huge(f->bits, sizeof(uint64) * f->cap * rs->nwords)
+								  : palloc(sizeof(uint64) * f->cap * rs->nwords);
+			}
+			f->events[f->n].time = time;
+			f->events[f->n].next = entry->first;
+			memcpy(&f->bits[(int64) f->n * rs->nwords], bits, sizeof(uint64) * rs->nwords);
+			entry->first = f->n++;
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(scratch);
+}
+
+static int
+CompareStatementLeads(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, (*(StatementLead *const *) a)->id,
+							(*(StatementLead *const *) b)->id);
+}
+
+/*
+ * Rescore the leads of a statement (ids unique, in id order) through leads_before: with 'fresh',
+ * carrying the statement's new events into their states, else re-reading their events ('rebuild'
+ * says so for the one-by-one path; a batch without 'fresh' re-reads them).  A lead not found may
+ * be being inserted: wait for such inserts (lead_locks.h), then look again.  On a Citus shard
+ * ('one_by_one'), lead by lead: the batch queries take the ids as an array, which Citus cannot
+ * route to the lead's shard from inside a trigger (doc/scale-out.md, "The shard-local write
+ * path").  Runs as the extension owner.
+ */
+static void
+RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bool rebuild,
+					  bool one_by_one)
+{
+	LeadsAttachment *leads = rs->leads;
+	Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
+	int nmissing = 0;
+	int i;
+	int32 score;
+
+	if (n <= TOUCH_ONE_BY_ONE || one_by_one)
+	{
+		for (i = 0; i < n; i++)
+			if (!TouchLead(rs, ids[i], &score, fresh, i, rebuild))
+				missing[nmissing++] = ids[i];
+	}
+	else
+		(void) RescoreBatch(rs, ids, n, LsNow(), fresh, missing, &nmissing);
+	for (i = 0; i < nmissing; i++)
+		LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
+	/* a lead inserted meanwhile did not see this statement's events: re-read them */
+	if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
+	{
+		for (i = 0; i < nmissing; i++)
+			if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
+				RefuseUnseenLead(leads, missing[i]);
+	}
+	else
+	{
+		Datum *unseen = palloc(sizeof(Datum) * nmissing);
+		int nunseen = 0;
+
+		(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
+		for (i = 0; i < nunseen; i++)
+			RefuseUnseenLead(leads, unseen[i]);
+	}
+}
+
+void
+RescoreLeadsFromEvents(RuleSet *rs, Datum *ids, int n, bool one_by_one)
+{
+	Datum *sorted = palloc(sizeof(Datum) * Max(n, 1));
+
+	memcpy(sorted, ids, sizeof(Datum) * n);
+	if (n > 1)
+	{
+		qsort_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
+		n = qunique_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
+	}
+	RescoreStatementLeads(rs, sorted, n, NULL, true, one_by_one);
+	pfree(sorted);
+}
+
+/* Remember the leads of every row of a transition table as not locked (no rule counts events). */
+static void
+RememberUncounted(const LeadsAttachment *leads, const EventsAttachment *events, Tuplestorestate *ts,
+				  TupleDesc desc)
+{
+	TupleTableSlot *slot;
+
+	if (ts == NULL)
+		return;
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		bool isnull;
+		Datum id = slot_getattr(slot, events->lead_att, &isnull);
+
+		if (!isnull)
+			RulesInFlightUncounted(leads, id);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+PG_FUNCTION_INFO_V1(events_changed);
+Datum
+events_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation rel;
+	RuleSet *rs;
+	LeadsAttachment *leads;
+	MemoryContext cxt;
+	MemoryContext old;
+	StatementLeads sl;
+	FmgrInfo *hash_fn;
+	Datum *ids;
+	int n;
+	LsSavedUser saved;
+	int source;
+	bool one_by_one;
+
+	(void) LsTriggerCall(fcinfo, "events_changed", false, false, 0);
+	rel = td->tg_relation;
+	if (LsEventsAttachmentOf(rel) == NULL) /* the table, or a Citus shard of it */
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("events_changed() fired on table \"%s\", which is not an attached events table",
+					RelationGetRelationName(rel)),
+			 errhint("Use lead_scoring.attach_events() and lead_scoring.detach().")));
+	leads = LsLeadsAttachment();
+
+	/*
+	 * Hold the leads table in ROW SHARE mode even when no lead turns out to need rescoring: a
+	 * rule change rescores every lead under an EXCLUSIVE lock, which then waits for this
+	 * transaction and sees its events.  Taking the lock also processes a committed rule
+	 * change's invalidation, so the rules are loaded after it.
+	 */
+	LockRelationOid(leads->relid, RowShareLock);
+	rs = LsRules();
+	source = RuleSetSource(rs, LsLogicalRelid(RelationGetRelid(rel)));
+	if (source < 0)
+		elog(ERROR, "events table \"%s\" is missing from the rule cache",
+			 RelationGetRelationName(rel));
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		LsBecomeExtensionOwner(&saved);
+		RescoreAll();
+		LsRestoreUser(&saved);
+		return PointerGetDatum(NULL);
+	}
+	/*
+	 * On a Citus shard, lead by lead (RescoreStatementLeads).  The rows no rule counts leave their
+	 * leads unlocked: a rule change committing before this transaction does makes it rescore them
+	 * (rules_in_flight.h).
+	 */
+	one_by_one = LsIsShard(RelationGetRelid(rel));
+	RulesInFlightFiltered(rs, one_by_one);
+	if (rs->neng == 0)
+	{
+		/* no rule counts events */
+		RememberUncounted(leads, rs->sources[source].events, td->tg_newtable,
+						  RelationGetDescr(rel));
+		RememberUncounted(leads, rs->sources[source].events, td->tg_oldtable,
+						  RelationGetDescr(rel));
+		return PointerGetDatum(NULL);
+	}
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events_changed",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	memset(&sl, 0, sizeof(sl));
+	hash_fn = &lookup_type_cache(leads->id_type, TYPECACHE_HASH_PROC_FINFO)->hash_proc_finfo;
+	if (OidIsValid(hash_fn->fn_oid))
+	{
+		HASHCTL ctl;
+		int64 rows = (td->tg_newtable ? tuplestore_tuple_count(td->tg_newtable) : 0) +
+					 (td->tg_oldtable ? tuplestore_tuple_count(td->tg_oldtable) : 0);
+
+		hashed_leads = leads;
+		lead_hash_fn = hash_fn;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Datum);
+		ctl.entrysize = sizeof(StatementLead);
+		ctl.hcxt = cxt;
+		/* sized for the statement: small for one row, no repeated growth for a COPY */
+		if (IntegerLeadIds(leads))
+			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
+								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		else
+		{
+			ctl.hash = LeadIdHash;
+			ctl.match = LeadIdMatch;
+			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
+								  &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		}
+		/* an INSERT: keep the new rows' events, to carry them into the leads' states (or, on a
+		 * schema without states, to skip reading leads whose only events they are) */
+		sl.keep_events =
+			TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
+			(leads->state_att != InvalidAttrNumber || OidIsValid(rs->sources[source].index_oid));
+		/* rows outside attach's row_filter are no events: the leads are re-read through it */
+		if (rs->sources[source].events->row_filter != NULL)
+			sl.keep_events = false;
+		sl.fresh.source = source;
+	}
+	CollectLeads(rs, source, &sl, td->tg_newtable, RelationGetDescr(rel));
+	CollectLeads(rs, source, &sl, td->tg_oldtable, RelationGetDescr(rel));
+
+	/* the leads to rescore, sorted (locks are taken in this order), with their new events */
+	if (sl.hash != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		StatementLead *entry;
+		StatementLead **sorted =
+			palloc(sizeof(StatementLead *) * Max(hash_get_num_entries(sl.hash), 1));
+		int i;
+
+		n = 0;
+		hash_seq_init(&seq, sl.hash);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			if (entry->matters)
+				sorted[n++] = entry;
+		qsort_arg(sorted, n, sizeof(StatementLead *), CompareStatementLeads, leads);
+		ids = palloc(sizeof(Datum) * Max(n, 1));
+		sl.fresh.nrows = palloc(sizeof(int32) * Max(n, 1));
+		sl.fresh.first = palloc(sizeof(int32) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			ids[i] = sorted[i]->id;
+			sl.fresh.nrows[i] = sorted[i]->nrows;
+			sl.fresh.first[i] = sorted[i]->first;
+		}
+	}
+	else
+	{
+		ids = sl.ids;
+		n = sl.n;
+		if (n > 1)
+		{
+			qsort_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
+			n = qunique_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
+		}
+	}
+	MemoryContextSwitchTo(old);
+
+	LsBecomeExtensionOwner(&saved);
+	/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
+	RescoreStatementLeads(rs, ids, n, sl.keep_events ? &sl.fresh : NULL, !sl.keep_events,
+						  one_by_one);
+	LsRestoreUser(&saved);
+	MemoryContextDelete(cxt);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,146 @@
+/*
+ * lead_touch.c — touches: UPDATEs of lead rows issued by this module, run through leads_before
+ * (src/lead_touch.h describes the write paths).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/qunique.h"
+#include "nodes/bitmapset.h"
+#include "spi_glue.h"
+#include "storage/lmgr.h"
+#include "trigger_call.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include "attachment.h"
+#include "citus_shards.h"
+#include "clock.h"
+#include "lead_locks.h"
+#include "lead_state.h"
+#include "lead_touch.h"
+#include "rules.h"
+#include "run_as.h"
+#include "score.h"
+#include "stages.h"
+
+Touch *current_touch = NULL;
+
+/* The index of a lead in the current touch, or -1. */
+int
+TouchedLead(const LeadsAttachment *leads, Datum id)
+{
+	int lo = 0;
+	int hi;
+
+	if (current_touch == NULL)
+		return -1;
+	hi = current_touch->n - 1;
+	while (lo <= hi)
+	{
+		int mid = (lo + hi) / 2;
+		int c = LsCompareLeadIds(leads, current_touch->ids[mid], id);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * Run a prepared UPDATE of lead rows as a touch (SPI connected).  The leads
+ * table's own triggers, constraints and index expressions run beneath it, so
+ * it runs as the table's owner (src/run_as.h), never as the extension owner.
+ */
+void
+ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
+{
+	Touch *outer = current_touch;
+	LsSavedUser saved;
+
+	current_touch = t;
+	LsBeginTableWrite(t->leads_relid, &saved);
+	PG_TRY();
+	{
+		int rc = SPI_execute_plan(plan, args, NULL, false, 0);
+
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "rewriting lead scores failed: %s", SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		current_touch = outer;
+	}
+	PG_END_TRY();
+	LsEndTableWrite(&saved);
+}
+
+/*
+ * Rescore one lead through leads_before; false when there is no such lead.  With 'fresh', the
+ * statement's new events of the lead (its index there is fresh_index) are carried into its state;
+ * with 'rebuild', its events are re-read.
+ */
+bool
+TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh_index,
+		  bool rebuild)
+{
+	Touch t;
+
+	memset(&t, 0, sizeof(t));
+	t.n = 1;
+	t.ids = &id;
+	t.rebuild = rebuild;
+	t.fresh = fresh;
+	t.fresh_base = fresh_index;
+	t.leads_relid = rs->leads->relid;
+	t.rules_fp = rs->all_fingerprint;
+
+	LsSpiConnect();
+	ExecuteTouch(&t, TouchPlan(rs), &id);
+	SPI_finish();
+	*score = t.score;
+	return t.seen;
+}
+
+uint64
+TouchLeads(RuleSet *rs, Datum *ids, int n)
+{
+	LeadsAttachment *leads = rs->leads;
+	Datum array = PointerGetDatum(
+		construct_array(ids, n, leads->id_type, leads->id_len, leads->id_byval, leads->id_align));
+	Touch t;
+	int rc;
+
+	/* lock in id order first: the UPDATE's own order is the plan's */
+	rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
+	SPI_freetuptable(SPI_tuptable);
+	memset(&t, 0, sizeof(t));
+	t.n = n;
+	t.ids = ids;
+	t.leads_relid = leads->relid;
+	t.rules_fp = rs->all_fingerprint;
+	ExecuteTouch(&t, TouchManyPlan(rs), &array);
+	return SPI_processed;
+}

@@ -1,0 +1,97 @@
+/*
+ * lead_touch.h — touches: the UPDATEs of lead rows this module issues, and what leads_before
+ * (src/leads_trigger.c) is told about them.
+ *
+ * Every score that is stored is computed after the lead's row is locked, from
+ * a snapshot taken after the lock: two transactions that add events to the
+ * same lead serialise on the row lock, and the second one sees the first
+ * one's events.  Three write paths, all going through the leads BEFORE
+ * trigger (so the stage policy, StageForWrite, sees every write):
+ *
+ * - leads_before (BEFORE INSERT OR UPDATE, per row) scores the row being
+ *   written: fit rules on the row, engagement from the lead's events (read
+ *   after the row lock, which the executor took before firing the trigger).
+ * - touching one lead: "UPDATE leads SET score = score WHERE id = $1" marked
+ *   as a touch, so leads_before may skip the write (return NULL, keeping only
+ *   the row lock) when neither score nor stage would change.  Used by
+ *   rescore(lead) and by statements that affect a few leads.
+ * - batches (src/rescore_batch.c): lock the leads in id order (SELECT ... ORDER BY ... FOR NO KEY
+ *   UPDATE), read all their events with one ordered query per events table,
+ *   compute the scores in C and rewrite only the leads whose score or stage
+ *   changes, with one UPDATE whose leads_before takes the computed engagement
+ *   instead of reading the events again.  Used by statements that affect many
+ *   leads (multi-row INSERT, COPY) and, with a table lock instead of row
+ *   locks and one pass over all events, by rescore_all() and refresh_scores().
+ *
+ * Events that match no engagement rule cannot change any score: the events
+ * trigger (src/events_trigger.c) drops them before anything is locked or read.
+ */
+#ifndef LEAD_TOUCH_H
+#define LEAD_TOUCH_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#include "rules.h"
+
+/* The rows an INSERT statement added that match a rule, per lead (in the batch's id order). */
+typedef struct NewEvent
+{
+	TimestampTz time;
+	int32 next; /* the lead's next new event, -1 at the end */
+} NewEvent;
+
+typedef struct NewEvents
+{
+	int source; /* the events table the statement wrote */
+	NewEvent *events;
+	uint64 *bits; /* the rules each event matches, rs->nwords words each */
+	int n;
+	int cap;
+	int32 *nrows; /* per lead of the batch: the statement's rows for the lead, */
+	int32 *first; /* and its first new event */
+} NewEvents;
+
+/* The leads an UPDATE issued by this module rewrites, in id order. */
+typedef struct Touch
+{
+	int n;
+	Datum *ids;
+	double *engagement; /* computed under the row lock, or NULL: leads_before reads the events */
+	int64 *fit;			/* fit points of the locked rows, or NULL: leads_before computes them */
+	Datum *states;		/* with engagement: the states counted with it (bytea), or NULL */
+	bool rebuild;		/* re-read the leads' events: the state cannot be carried */
+	const NewEvents *fresh; /* the statement's new events of the leads, carried into their states */
+	int fresh_base;			/* lead i of the touch is lead fresh_base + i of fresh */
+	bool seen;				/* (one lead) leads_before ran for it */
+	int32 score;			/* (one lead) the score it computed */
+	Oid leads_relid;		/* the leads table, written as its owner */
+	uint64 rules_fp;		/* RuleSet.all_fingerprint of the rules the above were computed under */
+} Touch;
+
+/* The touch being executed (leads_before reads it), or NULL. */
+extern Touch *current_touch;
+
+/* The index of a lead in the current touch, or -1. */
+extern int TouchedLead(const LeadsAttachment *leads, Datum id);
+
+/* Run a prepared UPDATE of lead rows as touch t (SPI connected). */
+extern void ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args);
+
+/*
+ * Rescore one lead through leads_before; false when there is no such lead.  With 'fresh', the
+ * statement's new events of the lead (its index there is fresh_index) are carried into its state;
+ * with 'rebuild', its events are re-read.
+ */
+extern bool TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh_index,
+					  bool rebuild);
+
+/*
+ * Lock the given leads (ids unique, in id order) and rewrite each through leads_before, which
+ * carries its engagement state forward (or rebuilds it) and skips leads that would not change.
+ * SPI must be connected.  Returns how many leads were rewritten.
+ */
+extern uint64 TouchLeads(RuleSet *rs, Datum *ids, int n);
+
+#endif /* LEAD_TOUCH_H */

@@ -1,0 +1,414 @@
+/*
+ * leads_trigger.c — leads_before(), the leads table's BEFORE INSERT OR UPDATE row trigger: the one
+ * place a score is written.  It scores the row being written and settles its stage, carrying the
+ * engagement state forward where it can (doc/scoring.md, "The engagement state"); the UPDATEs this
+ * module issues (touches, src/lead_touch.h) tell it what they already know.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/qunique.h"
+#include "nodes/bitmapset.h"
+#include "spi_glue.h"
+#include "storage/lmgr.h"
+#include "trigger_call.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include "attachment.h"
+#include "citus_shards.h"
+#include "clock.h"
+#include "lead_locks.h"
+#include "lead_state.h"
+#include "lead_touch.h"
+#include "rules.h"
+#include "run_as.h"
+#include "score.h"
+#include "stages.h"
+
+/* Whether an UPDATE sets the score column and nothing else (as the touches do). */
+static bool
+SetsOnlyScore(TriggerData *td, const LeadsAttachment *leads)
+{
+#if PG_VERSION_NUM >= 130000
+	const Bitmapset *cols = td->tg_updatedcols;
+
+	return cols != NULL && bms_num_members(cols) == 1 &&
+		   bms_is_member(leads->score_att - FirstLowInvalidHeapAttributeNumber, cols);
+#else
+	return true;
+#endif
+}
+
+/*
+ * Whether an UPDATE leaves the columns the fit rules read as they were (same
+ * bytes): then the fit points computed from the locked row still hold.
+ */
+static bool
+FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc desc)
+{
+	int i;
+
+	for (i = 0; i < rs->nfit_atts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, rs->fit_atts[i] - 1);
+		bool old_null;
+		bool new_null;
+		Datum a = heap_getattr(old_row, rs->fit_atts[i], desc, &old_null);
+		Datum b = heap_getattr(new_row, rs->fit_atts[i], desc, &new_null);
+
+		if (old_null != new_null || (!old_null && !datumIsEqual(a, b, att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
+}
+
+/* Carry the statement's new events of one lead (in time order) into its state. */
+static bool
+ApplyNewEvents(RuleSet *rs, LeadState *st, const NewEvents *fresh, int lead, TimestampTz cutoff)
+{
+	int n = 0;
+	int e;
+	int *order;
+	int i;
+
+	for (e = fresh->first[lead]; e >= 0; e = fresh->events[e].next)
+		n++;
+	order = palloc(sizeof(int) * Max(n, 1));
+	n = 0;
+	for (e = fresh->first[lead]; e >= 0; e = fresh->events[e].next)
+	{
+		/* insertion sort by time: a statement brings few events per lead */
+		for (i = n; i > 0 && fresh->events[order[i - 1]].time > fresh->events[e].time; i--)
+			order[i] = order[i - 1];
+		order[i] = e;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		if (!LeadStateApply(rs, st, fresh->events[order[i]].time,
+							&fresh->bits[(int64) order[i] * rs->nwords], cutoff))
+			return false;
+	return true;
+}
+
+/*
+ * The engagement of the lead being written, at LsNow(), and its new state (bytea, or 0 on a schema
+ * without the state column): carried from the state of the locked row when it can be
+ * (doc/scoring.md, "The engagement state"), else from the lead's events.  'fresh' (or NULL): the
+ * statement's new events of the lead, lead fresh_index there, to carry into the state; 'rebuild':
+ * re-read the events, the state cannot be carried.
+ */
+static double
+RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, const NewEvents *fresh,
+			  int fresh_index, bool rebuild, int64 fit, Datum *state_out)
+{
+	LeadsAttachment *leads = rs->leads;
+	TimestampTz at = LsNow();
+	LeadState st;
+	double engagement;
+
+	*state_out = (Datum) 0;
+	if (leads->state_att == InvalidAttrNumber)
+		return LeadEngagement(rs, lead_id, at, true, NULL, NULL);
+	if (!is_insert && !rebuild)
+	{
+		bool isnull;
+		Datum d = heap_getattr(td->tg_trigtuple, leads->state_att,
+							   RelationGetDescr(td->tg_relation), &isnull);
+
+		if (LeadStateDecode(rs, d, isnull, &st))
+		{
+			TimestampTz cutoff = WriteCutoff(at);
+
+			/* a state this transaction counted from the events may hold the new rows already */
+			if ((fresh == NULL || (!LeadStateBuiltHere(&st) &&
+								   ApplyNewEvents(rs, &st, fresh, fresh_index, cutoff))) &&
+				LeadStateEngagement(rs, &st, at, cutoff, &engagement) &&
+				!LeadStateNearRounding((double) fit + engagement))
+			{
+				*state_out = PointerGetDatum(LeadStateEncode(rs, &st));
+				return engagement;
+			}
+		}
+	}
+	engagement = LeadEngagement(rs, lead_id, at, true, NULL, &st);
+	*state_out = PointerGetDatum(LeadStateEncode(rs, &st));
+	return engagement;
+}
+
+/* Whether the locked row already holds this state (bytea, or 0 for none). */
+static bool
+SameState(const LeadsAttachment *leads, HeapTuple old_row, TupleDesc desc, Datum state)
+{
+	bool isnull;
+	Datum d;
+
+	if (leads->state_att == InvalidAttrNumber)
+		return true;
+	d = heap_getattr(old_row, leads->state_att, desc, &isnull);
+	if (isnull || state == (Datum) 0)
+		return isnull && state == (Datum) 0;
+	return LeadStateSame(d, state);
+}
+
+/*
+ * A lead's id never changes: its events, deals, handoffs and stage_change rows
+ * name it by id, and following a change would rewrite the append-only log
+ * (doc/scoring.md, "Lead ids").  An UPDATE that changes it is refused.
+ */
+static void
+RefuseLeadIdChange(const LeadsAttachment *leads, HeapTuple old_row, Datum new_id, TupleDesc desc,
+				   Relation rel)
+{
+	bool isnull;
+	Datum old_id = heap_getattr(old_row, leads->id_att, desc, &isnull);
+
+	if (isnull || LsCompareLeadIds(leads, old_id, new_id) == 0)
+		return;
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		 errmsg("cannot change the id of lead %s to %s", LsLeadIdText(leads, old_id),
+				LsLeadIdText(leads, new_id)),
+		 errdetail("The lead's events, deals, handoffs and stage_change rows refer to it by column "
+				   "\"%s\" of table \"%s\".",
+				   NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
+				   RelationGetRelationName(rel)),
+		 errhint("Insert a new lead with the new id instead.")));
+}
+
+/* ---------------------------------------------------------------------------
+ * leads_before(): score the row being written and settle its stage
+ * ---------------------------------------------------------------------------
+ */
+/* The text of a column of a row, or NULL. */
+static char *
+ColumnValueText(HeapTuple row, TupleDesc desc, AttrNumber att)
+{
+	bool isnull;
+	Datum d = heap_getattr(row, att, desc, &isnull);
+	Oid output;
+	bool varlena;
+
+	if (isnull)
+		return NULL;
+	getTypeOutputInfo(TupleDescAttr(desc, att - 1)->atttypid, &output, &varlena);
+	return OidOutputFunctionCall(output, d);
+}
+
+/*
+ * A write that sets or changes the CRM's own stage (attach's crm_stage_column) to a mapped value
+ * moves the lead to that value's funnel stage (doc/crm_schemas.md, "The CRM's own stage").
+ */
+static void
+CrmStageMove(const LeadsAttachment *leads, LeadWrite *write, HeapTuple old_row, HeapTuple row,
+			 TupleDesc desc)
+{
+	char *value = ColumnValueText(row, desc, leads->crm_stage_att);
+	char *old_value = old_row ? ColumnValueText(old_row, desc, leads->crm_stage_att) : NULL;
+	int i;
+
+	if (value == NULL || (old_row != NULL && old_value != NULL && strcmp(value, old_value) == 0))
+		return;
+	for (i = 0; i < leads->crm_stage_count; i++)
+		if (strcmp(leads->crm_stage_values[i], value) == 0)
+		{
+			write->new_stage = leads->crm_stage_targets[i];
+			write->crm_move = true;
+			return;
+		}
+}
+
+/*
+ * leads_before for a row outside the leads row filter: not scored (the stored score stays), not
+ * promoted (StageForWrite keeps the stage unless the write moves it itself); a touch of it changes
+ * nothing.
+ */
+static Datum
+FrozenLead(LeadWrite *write, TriggerData *td, HeapTuple row, TupleDesc desc, int touched)
+{
+	bool isnull;
+	Datum d;
+	int cols[2];
+	Datum values[2];
+	bool nulls[2] = {false, false};
+	FunnelStage stage;
+	LsSavedUser saved;
+
+	if (touched >= 0)
+	{
+		current_touch->seen = true;
+		current_touch->score = write->old_score;
+		return PointerGetDatum(NULL);
+	}
+	if (write->is_insert)
+	{
+		d = heap_getattr(row, write->leads->score_att, desc, &isnull);
+		write->new_score = isnull ? 0 : DatumGetInt32(d);
+	}
+	else
+		write->new_score = write->old_score;
+	LsBecomeExtensionOwner(&saved);
+	stage = StageForWrite(write);
+	LsRestoreUser(&saved);
+	cols[0] = write->leads->score_att;
+	values[0] = Int32GetDatum(write->new_score);
+	cols[1] = write->leads->stage_att;
+	values[1] = FunnelStageGetDatum(stage);
+	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, 2, cols, values, nulls));
+}
+
+PG_FUNCTION_INFO_V1(leads_before);
+Datum
+leads_before(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation rel;
+	TupleDesc desc;
+	LeadsAttachment *leads;
+	RuleSet *rs;
+	HeapTuple row;
+	LeadWrite write;
+	bool isnull;
+	Datum d;
+	int cols[3];
+	Datum values[3];
+	bool nulls[3] = {false, false, false};
+	int ncols;
+	Datum state = (Datum) 0;
+	LsSavedUser saved;
+	int touched = -1;
+	bool same_rules = false;
+	int64 fit;
+	double engagement;
+	FunnelStage stage;
+
+	(void) LsTriggerCall(fcinfo, "leads_before", true, true, LS_ON_INSERT | LS_ON_UPDATE);
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	rs = LsRules();
+	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
+	if (leads == NULL)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("leads_before() fired on table \"%s\", which is not the attached leads table",
+					RelationGetRelationName(rel))));
+
+	memset(&write, 0, sizeof(write));
+	write.leads = leads;
+	write.is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+	row = write.is_insert ? td->tg_trigtuple : td->tg_newtuple;
+	write.lead_id = heap_getattr(row, leads->id_att, desc, &isnull);
+	if (isnull)
+		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("a lead's id must not be NULL"),
+						errdetail("Column \"%s\" of table \"%s\" identifies leads.",
+								  NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
+								  RelationGetRelationName(rel))));
+	d = heap_getattr(row, leads->stage_att, desc, &isnull);
+	if (isnull && !write.is_insert)
+		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+						errmsg("the stage of lead %s must not be NULL",
+							   LsLeadIdText(leads, write.lead_id))));
+	write.new_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
+	if (!write.is_insert)
+	{
+		RefuseLeadIdChange(leads, td->tg_trigtuple, write.lead_id, desc, rel);
+		d = heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &isnull);
+		write.old_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
+		d = heap_getattr(td->tg_trigtuple, leads->score_att, desc, &isnull);
+		write.old_score = isnull ? 0 : DatumGetInt32(d);
+		if (current_touch != NULL && SetsOnlyScore(td, leads))
+			touched = TouchedLead(leads, write.lead_id);
+	}
+
+	if (leads->crm_stage_att != InvalidAttrNumber)
+		CrmStageMove(leads, &write, write.is_insert ? NULL : td->tg_trigtuple, row, desc);
+
+	/* events written meanwhile for this id by uncommitted transactions: wait for them
+	 * (lead_locks.h) */
+	if (write.is_insert)
+		LockLeadIdBucket(leads, write.lead_id, ShareLock);
+
+	/* a row outside the row filter (archived, soft-deleted, merged away) is no lead: its score,
+	 * engagement state and stage stay as they are, but for moves the write makes itself; one coming
+	 * back is rescored from its events (doc/crm_schemas.md, "Row filters") */
+	write.outside = LsLeadOutsideFilter(leads, desc, row);
+	if (write.outside)
+		return FrozenLead(&write, td, row, desc, touched);
+	if (!write.is_insert && LsLeadOutsideFilter(leads, desc, td->tg_trigtuple))
+		touched = -2; /* back: RowEngagement reads its events, not the frozen state */
+
+	/*
+	 * What a touch hands over was computed under the rules its statement loaded.  When another
+	 * session's rule change committed meanwhile, this command's rules (rs) are newer: the rules
+	 * are numbered otherwise, so nothing computed under the old ones is used, and the statement's
+	 * new events are re-read (doc/scoring.md, "Concurrency").
+	 */
+	if (touched >= 0)
+		same_rules = current_touch->rules_fp == rs->all_fingerprint;
+
+	/* scoring reads the lead's events and the configuration, which the writing role need not see */
+	LsBecomeExtensionOwner(&saved);
+	if (same_rules && current_touch->fit != NULL &&
+		FitColumnsUnchanged(rs, td->tg_trigtuple, row, desc))
+		fit = current_touch->fit[touched];
+	else
+		fit = FitPointsOfRow(rs, row, desc);
+	if (same_rules && current_touch->engagement != NULL)
+	{
+		engagement = current_touch->engagement[touched];
+		if (current_touch->states != NULL)
+			state = current_touch->states[touched];
+	}
+	else if (touched >= 0)
+		engagement = RowEngagement(
+			rs, td, write.lead_id, write.is_insert, same_rules ? current_touch->fresh : NULL,
+			current_touch->fresh_base + touched,
+			current_touch->rebuild || (!same_rules && current_touch->fresh != NULL), fit, &state);
+	else
+		engagement = RowEngagement(rs, td, write.lead_id, write.is_insert, NULL, 0, touched == -2,
+								   fit, &state);
+	write.new_score = FinalScore((double) fit + engagement);
+	stage = StageForWrite(&write);
+	LsRestoreUser(&saved);
+
+	if (touched >= 0)
+	{
+		current_touch->seen = true;
+		current_touch->score = write.new_score;
+		/* a touch that changes nothing keeps the row as it is (and locked) */
+		if (write.new_score == write.old_score && stage == write.old_stage &&
+			SameState(leads, td->tg_trigtuple, desc, state))
+			return PointerGetDatum(NULL);
+	}
+	cols[0] = leads->score_att;
+	values[0] = Int32GetDatum(write.new_score);
+	cols[1] = leads->stage_att;
+	values[1] = FunnelStageGetDatum(stage);
+	ncols = 2;
+	if (leads->state_att != InvalidAttrNumber)
+	{
+		cols[2] = leads->state_att;
+		values[2] = state;
+		nulls[2] = (state == (Datum) 0);
+		ncols = 3;
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, ncols, cols, values, nulls));
+}

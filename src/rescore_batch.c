@@ -1,0 +1,591 @@
+/*
+ * rescore_batch.c — rescoring many leads at once: batches of leads locked in id order (statements
+ * that affect many leads) and every lead under a table lock (rescore_all(), rule changes).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/qunique.h"
+#include "nodes/bitmapset.h"
+#include "spi_glue.h"
+#include "storage/lmgr.h"
+#include "trigger_call.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include "attachment.h"
+#include "citus_shards.h"
+#include "clock.h"
+#include "lead_locks.h"
+#include "lead_state.h"
+#include "rescore_batch.h"
+#include "rules.h"
+#include "run_as.h"
+#include "score.h"
+#include "stages.h"
+
+/* Leads locked, read and rewritten together in a batch. */
+#define BATCH_LEADS 2000
+/* Rows fetched at a time from a cursor. */
+#define FETCH_ROWS 2000
+
+/* ---------------------------------------------------------------------------
+ * Batches
+ * ---------------------------------------------------------------------------
+ */
+
+/* Leads whose stored score or stage must be rewritten, collected in id order. */
+typedef struct Rewrites
+{
+	MemoryContext cxt;
+	int n;
+	int cap;
+	Datum *ids;
+	double *engagement;
+	int64 *fit;
+	int32 *scores;
+	Datum *states; /* bytea, or 0 on a schema without the state column */
+	int64 total;   /* rewritten so far */
+} Rewrites;
+
+static void
+RewritesInit(Rewrites *w, int cap)
+{
+	w->cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rewrites",
+								   ALLOCSET_DEFAULT_SIZES);
+	w->n = 0;
+	w->cap = cap;
+	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
+	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * cap);
+	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * cap);
+	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
+	w->total = 0;
+}
+
+/* Rewrite the collected leads with one UPDATE (SPI connected). */
+static void
+RewritesFlush(RuleSet *rs, Rewrites *w)
+{
+	LeadsAttachment *leads = rs->leads;
+	Datum args[2];
+	Touch t;
+	int i;
+	MemoryContext old = CurrentMemoryContext;
+
+	if (w->n == 0)
+		return;
+	MemoryContextSwitchTo(w->cxt); /* the arrays go with the rewrites, reset below */
+	args[0] = PointerGetDatum(construct_array(w->ids, w->n, leads->id_type, leads->id_len,
+											  leads->id_byval, leads->id_align));
+	{
+		Datum *scores = palloc(sizeof(Datum) * w->n);
+
+		for (i = 0; i < w->n; i++)
+			scores[i] = Int32GetDatum(w->scores[i]);
+		args[1] = PointerGetDatum(construct_array(scores, w->n, INT4OID, 4, true, TYPALIGN_INT));
+	}
+	MemoryContextSwitchTo(old);
+	memset(&t, 0, sizeof(t));
+	t.n = w->n;
+	t.ids = w->ids;
+	t.engagement = w->engagement;
+	t.fit = w->fit;
+	t.states = leads->state_att != InvalidAttrNumber ? w->states : NULL;
+	t.leads_relid = leads->relid;
+	t.rules_fp = rs->all_fingerprint;
+	ExecuteTouch(&t, UpdatePlan(rs), args);
+	w->total += w->n;
+	w->n = 0;
+	MemoryContextReset(w->cxt);
+	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
+	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
+	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+}
+
+/*
+ * Decide whether a lead must be rewritten, given its stored and its new score, and its stored and
+ * its new state (st NULL on a schema without the state column).
+ */
+static void
+ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
+			 double engagement, Datum old_state, bool old_state_null, LeadState *st)
+{
+	LeadsAttachment *leads = rs->leads;
+	LeadWrite write;
+	Datum state = (Datum) 0;
+
+	memset(&write, 0, sizeof(write));
+	write.leads = leads;
+	write.lead_id = id;
+	write.is_insert = false;
+	write.old_stage = old_stage;
+	write.new_stage = old_stage;
+	write.old_score = old_score;
+	write.new_score = FinalScore((double) fit + engagement);
+	if (st != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+		state = PointerGetDatum(LeadStateEncode(rs, st));
+		MemoryContextSwitchTo(old);
+	}
+	/* what the stage policy would do with the same write: a change of stage needs the write too */
+	if (write.new_score == old_score && StageForWrite(&write) == old_stage &&
+		(st == NULL || (!old_state_null && LeadStateSame(old_state, state))))
+		return;
+	{
+		MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+		w->ids[w->n] = datumCopy(id, leads->id_byval, leads->id_len);
+		MemoryContextSwitchTo(old);
+	}
+	w->states[w->n] = state;
+	w->engagement[w->n] = engagement;
+	w->fit[w->n] = fit;
+	w->scores[w->n] = write.new_score;
+	w->n++;
+}
+
+/* A cursor over the events of one source, read a batch of rows at a time. */
+typedef struct EventStream
+{
+	Portal portal;
+	SPITupleTable *tt;
+	uint64 pos;
+	bool done;
+} EventStream;
+
+static HeapTuple
+StreamPeek(EventStream *st)
+{
+	if (st->done)
+		return NULL;
+	if (st->tt == NULL || st->pos >= st->tt->numvals)
+	{
+		if (st->tt != NULL)
+			SPI_freetuptable(st->tt);
+		SPI_cursor_fetch(st->portal, true, FETCH_ROWS);
+		st->tt = SPI_tuptable;
+		st->pos = 0;
+		if (SPI_processed == 0)
+		{
+			SPI_freetuptable(st->tt);
+			st->tt = NULL;
+			st->done = true;
+			SPI_cursor_close(st->portal);
+			st->portal = NULL;
+			return NULL;
+		}
+	}
+	return st->tt->vals[st->pos];
+}
+
+static void
+StreamClose(EventStream *st)
+{
+	if (st->tt != NULL)
+		SPI_freetuptable(st->tt);
+	if (st->portal != NULL)
+		SPI_cursor_close(st->portal);
+	st->tt = NULL;
+	st->portal = NULL;
+	st->done = true;
+}
+
+/*
+ * Rescore leads given in id order (unique): lock them in that order, read
+ * their events after the locks, rewrite those that change.  Runs in chunks of
+ * BATCH_LEADS leads so that memory stays bounded.
+ */
+int64
+RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fresh, Datum *missing,
+			 int *nmissing)
+{
+	LeadsAttachment *leads = rs->leads;
+	EventSet es;
+	Rewrites w;
+	EventStream *streams;
+	DirectReader *readers;
+	Snapshot snapshot;
+	TimestampTz cutoff;
+	MemoryContext chunk_cxt;
+	int lo;
+
+	/* made before SPI_connect: they outlive SPI_finish */
+	EventSetInit(&es, rs);
+	RewritesInit(&w, BATCH_LEADS);
+	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
+	readers = palloc0(sizeof(DirectReader) * Max(rs->nsources, 1));
+	chunk_cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring batch", ALLOCSET_DEFAULT_SIZES);
+	LsSpiConnect();
+
+	for (lo = 0; lo < n; lo += BATCH_LEADS)
+	{
+		int m = Min(BATCH_LEADS, n - lo);
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+		Datum array = PointerGetDatum(construct_array(ids + lo, m, leads->id_type, leads->id_len,
+													  leads->id_byval, leads->id_align));
+		bool *found = palloc0(sizeof(bool) * m);
+		int32 *old_score = palloc(sizeof(int32) * m);
+		FunnelStage *old_stage = palloc(sizeof(FunnelStage) * m);
+		Datum *old_state = palloc0(sizeof(Datum) * m);
+		bool *old_state_null = palloc(sizeof(bool) * m);
+		int64 *fit = palloc(sizeof(int64) * m);
+		Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+		bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+		int rc;
+		uint64 i;
+		int k;
+		int s;
+
+		MemoryContextSwitchTo(old);
+		/* lock the leads, in id order */
+		rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
+		if (fresh != NULL && leads->state_att != InvalidAttrNumber)
+		{
+			/* leads_before carries the statement's new events into the locked leads' states */
+			Touch t;
+
+			for (i = 0; i < SPI_processed; i++)
+			{
+				bool isnull;
+
+				found[DatumGetInt64(
+						  SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) -
+					  1] = true;
+			}
+			/* events of a lead that does not exist (yet): the caller looks again */
+			for (k = 0; k < m && missing != NULL; k++)
+				if (!found[k])
+					missing[(*nmissing)++] = ids[lo + k];
+			SPI_freetuptable(SPI_tuptable);
+			memset(&t, 0, sizeof(t));
+			t.n = m;
+			t.ids = ids + lo;
+			t.fresh = fresh;
+			t.fresh_base = lo;
+			t.leads_relid = leads->relid;
+			t.rules_fp = rs->all_fingerprint;
+			ExecuteTouch(&t, TouchManyPlan(rs), &array);
+			w.total += SPI_processed;
+			MemoryContextReset(chunk_cxt);
+			continue;
+		}
+		old = MemoryContextSwitchTo(chunk_cxt);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple tup = SPI_tuptable->vals[i];
+			TupleDesc desc = SPI_tuptable->tupdesc;
+			bool isnull;
+			int idx = (int) DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)) - 1;
+			int c;
+
+			found[idx] = true;
+			old_score[idx] = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+			old_stage[idx] = DatumGetFunnelStage(SPI_getbinval(tup, desc, 3, &isnull));
+			old_state[idx] = SPI_getbinval(tup, desc, 4, &old_state_null[idx]);
+			if (!old_state_null[idx])
+				old_state[idx] = PointerGetDatum(PG_DETOAST_DATUM_COPY(old_state[idx]));
+			for (c = 0; c < rs->nfit_atts; c++)
+				values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
+			fit[idx] = FitPoints(rs, values, nulls, NULL);
+		}
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+
+		/* their events, read with a snapshot taken after the locks: straight from the lead
+		 * index where the table has one, else with SQL */
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		cutoff = WriteCutoff(at);
+		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		{
+			Datum args[2];
+			char argnulls[2] = {' ', ' '};
+
+			memset(&streams[s], 0, sizeof(EventStream));
+			if (DirectReaderOpen(&readers[s], &es, s, snapshot))
+				continue;
+			args[0] = array;
+			args[1] = EventTypesArg(rs, &argnulls[1]);
+			streams[s].portal =
+				SPI_cursor_open(NULL, BatchEventsPlan(rs, s), args, argnulls, false);
+		}
+		for (k = 0; k < m; k++)
+		{
+			double engagement = 0;
+			LeadState st;
+			bool with_state = leads->state_att != InvalidAttrNumber;
+
+			EventSetClear(&es);
+			for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+			{
+				HeapTuple tup;
+				int64 seq = 0;
+
+				if (readers[s].scan != NULL)
+				{
+					if (!found[k])
+						continue;
+					/*
+					 * When the lead index holds no entry for this lead but the statement's own
+					 * rows, its events in this table are the new rows, already read from the
+					 * transition table: no heap access.
+					 */
+					if (fresh != NULL && s == fresh->source &&
+						DirectReaderCount(&readers[s], ids[lo + k]) == fresh->nrows[lo + k])
+					{
+						int e;
+
+						for (e = fresh->first[lo + k]; e >= 0; e = fresh->events[e].next)
+							EventSetAppend(&es, 0, s, seq++, fresh->events[e].time,
+										   &fresh->bits[(int64) e * rs->nwords]);
+					}
+					else
+						DirectReaderRead(&readers[s], 0, ids[lo + k]);
+					continue;
+				}
+				while ((tup = StreamPeek(&streams[s])) != NULL)
+				{
+					bool isnull;
+					int idx =
+						(int) DatumGetInt64(heap_getattr(tup, 1, streams[s].tt->tupdesc, &isnull)) -
+						1;
+
+					if (idx != k)
+						break;
+					EventSetAdd(&es, 0, s, seq++, tup, streams[s].tt->tupdesc, 2);
+					streams[s].pos++;
+				}
+			}
+			if (!found[k])
+			{
+				/* events of a lead that does not exist (yet): the caller looks again */
+				if (missing != NULL)
+					missing[(*nmissing)++] = ids[lo + k];
+				continue;
+			}
+			old = MemoryContextSwitchTo(chunk_cxt);
+			if (rs->neng > 0)
+				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
+			else if (with_state)
+				LeadStateInit(&st, rs);
+			MemoryContextSwitchTo(old);
+			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement,
+						 old_state[k], old_state_null[k], with_state ? &st : NULL);
+		}
+		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		{
+			StreamClose(&streams[s]);
+			DirectReaderClose(&readers[s]);
+		}
+		UnregisterSnapshot(snapshot);
+		RewritesFlush(rs, &w);
+		MemoryContextReset(chunk_cxt);
+	}
+	SPI_finish();
+	EventSetFree(&es);
+	MemoryContextDelete(w.cxt);
+	MemoryContextDelete(chunk_cxt);
+	return w.total;
+}
+
+/* "COLLATE schema.name" for the lead id's collation, or "". */
+char *
+IdCollateClause(const LeadsAttachment *leads)
+{
+	HeapTuple tup;
+	Form_pg_collation form;
+	char *result;
+
+	if (!OidIsValid(leads->id_collation))
+		return "";
+	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(leads->id_collation));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for collation %u", leads->id_collation);
+	form = (Form_pg_collation) GETSTRUCT(tup);
+	result =
+		psprintf(" COLLATE %s", quote_qualified_identifier(get_namespace_name(form->collnamespace),
+														   NameStr(form->collname)));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * Lock the leads table against writers (EXCLUSIVE: reads go on), then load
+ * the configuration.  In this order a rescore that waited for another
+ * transaction's rule or settings change (whose own rescore holds the lock
+ * while it commits) uses the committed rules: taking the lock processes the
+ * change's invalidations (doc/scoring.md, "Concurrency").
+ */
+static RuleSet *
+LockLeadsForRescore(void)
+{
+	LeadsAttachment *leads = LsLeadsAttachment();
+	Oid relid = leads->relid;
+	RuleSet *rs;
+
+	LockRelationOid(relid, ExclusiveLock);
+	rs = LsRules();
+	if (rs->leads == NULL || rs->leads->relid != relid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the attached leads table changed while its scores were rescored"),
+						errhint("Run lead_scoring.rescore_all() again.")));
+	return rs;
+}
+
+/*
+ * Rescore every lead: lock the leads table and load the rules
+ * (LockLeadsForRescore), then one ordered pass over the leads and one over
+ * each events table, merged by lead id; rewrite the leads whose score or stage
+ * changes.
+ */
+int64
+RescoreAll(void)
+{
+	RuleSet *rs = LockLeadsForRescore();
+	LeadsAttachment *leads = rs->leads;
+	TimestampTz at = LsNow();
+	TimestampTz cutoff;
+	EventSet es;
+	Rewrites w;
+	EventStream lead_stream;
+	EventStream *streams;
+	Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+	bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+	char *collate = IdCollateClause(leads);
+	MemoryContext row_cxt;
+	int s;
+
+	/* made before SPI_connect: they outlive SPI_finish */
+	EventSetInit(&es, rs);
+	RewritesInit(&w, BATCH_LEADS);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring rescore row",
+									ALLOCSET_SMALL_SIZES);
+	LsSpiConnect();
+	memset(&lead_stream, 0, sizeof(lead_stream));
+	lead_stream.portal = SPI_cursor_open_with_args(
+		NULL,
+		psprintf("SELECT l.%s, l.%s, l.%s, %s, %s FROM %s l ORDER BY l.%s", leads->id_col,
+				 leads->score_col, leads->stage_col, LsStateSelect(leads), rs->fit_select,
+				 leads->qualname, leads->id_col),
+		0, NULL, NULL, NULL, false, 0);
+	streams = palloc0(sizeof(EventStream) * Max(rs->nsources, 1));
+	for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+	{
+		EventSource *src = &rs->sources[s];
+		Oid argtype = TEXTARRAYOID;
+		Datum arg = rs->event_types;
+
+		streams[s].portal = SPI_cursor_open_with_args(
+			NULL,
+			psprintf("SELECT e.%s, %s FROM %s e WHERE true%s ORDER BY e.%s%s",
+					 src->events->lead_col, src->select_list, src->events->from_item,
+					 rs->any_type ? ""
+								  : psprintf(" AND %s OPERATOR(pg_catalog.=) ANY ($1)",
+											 src->events->type_text),
+					 src->events->lead_col, collate),
+			rs->any_type ? 0 : 1, &argtype, &arg, NULL, false, 0);
+	}
+
+	/* the cursors' snapshot was taken after the table lock; events up to now count */
+	cutoff = WriteCutoff(at);
+	for (;;)
+	{
+		HeapTuple lead_tup = StreamPeek(&lead_stream);
+		TupleDesc lead_desc;
+		Datum id;
+		bool id_null;
+		bool isnull;
+		int32 old_score;
+		FunnelStage old_stage;
+		int64 fit;
+		double engagement = 0;
+		Datum old_state;
+		bool old_state_null;
+		LeadState st;
+		bool with_state = leads->state_att != InvalidAttrNumber;
+		MemoryContext old;
+		int c;
+
+		if (lead_tup == NULL)
+			break;
+		lead_desc = lead_stream.tt->tupdesc;
+		id = SPI_getbinval(lead_tup, lead_desc, 1, &id_null);
+		if (id_null)
+		{
+			/* sorted last; such a row cannot be written by the triggers and is left alone */
+			lead_stream.pos++;
+			continue;
+		}
+		old_score = DatumGetInt32(SPI_getbinval(lead_tup, lead_desc, 2, &isnull));
+		old_stage = DatumGetFunnelStage(SPI_getbinval(lead_tup, lead_desc, 3, &isnull));
+		old_state = SPI_getbinval(lead_tup, lead_desc, 4, &old_state_null);
+		old = MemoryContextSwitchTo(row_cxt);
+		for (c = 0; c < rs->nfit_atts; c++)
+			values[c] = SPI_getbinval(lead_tup, lead_desc, 5 + c, &nulls[c]);
+		fit = FitPoints(rs, values, nulls, NULL);
+		MemoryContextSwitchTo(old);
+
+		EventSetClear(&es);
+		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		{
+			HeapTuple tup;
+			int64 seq = 0;
+
+			while ((tup = StreamPeek(&streams[s])) != NULL)
+			{
+				Datum lead = heap_getattr(tup, 1, streams[s].tt->tupdesc, &isnull);
+				int cmp = isnull ? 1 : LsCompareLeadIds(leads, lead, id);
+
+				if (cmp > 0)
+					break;
+				if (cmp == 0)
+					EventSetAdd(&es, 0, s, seq++, tup, streams[s].tt->tupdesc, 2);
+				streams[s].pos++; /* cmp < 0: events of a lead that does not exist */
+			}
+		}
+		old = MemoryContextSwitchTo(row_cxt);
+		if (rs->neng > 0)
+			EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
+		else if (with_state)
+			LeadStateInit(&st, rs);
+		MemoryContextSwitchTo(old);
+		ConsiderLead(rs, &w, id, old_score, old_stage, fit, engagement, old_state, old_state_null,
+					 with_state ? &st : NULL);
+		lead_stream.pos++;
+		MemoryContextReset(row_cxt);
+		if (w.n == w.cap)
+			RewritesFlush(rs, &w);
+	}
+	RewritesFlush(rs, &w);
+	for (s = 0; s < rs->nsources && rs->neng > 0; s++)
+		StreamClose(&streams[s]);
+	StreamClose(&lead_stream);
+	SPI_finish();
+	EventSetFree(&es);
+	MemoryContextDelete(w.cxt);
+	MemoryContextDelete(row_cxt);
+	return w.total;
+}
