@@ -37,10 +37,13 @@ DECLARE
     dropped oid[];
     kinds text[] := '{}';
     trg name;
+    col name;
 BEGIN
     SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0;
-    IF dropped IS NULL OR pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
+    IF (dropped IS NULL AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                                         WHERE d.classid = 'pg_catalog.pg_constraint'::regclass))
+       OR pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
         RETURN;
     END IF;
     FOR a IN SELECT * FROM @extschema@.attachment WHERE relid::oid = ANY (dropped) ORDER BY kind LOOP
@@ -60,6 +63,33 @@ BEGIN
             RAISE NOTICE 'the % table % is detached: its leads table was dropped', a.kind, a.relid;
         END LOOP;
     END IF;
+    -- a lookup table a label is read from, or the foreign key it is found through, dropped with
+    -- CASCADE (the table's own attachment still there): refused, as a drop of a mapped column is
+    -- (not while an update from 0.1.0 runs, before the attachment has labels)
+    FOR a IN SELECT * FROM @extschema@.attachment t
+              WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
+              ORDER BY relid::text LOOP
+        SELECT k INTO col
+          FROM (SELECT jsonb_object_keys(a.labels) AS k UNION ALL SELECT a.owner_column WHERE a.owner_label IS NOT NULL) c
+         WHERE NOT EXISTS (SELECT FROM pg_constraint f JOIN pg_attribute x ON x.attrelid = f.conrelid
+                                                                        AND x.attnum = f.conkey[1]
+                            WHERE f.conrelid = a.relid AND f.contype = 'f' AND cardinality(f.conkey) = 1
+                              AND x.attname = c.k AND NOT x.attisdropped)
+         ORDER BY k LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
+                coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
+                            FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
+                         (SELECT string_agg('constraint ' || d.object_identity, ', ' ORDER BY d.object_identity)
+                            FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table constraint')),
+                a.kind, a.relid, col
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = 'lead_scoring reads the label of each key in the table the foreign key references '
+                               '(attach''s labels or owner_label); without it every later write would fail.',
+                      HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);) and attach it again '
+                                    'without labels for this column.', a.relid::text);
+        END IF;
+    END LOOP;
     IF cardinality(kinds) > 0 THEN
         PERFORM @extschema@.rebuild_views();
         -- as detach(): a dropped events table's events no longer count
@@ -1257,6 +1287,49 @@ BEGIN
     RETURN regrants;
 END $$;
 
+-- Issue 10 (round 3, item 3): a change of the lookup table of event type labels is a change of the rules.
+-- The lookup tables the types of the attached events tables are keys into (attach_events' labels for
+-- the type column), each found through the type column's foreign key as fk_label_sql() finds it.
+CREATE FUNCTION @extschema@.type_label_tables() RETURNS SETOF regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT f.lookup
+      FROM @extschema@.attachment a,
+           LATERAL (SELECT c.confrelid::regclass AS lookup
+                      FROM pg_constraint c
+                      JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+                     WHERE c.conrelid = a.relid AND c.contype = 'f' AND cardinality(c.conkey) = 1
+                       AND x.attname = a.type_column AND NOT x.attisdropped
+                     ORDER BY c.oid LIMIT 1) f
+     WHERE a.kind = 'events' AND a.labels ? a.type_column
+$$;
+
+-- Statement trigger on those lookup tables: a change of the lookup table is a change of the rules
+-- (doc/crm_schemas.md, "CRM-native columns"; src/config_cache.c).
+CREATE FUNCTION @extschema@.labels_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+
+-- Every lookup table of type_label_tables() gets the trigger zz_lead_scoring_labels, and no other
+-- table keeps it (run by create_views(), so by every attach and detach).
+CREATE FUNCTION @extschema@.sync_label_triggers() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT g.tgrelid::regclass FROM pg_trigger g
+              WHERE g.tgname = 'zz_lead_scoring_labels' AND NOT g.tgisinternal
+                AND g.tgfoid = '@extschema@.labels_changed()'::regprocedure
+                AND g.tgrelid::regclass NOT IN (SELECT @extschema@.type_label_tables()) LOOP
+        EXECUTE format('DROP TRIGGER zz_lead_scoring_labels ON %s', t);
+    END LOOP;
+    FOR t IN SELECT l FROM @extschema@.type_label_tables() l
+              WHERE NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = l AND g.tgname = 'zz_lead_scoring_labels') LOOP
+        EXECUTE format('CREATE TRIGGER zz_lead_scoring_labels AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.labels_changed()', t);
+    END LOOP;
+END $$;
+
+REVOKE ALL ON FUNCTION @extschema@.sync_label_triggers() FROM PUBLIC;
+
 -- Create the canonical views and every generated object from the current attachments, then run
 -- the privilege statements release_views() returned.
 CREATE FUNCTION @extschema@.create_views(regrants text[]) RETURNS void
@@ -1270,6 +1343,7 @@ DECLARE
     members oid[];
 BEGIN
     members := @extschema@.member_objects();
+    PERFORM @extschema@.sync_label_triggers();
 
     SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
     IF NOT FOUND THEN

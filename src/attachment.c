@@ -352,8 +352,9 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 			LabelGone(relid, "the type label", e->type_label);
 		e->type_text = psprintf("(SELECT %s FROM %s r WHERE r.%s %s e.%s)", expr, ref, refcol, op,
 								e->type_col);
-		e->type_label_map =
-			psprintf("SELECT r.%s::pg_catalog.text, %s FROM %s r", refcol, expr, ref);
+		/* each row's xmin too: labels changed and changed back are other labels (rules.c) */
+		e->type_label_map = psprintf(
+			"SELECT r.%s::pg_catalog.text, %s, r.xmin FROM %s r ORDER BY 1", refcol, expr, ref);
 	}
 	else if (get_typtype(getBaseType(e->type_type)) == TYPTYPE_ENUM)
 		e->type_text = psprintf("pg_catalog.textin(pg_catalog.enum_out(e.%s))", e->type_col);

@@ -1026,6 +1026,46 @@ BEGIN
     RETURN regrants;
 END $$;
 
+-- The lookup tables the types of the attached events tables are keys into (attach_events' labels for
+-- the type column), each found through the type column's foreign key as fk_label_sql() finds it.
+CREATE FUNCTION @extschema@.type_label_tables() RETURNS SETOF regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT f.lookup
+      FROM @extschema@.attachment a,
+           LATERAL (SELECT c.confrelid::regclass AS lookup
+                      FROM pg_constraint c
+                      JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+                     WHERE c.conrelid = a.relid AND c.contype = 'f' AND cardinality(c.conkey) = 1
+                       AND x.attname = a.type_column AND NOT x.attisdropped
+                     ORDER BY c.oid LIMIT 1) f
+     WHERE a.kind = 'events' AND a.labels ? a.type_column
+$$;
+
+-- Statement trigger on those lookup tables: a change of the lookup table is a change of the rules
+-- (doc/crm_schemas.md, "CRM-native columns"; src/config_cache.c).
+CREATE FUNCTION @extschema@.labels_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+
+-- Every lookup table of type_label_tables() gets the trigger zz_lead_scoring_labels, and no other
+-- table keeps it (run by create_views(), so by every attach and detach).
+CREATE FUNCTION @extschema@.sync_label_triggers() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT g.tgrelid::regclass FROM pg_trigger g
+              WHERE g.tgname = 'zz_lead_scoring_labels' AND NOT g.tgisinternal
+                AND g.tgfoid = '@extschema@.labels_changed()'::regprocedure
+                AND g.tgrelid::regclass NOT IN (SELECT @extschema@.type_label_tables()) LOOP
+        EXECUTE format('DROP TRIGGER zz_lead_scoring_labels ON %s', t);
+    END LOOP;
+    FOR t IN SELECT l FROM @extschema@.type_label_tables() l
+              WHERE NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = l AND g.tgname = 'zz_lead_scoring_labels') LOOP
+        EXECUTE format('CREATE TRIGGER zz_lead_scoring_labels AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.labels_changed()', t);
+    END LOOP;
+END $$;
+
 -- Create the canonical views and every generated object from the current attachments, then run
 -- the privilege statements release_views() returned.
 CREATE FUNCTION @extschema@.create_views(regrants text[]) RETURNS void
@@ -1039,6 +1079,7 @@ DECLARE
     members oid[];
 BEGIN
     members := @extschema@.member_objects();
+    PERFORM @extschema@.sync_label_triggers();
 
     SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
     IF NOT FOUND THEN
@@ -1243,6 +1284,7 @@ REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.check_currency_rates(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.release_views() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.create_views(text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.sync_label_triggers() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
