@@ -1559,10 +1559,15 @@ BEGIN
         RETURN NULL;
     END IF;
     what := format('it is the %%s of the %s attachment, ', a.kind);
-    IF a.kind = 'leads' AND col = a.id_column AND new_type <> @extschema@.lead_id_type() THEN
+    -- lead ids may move between smallint, integer and bigint (Rails' change_column :leads, :id, :bigint):
+    -- the leads id and every lead column in one transaction, the logs following (src/lead_id_retype.c)
+    IF a.kind = 'leads' AND col = a.id_column AND new_type <> @extschema@.lead_id_type()
+       AND NOT (new_type IN ('int2', 'int4', 'int8') AND @extschema@.lead_id_type() IN ('int2', 'int4', 'int8')) THEN
         RETURN format(what, 'id_column') || format('and lead ids keep their type (%s) in lead_scoring.stage_change '
-            'and in the lead columns of the events and deals tables', @extschema@.lead_id_type());
-    ELSIF a.kind <> 'leads' AND col = a.lead_column AND new_type <> @extschema@.lead_id_type() THEN
+            'and in the lead columns of the events and deals tables, unless they move between smallint, integer '
+            'and bigint', @extschema@.lead_id_type());
+    ELSIF a.kind <> 'leads' AND col = a.lead_column AND new_type <> @extschema@.lead_id_type()
+          AND NOT (new_type IN ('int2', 'int4', 'int8') AND @extschema@.lead_id_type() IN ('int2', 'int4', 'int8')) THEN
         RETURN format(what, 'lead_column') || format('which must have the type of the leads table''s id (%s)',
                                                      @extschema@.lead_id_type());
     ELSIF col = a.stage_column AND new_type <> '@extschema@.funnel_stage'::regtype THEN

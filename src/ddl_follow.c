@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 
 #include "catalog.h"
+#include "lead_id_retype.h"
 #include "row_filter.h"
 
 /* A column rename of an attached table seen at ddl_command_start. */
@@ -433,7 +434,7 @@ ReleaseForRetype(Oid owner, Oid tbl, AlterTableCmd *cmd)
  * are created again.
  */
 static void
-FinishRetype(Oid owner)
+FinishRetype(Oid owner, bool create)
 {
 	ListCell *lc;
 
@@ -457,7 +458,8 @@ FinishRetype(Oid owner)
 						 TableName(relid))));
 	}
 	retyped = NIL;
-	if (released)
+	/* (not while the lead id columns differ in type: lead_id_retype.c) */
+	if (released && create)
 	{
 		const char *args[1] = {released_grants};
 
@@ -531,7 +533,7 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("follow_ddl_start() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (!ExtensionReady())
+	if (!ExtensionReady() || LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -773,7 +775,8 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("follow_ddl_end() must be called as an event trigger")));
 	CurrentRelease();
-	if ((CurrentRenames() == NIL && !released && retyped == NIL) || !ExtensionReady())
+	if ((CurrentRenames() == NIL && !released && retyped == NIL) || !ExtensionReady() ||
+		LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -781,8 +784,9 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	{
 		Oid owner = ExtensionOwner();
 
+		/* an attached table's column changed type: perhaps its lead ids (lead_id_retype.c) */
 		if (OidIsValid(owner))
-			FinishRetype(owner);
+			FinishRetype(owner, retyped == NIL || LeadIdRetypeFollow(owner));
 	}
 	foreach (lc, renames)
 	{
