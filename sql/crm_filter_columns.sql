@@ -39,6 +39,10 @@ ALTER TABLE crm.lead DROP COLUMN kind CASCADE;
 ALTER TABLE crm.sale_order DROP COLUMN state;
 -- columns nothing reads still go
 ALTER TABLE crm.lead DROP COLUMN note;
+-- a new type the filters no longer apply to: refused when the statement ends, naming the filter; a type
+-- they still read is followed
+ALTER TABLE crm.lead ALTER COLUMN probability TYPE text;
+ALTER TABLE crm.lead ALTER COLUMN probability TYPE bigint;
 
 -- the enum migration on the column of the opportunities' row filter (the leads table's deals part) and of
 -- a deals table's won_filter and lost_filter: each followed, the generated views let the old column go

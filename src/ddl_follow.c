@@ -445,6 +445,8 @@ FinishRetype(Oid owner, bool create)
 		char *filter = StoredFilter(owner, relid);
 		char *problem = NULL;
 
+		int i;
+
 		if (filter != NULL && ReparseFilter(relid, filter, &problem) == NULL)
 			ereport(
 				ERROR,
@@ -456,6 +458,20 @@ FinishRetype(Oid owner, bool create)
 				 errhint("Detach the table first (SELECT lead_scoring.detach('%s');), change the "
 						 "type, and attach it again with a row_filter for the new type.",
 						 TableName(relid))));
+		/* so must won_filter, lost_filter and the opportunities' row filter */
+		for (i = 0; i < lengthof(other_filters); i++)
+			if ((filter = StoredOtherFilter(owner, relid, i)) != NULL &&
+				ReparseFilter(relid, filter, &problem) == NULL)
+				ereport(
+					ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("cannot change the type of a column of table %s: the %s of its "
+							"attachment no longer applies",
+							TableName(relid), other_filters[i]),
+					 errdetail("The %s is %s: %s", other_filters[i], filter, problem),
+					 errhint("Detach the deals first (SELECT lead_scoring.detach_deals('%s');), "
+							 "change the type, and attach them again with a %s for the new type.",
+							 TableName(relid), other_filters[i])));
 	}
 	retyped = NIL;
 	/* (not while the lead id columns differ in type: lead_id_retype.c) */
