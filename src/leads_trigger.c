@@ -358,8 +358,10 @@ leads_before(PG_FUNCTION_ARGS)
 	/*
 	 * What a touch hands over was computed under the rules its statement loaded.  When another
 	 * session's rule change committed meanwhile, this command's rules (rs) are newer: the rules
-	 * are numbered otherwise, so nothing computed under the old ones is used, and the statement's
-	 * new events are re-read (doc/scoring.md, "Concurrency").
+	 * are numbered otherwise, so nothing computed under the old ones is used, and the lead's
+	 * events are re-read — the statement's new events, or all of them when the statement had
+	 * re-read them (its precomputed engagement), for the stored state may count events it has
+	 * changed or deleted (doc/scoring.md, "Concurrency").
 	 */
 	if (touched >= 0)
 		same_rules = current_touch->rules_fp == rs->all_fingerprint;
@@ -381,7 +383,9 @@ leads_before(PG_FUNCTION_ARGS)
 		engagement = RowEngagement(
 			rs, td, write.lead_id, write.is_insert, same_rules ? current_touch->fresh : NULL,
 			current_touch->fresh_base + touched,
-			current_touch->rebuild || (!same_rules && current_touch->fresh != NULL), fit, &state);
+			current_touch->rebuild || (!same_rules && (current_touch->fresh != NULL ||
+													   current_touch->engagement != NULL)),
+			fit, &state);
 	else
 		engagement = RowEngagement(rs, td, write.lead_id, write.is_insert, NULL, 0, touched == -2,
 								   fit, &state);

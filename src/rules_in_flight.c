@@ -138,21 +138,20 @@ CheckAtCommit(void)
 	if (!uncounted)
 		return;
 	LockRulesCommit(ShareLock);
-	/* rule changes committed before the lock was granted: the rules are loaded after them */
+	/* rule changes committed before the lock was granted: the rules are loaded after them; at
+	 * commit no statement is running, so loading and rescoring run in a snapshot of their own */
 	AcceptInvalidationMessages();
-	rs = LsRules();
-	if (!in_flight.several && rs->eng_fingerprint == in_flight.eng_fp)
-		return;
-	if (rs->leads == NULL)
-		return;
-	/* at commit no statement is running: the rescore's queries run in a snapshot of their own */
 	PushActiveSnapshot(GetTransactionSnapshot());
-	LsBecomeExtensionOwner(&saved);
-	if (in_flight.overflow || rs->leads->relid != in_flight.leads_relid)
-		(void) RescoreAll();
-	else
-		RescoreLeadsFromEvents(rs, in_flight.ids, in_flight.n, in_flight.on_shard);
-	LsRestoreUser(&saved);
+	rs = LsRules();
+	if ((in_flight.several || rs->eng_fingerprint != in_flight.eng_fp) && rs->leads != NULL)
+	{
+		LsBecomeExtensionOwner(&saved);
+		if (in_flight.overflow || rs->leads->relid != in_flight.leads_relid)
+			(void) RescoreAll();
+		else
+			RescoreLeadsFromEvents(rs, in_flight.ids, in_flight.n, in_flight.on_shard);
+		LsRestoreUser(&saved);
+	}
 	PopActiveSnapshot();
 }
 

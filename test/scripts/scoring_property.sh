@@ -73,7 +73,7 @@ for run in "${runs[@]}"; do
 		echo "seed $1 ($2, decay $3), concurrent round $round: $stale scores differ after refresh_scores(); errors other than deadlocks: $errors ($deadlocks deadlocks or moved rows)"
 		if [ "$stale" != 0 ] || [ "$errors" != 0 ]; then
 			echo "  FAILED"
-			grep -h 'ERROR' "$conc"/out* | grep -vE "$conflicts" | head -5
+			grep -h 'ERROR' "$conc"/out* | grep -vE "$conflicts" | head -5 || true
 			psql -X -q -d "$db" -c "SELECT id, score, lead_scoring.score(id), xmin, lead_scoring_state FROM leads WHERE score <> lead_scoring.score(id)"
 			failed=1
 			break
