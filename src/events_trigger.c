@@ -37,7 +37,9 @@
 #include "lead_locks.h"
 #include "lead_state.h"
 #include "lead_touch.h"
+#include "events_trigger.h"
 #include "rescore_batch.h"
+#include "rules_in_flight.h"
 #include "rules.h"
 #include "run_as.h"
 #include "score.h"
@@ -153,7 +155,11 @@ CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, T
 			entry->matters |= matters;
 		}
 		if (!matters)
+		{
+			/* not locked: rescored at commit if the rules change meanwhile (rules_in_flight.h) */
+			RulesInFlightUncounted(leads, id);
 			continue;
+		}
 		if (sl->hash == NULL)
 		{
 			if (sl->n == sl->cap)
@@ -193,6 +199,102 @@ CompareStatementLeads(const void *a, const void *b, void *arg)
 							(*(StatementLead *const *) b)->id);
 }
 
+/*
+ * Rescore the leads of a statement (ids unique, in id order) through leads_before: with 'fresh',
+ * carrying the statement's new events into their states, else re-reading their events ('rebuild'
+ * says so for the one-by-one path; a batch without 'fresh' re-reads them).  A lead not found may
+ * be being inserted: wait for such inserts (lead_locks.h), then look again.  'one_by_one': lead by
+ * lead whatever their number.  On a Citus shard, rs is addressed to the shards (src/citus_rules.h).
+ * Runs as the extension owner.
+ */
+static void
+RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bool rebuild,
+					  bool one_by_one)
+{
+	LeadsAttachment *leads = rs->leads;
+	Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
+	int nmissing = 0;
+	int i;
+	int32 score;
+
+	if (n <= TOUCH_ONE_BY_ONE || one_by_one)
+	{
+		for (i = 0; i < n; i++)
+			if (!TouchLead(rs, ids[i], &score, fresh, i, rebuild))
+				missing[nmissing++] = ids[i];
+	}
+	else
+		(void) RescoreBatch(rs, ids, n, LsNow(), fresh, missing, &nmissing);
+	for (i = 0; i < nmissing; i++)
+		LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
+	/* a lead inserted meanwhile did not see this statement's events: re-read them */
+	if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
+	{
+		for (i = 0; i < nmissing; i++)
+			if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
+				RefuseUnseenLead(rs->leads, missing[i]);
+	}
+	else
+	{
+		Datum *unseen = palloc(sizeof(Datum) * nmissing);
+		int nunseen = 0;
+
+		(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
+		for (i = 0; i < nunseen; i++)
+			RefuseUnseenLead(rs->leads, unseen[i]);
+	}
+}
+
+void
+RescoreLeadsFromEvents(RuleSet *rs, Datum *ids, int n, bool one_by_one)
+{
+	Datum *sorted = palloc(sizeof(Datum) * Max(n, 1));
+	int i;
+
+	memcpy(sorted, ids, sizeof(Datum) * n);
+	if (n > 1)
+	{
+		qsort_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
+		n = qunique_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
+	}
+	if (one_by_one)
+	{
+		/* written on Citus shards: each lead through the rule set addressed to its shard here */
+		for (i = 0; i < n; i++)
+		{
+			Oid shard = LsLocalLeadShard(sorted[i]);
+
+			RescoreStatementLeads(OidIsValid(shard) ? LsRulesNear(rs, shard) : rs, &sorted[i], 1,
+								  NULL, true, true);
+		}
+	}
+	else
+		RescoreStatementLeads(rs, sorted, n, NULL, true, false);
+	pfree(sorted);
+}
+
+/* Remember the leads of every row of a transition table as not locked (no rule counts events). */
+static void
+RememberUncounted(const LeadsAttachment *leads, const EventsAttachment *events, Tuplestorestate *ts,
+				  TupleDesc desc)
+{
+	TupleTableSlot *slot;
+
+	if (ts == NULL)
+		return;
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		bool isnull;
+		Datum id = slot_getattr(slot, events->lead_att, &isnull);
+
+		if (!isnull)
+			RulesInFlightUncounted(leads, id);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
 PG_FUNCTION_INFO_V1(events_changed);
 Datum
 events_changed(PG_FUNCTION_ARGS)
@@ -209,6 +311,7 @@ events_changed(PG_FUNCTION_ARGS)
 	int n;
 	LsSavedUser saved;
 	int source;
+	bool on_shard;
 
 	(void) LsTriggerCall(fcinfo, "events_changed", false, false, 0);
 	rel = td->tg_relation;
@@ -233,8 +336,6 @@ events_changed(PG_FUNCTION_ARGS)
 	if (source < 0)
 		elog(ERROR, "events table \"%s\" is missing from the rule cache",
 			 RelationGetRelationName(rel));
-	/* on a Citus shard: addressed to the colocated leads and events shards (src/citus_rules.h) */
-	rs = LsRulesNear(rs, RelationGetRelid(rel));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
@@ -243,8 +344,23 @@ events_changed(PG_FUNCTION_ARGS)
 		LsRestoreUser(&saved);
 		return PointerGetDatum(NULL);
 	}
+	/*
+	 * On a Citus shard: addressed to the colocated leads and events shards (src/citus_rules.h).
+	 * The rows no rule counts leave their leads unlocked: a rule change committing before this
+	 * transaction does makes it rescore them (rules_in_flight.h), each through its shard.
+	 */
+	on_shard = LsIsShard(RelationGetRelid(rel));
+	rs = LsRulesNear(rs, RelationGetRelid(rel));
+	RulesInFlightFiltered(rs, on_shard);
 	if (rs->neng == 0)
-		return PointerGetDatum(NULL); /* no rule counts events */
+	{
+		/* no rule counts events */
+		RememberUncounted(leads, rs->sources[source].events, td->tg_newtable,
+						  RelationGetDescr(rel));
+		RememberUncounted(leads, rs->sources[source].events, td->tg_oldtable,
+						  RelationGetDescr(rel));
+		return PointerGetDatum(NULL);
+	}
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring events_changed",
 								ALLOCSET_DEFAULT_SIZES);
@@ -325,43 +441,8 @@ events_changed(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 
 	LsBecomeExtensionOwner(&saved);
-	{
-		/* leads not found: maybe being inserted; wait for such inserts, then look again */
-		Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
-		int nmissing = 0;
-		int i;
-		int32 score;
-
-		/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
-		if (n <= TOUCH_ONE_BY_ONE)
-		{
-			for (i = 0; i < n; i++)
-				if (!TouchLead(rs, ids[i], &score, sl.keep_events ? &sl.fresh : NULL, i,
-							   !sl.keep_events))
-					missing[nmissing++] = ids[i];
-		}
-		else
-			(void) RescoreBatch(rs, ids, n, LsNow(), sl.keep_events ? &sl.fresh : NULL, missing,
-								&nmissing);
-		for (i = 0; i < nmissing; i++)
-			LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
-		/* a lead inserted meanwhile did not see this statement's events: re-read them */
-		if (nmissing <= TOUCH_ONE_BY_ONE)
-		{
-			for (i = 0; i < nmissing; i++)
-				if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
-					RefuseUnseenLead(rs->leads, missing[i]);
-		}
-		else
-		{
-			Datum *unseen = palloc(sizeof(Datum) * nmissing);
-			int nunseen = 0;
-
-			(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
-			for (i = 0; i < nunseen; i++)
-				RefuseUnseenLead(rs->leads, unseen[i]);
-		}
-	}
+	/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
+	RescoreStatementLeads(rs, ids, n, sl.keep_events ? &sl.fresh : NULL, !sl.keep_events, false);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);

@@ -15,6 +15,7 @@
 #include "funnel_stage.h"
 #include "lead_scoring.h"
 #include "rules.h"
+#include "rules_in_flight.h"
 #include "settings.h"
 #include "stages.h"
 
@@ -55,5 +56,6 @@ _PG_init(void)
 	CitusRulesInit();
 	SettingsInit();
 	RulesInit();
+	RulesInFlightInit();
 	StagesInit();
 }

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "lead_state.h"
+#include "rules_in_flight.h"
 #include "score.h"
 #include "settings.h"
 
@@ -108,7 +109,20 @@ LeadStateEncode(RuleSet *rs, const LeadState *st)
 	p[0] = STATE_VERSION;
 	memcpy(p + 2, &entries, 2);
 	memcpy(p + 4, &st->nrules, 4);
-	memcpy(p + 8, &st->rules_fp, 8);
+	/*
+	 * A transaction that changed the rules counts under rules nobody else sees yet: writers that
+	 * commit before it checked their dropped rows against the old rules (rules_in_flight.h), so
+	 * its states may miss their rows.  They are written as counted under no rule set: rebuilt
+	 * from the events at their next use.
+	 */
+	if (RulesInFlightChangesRules())
+	{
+		uint64 none = ~st->rules_fp;
+
+		memcpy(p + 8, &none, 8);
+	}
+	else
+		memcpy(p + 8, &st->rules_fp, 8);
 	memcpy(p + 16, &config_fp, 8);
 	memcpy(p + 24, &st->pending, 8);
 	memcpy(p + XID_OFFSET, &st->built_xid, 4);

@@ -113,6 +113,7 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 	t.fresh = fresh;
 	t.fresh_base = fresh_index;
 	t.leads_relid = rs->leads->relid;
+	t.rules_fp = rs->all_fingerprint;
 
 	LsSpiConnect();
 	ExecuteTouch(&t, TouchPlan(rs), &id);
@@ -139,6 +140,7 @@ TouchLeads(RuleSet *rs, Datum *ids, int n)
 	t.n = n;
 	t.ids = ids;
 	t.leads_relid = leads->relid;
+	t.rules_fp = rs->all_fingerprint;
 	ExecuteTouch(&t, TouchManyPlan(rs), &array);
 	return SPI_processed;
 }

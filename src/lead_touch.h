@@ -67,6 +67,7 @@ typedef struct Touch
 	bool seen;				/* (one lead) leads_before ran for it */
 	int32 score;			/* (one lead) the score it computed */
 	Oid leads_relid;		/* the leads table, written as its owner */
+	uint64 rules_fp;		/* RuleSet.all_fingerprint of the rules the above were computed under */
 } Touch;
 
 /* The touch being executed (leads_before reads it), or NULL. */

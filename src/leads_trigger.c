@@ -111,11 +111,13 @@ ApplyNewEvents(RuleSet *rs, LeadState *st, const NewEvents *fresh, int lead, Tim
 /*
  * The engagement of the lead being written, at LsNow(), and its new state (bytea, or 0 on a schema
  * without the state column): carried from the state of the locked row when it can be
- * (doc/scoring.md, "The engagement state"), else from the lead's events.
+ * (doc/scoring.md, "The engagement state"), else from the lead's events.  'fresh' (or NULL): the
+ * statement's new events of the lead, lead fresh_index there, to carry into the state; 'rebuild':
+ * re-read the events, the state cannot be carried.
  */
 static double
-RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, int touched, int64 fit,
-			  Datum *state_out)
+RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, const NewEvents *fresh,
+			  int fresh_index, bool rebuild, int64 fit, Datum *state_out)
 {
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = LsNow();
@@ -125,7 +127,7 @@ RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, int t
 	*state_out = (Datum) 0;
 	if (leads->state_att == InvalidAttrNumber)
 		return LeadEngagement(rs, lead_id, at, true, NULL, NULL);
-	if (!is_insert && !(touched >= 0 && current_touch->rebuild))
+	if (!is_insert && !rebuild)
 	{
 		bool isnull;
 		Datum d = heap_getattr(td->tg_trigtuple, leads->state_att,
@@ -136,10 +138,8 @@ RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, int t
 			TimestampTz cutoff = WriteCutoff(at);
 
 			/* a state this transaction counted from the events may hold the new rows already */
-			if ((touched < 0 || current_touch->fresh == NULL ||
-				 (!LeadStateBuiltHere(&st) &&
-				  ApplyNewEvents(rs, &st, current_touch->fresh, current_touch->fresh_base + touched,
-								 cutoff))) &&
+			if ((fresh == NULL || (!LeadStateBuiltHere(&st) &&
+								   ApplyNewEvents(rs, &st, fresh, fresh_index, cutoff))) &&
 				LeadStateEngagement(rs, &st, at, cutoff, &engagement) &&
 				!LeadStateNearRounding((double) fit + engagement))
 			{
@@ -295,6 +295,7 @@ leads_before(PG_FUNCTION_ARGS)
 	Datum state = (Datum) 0;
 	LsSavedUser saved;
 	int touched = -1;
+	bool same_rules = false;
 	int64 fit;
 	double engagement;
 	FunnelStage stage;
@@ -356,22 +357,40 @@ leads_before(PG_FUNCTION_ARGS)
 	if (!write.is_insert && LsLeadOutsideFilter(leads, desc, td->tg_trigtuple))
 		touched = -2; /* back: RowEngagement reads its events, not the frozen state */
 
+	/*
+	 * What a touch hands over was computed under the rules its statement loaded.  When another
+	 * session's rule change committed meanwhile, this command's rules (rs) are newer: the rules
+	 * are numbered otherwise, so nothing computed under the old ones is used, and the lead's
+	 * events are re-read — the statement's new events, or all of them when the statement had
+	 * re-read them (its precomputed engagement), for the stored state may count events it has
+	 * changed or deleted (doc/scoring.md, "Concurrency").
+	 */
+	if (touched >= 0)
+		same_rules = current_touch->rules_fp == rs->all_fingerprint;
+
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
-	if (touched >= 0 && current_touch->fit != NULL &&
+	if (same_rules && current_touch->fit != NULL &&
 		FitColumnsUnchanged(rs, td->tg_trigtuple, row, desc))
 		fit = current_touch->fit[touched];
 	else
 		fit = FitPointsOfRow(rs, row, desc);
-	if (touched >= 0 && current_touch->engagement != NULL)
+	if (same_rules && current_touch->engagement != NULL)
 	{
 		engagement = current_touch->engagement[touched];
 		if (current_touch->states != NULL)
 			state = current_touch->states[touched];
 	}
+	else if (touched >= 0)
+		engagement = RowEngagement(
+			rs, td, write.lead_id, write.is_insert, same_rules ? current_touch->fresh : NULL,
+			current_touch->fresh_base + touched,
+			current_touch->rebuild || (!same_rules && (current_touch->fresh != NULL ||
+													   current_touch->engagement != NULL)),
+			fit, &state);
 	else
-		engagement = RowEngagement(rs, td, write.lead_id, write.is_insert || touched == -2,
-								   Max(touched, -1), fit, &state);
+		engagement = RowEngagement(rs, td, write.lead_id, write.is_insert, NULL, 0, touched == -2,
+								   fit, &state);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);

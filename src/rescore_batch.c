@@ -109,6 +109,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	t.fit = w->fit;
 	t.states = leads->state_att != InvalidAttrNumber ? w->states : NULL;
 	t.leads_relid = leads->relid;
+	t.rules_fp = rs->all_fingerprint;
 	ExecuteTouch(&t, UpdatePlan(rs), args);
 	w->total += w->n;
 	w->n = 0;
@@ -286,6 +287,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			t.fresh = fresh;
 			t.fresh_base = lo;
 			t.leads_relid = leads->relid;
+			t.rules_fp = rs->all_fingerprint;
 			ExecuteTouch(&t, TouchManyPlan(rs), &array);
 			w.total += SPI_processed;
 			MemoryContextReset(chunk_cxt);

@@ -2,7 +2,8 @@
 # Property test of stored scores: a seeded random CRM driven by a random mix of writes and rule
 # changes (see scoring_property.sql), for several seeds, lead id types and with or without decay;
 # then concurrent writers (three sessions of random operations, one refreshing online and
-# changing rules) on the same database, after which a refresh must leave every score exact.
+# changing rules) on the same database, after which a refresh must leave every score exact
+# (LS_PROPERTY_ROUNDS rounds of them, default 1).
 # Needs a running cluster (PGHOST/PGPORT, as test/run.sh provides) with lead_scoring installed.
 # LS_PROPERTY_RUNS: the runs to make (default: all five below); LS_PROPERTY_FROM: a released version to
 # install and upgrade from after attaching (test/scripts/upgrade.sh).
@@ -40,38 +41,43 @@ for run in "${runs[@]}"; do
 		failed=1
 	fi
 
-	# concurrent writers: three sessions of random operations, a fourth refreshing online in small
-	# batches and changing rules; deadlocks between the application's own statements may abort
-	# some of them (their errors are ignored), the scores must be exact afterwards whatever ran
-	# (no lead inserts or deletes here: an events statement naming a lead that a concurrent
-	# transaction is inserting is not seen by that lead's insert, see doc/scoring.md, "Limitations")
-	for w in 1 2 3; do
-		psql -X -q -At -d "$db" -c "SELECT setseed($1 / $w); SELECT gen_op('$3', 1) FROM generate_series(1, 60)" \
-			| grep -v '^$' | grep -v -e '^INSERT INTO leads' -e '^DELETE FROM leads' >"$conc/ops$w.sql"
-	done
-	{
-		for i in 1 2 3 4 5 6; do
-			echo "CALL lead_scoring.refresh_online(batch_size => 25);"
-			echo "UPDATE lead_scoring.rule SET points = points + $((i % 3 - 1)) WHERE rule_id % 4 = $((i % 4));"
+	# concurrent writers: three sessions of random operations (lead inserts and deletes among them),
+	# a fourth refreshing online in small batches and changing rules (points, and rules switched
+	# off and on, which renumbers the rules the writers loaded); deadlocks between the application's
+	# own statements may abort some of them (their errors are ignored), the scores must be exact
+	# afterwards whatever ran.  LS_PROPERTY_ROUNDS: how many such rounds, each with other operations.
+	for round in $(seq 1 "${LS_PROPERTY_ROUNDS:-1}"); do
+		for w in 1 2 3; do
+			psql -X -q -At -d "$db" \
+				-c "SELECT setseed(($1 * 1000 + $round * 7 + $w) / 100000.0); SELECT gen_op('$3', 1) FROM generate_series(1, 60)" \
+				| grep -v '^$' >"$conc/ops$w.sql"
 		done
-	} >"$conc/ops4.sql"
-	for w in 1 2 3 4; do
-		psql -X -q -d "$db" -v ON_ERROR_STOP=0 -f "$conc/ops$w.sql" >"$conc/out$w" 2>&1 &
+		{
+			for i in 1 2 3 4 5 6; do
+				echo "CALL lead_scoring.refresh_online(batch_size => 25);"
+				echo "UPDATE lead_scoring.rule SET points = points + $((i % 3 - 1)) WHERE rule_id % 4 = $(((i + round) % 4));"
+				echo "UPDATE lead_scoring.rule SET active = NOT active WHERE rule_id % 7 = $(((i + round) % 7));"
+			done
+		} >"$conc/ops4.sql"
+		for w in 1 2 3 4; do
+			psql -X -q -d "$db" -v ON_ERROR_STOP=0 -f "$conc/ops$w.sql" >"$conc/out$w" 2>&1 &
+		done
+		wait
+		# deadlocks and rows moved to another partition by a concurrent UPDATE are the application's
+		# own concurrency errors: retried by applications, not counted here
+		conflicts='deadlock detected|already moved to another partition due to concurrent update'
+		errors=$(grep -h 'ERROR' "$conc"/out* | grep -vcE "$conflicts" || true)
+		deadlocks=$(grep -h 'ERROR' "$conc"/out* | grep -cE "$conflicts" || true)
+		stale=$(psql -X -q -At -d "$db" -c "BEGIN" -c "SELECT lead_scoring.refresh_scores() >= 0" \
+			-c "SELECT count(*) FROM leads WHERE score <> lead_scoring.score(id)" -c "COMMIT" | sed -n 2p)
+		echo "seed $1 ($2, decay $3), concurrent round $round: $stale scores differ after refresh_scores(); errors other than deadlocks: $errors ($deadlocks deadlocks or moved rows)"
+		if [ "$stale" != 0 ] || [ "$errors" != 0 ]; then
+			echo "  FAILED"
+			grep -h 'ERROR' "$conc"/out* | grep -vE "$conflicts" | head -5 || true
+			psql -X -q -d "$db" -c "SELECT id, score, lead_scoring.score(id), xmin, lead_scoring_state FROM leads WHERE score <> lead_scoring.score(id)"
+			failed=1
+			break
+		fi
 	done
-	wait
-	# deadlocks and rows moved to another partition by a concurrent UPDATE are the application's
-	# own concurrency errors: retried by applications, not counted here
-	conflicts='deadlock detected|already moved to another partition due to concurrent update'
-	errors=$(grep -h 'ERROR' "$conc"/out* | grep -vcE "$conflicts" || true)
-	deadlocks=$(grep -h 'ERROR' "$conc"/out* | grep -cE "$conflicts" || true)
-	stale=$(psql -X -q -At -d "$db" -c "BEGIN" -c "SELECT lead_scoring.refresh_scores() >= 0" \
-		-c "SELECT count(*) FROM leads WHERE score <> lead_scoring.score(id)" -c "COMMIT" | sed -n 2p)
-	echo "seed $1 ($2, decay $3), concurrent: $stale scores differ after refresh_scores(); errors other than deadlocks: $errors ($deadlocks deadlocks or moved rows)"
-	if [ "$stale" != 0 ] || [ "$errors" != 0 ]; then
-		echo "  FAILED"
-		grep -h 'ERROR' "$conc"/out* | grep -vE "$conflicts" | head -5
-		psql -X -q -d "$db" -c "SELECT id, score, lead_scoring.score(id), xmin FROM leads WHERE score <> lead_scoring.score(id)" 
-		failed=1
-	fi
 done
 exit $failed

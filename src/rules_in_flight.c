@@ -1,0 +1,185 @@
+/*
+ * rules_in_flight.c — events written under rules that another session changes before the events
+ * commit: what a writer remembers, and its check at commit (see rules_in_flight.h).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "attachment.h"
+#include "events_trigger.h"
+#include "rescore_batch.h"
+#include "rules_in_flight.h"
+#include "run_as.h"
+
+/* Past this many leads the writer rescores every lead instead (rule change and writer at once). */
+#define MAX_REMEMBERED 100000
+
+typedef struct InFlight
+{
+	MemoryContext cxt;	/* under TopTransactionContext */
+	bool changes_rules; /* this transaction changed lead_scoring.rule */
+	bool filtered;		/* an events statement filtered rows */
+	bool several;		/* ... under more than one set of engagement rules */
+	uint64 eng_fp;		/* RuleSet.eng_fingerprint it filtered with */
+	bool on_shard;	 /* (Citus) the statement wrote a shard: each lead rescored through its shard */
+	Oid leads_relid; /* the leads table of the remembered ids */
+	Datum *ids;		 /* leads of uncounted rows, duplicates possible */
+	int n;
+	int cap;
+	bool overflow; /* more than MAX_REMEMBERED */
+} InFlight;
+
+static InFlight in_flight;
+
+static void
+Forget(void)
+{
+	/* the memory goes with TopTransactionContext */
+	memset(&in_flight, 0, sizeof(in_flight));
+}
+
+static MemoryContext
+InFlightContext(void)
+{
+	if (in_flight.cxt == NULL)
+		in_flight.cxt = AllocSetContextCreate(TopTransactionContext, "lead_scoring rules in flight",
+											  ALLOCSET_SMALL_SIZES);
+	return in_flight.cxt;
+}
+
+void
+RulesInFlightFiltered(RuleSet *rs, bool on_shard)
+{
+	if (in_flight.filtered && in_flight.eng_fp != rs->eng_fingerprint)
+		in_flight.several = true;
+	in_flight.filtered = true;
+	in_flight.eng_fp = rs->eng_fingerprint;
+	in_flight.on_shard |= on_shard;
+}
+
+void
+RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
+{
+	if (in_flight.overflow)
+		return;
+	if (in_flight.leads_relid != leads->relid)
+	{
+		if (in_flight.n > 0)
+		{
+			/* another leads table in one transaction (detach, attach): remember none of either */
+			in_flight.overflow = true;
+			return;
+		}
+		in_flight.leads_relid = leads->relid;
+	}
+	/* rows of one lead often come together */
+	if (in_flight.n > 0 && LsCompareLeadIds(leads, in_flight.ids[in_flight.n - 1], id) == 0)
+		return;
+	if (in_flight.n == in_flight.cap)
+	{
+		if (in_flight.cap >= MAX_REMEMBERED)
+		{
+			in_flight.overflow = true;
+			return;
+		}
+		in_flight.cap = in_flight.cap ? in_flight.cap * 2 : 64;
+		in_flight.ids = in_flight.ids
+							? repalloc(in_flight.ids, sizeof(Datum) * in_flight.cap)
+							: MemoryContextAlloc(InFlightContext(), sizeof(Datum) * in_flight.cap);
+	}
+	{
+		MemoryContext old = MemoryContextSwitchTo(InFlightContext());
+
+		in_flight.ids[in_flight.n++] = datumCopy(id, leads->id_byval, leads->id_len);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+void
+RulesInFlightRuleChange(void)
+{
+	in_flight.changes_rules = true;
+}
+
+bool
+RulesInFlightChangesRules(void)
+{
+	return in_flight.changes_rules;
+}
+
+/* The lock that serialises rule changes' commits with writers' checks (until the end). */
+static void
+LockRulesCommit(LOCKMODE mode)
+{
+	LOCKTAG tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, RULES_LOCK_CLASS);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/* At commit: rescore the uncounted rows' leads when the engagement rules are no longer the ones
+ * they were filtered with. */
+static void
+CheckAtCommit(void)
+{
+	bool uncounted = in_flight.filtered && (in_flight.n > 0 || in_flight.overflow);
+	RuleSet *rs;
+	LsSavedUser saved;
+
+	if (in_flight.changes_rules)
+		LockRulesCommit(ExclusiveLock);
+	if (!uncounted)
+		return;
+	LockRulesCommit(ShareLock);
+	/* rule changes committed before the lock was granted: the rules are loaded after them; at
+	 * commit no statement is running, so loading and rescoring run in a snapshot of their own */
+	AcceptInvalidationMessages();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rs = LsRules();
+	if ((in_flight.several || rs->eng_fingerprint != in_flight.eng_fp) && rs->leads != NULL)
+	{
+		LsBecomeExtensionOwner(&saved);
+		if (in_flight.overflow || rs->leads->relid != in_flight.leads_relid)
+			(void) RescoreAll();
+		else
+			RescoreLeadsFromEvents(rs, in_flight.ids, in_flight.n, in_flight.on_shard);
+		LsRestoreUser(&saved);
+	}
+	PopActiveSnapshot();
+}
+
+static void
+RulesInFlightXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (in_flight.changes_rules || in_flight.filtered)
+				CheckAtCommit();
+			Forget();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			Forget();
+			break;
+		default:
+			break;
+	}
+}
+
+void
+RulesInFlightInit(void)
+{
+	RegisterXactCallback(RulesInFlightXactCallback, NULL);
+}

@@ -1,0 +1,39 @@
+/*
+ * rules_in_flight.h — events written under rules that another session changes before the events
+ * commit (doc/scoring.md, "Concurrency").
+ *
+ * An events statement decides with the rules it loaded which of its rows count; the leads of the
+ * rows that count are locked and rescored at once.  The leads of the rows that count for no rule
+ * are not touched.  If a rule change commits before the writer's transaction does, another session
+ * may rebuild such a lead's engagement state under the new rules, from the events it can see —
+ * not the writer's uncommitted rows, which the new rules may count — and the state would claim
+ * the current rules while missing them.  So the writer remembers those leads, and when it commits
+ * under other engagement rules than it filtered with, it rescores them from their events.  A rule
+ * change and a writer's check at commit are serialised by a lock taken only then (EXCLUSIVE by the
+ * rule change, SHARE by writers): no rule change commits between a writer's check and its commit.
+ */
+#ifndef RULES_IN_FLIGHT_H
+#define RULES_IN_FLIGHT_H
+
+#include "postgres.h"
+
+#include "rules.h"
+
+/* field4 of the advisory lock tag of that lock (lead_locks.h uses LEAD_LOCK_CLASS) */
+#define RULES_LOCK_CLASS 0x4C54
+
+/* Register the transaction callback (once per backend, from _PG_init). */
+extern void RulesInFlightInit(void);
+
+/* An events statement of this transaction filtered its rows with these rules. */
+extern void RulesInFlightFiltered(RuleSet *rs, bool on_shard);
+
+/* A row of that statement, of this lead, counted for no rule: its lead was not locked. */
+extern void RulesInFlightUncounted(const LeadsAttachment *leads, Datum id);
+
+/* This transaction changes lead_scoring.rule. */
+extern void RulesInFlightRuleChange(void);
+/* Whether it does (until it commits or aborts). */
+extern bool RulesInFlightChangesRules(void);
+
+#endif /* RULES_IN_FLIGHT_H */
