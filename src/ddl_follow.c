@@ -199,6 +199,25 @@ StoredOtherFilter(Oid owner, Oid relid, int i)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+/* Store other_filters[i] of r's table as sql, with a NOTICE; whether it changed. */
+static bool
+StoreOtherFilter(const PendingRename *r, int i, const char *sql)
+{
+	const char *args[2] = {psprintf("%u", r->relid), sql};
+
+	/* other_filters are our column names: no quoting needed */
+	if (RunAsOwner(r->owner,
+				   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
+							" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+							" AND a.%s OPERATOR(pg_catalog.<>) $2",
+							other_filters[i], other_filters[i]),
+				   2, args, false) == 0)
+		return false;
+	ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
+							TableName(r->relid), sql)));
+	return true;
+}
+
 /* After a rename: the other filters, parsed before it, stored again with the column's new name. */
 static void
 FollowOtherFilters(const PendingRename *r)
@@ -206,23 +225,8 @@ FollowOtherFilters(const PendingRename *r)
 	int i;
 
 	for (i = 0; i < lengthof(other_filters); i++)
-	{
-		const char *args[2];
-
-		if (r->others[i] == NULL)
-			continue;
-		args[0] = psprintf("%u", r->relid);
-		args[1] = LsRowFilterSql(r->relid, r->others[i], NULL);
-		/* other_filters are our column names: no quoting needed */
-		if (RunAsOwner(r->owner,
-					   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
-								" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
-								" AND a.%s OPERATOR(pg_catalog.<>) $2",
-								other_filters[i], other_filters[i]),
-					   2, args, false) > 0)
-			ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
-									TableName(r->relid), args[1])));
-	}
+		if (r->others[i] != NULL)
+			StoreOtherFilter(r, i, LsRowFilterSql(r->relid, r->others[i], NULL));
 }
 
 /* Whether the parsed filter reads attribute att. */
@@ -746,14 +750,13 @@ ReplaceOtherFilters(const PendingRename *r)
 	for (i = 0; i < lengthof(other_filters); i++)
 	{
 		char *problem = NULL;
-		const char *args[2];
+		char *sql;
 
 		if (r->others[i] == NULL || r->others_sql[i] == NULL ||
 			!FilterReads(r->others[i], get_attnum(r->relid, r->new_name)))
 			continue;
-		args[0] = psprintf("%u", r->relid);
-		args[1] = ReparseFilter(r->relid, r->others_sql[i], &problem);
-		if (args[1] == NULL)
+		sql = ReparseFilter(r->relid, r->others_sql[i], &problem);
+		if (sql == NULL)
 		{
 			ereport(WARNING,
 					(errmsg("lead_scoring: the %s of %s keeps reading column \"%s\": it does not "
@@ -764,18 +767,8 @@ ReplaceOtherFilters(const PendingRename *r)
 							 other_filters[i])));
 			continue;
 		}
-		/* other_filters are our column names: no quoting needed */
-		if (RunAsOwner(r->owner,
-					   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
-								" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
-								" AND a.%s OPERATOR(pg_catalog.<>) $2",
-								other_filters[i], other_filters[i]),
-					   2, args, false) > 0)
-		{
-			ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
-									TableName(r->relid), args[1])));
+		if (StoreOtherFilter(r, i, sql))
 			changed = true;
-		}
 	}
 	return changed;
 }
