@@ -13,6 +13,7 @@
 #include "utils/snapmgr.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "events_trigger.h"
 #include "rescore_batch.h"
 #include "rules_in_flight.h"
@@ -67,9 +68,16 @@ RulesInFlightFiltered(RuleSet *rs, bool on_shard)
 void
 RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
 {
+	/*
+	 * the leads table, not the shard a statement on a Citus shard addressed: the statements of one
+	 * transaction write several shards, and the check at commit rescores each lead through its own
+	 * (doc/scale-out.md, "The shard-local write path")
+	 */
+	Oid relid = LsLogicalRelid(leads->relid);
+
 	if (in_flight.overflow)
 		return;
-	if (in_flight.leads_relid != leads->relid)
+	if (in_flight.leads_relid != relid)
 	{
 		if (in_flight.n > 0)
 		{
@@ -77,7 +85,7 @@ RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
 			in_flight.overflow = true;
 			return;
 		}
-		in_flight.leads_relid = leads->relid;
+		in_flight.leads_relid = relid;
 	}
 	/* rows of one lead often come together */
 	if (in_flight.n > 0 && LsCompareLeadIds(leads, in_flight.ids[in_flight.n - 1], id) == 0)
