@@ -8,6 +8,7 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -132,6 +133,66 @@ LockRulesCommit(LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
+/*
+ * How long the check may wait for a lock while a Citus worker prepares its part of a distributed
+ * transaction: the transaction's parts that prepared already hold their locks without a backend,
+ * so Citus's distributed deadlock detection cannot see a cycle through them (doc/scale-out.md,
+ * "The check at commit on a shard").
+ */
+#define PREPARE_LOCK_TIMEOUT "5s"
+
+static void CheckAtCommit(void);
+
+/*
+ * The check of a transaction being prepared (on a Citus worker, its part of a distributed
+ * transaction): with a bounded wait, a wait that times out failing as a deadlock (to be retried)
+ * instead of hanging.  Elsewhere (PREPARE TRANSACTION on one node) as at commit.
+ */
+static void
+CheckAtPrepare(void)
+{
+	LeadsAttachment *leads;
+	MemoryContext cxt = CurrentMemoryContext;
+	bool citus;
+
+	/* at commit no statement is running: the lookups run in a snapshot of their own */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	leads = LsAttachments()->leads;
+	citus = leads != NULL && LsIsCitusTable(leads->relid);
+	PopActiveSnapshot();
+	if (!citus)
+	{
+		CheckAtCommit();
+		return;
+	}
+	(void) set_config_option("lock_timeout", PREPARE_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	PG_TRY();
+	{
+		CheckAtCommit();
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+			 errmsg("lead_scoring's check at commit waited too long for a lock while this worker "
+					"prepared its part of a distributed transaction"),
+			 errdetail("The check serialises rule changes with writers of events that count for no "
+					   "rule; it waited %s for another transaction (%s).",
+					   PREPARE_LOCK_TIMEOUT, edata->message),
+			 errhint("Retry the transaction, as after a deadlock.")));
+	}
+	PG_END_TRY();
+}
+
 /* At commit: rescore the uncounted rows' leads when the engagement rules are no longer the ones
  * they were filtered with. */
 static void
@@ -169,9 +230,13 @@ RulesInFlightXactCallback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
 			if (in_flight.changes_rules || in_flight.filtered)
 				CheckAtCommit();
+			Forget();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (in_flight.changes_rules || in_flight.filtered)
+				CheckAtPrepare();
 			Forget();
 			break;
 		case XACT_EVENT_COMMIT:
