@@ -38,6 +38,8 @@ DECLARE
     kinds text[] := '{}';
     trg name;
     col name;
+    k name;
+    lbl text;
 BEGIN
     SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0;
@@ -69,14 +71,20 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment t
               WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
               ORDER BY relid::text LOOP
-        SELECT k INTO col
-          FROM (SELECT jsonb_object_keys(a.labels) AS k UNION ALL SELECT a.owner_column WHERE a.owner_label IS NOT NULL) c
-         WHERE NOT EXISTS (SELECT FROM pg_constraint f JOIN pg_attribute x ON x.attrelid = f.conrelid
-                                                                        AND x.attnum = f.conkey[1]
-                            WHERE f.conrelid = a.relid AND f.contype = 'f' AND cardinality(f.conkey) = 1
-                              AND x.attname = c.k AND NOT x.attisdropped)
-         ORDER BY k LIMIT 1;
-        IF FOUND THEN
+        -- every label must still resolve, along its whole path of foreign keys
+        col := NULL;
+        FOR k, lbl IN SELECT c.k, c.l
+                        FROM (SELECT e.key AS k, e.value AS l FROM jsonb_each_text(a.labels) e
+                              UNION ALL SELECT a.owner_column, a.owner_label::text WHERE a.owner_label IS NOT NULL) c
+                       ORDER BY 1 LOOP
+            BEGIN
+                PERFORM @extschema@.fk_label_sql(a.relid, k, lbl::name, 'x');
+            EXCEPTION WHEN invalid_foreign_key OR undefined_column OR datatype_mismatch THEN
+                col := k;
+                EXIT;
+            END;
+        END LOOP;
+        IF col IS NOT NULL THEN
             RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
                 coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
                             FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
@@ -769,6 +777,9 @@ DECLARE
     ref regclass;
     refcol name;
     eq oid;
+    -- the looked-up row's alias: r, then r1, r2, ... along a path
+    inner_alias text := CASE WHEN alias ~ '^r[0-9]*$'
+                             THEN 'r' || (coalesce(nullif(substr(alias, 2), ''), '0')::int + 1) ELSE 'r' END;
 BEGIN
     SELECT c.confrelid::regclass, a.attname, c.conpfeqop[1] INTO ref, refcol, eq
       FROM pg_constraint c
@@ -780,36 +791,47 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of table % has no foreign key to look its label up in', col, tbl
             USING ERRCODE = 'invalid_foreign_key',
-                  HINT = 'owner_label and labels name a column of the table the key column references.';
+                  HINT = 'owner_label and labels name a column of the table the key column references, or a path '
+                         'of foreign keys to one (''partner_id.name'').';
     END IF;
-    RETURN format('(SELECT %s FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)',
-                  @extschema@.label_expr_sql(ref, label), ref, refcol,
+    RETURN format('(SELECT %s FROM %s %s WHERE %s.%I OPERATOR(%s.%s) %s.%I)',
+                  @extschema@.label_expr_sql(ref, label, inner_alias), ref, inner_alias, inner_alias, refcol,
                   quote_ident((SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
                                 WHERE o.oid = eq)),
                   (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
 END $$;
 
--- The text of a label column of a looked-up row r: its text, or, written "column.key" for a jsonb
--- column (Odoo's translated names: "name.en_US"), that key's text (src/attachment.c reads labels the
--- same way).
-CREATE FUNCTION @extschema@.label_expr_sql(ref regclass, label name) RETURNS text
+-- The text of a label of row alias of table ref (src/attachment.c reads labels the same way,
+-- LabelExpr): a column's text; "column.rest", when column is jsonb, the text of its key rest (Odoo's
+-- translated names: "name.en_US"), when it is a key with a single-column foreign key, the label rest
+-- of the row it references (a path: "partner_id.name"); "a,b" the labels a and b joined with a space,
+-- empty and NULL ones left out, NULL when none (Twenty's "nameFirstName,nameLastName").
+CREATE FUNCTION @extschema@.label_expr_sql(ref regclass, label text, alias text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     base name := split_part(label, '.', 1);
+    rest text := substr(label, length(split_part(label, '.', 1)) + 2);
 BEGIN
-    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped)
-       OR strpos(label, '.') = 0 THEN
-        PERFORM @extschema@.column_type(ref, label, 'labels');
-        RETURN format('r.%I::text', label);
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped) THEN
+        RETURN format('%s.%I::text', alias, label);
     END IF;
-    IF @extschema@.column_type(ref, base, 'labels') <> 'jsonb'::regtype THEN
-        RAISE EXCEPTION 'label "%" of table %: column "%" is not jsonb', label, ref, base
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'A label written column.key reads a key of a jsonb column (Odoo''s "name.en_US").';
+    IF strpos(label, '.') > 0
+       AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = base AND attnum > 0 AND NOT attisdropped) THEN
+        IF @extschema@.column_type(ref, base, 'labels') = 'jsonb'::regtype THEN
+            RETURN format('(%s.%I OPERATOR(pg_catalog.->>) %L)', alias, base, rest);
+        END IF;
+        RETURN @extschema@.fk_label_sql(ref, base, rest::name, alias);
     END IF;
-    RETURN format('(r.%I OPERATOR(pg_catalog.->>) %L)', base, substr(label, length(base) + 2));
+    IF strpos(label, ',') > 0 THEN
+        RETURN format('(SELECT pg_catalog.string_agg(p.v, '' '' ORDER BY p.n) FROM pg_catalog.unnest(ARRAY[%s]) '
+                      'WITH ORDINALITY p(v, n) WHERE p.v OPERATOR(pg_catalog.<>) '''')',
+                      (SELECT string_agg(@extschema@.label_expr_sql(ref, btrim(i.part), alias), ', ' ORDER BY i.n)
+                         FROM unnest(string_to_array(label, ',')) WITH ORDINALITY i(part, n)));
+    END IF;
+    PERFORM @extschema@.column_type(ref, label, 'labels');
+    RETURN NULL;
 END $$;
-REVOKE ALL ON FUNCTION @extschema@.label_expr_sql(regclass, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.label_expr_sql(regclass, text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.utm_sql(tbl regclass, col name, labels jsonb, alias text) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -1021,7 +1043,16 @@ BEGIN
     -- an event type kept as a key into a lookup table (Odoo's mail_activity.activity_type_id) is the
     -- label of the row it references: labels => '{"activity_type_id": "name.en_US"}'
     IF jsonb_typeof(labels) = 'object' AND labels ? type_column THEN
-        PERFORM @extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e');
+        -- read in the lookup table itself: the scoring triggers follow the changes of that one table
+        -- (labels_changed()), so no path of foreign keys (fk_label_sql() names a second table r1)
+        IF strpos(@extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e'), ' r1 ') > 0 THEN
+            RAISE EXCEPTION 'the label "%" of the event types of % follows a path of foreign keys',
+                labels ->> type_column, events
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Event types are read in the lookup table the type column references, whose every '
+                               'change rescores the leads; a path would read tables whose changes are not followed.',
+                      HINT = 'Name a column (or a jsonb key, or a list of columns) of that lookup table.';
+        END IF;
     ELSE
         PERFORM @extschema@.check_column_type(events, type_column, 'type_column',
             'a text, varchar or enum type (or a key with labels)',

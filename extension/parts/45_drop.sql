@@ -15,6 +15,8 @@ DECLARE
     kinds text[] := '{}';
     trg name;
     col name;
+    k name;
+    lbl text;
 BEGIN
     SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0;
@@ -46,14 +48,20 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment t
               WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
               ORDER BY relid::text LOOP
-        SELECT k INTO col
-          FROM (SELECT jsonb_object_keys(a.labels) AS k UNION ALL SELECT a.owner_column WHERE a.owner_label IS NOT NULL) c
-         WHERE NOT EXISTS (SELECT FROM pg_constraint f JOIN pg_attribute x ON x.attrelid = f.conrelid
-                                                                        AND x.attnum = f.conkey[1]
-                            WHERE f.conrelid = a.relid AND f.contype = 'f' AND cardinality(f.conkey) = 1
-                              AND x.attname = c.k AND NOT x.attisdropped)
-         ORDER BY k LIMIT 1;
-        IF FOUND THEN
+        -- every label must still resolve, along its whole path of foreign keys
+        col := NULL;
+        FOR k, lbl IN SELECT c.k, c.l
+                        FROM (SELECT e.key AS k, e.value AS l FROM jsonb_each_text(a.labels) e
+                              UNION ALL SELECT a.owner_column, a.owner_label::text WHERE a.owner_label IS NOT NULL) c
+                       ORDER BY 1 LOOP
+            BEGIN
+                PERFORM @extschema@.fk_label_sql(a.relid, k, lbl::name, 'x');
+            EXCEPTION WHEN invalid_foreign_key OR undefined_column OR datatype_mismatch THEN
+                col := k;
+                EXIT;
+            END;
+        END LOOP;
+        IF col IS NOT NULL THEN
             RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
                 coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
                             FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
