@@ -738,6 +738,13 @@ BEGIN
         IF @extschema@.column_type(ref, base, 'labels') = 'jsonb'::regtype THEN
             RETURN format('(%s.%I OPERATOR(pg_catalog.->>) %L)', alias, base, rest);
         END IF;
+        IF NOT EXISTS (SELECT FROM pg_constraint c JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+                        WHERE c.conrelid = ref AND c.contype = 'f' AND cardinality(c.conkey) = 1 AND x.attname = base) THEN
+            RAISE EXCEPTION 'label "%" of table %: column "%" is neither jsonb nor a key with a foreign key', label, ref, base
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'A label written column.rest reads the key rest of a jsonb column (Odoo''s "name.en_US"), '
+                             'or the label rest of the row the column''s foreign key references ("partner_id.name").';
+        END IF;
         RETURN @extschema@.fk_label_sql(ref, base, rest::name, alias);
     END IF;
     IF strpos(label, ',') > 0 THEN
