@@ -1112,6 +1112,7 @@ DECLARE
     id_type text;
     parts text[];
     src text;
+    closed_sql text;
     members oid[];
 BEGIN
     members := @extschema@.member_objects();
@@ -1195,16 +1196,24 @@ BEGIN
             a.lead_column := a.id_column;
             a.row_filter := a.deal_filter;
         END IF;
+        -- the deal's close time
+        closed_sql := CASE WHEN a.closed_column IS NULL
+                 THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c'
+                             ' WHERE c.lead_id OPERATOR(pg_catalog.=) d.%I'
+                             ' AND c.to_stage OPERATOR(pg_catalog.=) ''customer''::@extschema@.funnel_stage)',
+                             a.lead_column)
+                 ELSE @extschema@.column_time_sql(format('d.%I', a.closed_column),
+                          @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END;
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
-               d.%4$I::numeric%12$s AS amount, %5$s AS status, %10$s AS closed_at,
+               d.%4$I::numeric%12$s%16$s AS amount, %5$s AS status, %10$s AS closed_at,
                %7$s AS owner, %8$s AS cost,
                CASE WHEN (pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)%13$s)
                          AND %6$s THEN 'won'
                     WHEN pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%14$s
                          THEN 'lost'
                     ELSE 'open' END AS outcome%15$s
-          FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
+          FROM %9$s d CROSS JOIN @extschema@.settings s%17$s%11$s$v$,
             a.relid::oid, a.id_column, a.lead_column, a.amount_column,
             CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
             CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
@@ -1213,40 +1222,37 @@ BEGIN
                  ELSE format('d.%I::text', a.owner_column) END,
             CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
             a.relid,
-            CASE WHEN a.closed_column IS NULL
-                 THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c'
-                             ' WHERE c.lead_id OPERATOR(pg_catalog.=) d.%I'
-                             ' AND c.to_stage OPERATOR(pg_catalog.=) ''customer''::@extschema@.funnel_stage)',
-                             a.lead_column)
-                 ELSE @extschema@.column_time_sql(format('d.%I', a.closed_column),
-                          @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
+            closed_sql,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
             CASE WHEN a.amount_scale IS NULL THEN ''
                  ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END,
             coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
             coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''),
-            -- with a currency: its code and the deal's created time, for the dated rate below
+            '',
+            -- with a currency, the amount in the reporting currency: at the rate in force at its close
+            -- time, or at its created time while it is open (now without either); none before its
+            -- currency's first rate.  A lateral join on the deal's own columns (not a subquery per deal):
+            -- the planner can then memoize the rate per currency and time (doc/benchmarks.md)
+            CASE WHEN a.currency_column IS NULL THEN '' ELSE ' OPERATOR(pg_catalog.*) x.rate' END,
             CASE WHEN a.currency_column IS NULL THEN ''
-                 ELSE format(', pg_catalog.upper(pg_catalog.btrim(d.%I::text)) AS currency, %s AS created_at',
-                             a.currency_column,
-                             CASE WHEN a.created_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
-                                  ELSE @extschema@.column_time_sql(format('d.%I', a.created_column),
-                                           @extschema@.column_type(a.relid, a.created_column, 'created_column'),
-                                           a.time_zone) END) END);
-        -- a deal's amount in the reporting currency: at the rate in force at its close time, or at its
-        -- created time while it is open (now without either); none before its currency's first rate
-        IF a.currency_column IS NOT NULL THEN
-            parts[cardinality(parts)] := format($v$
-        SELECT q.source, q.deal_ref, q.lead_id,
-               q.amount OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r
-                   WHERE r.currency OPERATOR(pg_catalog.=) q.currency
-                     AND r.valid_from OPERATOR(pg_catalog.<=) coalesce(CASE WHEN q.outcome OPERATOR(pg_catalog.=) 'open'
-                                                                      THEN q.created_at ELSE q.closed_at END,
+                 ELSE format($v$
+          LEFT JOIN LATERAL (SELECT r.rate FROM @extschema@.currency_rate r
+                   WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%I::text))
+                     AND r.valid_from OPERATOR(pg_catalog.<=) coalesce(CASE WHEN %s THEN %s ELSE %s END,
                                                                  @extschema@.clock())
-                   ORDER BY r.valid_from DESC LIMIT 1) AS amount,
-               q.status, q.closed_at, q.owner, q.cost, q.outcome
-          FROM (%s) q$v$, parts[cardinality(parts)]);
-        END IF;
+                   ORDER BY r.valid_from DESC LIMIT 1) x ON true$v$,
+                   a.currency_column,
+                   -- open: neither won nor lost (the outcome below)
+                   format('NOT coalesce((pg_catalog.lower(pg_catalog.btrim(%1$s)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)%2$s) AND %3$s, false)'
+                          ' AND NOT coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%4$s, false)',
+                          CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
+                          coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
+                          CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
+                          coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', '')),
+                   CASE WHEN a.created_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
+                        ELSE @extschema@.column_time_sql(format('d.%I', a.created_column),
+                                 @extschema@.column_type(a.relid, a.created_column, 'created_column'), a.time_zone) END,
+                   closed_sql) END);
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
