@@ -33,9 +33,22 @@ SELECT lead_scoring.attach_events('acts', lead_column => 'lead_id', type_column 
 -- dropping a table or a foreign key along the path is refused, as the first one's is
 ALTER TABLE users DROP CONSTRAINT users_partner_id_fkey;
 DROP TABLE partner CASCADE;
+-- renaming a column along the path (the label's, or the key's) is refused too, as the CRM's own role
+CREATE ROLE ls_owner_labels_app;
+ALTER TABLE partner OWNER TO ls_owner_labels_app;
+ALTER TABLE users OWNER TO ls_owner_labels_app;
+SET ROLE ls_owner_labels_app;
+ALTER TABLE partner RENAME COLUMN tr TO translations;
+ALTER TABLE users RENAME COLUMN partner_id TO contact_id;
+-- other columns of the lookup tables rename freely
+ALTER TABLE partner RENAME COLUMN name TO display_name;
+ALTER TABLE users RENAME COLUMN login TO user_login;
+RESET ROLE;
+INSERT INTO leads VALUES (5, 10, NULL);
 SELECT lead_id, owner FROM lead_scoring.leads ORDER BY 1;
 SELECT lead_scoring.detach('leads');
 DROP TABLE partner CASCADE;
 DROP TABLE acts, kinds, leads, users;
+DROP ROLE ls_owner_labels_app;
 DROP TABLE lead_scoring.stage_change;
 DROP EXTENSION lead_scoring;
