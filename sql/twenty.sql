@@ -61,7 +61,7 @@ SELECT lead_scoring.attach_deals('workspace_demo.opportunity', lead_column => 'p
                                  row_filter => '"deletedAt" IS NULL',
                                  stage_map => '{"NEW": "sql", "SCREENING": "sql", "MEETING": "opportunity",
                                                 "PROPOSAL": "opportunity", "CUSTOMER": "customer"}',
-                                 currency_column => 'amountCurrencyCode');
+                                 currency_column => 'amountCurrencyCode', created_column => 'createdAt');
 UPDATE lead_scoring.settings SET won_statuses = '{customer}', lost_statuses = '{}';
 -- the reports are in USD: one EUR is worth 1.08 USD
 INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES ('USD', 1), ('EUR', 1.08);

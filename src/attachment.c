@@ -352,8 +352,9 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 			LabelGone(relid, "the type label", e->type_label);
 		e->type_text = psprintf("(SELECT %s FROM %s r WHERE r.%s %s e.%s)", expr, ref, refcol, op,
 								e->type_col);
-		e->type_label_map =
-			psprintf("SELECT r.%s::pg_catalog.text, %s FROM %s r", refcol, expr, ref);
+		/* each row's xmin too: labels changed and changed back are other labels (rules.c) */
+		e->type_label_map = psprintf(
+			"SELECT r.%s::pg_catalog.text, %s, r.xmin FROM %s r ORDER BY 1", refcol, expr, ref);
 	}
 	else if (get_typtype(getBaseType(e->type_type)) == TYPTYPE_ENUM)
 		e->type_text = psprintf("pg_catalog.textin(pg_catalog.enum_out(e.%s))", e->type_col);
@@ -410,6 +411,44 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 }
 
 /* Read lead_scoring.attachment into a new cache context. */
+/*
+ * Every events and deals table's lead column has the type of the leads table's id: attach requires
+ * it, and it differs only in the middle of a migration that changes the lead ids' type, which the
+ * engine does not write in (src/lead_id_retype.c; doc/crm_schemas.md, "The CRM's migrations").
+ */
+static void
+CheckLeadColumnTypes(Attachments *a)
+{
+	ListCell *lc;
+	List *tables = NIL;
+
+	foreach (lc, a->events)
+		tables = lappend(tables, list_make2_oid(((EventsAttachment *) lfirst(lc))->relid,
+												((EventsAttachment *) lfirst(lc))->lead_att));
+	foreach (lc, a->deals)
+		tables = lappend(tables, list_make2_oid(((DealsAttachment *) lfirst(lc))->relid,
+												((DealsAttachment *) lfirst(lc))->lead_att));
+	foreach (lc, tables)
+	{
+		Oid relid = linitial_oid((List *) lfirst(lc));
+		AttrNumber att = (AttrNumber) lsecond_oid((List *) lfirst(lc));
+		Oid type = get_atttype(relid, att);
+
+		if (type != a->leads->id_type)
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the lead column \"%s\" of %s is of type %s, the id of the leads table %s "
+						"of type %s",
+						get_attname(relid, att, false), QualifiedName(relid), format_type_be(type),
+						QualifiedName(a->leads->relid), format_type_be(a->leads->id_type)),
+				 errdetail("A migration changing the type of the lead ids is under way."),
+				 errhint("Change the leads table's id and the lead column of every attached "
+						 "events and deals table to the same type in this transaction before "
+						 "writing to them.")));
+	}
+}
+
 static void
 BuildAttachments(void)
 {
@@ -510,6 +549,8 @@ BuildAttachments(void)
 		else
 			a->deals = lappend(a->deals, BuildDeals(relid, tup, desc));
 	}
+	if (a->leads != NULL)
+		CheckLeadColumnTypes(a);
 	a->generation = ++attachments_generation;
 	MemoryContextSwitchTo(old);
 	SPI_finish();

@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 
 #include "catalog.h"
+#include "lead_id_retype.h"
 #include "row_filter.h"
 
 /* A column rename of an attached table seen at ddl_command_start. */
@@ -56,7 +57,8 @@ typedef struct PendingRename
 	Node *filter;	  /* the table's row filter parsed before the rename, or NULL */
 	char *filter_sql; /* the same, as stored before the rename */
 	Node *others[3];  /* its won_filter, lost_filter and deal_filter, parsed before it, or NULL */
-	bool applied;	  /* follow_ddl_end has applied it */
+	char *others_sql[3]; /* the same, as stored before the rename */
+	bool applied;		 /* follow_ddl_end has applied it */
 } PendingRename;
 
 /* The renames of the current transaction (in TopTransactionContext). */
@@ -197,6 +199,25 @@ StoredOtherFilter(Oid owner, Oid relid, int i)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+/* Store other_filters[i] of r's table as sql, with a NOTICE; whether it changed. */
+static bool
+StoreOtherFilter(const PendingRename *r, int i, const char *sql)
+{
+	const char *args[2] = {psprintf("%u", r->relid), sql};
+
+	/* other_filters are our column names: no quoting needed */
+	if (RunAsOwner(r->owner,
+				   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
+							" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+							" AND a.%s OPERATOR(pg_catalog.<>) $2",
+							other_filters[i], other_filters[i]),
+				   2, args, false) == 0)
+		return false;
+	ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
+							TableName(r->relid), sql)));
+	return true;
+}
+
 /* After a rename: the other filters, parsed before it, stored again with the column's new name. */
 static void
 FollowOtherFilters(const PendingRename *r)
@@ -204,23 +225,8 @@ FollowOtherFilters(const PendingRename *r)
 	int i;
 
 	for (i = 0; i < lengthof(other_filters); i++)
-	{
-		const char *args[2];
-
-		if (r->others[i] == NULL)
-			continue;
-		args[0] = psprintf("%u", r->relid);
-		args[1] = LsRowFilterSql(r->relid, r->others[i], NULL);
-		/* other_filters are our column names: no quoting needed */
-		if (RunAsOwner(r->owner,
-					   psprintf("UPDATE lead_scoring.attachment a SET %s = $2"
-								" WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
-								" AND a.%s OPERATOR(pg_catalog.<>) $2",
-								other_filters[i], other_filters[i]),
-					   2, args, false) > 0)
-			ereport(NOTICE, (errmsg("lead_scoring: the %s of %s is now %s", other_filters[i],
-									TableName(r->relid), args[1])));
-	}
+		if (r->others[i] != NULL)
+			StoreOtherFilter(r, i, LsRowFilterSql(r->relid, r->others[i], NULL));
 }
 
 /* Whether the parsed filter reads attribute att. */
@@ -247,9 +253,21 @@ CheckDropColumn(Oid owner, Oid relid, const char *kind, const char *col)
 	char *use = ColumnUse(owner, relid, kind, col);
 	char *filter;
 
+	bool deals_part = false;
+	int i;
+
 	if (use == NULL && (filter = StoredFilter(owner, relid)) != NULL &&
 		FilterReads(LsParseRowFilter(relid, filter), get_attnum(relid, col)))
 		use = psprintf("the row_filter of the %s attachment reads it", kind);
+	for (i = 0; use == NULL && i < lengthof(other_filters); i++)
+		if ((filter = StoredOtherFilter(owner, relid, i)) != NULL &&
+			FilterReads(LsParseRowFilter(relid, filter), get_attnum(relid, col)))
+		{
+			/* on a leads table, these are of the deals part (attach_deals on the leads table) */
+			deals_part = strcmp(kind, "leads") == 0;
+			use = psprintf("the %s of the %s attachment reads it", other_filters[i],
+						   deals_part ? "deals part of the leads" : kind);
+		}
 	if (use == NULL)
 		return;
 	ereport(
@@ -262,6 +280,11 @@ CheckDropColumn(Oid owner, Oid relid, const char *kind, const char *col)
 		 strncmp(use, "the scoring rules", 17) == 0
 			 ? errhint("Delete the rules or point them at another column first; renaming the "
 					   "column, or replacing it by a new column of the same name, is followed.")
+		 : deals_part
+			 ? errhint("Detach the deals part first (SELECT lead_scoring.detach_deals('%s');) and "
+					   "attach it again without this column; renaming the column, or replacing it "
+					   "by a new column of the same name, is followed.",
+					   TableName(relid))
 			 : errhint("Detach the table first (SELECT lead_scoring.detach('%s');) and attach it "
 					   "again without this column; renaming the column, or replacing it by a new "
 					   "column of the same name, is followed.",
@@ -415,7 +438,7 @@ ReleaseForRetype(Oid owner, Oid tbl, AlterTableCmd *cmd)
  * are created again.
  */
 static void
-FinishRetype(Oid owner)
+FinishRetype(Oid owner, bool create)
 {
 	ListCell *lc;
 
@@ -425,6 +448,8 @@ FinishRetype(Oid owner)
 		Oid relid = lfirst_oid(lc);
 		char *filter = StoredFilter(owner, relid);
 		char *problem = NULL;
+
+		int i;
 
 		if (filter != NULL && ReparseFilter(relid, filter, &problem) == NULL)
 			ereport(
@@ -437,9 +462,24 @@ FinishRetype(Oid owner)
 				 errhint("Detach the table first (SELECT lead_scoring.detach('%s');), change the "
 						 "type, and attach it again with a row_filter for the new type.",
 						 TableName(relid))));
+		/* so must won_filter, lost_filter and the opportunities' row filter */
+		for (i = 0; i < lengthof(other_filters); i++)
+			if ((filter = StoredOtherFilter(owner, relid, i)) != NULL &&
+				ReparseFilter(relid, filter, &problem) == NULL)
+				ereport(
+					ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("cannot change the type of a column of table %s: the %s of its "
+							"attachment no longer applies",
+							TableName(relid), other_filters[i]),
+					 errdetail("The %s is %s: %s", other_filters[i], filter, problem),
+					 errhint("Detach the deals first (SELECT lead_scoring.detach_deals('%s');), "
+							 "change the type, and attach them again with a %s for the new type.",
+							 TableName(relid), other_filters[i])));
 	}
 	retyped = NIL;
-	if (released)
+	/* (not while the lead id columns differ in type: lead_id_retype.c) */
+	if (released && create)
 	{
 		const char *args[1] = {released_grants};
 
@@ -494,6 +534,7 @@ RememberRename(Oid owner, RenameStmt *stmt)
 
 		old = MemoryContextSwitchTo(TopTransactionContext);
 		r->others[i] = node ? copyObject(node) : NULL;
+		r->others_sql[i] = other ? pstrdup(other) : NULL;
 		MemoryContextSwitchTo(old);
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
@@ -512,7 +553,7 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("follow_ddl_start() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (!ExtensionReady())
+	if (!ExtensionReady() || LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -694,6 +735,44 @@ ReplacedFilter(const PendingRename *r)
 	return sql;
 }
 
+/*
+ * The replacement pattern for won_filter, lost_filter and deal_filter (doc/crm_schemas.md, "The
+ * CRM's migrations"): each that read the renamed column, as stored before the rename, is parsed
+ * again so that it reads the new column, and stored; one that does not apply to the new column's
+ * type keeps reading the renamed column, with a WARNING.  Whether any changed.
+ */
+static bool
+ReplaceOtherFilters(const PendingRename *r)
+{
+	bool changed = false;
+	int i;
+
+	for (i = 0; i < lengthof(other_filters); i++)
+	{
+		char *problem = NULL;
+		char *sql;
+
+		if (r->others[i] == NULL || r->others_sql[i] == NULL ||
+			!FilterReads(r->others[i], get_attnum(r->relid, r->new_name)))
+			continue;
+		sql = ReparseFilter(r->relid, r->others_sql[i], &problem);
+		if (sql == NULL)
+		{
+			ereport(WARNING,
+					(errmsg("lead_scoring: the %s of %s keeps reading column \"%s\": it does not "
+							"apply to the new column \"%s\"",
+							other_filters[i], TableName(r->relid), r->new_name, r->old_name),
+					 errdetail("%s", problem),
+					 errhint("Detach the table and attach it again with a %s for the new column.",
+							 other_filters[i])));
+			continue;
+		}
+		if (StoreOtherFilter(r, i, sql))
+			changed = true;
+	}
+	return changed;
+}
+
 PG_FUNCTION_INFO_V1(follow_ddl_end);
 Datum
 follow_ddl_end(PG_FUNCTION_ARGS)
@@ -705,7 +784,8 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("follow_ddl_end() must be called as an event trigger")));
 	CurrentRelease();
-	if ((CurrentRenames() == NIL && !released && retyped == NIL) || !ExtensionReady())
+	if ((CurrentRenames() == NIL && !released && retyped == NIL) || !ExtensionReady() ||
+		LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -713,8 +793,9 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	{
 		Oid owner = ExtensionOwner();
 
+		/* an attached table's column changed type: perhaps its lead ids (lead_id_retype.c) */
 		if (OidIsValid(owner))
-			FinishRetype(owner);
+			FinishRetype(owner, retyped == NIL || LeadIdRetypeFollow(owner));
 	}
 	foreach (lc, renames)
 	{
@@ -732,9 +813,14 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 			}
 		}
 		else if (get_attnum(r->relid, r->old_name) != InvalidAttrNumber &&
-				 get_attnum(r->relid, r->new_name) != InvalidAttrNumber &&
-				 FollowColumn(r, r->new_name, r->old_name, ReplacedFilter(r)))
-			rebuild_as = r->owner; /* a new column took the old name: it replaces the renamed one */
+				 get_attnum(r->relid, r->new_name) != InvalidAttrNumber)
+		{
+			/* a new column took the old name: it replaces the renamed one */
+			bool followed = FollowColumn(r, r->new_name, r->old_name, ReplacedFilter(r));
+
+			if (ReplaceOtherFilters(r) || followed)
+				rebuild_as = r->owner;
+		}
 	}
 	/* the generated views referred to the replaced column: they must let it go */
 	if (OidIsValid(rebuild_as))

@@ -1114,8 +1114,10 @@ typedef struct TypeLabel
 
 /*
  * Read every key of the lookup table the type column references, with its label, into the rule
- * set's memory (the current context), as the extension owner.  Read when the rules are compiled:
- * a label renamed in the lookup table applies once the rules or the attachments change
+ * set's memory (the current context), as the extension owner.  Read when the rules are compiled,
+ * which a change of the lookup table makes them be again (labels_changed() in config_cache.c); the
+ * labels, with each row's xmin, are part of the engagement fingerprint, so that a label renamed,
+ * or renamed and renamed back, makes the states counted before stale, as a rule change does
  * (doc/crm_schemas.md, "CRM-native columns").
  */
 static void
@@ -1135,7 +1137,8 @@ LoadTypeLabels(EventSource *src)
 		hash_create("lead_scoring type labels", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	initStringInfo(&text);
 	LsBecomeExtensionOwner(&saved);
-	if (SPI_execute(src->events->type_label_map, true, 0) != SPI_OK_SELECT)
+	/* with the latest snapshot, as the rules: a change committed meanwhile is never missed */
+	if (ConfigCacheQuery(src->events->type_label_map) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the labels of the event types of %s", src->events->qualname);
 	LsRestoreUser(&saved);
 	MemoryContextSwitchTo(cxt);
@@ -1149,7 +1152,8 @@ LoadTypeLabels(EventSource *src)
 			continue;
 		entry = hash_search(src->type_labels, key, HASH_ENTER, NULL);
 		entry->label = pstrdup(label);
-		appendStringInfo(&text, "%s=%s|", key, label);
+		appendStringInfo(&text, "%s=%s@%s|", key, label,
+						 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
 	}
 	src->type_labels_text = text.data;
 }

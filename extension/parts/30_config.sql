@@ -107,7 +107,7 @@ CREATE TABLE @extschema@.attachment (
     stage_column   name,            -- leads
     score_column   name,            -- leads
     owner_column   name,            -- leads, deals
-    created_column name,            -- leads
+    created_column name,            -- leads; deals: when the deal was created (its exchange rate while open)
     lead_column    name,            -- events, deals
     type_column    name,            -- events
     time_column    name,            -- events
@@ -140,18 +140,21 @@ CREATE TRIGGER attachment_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE O
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.attachment', '');
 GRANT SELECT ON @extschema@.attachment TO PUBLIC;
 
--- Exchange rates into the one currency the reports are in (doc/crm_schemas.md, "Currencies"): one unit
--- of currency is worth rate units of the reporting currency (whose own rate is 1).  Read by the deals
--- view of a deals table attached with currency_column; a deal in a currency without a rate has no
--- amount (NULL: no revenue) until its rate is added.
+-- Dated exchange rates into the one currency the reports are in (doc/crm_schemas.md, "Currencies"):
+-- from valid_from on (until the currency's next row), one unit of currency is worth rate units of the
+-- reporting currency (whose own rate is 1).  Read by the deals view of a deals table attached with
+-- currency_column, at the deal's close time (its created time while open); a deal in a currency
+-- without a rate at that time has no amount (NULL: no revenue) until one is added.
 CREATE TABLE @extschema@.currency_rate (
-    currency text PRIMARY KEY
+    currency   text NOT NULL
         CONSTRAINT currency_rate_code CHECK (currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(currency))
                                              AND currency OPERATOR(pg_catalog.<>) ''),
-    rate     numeric NOT NULL CONSTRAINT currency_rate_positive CHECK (rate OPERATOR(pg_catalog.>) 0)
+    valid_from timestamptz NOT NULL DEFAULT '-infinity'::pg_catalog.timestamptz,
+    rate       numeric NOT NULL CONSTRAINT currency_rate_positive CHECK (rate OPERATOR(pg_catalog.>) 0),
+    PRIMARY KEY (currency, valid_from)
 );
 COMMENT ON TABLE @extschema@.currency_rate IS
-    'Exchange rates into the reporting currency: one unit of currency is worth rate units of it';
+    'Dated exchange rates into the reporting currency: from valid_from on, one unit of currency is worth rate units of it';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.currency_rate', '');
 GRANT SELECT ON @extschema@.currency_rate TO PUBLIC;
 

@@ -513,7 +513,7 @@ CREATE FUNCTION @extschema@.attach_deals(
     status_column name = 'status', closed_column name = 'closed_at', owner_column name = NULL,
     cost_column name = NULL, time_zone text = NULL, row_filter text = NULL,
     owner_label name = NULL, amount_scale numeric = NULL, stage_map jsonb = NULL, stage_enforce boolean = false,
-    currency_column name = NULL, won_filter text = NULL, lost_filter text = NULL)
+    currency_column name = NULL, won_filter text = NULL, lost_filter text = NULL, created_column name = NULL)
     RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -533,7 +533,8 @@ BEGIN
         END IF;
         IF lead_column IS DISTINCT FROM leads.id_column OR stage_map IS NOT NULL OR cost_column IS NOT NULL
            OR owner_column IS DISTINCT FROM leads.owner_column OR owner_label IS DISTINCT FROM leads.owner_label
-           OR time_zone IS DISTINCT FROM leads.time_zone THEN
+           OR time_zone IS DISTINCT FROM leads.time_zone
+           OR (created_column IS NOT NULL AND created_column IS DISTINCT FROM leads.created_column) THEN
             RAISE EXCEPTION 'the leads table % attached as its own deals table takes its lead, owner, time zone '
                             'and stage from attach_leads', deals
                 USING ERRCODE = 'invalid_parameter_value',
@@ -570,7 +571,12 @@ BEGIN
         PERFORM @extschema@.check_column_type(deals, closed_column, 'closed_column', 'timestamptz, timestamp or date',
             @extschema@.type_is_time(@extschema@.column_type(deals, closed_column, 'closed_column')));
     END IF;
-    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column]);
+    -- created_column: when the deal was created, the date of its exchange rate while it is open
+    IF created_column IS NOT NULL AND NOT on_leads THEN
+        PERFORM @extschema@.check_column_type(deals, created_column, 'created_column', 'timestamptz, timestamp or date',
+            @extschema@.type_is_time(@extschema@.column_type(deals, created_column, 'created_column')));
+    END IF;
+    PERFORM @extschema@.check_time_zone(deals, time_zone, ARRAY[closed_column, created_column]);
     IF owner_column IS NOT NULL THEN
         PERFORM @extschema@.column_type(deals, owner_column, 'owner_column');
     END IF;
@@ -612,11 +618,12 @@ BEGIN
     INSERT INTO @extschema@.attachment (relid, kind, id_column, lead_column, amount_column, status_column,
                                         closed_column, owner_column, cost_column, time_zone, row_filter, owner_label,
                                         amount_scale, crm_stage_map, crm_stage_enforce, currency_column,
-                                        won_filter, lost_filter)
+                                        won_filter, lost_filter, created_column)
     VALUES (deals, 'deals', id_column, lead_column, amount_column, status_column, closed_column, owner_column,
             cost_column, time_zone, @extschema@.row_filter_sql(deals, row_filter), owner_label, amount_scale,
             stage_map, CASE WHEN stage_map IS NOT NULL THEN stage_enforce END, currency_column,
-            @extschema@.row_filter_sql(deals, won_filter), @extschema@.row_filter_sql(deals, lost_filter));
+            @extschema@.row_filter_sql(deals, won_filter), @extschema@.row_filter_sql(deals, lost_filter),
+            created_column);
     -- a lost deal looks up the lead's other deals: make sure an index leads with the lead column
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                     WHERE i.indrelid = deals AND a.attname = lead_column) THEN
@@ -633,8 +640,10 @@ BEGIN
 END $$;
 
 -- A deals table attached with currency_column: warn about the currencies of its deals that have no
--- rate in currency_rate (their amount is NULL, no revenue, until one is added: doc/crm_schemas.md,
--- "Currencies").  Also callable after changing the rates.
+-- rate in currency_rate at their date (their amount is NULL, no revenue, until one is added:
+-- doc/crm_schemas.md, "Currencies") — a currency without any rate, or a deal dated before the first
+-- rate of its currency.  Reads the deals view, so it agrees with the reports.  Also callable after
+-- changing the rates.
 CREATE FUNCTION @extschema@.check_currency_rates(deals regclass) RETURNS text[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -653,17 +662,17 @@ BEGIN
         SELECT coalesce(pg_catalog.array_agg(DISTINCT coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')
                                              ORDER BY coalesce(NULLIF(pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)), ''), '(none)')),
                         '{}')
-          FROM %2$s d
-         WHERE NOT EXISTS (SELECT FROM @extschema@.currency_rate r
-                            WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%1$I::text)))$q$,
-        a.currency_column, deals) INTO missing;
+          FROM @extschema@.deals v JOIN %2$s d ON d.%3$I::text OPERATOR(pg_catalog.=) v.deal_ref
+         WHERE v.source OPERATOR(pg_catalog.=) $1 AND v.amount IS NULL AND d.%4$I IS NOT NULL$q$,
+        a.currency_column, deals, a.id_column, a.amount_column) INTO missing USING deals;
     IF cardinality(missing) > 0 THEN
-        RAISE WARNING 'deals of % in % have no exchange rate: their amount is NULL (no revenue)', deals,
+        RAISE WARNING 'deals of % in % have no exchange rate at their date: their amount is NULL (no revenue)', deals,
                       array_to_string(missing, ', ')
-            USING DETAIL = 'Amounts are converted into the reporting currency with lead_scoring.currency_rate; '
-                           'amounts in different currencies are never added up.',
-                  HINT = 'INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES (...); '
-                         'one unit of the currency is worth rate units of the reporting currency.';
+            USING DETAIL = 'Amounts are converted into the reporting currency with lead_scoring.currency_rate, at the '
+                           'rate in force at the deal''s close time (its created time while open); amounts in '
+                           'different currencies are never added up.',
+                  HINT = 'INSERT INTO lead_scoring.currency_rate (currency, valid_from, rate) VALUES (...); a rate '
+                         'without valid_from is in force from the beginning.';
     END IF;
     RETURN missing;
 END $$;
@@ -889,6 +898,32 @@ BEGIN
     END IF;
 END $$;
 
+-- Detach the deals part only (doc/crm_schemas.md, "Opportunities on the lead row"): of a leads table
+-- attached as its own deals table, the deal columns and filters go and the leads attachment stays (its
+-- scores, stages, events and log untouched); a deals table is detached as detach() does.
+CREATE FUNCTION @extschema@.detach_deals(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF a.kind = 'deals' THEN
+        PERFORM @extschema@.detach(tbl);
+        RETURN;
+    ELSIF a.kind IS NULL THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    ELSIF a.kind <> 'leads' OR a.amount_column IS NULL THEN
+        RAISE EXCEPTION 'table % is not attached as a deals table', tbl
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('It is attached as the %s table: SELECT lead_scoring.detach(%L);', a.kind, tbl::text);
+    END IF;
+    UPDATE @extschema@.attachment
+       SET amount_column = NULL, status_column = NULL, closed_column = NULL, amount_scale = NULL,
+           currency_column = NULL, won_filter = NULL, lost_filter = NULL, deal_filter = NULL
+     WHERE relid = tbl;
+    PERFORM @extschema@.rebuild_views();
+END $$;
+
 -- Why the extension could not read column col of the attached table tbl once its type is new_type,
 -- or NULL when it can (the CRM's ALTER COLUMN ... TYPE; src/ddl_follow.c refuses the statement with
 -- this reason: doc/crm_schemas.md, "The CRM's migrations").
@@ -904,10 +939,15 @@ BEGIN
         RETURN NULL;
     END IF;
     what := format('it is the %%s of the %s attachment, ', a.kind);
-    IF a.kind = 'leads' AND col = a.id_column AND new_type <> @extschema@.lead_id_type() THEN
+    -- lead ids may move between smallint, integer and bigint (Rails' change_column :leads, :id, :bigint):
+    -- the leads id and every lead column in one transaction, the logs following (src/lead_id_retype.c)
+    IF a.kind = 'leads' AND col = a.id_column AND new_type <> @extschema@.lead_id_type()
+       AND NOT (new_type IN ('int2', 'int4', 'int8') AND @extschema@.lead_id_type() IN ('int2', 'int4', 'int8')) THEN
         RETURN format(what, 'id_column') || format('and lead ids keep their type (%s) in lead_scoring.stage_change '
-            'and in the lead columns of the events and deals tables', @extschema@.lead_id_type());
-    ELSIF a.kind <> 'leads' AND col = a.lead_column AND new_type <> @extschema@.lead_id_type() THEN
+            'and in the lead columns of the events and deals tables, unless they move between smallint, integer '
+            'and bigint', @extschema@.lead_id_type());
+    ELSIF a.kind <> 'leads' AND col = a.lead_column AND new_type <> @extschema@.lead_id_type()
+          AND NOT (new_type IN ('int2', 'int4', 'int8') AND @extschema@.lead_id_type() IN ('int2', 'int4', 'int8')) THEN
         RETURN format(what, 'lead_column') || format('which must have the type of the leads table''s id (%s)',
                                                      @extschema@.lead_id_type());
     ELSIF col = a.stage_column AND new_type <> '@extschema@.funnel_stage'::regtype THEN
@@ -991,6 +1031,46 @@ BEGIN
     RETURN regrants;
 END $$;
 
+-- The lookup tables the types of the attached events tables are keys into (attach_events' labels for
+-- the type column), each found through the type column's foreign key as fk_label_sql() finds it.
+CREATE FUNCTION @extschema@.type_label_tables() RETURNS SETOF regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT f.lookup
+      FROM @extschema@.attachment a,
+           LATERAL (SELECT c.confrelid::regclass AS lookup
+                      FROM pg_constraint c
+                      JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+                     WHERE c.conrelid = a.relid AND c.contype = 'f' AND cardinality(c.conkey) = 1
+                       AND x.attname = a.type_column AND NOT x.attisdropped
+                     ORDER BY c.oid LIMIT 1) f
+     WHERE a.kind = 'events' AND a.labels ? a.type_column
+$$;
+
+-- Statement trigger on those lookup tables: a change of the lookup table is a change of the rules
+-- (doc/crm_schemas.md, "CRM-native columns"; src/config_cache.c).
+CREATE FUNCTION @extschema@.labels_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+
+-- Every lookup table of type_label_tables() gets the trigger zz_lead_scoring_labels, and no other
+-- table keeps it (run by create_views(), so by every attach and detach).
+CREATE FUNCTION @extschema@.sync_label_triggers() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT g.tgrelid::regclass FROM pg_trigger g
+              WHERE g.tgname = 'zz_lead_scoring_labels' AND NOT g.tgisinternal
+                AND g.tgfoid = '@extschema@.labels_changed()'::regprocedure
+                AND g.tgrelid::regclass NOT IN (SELECT @extschema@.type_label_tables()) LOOP
+        EXECUTE format('DROP TRIGGER zz_lead_scoring_labels ON %s', t);
+    END LOOP;
+    FOR t IN SELECT l FROM @extschema@.type_label_tables() l
+              WHERE NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = l AND g.tgname = 'zz_lead_scoring_labels') LOOP
+        EXECUTE format('CREATE TRIGGER zz_lead_scoring_labels AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.labels_changed()', t);
+    END LOOP;
+END $$;
+
 -- Create the canonical views and every generated object from the current attachments, then run
 -- the privilege statements release_views() returned.
 CREATE FUNCTION @extschema@.create_views(regrants text[]) RETURNS void
@@ -1004,6 +1084,7 @@ DECLARE
     members oid[];
 BEGIN
     members := @extschema@.member_objects();
+    PERFORM @extschema@.sync_label_triggers();
 
     SELECT * INTO a FROM @extschema@.attachment WHERE kind = 'leads';
     IF NOT FOUND THEN
@@ -1091,7 +1172,7 @@ BEGIN
                          AND %6$s THEN 'won'
                     WHEN pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%14$s
                          THEN 'lost'
-                    ELSE 'open' END AS outcome
+                    ELSE 'open' END AS outcome%15$s
           FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
             a.relid::oid, a.id_column, a.lead_column, a.amount_column,
             CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
@@ -1110,13 +1191,31 @@ BEGIN
                           @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
             CASE WHEN a.amount_scale IS NULL THEN ''
-                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END
-            || CASE WHEN a.currency_column IS NULL THEN ''
-                    ELSE format(' OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r'
-                                ' WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%I::text)))',
-                                a.currency_column) END,
+                 ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END,
             coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
-            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''));
+            coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''),
+            -- with a currency: its code and the deal's created time, for the dated rate below
+            CASE WHEN a.currency_column IS NULL THEN ''
+                 ELSE format(', pg_catalog.upper(pg_catalog.btrim(d.%I::text)) AS currency, %s AS created_at',
+                             a.currency_column,
+                             CASE WHEN a.created_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
+                                  ELSE @extschema@.column_time_sql(format('d.%I', a.created_column),
+                                           @extschema@.column_type(a.relid, a.created_column, 'created_column'),
+                                           a.time_zone) END) END);
+        -- a deal's amount in the reporting currency: at the rate in force at its close time, or at its
+        -- created time while it is open (now without either); none before its currency's first rate
+        IF a.currency_column IS NOT NULL THEN
+            parts[cardinality(parts)] := format($v$
+        SELECT q.source, q.deal_ref, q.lead_id,
+               q.amount OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r
+                   WHERE r.currency OPERATOR(pg_catalog.=) q.currency
+                     AND r.valid_from OPERATOR(pg_catalog.<=) coalesce(CASE WHEN q.outcome OPERATOR(pg_catalog.=) 'open'
+                                                                      THEN q.created_at ELSE q.closed_at END,
+                                                                 @extschema@.clock())
+                   ORDER BY r.valid_from DESC LIMIT 1) AS amount,
+               q.status, q.closed_at, q.owner, q.cost, q.outcome
+          FROM (%s) q$v$, parts[cardinality(parts)]);
+        END IF;
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,
@@ -1183,18 +1282,22 @@ $$;
 
 REVOKE ALL ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.detach(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.detach_deals(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.rebuild_views() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.check_currency_rates(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.release_views() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.create_views(text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.sync_label_triggers() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.attach_leads(regclass, name, name, name, name, name, text, text, name, jsonb, boolean, name, name, name, name, jsonb) IS
     'Attach the CRM leads table: adds stage and score columns when missing, scores existing rows';
 COMMENT ON FUNCTION @extschema@.attach_events(regclass, name, name, name, name, name, name, text, text, boolean, jsonb) IS
     'Attach a CRM events table (ad clicks, visits, opens, calls...): its rows feed scores and attribution';
-COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text) IS
+COMMENT ON FUNCTION @extschema@.attach_deals(regclass, name, name, name, name, name, name, name, text, text, name, numeric, jsonb, boolean, name, text, text, name) IS
     'Attach a CRM deals table: deals move leads to opportunity, customer or lost';
 COMMENT ON FUNCTION @extschema@.detach(regclass) IS 'Remove the triggers and the attachment record; keeps all data';
+COMMENT ON FUNCTION @extschema@.detach_deals(regclass) IS
+    'Detach a deals table, or the deals part of a leads table attached as its own deals table; keeps all data';
 COMMENT ON FUNCTION @extschema@.rebuild_views() IS
     'Recreate the canonical views and generated reports from the current attachments';

@@ -5,7 +5,8 @@
 -- An attached table that is dropped (DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED)
 -- is detached in the same transaction: no attachment outlives its table.  Without its leads table,
 -- the events and deals tables are detached too.  SECURITY DEFINER: the role dropping its own table
--- has no rights on lead_scoring.attachment; the function does nothing but detach.
+-- has no rights on lead_scoring.attachment; the function does nothing but detach.  A lookup table
+-- (or the foreign key) an attachment's labels are read through, dropped with CASCADE, is refused.
 CREATE FUNCTION @extschema@.detach_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -13,10 +14,13 @@ DECLARE
     dropped oid[];
     kinds text[] := '{}';
     trg name;
+    col name;
 BEGIN
     SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0;
-    IF dropped IS NULL OR pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
+    IF (dropped IS NULL AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                                         WHERE d.classid = 'pg_catalog.pg_constraint'::regclass))
+       OR pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
         RETURN;
     END IF;
     FOR a IN SELECT * FROM @extschema@.attachment WHERE relid::oid = ANY (dropped) ORDER BY kind LOOP
@@ -36,6 +40,33 @@ BEGIN
             RAISE NOTICE 'the % table % is detached: its leads table was dropped', a.kind, a.relid;
         END LOOP;
     END IF;
+    -- a lookup table a label is read from, or the foreign key it is found through, dropped with
+    -- CASCADE (the table's own attachment still there): refused, as a drop of a mapped column is
+    -- (not while an update from 0.1.0 runs, before the attachment has labels)
+    FOR a IN SELECT * FROM @extschema@.attachment t
+              WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
+              ORDER BY relid::text LOOP
+        SELECT k INTO col
+          FROM (SELECT jsonb_object_keys(a.labels) AS k UNION ALL SELECT a.owner_column WHERE a.owner_label IS NOT NULL) c
+         WHERE NOT EXISTS (SELECT FROM pg_constraint f JOIN pg_attribute x ON x.attrelid = f.conrelid
+                                                                        AND x.attnum = f.conkey[1]
+                            WHERE f.conrelid = a.relid AND f.contype = 'f' AND cardinality(f.conkey) = 1
+                              AND x.attname = c.k AND NOT x.attisdropped)
+         ORDER BY k LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
+                coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
+                            FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
+                         (SELECT string_agg('constraint ' || d.object_identity, ', ' ORDER BY d.object_identity)
+                            FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table constraint')),
+                a.kind, a.relid, col
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = 'lead_scoring reads the label of each key in the table the foreign key references '
+                               '(attach''s labels or owner_label); without it every later write would fail.',
+                      HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);) and attach it again '
+                                    'without labels for this column.', a.relid::text);
+        END IF;
+    END LOOP;
     IF cardinality(kinds) > 0 THEN
         PERFORM @extschema@.rebuild_views();
         -- as detach(): a dropped events table's events no longer count
