@@ -1669,8 +1669,8 @@ CREATE EVENT TRIGGER lead_scoring_follow_ddl_end ON ddl_command_end WHEN TAG IN 
 
 -- ---------------------------------------------------------------------------
 -- Issue 13 (scale-out on Citus): as extension/parts/85_citus.sql; attach_leads (above) reads the leads
--- apart from the log (a distributed leads table is never joined with the local log); handoffs, sales_queue
--- and manager_report are regenerated in forms Citus plans.
+-- apart from the log (a distributed leads table is never joined with the local log); handoffs, sales_queue,
+-- manager_report and channel_report are regenerated in forms Citus plans.
 -- Scale-out on Citus (doc/scale-out.md): shards mapped to their tables, the configuration replicated
 -- to every node, the stage log and the handoff outbox colocated with the leads.  Without Citus the
 -- functions below are never called, and the publishing trigger returns at its first test.
@@ -2043,6 +2043,29 @@ SELECT o.owner,
 END
 $fn$
 $def$ WHERE name = 'manager_report';
+-- channel_report plans on Citus: the same query in PL/pgSQL (RETURN QUERY), as manager_report
+UPDATE @extschema@.generated_view
+   SET definition = replace(replace(definition,
+           $r$    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+    AS $body$
+WITH p AS ($r$,
+           $r$    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+    AS $body$
+#variable_conflict use_column
+BEGIN
+-- the level first: a wrong one is reported on this statement, not on the whole query below
+PERFORM @extschema@.channel_report_level(coalesce($4, 'channel'));
+-- one query; PL/pgSQL binds the arguments before Citus plans it (doc/scale-out.md, "Reports")
+RETURN QUERY
+WITH p AS ($r$),
+           $r$ORDER BY g.channel, g.campaign NULLS FIRST, g.keyword NULLS FIRST
+$body$$r$,
+           $r$ORDER BY g.channel, g.campaign NULLS FIRST, g.keyword NULLS FIRST;
+END
+$body$$r$)
+ WHERE name = 'channel_report';
 
 -- Regenerate the generated objects once, from the definitions every section above changed (attribution,
 -- CRM options, Citus) and with the operators moved to pg_catalog, as a fresh install builds them.

@@ -214,7 +214,10 @@ SELECT * FROM attribution('markov', markov_order => 5);
 SELECT * FROM attribution('markov', markov_order => 0);
 SELECT * FROM attribution('linear', markov_order => 2);
 SELECT * FROM attribution('shapley', split => 'aggregate');
+-- (without its context: the statement of channel_report's PL/pgSQL body, the whole report query)
+\set SHOW_CONTEXT never
 SELECT * FROM channel_report('linear', NULL, NULL, 'channel', 'aggregate');
+\set SHOW_CONTEXT errors
 SELECT * FROM removal_effects(1, 'deal', '100 years', ARRAY['A > B']);
 SELECT * FROM removal_effects(2, 'deal', '100 years', ARRAY['A >  > B']);
 SELECT * FROM removal_effects(2, 'deal', '100 years', ARRAY['A', NULL]);

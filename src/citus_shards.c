@@ -13,13 +13,16 @@
  */
 #include "postgres.h"
 
+#include "access/attmap.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -28,6 +31,7 @@
 #include "attachment.h"
 #include "citus_shards.h"
 #include "config_cache.h"
+#include "row_filter.h"
 
 typedef struct ShardEntry
 {
@@ -308,9 +312,8 @@ Copies(void)
 	return copies;
 }
 
-/* A column of the table, by its number there, as numbered in the shard. */
-static AttrNumber
-ShardColumn(Oid table, Oid shard, AttrNumber att)
+AttrNumber
+LsShardColumn(Oid table, Oid shard, AttrNumber att)
 {
 	char *name;
 	AttrNumber result;
@@ -359,12 +362,15 @@ LeadsCopy(LeadsAttachment *leads, Oid shard)
 	memcpy(l, leads, sizeof(LeadsAttachment));
 	l->relid = shard;
 	l->qualname = ShardQualifiedName(shard);
-	l->id_att = ShardColumn(leads->relid, shard, leads->id_att);
-	l->stage_att = ShardColumn(leads->relid, shard, leads->stage_att);
-	l->score_att = ShardColumn(leads->relid, shard, leads->score_att);
-	l->owner_att = ShardColumn(leads->relid, shard, leads->owner_att);
-	l->created_att = ShardColumn(leads->relid, shard, leads->created_att);
-	l->crm_stage_att = ShardColumn(leads->relid, shard, leads->crm_stage_att);
+	l->id_att = LsShardColumn(leads->relid, shard, leads->id_att);
+	l->stage_att = LsShardColumn(leads->relid, shard, leads->stage_att);
+	l->score_att = LsShardColumn(leads->relid, shard, leads->score_att);
+	l->owner_att = LsShardColumn(leads->relid, shard, leads->owner_att);
+	l->created_att = LsShardColumn(leads->relid, shard, leads->created_att);
+	l->crm_stage_att = LsShardColumn(leads->relid, shard, leads->crm_stage_att);
+	l->state_att = LsShardColumn(leads->relid, shard, leads->state_att);
+	/* the row filter evaluated on the shard's rows: its columns by the shard's numbers */
+	l->row_filter_expr = leads->row_filter ? LsParseRowFilter(shard, leads->row_filter) : NULL;
 	MemoryContextSwitchTo(old);
 	entry->attachment = l;
 	return l;
@@ -385,18 +391,48 @@ EventsCopy(EventsAttachment *events, Oid shard)
 	memcpy(e, events, sizeof(EventsAttachment));
 	e->relid = shard;
 	e->qualname = ShardQualifiedName(shard);
-	e->lead_att = ShardColumn(events->relid, shard, events->lead_att);
-	e->type_att = ShardColumn(events->relid, shard, events->type_att);
-	e->time_att = ShardColumn(events->relid, shard, events->time_att);
-	e->channel_att = ShardColumn(events->relid, shard, events->channel_att);
-	e->campaign_att = ShardColumn(events->relid, shard, events->campaign_att);
-	e->keyword_att = ShardColumn(events->relid, shard, events->keyword_att);
+	e->lead_att = LsShardColumn(events->relid, shard, events->lead_att);
+	e->type_att = LsShardColumn(events->relid, shard, events->type_att);
+	e->time_att = LsShardColumn(events->relid, shard, events->time_att);
+	e->channel_att = LsShardColumn(events->relid, shard, events->channel_att);
+	e->campaign_att = LsShardColumn(events->relid, shard, events->campaign_att);
+	e->keyword_att = LsShardColumn(events->relid, shard, events->keyword_att);
 	e->key_atts = palloc(sizeof(AttrNumber) * events->nkeys);
 	for (i = 0; i < events->nkeys; i++)
-		e->key_atts[i] = ShardColumn(events->relid, shard, events->key_atts[i]);
+		e->key_atts[i] = LsShardColumn(events->relid, shard, events->key_atts[i]);
+	/* the shard's rows, filtered as the table's (the filter names columns, the same in the shard)
+	 */
+	e->from_item =
+		events->row_filter == NULL
+			? e->qualname
+			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
+					   LsRowFilterSql(events->relid,
+									  LsParseRowFilter(events->relid, events->row_filter), "e"));
 	MemoryContextSwitchTo(old);
 	entry->attachment = e;
 	return e;
+}
+
+/* A filter parsed against the table (Vars of its columns), its Vars numbered as in the shard. */
+static Node *
+ShardFilter(Node *filter, Oid table, Oid shard)
+{
+	Relation t;
+	Relation s;
+	AttrMap *map;
+	bool whole_row;
+	Node *result;
+
+	if (filter == NULL)
+		return NULL;
+	t = table_open(table, AccessShareLock);
+	s = table_open(shard, AccessShareLock);
+	/* for each column of the table, its number in the shard */
+	map = build_attrmap_by_name(RelationGetDescr(s), RelationGetDescr(t));
+	result = map_variable_attnos(copyObject(filter), 1, 0, map, InvalidOid, &whole_row);
+	table_close(s, AccessShareLock);
+	table_close(t, AccessShareLock);
+	return result;
 }
 
 static DealsAttachment *
@@ -413,13 +449,16 @@ DealsCopy(DealsAttachment *deals, Oid shard)
 	memcpy(d, deals, sizeof(DealsAttachment));
 	d->relid = shard;
 	d->qualname = ShardQualifiedName(shard);
-	d->id_att = ShardColumn(deals->relid, shard, deals->id_att);
-	d->lead_att = ShardColumn(deals->relid, shard, deals->lead_att);
-	d->amount_att = ShardColumn(deals->relid, shard, deals->amount_att);
-	d->status_att = ShardColumn(deals->relid, shard, deals->status_att);
-	d->closed_att = ShardColumn(deals->relid, shard, deals->closed_att);
-	d->owner_att = ShardColumn(deals->relid, shard, deals->owner_att);
-	d->cost_att = ShardColumn(deals->relid, shard, deals->cost_att);
+	d->id_att = LsShardColumn(deals->relid, shard, deals->id_att);
+	d->lead_att = LsShardColumn(deals->relid, shard, deals->lead_att);
+	d->amount_att = LsShardColumn(deals->relid, shard, deals->amount_att);
+	d->status_att = LsShardColumn(deals->relid, shard, deals->status_att);
+	d->closed_att = LsShardColumn(deals->relid, shard, deals->closed_att);
+	d->owner_att = LsShardColumn(deals->relid, shard, deals->owner_att);
+	d->cost_att = LsShardColumn(deals->relid, shard, deals->cost_att);
+	d->row_filter = ShardFilter(deals->row_filter, deals->relid, shard);
+	d->won_filter = ShardFilter(deals->won_filter, deals->relid, shard);
+	d->lost_filter = ShardFilter(deals->lost_filter, deals->relid, shard);
 	MemoryContextSwitchTo(old);
 	entry->attachment = d;
 	return d;
@@ -467,7 +506,12 @@ LsDealsAttachmentOf(Relation rel)
 LeadsAttachment *
 LsLeadsAttachmentNear(Relation rel)
 {
-	Oid relid = RelationGetRelid(rel);
+	return LsLeadsAttachmentNearRelid(RelationGetRelid(rel));
+}
+
+LeadsAttachment *
+LsLeadsAttachmentNearRelid(Oid relid)
+{
 	LeadsAttachment *leads = LsLeadsAttachment();
 	Oid shard;
 
@@ -485,6 +529,73 @@ LsLeadsAttachmentNear(Relation rel)
 				 errhint("Distribute it by its lead column with colocate_with => '%s'.",
 						 get_rel_name(leads->relid))));
 	return LeadsCopy(leads, shard);
+}
+
+EventsAttachment *
+LsEventsShardAttachment(Oid shard)
+{
+	EventsAttachment *events = LsEventsAttachment(LsLogicalRelid(shard));
+
+	if (events == NULL || events->relid == shard)
+		return events;
+	return EventsCopy(events, shard);
+}
+
+DealsAttachment *
+LsDealsShardAttachment(Oid shard)
+{
+	DealsAttachment *deals = LsDealsAttachment(LsLogicalRelid(shard));
+
+	if (deals == NULL || deals->relid == shard)
+		return deals;
+	return DealsCopy(deals, shard);
+}
+
+LeadsAttachment *
+LsLeadsShardAttachment(Oid shard)
+{
+	LeadsAttachment *leads = LsAttachments()->leads;
+
+	if (leads == NULL || leads->relid == shard || LsLogicalRelid(shard) != leads->relid)
+		return leads;
+	return LeadsCopy(leads, shard);
+}
+
+Oid
+LsLocalLeadShard(Datum lead_id)
+{
+	LeadsAttachment *leads = LsAttachments()->leads;
+	Oid argtypes[2] = {OIDOID, InvalidOid};
+	Datum args[2];
+	Oid result = InvalidOid;
+
+	if (leads == NULL || !LsIsCitusTable(leads->relid))
+		return InvalidOid;
+	argtypes[1] = leads->id_type;
+	args[0] = ObjectIdGetDatum(leads->relid);
+	args[1] = lead_id;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* the lead's shard from the hash of its id, when this node holds a placement of it */
+	if (SPI_execute_with_args(
+			"SELECT q.n[pg_catalog.array_upper(q.n, 1)] FROM (SELECT"
+			" pg_catalog.parse_ident(pg_catalog.shard_name($1::pg_catalog.regclass, s.id)) AS n"
+			" FROM (SELECT pg_catalog.get_shard_id_for_distribution_column("
+			"  $1::pg_catalog.regclass, $2) AS id) s"
+			" WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p"
+			"  WHERE p.shardid OPERATOR(pg_catalog.=) s.id AND p.groupid OPERATOR(pg_catalog.=)"
+			"  (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g))) q",
+			2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_dist_shard");
+	if (SPI_processed == 1)
+	{
+		char *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (name != NULL)
+			result = get_relname_relid(name, get_rel_namespace(leads->relid));
+	}
+	SPI_finish();
+	return result;
 }
 
 /* shard_table(regclass): the table a relation stands for (see citus_shards.h). */

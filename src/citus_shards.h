@@ -57,6 +57,26 @@ extern DealsAttachment *LsDealsAttachmentOf(Relation rel);
  * the leads shard colocated with a shard of an events or deals table.
  */
 extern LeadsAttachment *LsLeadsAttachmentNear(Relation rel);
+extern LeadsAttachment *LsLeadsAttachmentNearRelid(Oid relid);
+
+/*
+ * The attachment of a shard given by its OID (the table itself when it is not a shard): a copy with
+ * the shard's OID, qualified name, column numbers and rows to read (from_item).
+ */
+extern EventsAttachment *LsEventsShardAttachment(Oid shard);
+extern LeadsAttachment *LsLeadsShardAttachment(Oid shard);
+extern DealsAttachment *LsDealsShardAttachment(Oid shard);
+
+/* A column of a table, by its number there, as numbered in one of its shards (an ERROR when the
+ * shard lacks it); InvalidAttrNumber stays so. */
+extern AttrNumber LsShardColumn(Oid table, Oid shard, AttrNumber att);
+
+/*
+ * The shard of the (distributed) leads table that holds a lead, when it is on this node: found from
+ * the hash of the lead's id, as Citus routes it.  InvalidOid when the leads table is not a Citus
+ * table or the lead's shard is on another node.
+ */
+extern Oid LsLocalLeadShard(Datum lead_id);
 
 extern void CitusShardsInit(void);
 

@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 #include "utils/formatting.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "attachment.h"
@@ -157,12 +158,17 @@ MappedStage(const DealsAttachment *deals, HeapTuple row, TupleDesc desc)
 	return MappedStageOf(deals, OidOutputFunctionCall(output, d));
 }
 
-/* Cached plans, rebuilt when the attachments change. */
+/*
+ * Cached plans, addressed to one leads relation — the table, or a Citus shard of it with the deals
+ * shards colocated with it (doc/scale-out.md, "The shard-local write path") — and rebuilt when the
+ * attachments change or another leads relation is addressed.
+ */
 static SPIPlanPtr lock_plan = NULL;		/* lock the lead row */
-static SPIPlanPtr others_plan = NULL;	/* does the lead have another open or won deal? */
-static SPIPlanPtr outcomes_plan = NULL; /* the outcomes of the lead's deals */
+static SPIPlanPtr outcomes_plan = NULL; /* the lead's deals (see PreparePlans) */
 static SPIPlanPtr move_plan = NULL;		/* move the lead */
 static uint64 plans_generation = 0;
+static Oid plans_leads = InvalidOid;
+static List *plans_deals = NIL; /* DealsAttachment *: each deals table, or its colocated shard */
 
 /* Prepare and keep one plan. */
 static SPIPlanPtr
@@ -171,80 +177,106 @@ KeepPlan(const char *sql, int nargs, Oid *argtypes)
 	return LsKeepPlan(sql, nargs, argtypes, false);
 }
 
-/* Make the cached plans current for these attachments. */
+/* Each attached deals table as addressed beside `leads`: itself, or its shard colocated with it. */
+static List *
+DealsBeside(const LeadsAttachment *leads)
+{
+	List *result = NIL;
+	ListCell *lc;
+
+	foreach (lc, LsAttachments()->deals)
+	{
+		DealsAttachment *d = lfirst(lc);
+
+		if (LsIsShard(leads->relid))
+		{
+			Oid shard = LsColocatedShard(leads->relid, d->relid);
+
+			if (!OidIsValid(shard))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("deals table \"%s\" is not colocated with the leads table \"%s\"",
+								get_rel_name(d->relid), get_rel_name(LsLogicalRelid(leads->relid))),
+						 errdetail("This node holds leads shard \"%s\" but no shard of the deals "
+								   "table with the same hash range.",
+								   get_rel_name(leads->relid)),
+						 errhint("Distribute it by its lead column with colocate_with => '%s'.",
+								 get_rel_name(LsLogicalRelid(leads->relid)))));
+			d = LsDealsShardAttachment(shard);
+		}
+		result = lappend(result, d);
+	}
+	return result;
+}
+
+/* Make the cached plans current for these attachments and this leads relation (SPI connected). */
 static void
 PreparePlans(const LeadsAttachment *leads)
 {
 	uint64 generation = LsAttachments()->generation;
 	Oid stage_type;
 	Oid args[3];
+	MemoryContext old;
+	StringInfoData sql;
+	int i;
 
-	if (move_plan != NULL && plans_generation == generation)
+	if (move_plan != NULL && plans_generation == generation && plans_leads == leads->relid)
 		return;
 	if (move_plan != NULL)
 	{
 		SPI_freeplan(lock_plan);
-		SPI_freeplan(others_plan);
 		if (outcomes_plan != NULL)
 			SPI_freeplan(outcomes_plan);
 		SPI_freeplan(move_plan);
-		lock_plan = others_plan = outcomes_plan = move_plan = NULL;
+		lock_plan = outcomes_plan = move_plan = NULL;
 	}
+	list_free(plans_deals);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	plans_deals = DealsBeside(leads);
+	MemoryContextSwitchTo(old);
 	stage_type = get_atttype(leads->relid, leads->stage_att);
 
 	args[0] = leads->id_type;
 	lock_plan = KeepPlan(psprintf("SELECT 1 FROM %s WHERE %s %s $1 FOR NO KEY UPDATE",
 								  leads->qualname, leads->id_col, leads->id_eq),
 						 1, args);
-	args[1] = REGCLASSOID;
-	args[2] = TEXTOID;
-	others_plan =
-		KeepPlan(psprintf("SELECT EXISTS (SELECT FROM lead_scoring.deals d"
-						  " WHERE d.lead_id %s $1 AND d.outcome OPERATOR(pg_catalog.<>) 'lost'"
-						  " AND NOT (d.source OPERATOR(pg_catalog.=) $2"
-						  " AND d.deal_ref OPERATOR(pg_catalog.=) $3))",
-						  leads->id_eq),
-				 3, args);
-	/* straight from the deals tables (through their lead index), not the view: every lead insert
-	 * runs it */
+	/*
+	 * The lead's deals straight from the deals tables (through their lead index), not the view:
+	 * every lead insert and every lost deal runs it.  Names come from the attached table (a
+	 * shard has the same), rows from the relation addressed.
+	 */
+	initStringInfo(&sql);
+	for (i = 0; i < list_length(plans_deals); i++)
 	{
-		StringInfoData sql;
-		ListCell *lc;
+		DealsAttachment *t = list_nth(LsAttachments()->deals, i); /* the table */
+		DealsAttachment *d = list_nth(plans_deals, i);			  /* the relation addressed */
 
-		initStringInfo(&sql);
-		foreach (lc, LsAttachments()->deals)
-		{
-			DealsAttachment *d = lfirst(lc);
+		char *closed =
+			t->closed_att == InvalidAttrNumber
+				? "true"
+				: psprintf("d.%s IS NOT NULL",
+						   quote_identifier(get_attname(t->relid, t->closed_att, false)));
 
-			/* a table without a close column: the won status alone decides; rows outside the
-			 * row filter are no deals (doc/crm_schemas.md) */
-			char *closed =
-				d->closed_att == InvalidAttrNumber
-					? "true"
-					: psprintf("d.%s IS NOT NULL",
-							   quote_identifier(get_attname(d->relid, d->closed_att, false)));
-
-			/* the status text, closed, the table, and the outcome won_filter/lost_filter give */
-			appendStringInfo(
-				&sql,
-				"%sSELECT %s, %s, %u::pg_catalog.oid, CASE WHEN %s AND %s THEN 'won' WHEN %s THEN "
-				"'lost'"
-				" END FROM %s d WHERE d.%s %s $1%s",
-				sql.len > 0 ? " UNION ALL " : "",
-				d->status_att == InvalidAttrNumber
-					? "NULL::pg_catalog.text"
-					: psprintf("d.%s::pg_catalog.text",
-							   quote_identifier(get_attname(d->relid, d->status_att, false))),
-				closed, d->relid,
-				d->won_filter ? LsRowFilterSql(d->relid, d->won_filter, "d") : "false", closed,
-				d->lost_filter ? LsRowFilterSql(d->relid, d->lost_filter, "d") : "false",
-				d->qualname, quote_identifier(get_attname(d->relid, d->lead_att, false)),
-				leads->id_eq,
-				d->row_filter ? psprintf(" AND %s", LsRowFilterSql(d->relid, d->row_filter, "d"))
-							  : "");
-		}
-		outcomes_plan = sql.len > 0 ? KeepPlan(sql.data, 1, args) : NULL;
+		/* the status text, closed, the table, the outcome won_filter/lost_filter give, and the
+		 * deal's id as text; a table without a close column: the won status alone decides; rows
+		 * outside the row filter are no deals (doc/crm_schemas.md) */
+		appendStringInfo(
+			&sql,
+			"%sSELECT %s, %s, %u::pg_catalog.oid, CASE WHEN %s AND %s THEN 'won' WHEN %s THEN "
+			"'lost' END, d.%s::pg_catalog.text FROM %s d WHERE d.%s %s $1%s",
+			sql.len > 0 ? " UNION ALL " : "",
+			t->status_att == InvalidAttrNumber
+				? "NULL::pg_catalog.text"
+				: psprintf("d.%s::pg_catalog.text",
+						   quote_identifier(get_attname(t->relid, t->status_att, false))),
+			closed, t->relid,
+			t->won_filter ? LsRowFilterSql(t->relid, t->won_filter, "d") : "false", closed,
+			t->lost_filter ? LsRowFilterSql(t->relid, t->lost_filter, "d") : "false",
+			quote_identifier(get_attname(t->relid, t->id_att, false)), d->qualname,
+			quote_identifier(get_attname(t->relid, t->lead_att, false)), leads->id_eq,
+			t->row_filter ? psprintf(" AND %s", LsRowFilterSql(t->relid, t->row_filter, "d")) : "");
 	}
+	outcomes_plan = sql.len > 0 ? KeepPlan(sql.data, 1, args) : NULL;
 	/* no name in the schema lead_scoring: the plan may be replanned as the leads table's owner */
 	args[1] = stage_type;
 	args[2] = TEXTOID;
@@ -254,6 +286,28 @@ PreparePlans(const LeadsAttachment *leads)
 								  leads->stage_col),
 						 3, args);
 	plans_generation = generation;
+	plans_leads = leads->relid;
+}
+
+/*
+ * The outcome of a row of outcomes_plan: won_filter and lost_filter decide first (column 4), then
+ * the status (a NULL status is an open deal, as in OutcomeOf).
+ */
+static DealOutcome
+OutcomeOfRow(HeapTuple tup, TupleDesc desc)
+{
+	bool isnull;
+	bool closed = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	char *status = SPI_getvalue(tup, desc, 1);
+	char *by_filter = SPI_getvalue(tup, desc, 4);
+	DealOutcome outcome;
+
+	if (by_filter != NULL && strcmp(by_filter, "won") == 0)
+		return DEAL_WON;
+	outcome = status == NULL ? DEAL_OPEN : OutcomeOfStatus(status, closed);
+	if (outcome == DEAL_OPEN && by_filter != NULL)
+		outcome = DEAL_LOST;
+	return outcome;
 }
 
 /*
@@ -281,23 +335,30 @@ LockLead(const LeadsAttachment *leads, Datum lead_id)
 static bool
 LeadHasOtherLiveDeal(Datum lead_id, Oid deals_relid, const char *deal_ref)
 {
-	Datum args[3];
-	char nulls[3] = {' ', ' ', ' '};
-	bool isnull;
-	bool result;
+	uint64 i;
 
 	/* lock the lead first: a concurrent loss of its other deal then waits and sees ours */
 	if (SPI_execute_plan(lock_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the lead of a deal");
-	args[0] = lead_id;
-	args[1] = ObjectIdGetDatum(deals_relid);
-	args[2] = deal_ref != NULL ? CStringGetTextDatum(deal_ref) : (Datum) 0;
-	if (deal_ref == NULL)
-		nulls[2] = 'n';
-	if (SPI_execute_plan(others_plan, args, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (outcomes_plan == NULL)
+		return false;
+	if (SPI_execute_plan(outcomes_plan, &lead_id, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the other deals of a lead");
-	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return !isnull && result;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+		Oid table = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		char *ref = SPI_getvalue(tup, desc, 5);
+
+		/* this deal (a deal without an id: every deal of its table, as SQL's NULL comparison) */
+		if (table == deals_relid && (deal_ref == NULL || ref == NULL || strcmp(ref, deal_ref) == 0))
+			continue;
+		if (OutcomeOfRow(tup, desc) != DEAL_LOST)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -428,7 +489,7 @@ MayHaveDeals(const LeadsAttachment *leads, Datum lead_id)
 	bool found = false;
 	ListCell *lc;
 
-	foreach (lc, LsAttachments()->deals)
+	foreach (lc, plans_deals)
 	{
 		DealsAttachment *d = lfirst(lc);
 		Relation rel = table_open(d->relid, AccessShareLock);
@@ -491,10 +552,13 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 	uint64 count;
 	uint64 i;
 
-	if (!MayHaveDeals(leads, lead_id))
-		return;
 	LsSpiConnect();
 	PreparePlans(leads);
+	if (!MayHaveDeals(leads, lead_id))
+	{
+		SPI_finish();
+		return;
+	}
 	/* the latest snapshot, as the probe: under REPEATABLE READ too, the deals it waited for count
 	 */
 	if (outcomes_plan == NULL ||
@@ -506,21 +570,13 @@ DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id)
 	{
 		HeapTuple tup = SPI_tuptable->vals[i];
 		bool isnull;
-		bool closed = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		char *status = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
-		char *by_filter = SPI_getvalue(tup, SPI_tuptable->tupdesc, 4);
-		/* a NULL status is an open deal, as in OutcomeOf; won_filter and lost_filter decide first
-		 */
-		DealOutcome outcome = by_filter != NULL && strcmp(by_filter, "won") == 0 ? DEAL_WON
-							  : status == NULL ? (by_filter != NULL ? DEAL_LOST : DEAL_OPEN)
-											   : OutcomeOfStatus(status, closed);
+		DealOutcome outcome = OutcomeOfRow(tup, SPI_tuptable->tupdesc);
 		const DealsAttachment *d = DealsAttachmentById(
 			DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull)));
 		const FunnelStage *target = d != NULL ? MappedStageOf(d, status) : NULL;
 		FunnelStage stage;
 
-		if (outcome == DEAL_OPEN && by_filter != NULL)
-			outcome = DEAL_LOST;
 		stage = target != NULL ? *target
 							   : (outcome == DEAL_WON	 ? FS_CUSTOMER
 								  : outcome == DEAL_OPEN ? FS_OPPORTUNITY
@@ -612,7 +668,7 @@ deals_changed(PG_FUNCTION_ARGS)
 			 errmsg("deals_changed() fired on table \"%s\", which is not an attached deals table",
 					RelationGetRelationName(rel)),
 			 errhint("Use lead_scoring.attach_deals() and lead_scoring.detach().")));
-	leads = LsLeadsAttachment();
+	leads = LsLeadsAttachmentNear(rel); /* the table, or its shard beside this deals shard */
 	lead_id = heap_getattr(row, deals->lead_att, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);

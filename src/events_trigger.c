@@ -31,6 +31,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "lead_locks.h"
@@ -202,10 +203,9 @@ CompareStatementLeads(const void *a, const void *b, void *arg)
  * Rescore the leads of a statement (ids unique, in id order) through leads_before: with 'fresh',
  * carrying the statement's new events into their states, else re-reading their events ('rebuild'
  * says so for the one-by-one path; a batch without 'fresh' re-reads them).  A lead not found may
- * be being inserted: wait for such inserts (lead_locks.h), then look again.  On a Citus shard
- * ('one_by_one'), lead by lead: the batch queries take the ids as an array, which Citus cannot
- * route to the lead's shard from inside a trigger (doc/scale-out.md, "The shard-local write
- * path").  Runs as the extension owner.
+ * be being inserted: wait for such inserts (lead_locks.h), then look again.  'one_by_one': lead by
+ * lead whatever their number.  On a Citus shard, rs is addressed to the shards (src/citus_rules.h).
+ * Runs as the extension owner.
  */
 static void
 RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bool rebuild,
@@ -232,7 +232,7 @@ RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bo
 	{
 		for (i = 0; i < nmissing; i++)
 			if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
-				RefuseUnseenLead(leads, missing[i]);
+				RefuseUnseenLead(rs->leads, missing[i]);
 	}
 	else
 	{
@@ -241,7 +241,7 @@ RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bo
 
 		(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
 		for (i = 0; i < nunseen; i++)
-			RefuseUnseenLead(leads, unseen[i]);
+			RefuseUnseenLead(rs->leads, unseen[i]);
 	}
 }
 
@@ -249,6 +249,7 @@ void
 RescoreLeadsFromEvents(RuleSet *rs, Datum *ids, int n, bool one_by_one)
 {
 	Datum *sorted = palloc(sizeof(Datum) * Max(n, 1));
+	int i;
 
 	memcpy(sorted, ids, sizeof(Datum) * n);
 	if (n > 1)
@@ -256,7 +257,19 @@ RescoreLeadsFromEvents(RuleSet *rs, Datum *ids, int n, bool one_by_one)
 		qsort_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
 		n = qunique_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
 	}
-	RescoreStatementLeads(rs, sorted, n, NULL, true, one_by_one);
+	if (one_by_one)
+	{
+		/* written on Citus shards: each lead through the rule set addressed to its shard here */
+		for (i = 0; i < n; i++)
+		{
+			Oid shard = LsLocalLeadShard(sorted[i]);
+
+			RescoreStatementLeads(OidIsValid(shard) ? LsRulesNear(rs, shard) : rs, &sorted[i], 1,
+								  NULL, true, true);
+		}
+	}
+	else
+		RescoreStatementLeads(rs, sorted, n, NULL, true, false);
 	pfree(sorted);
 }
 
@@ -298,7 +311,7 @@ events_changed(PG_FUNCTION_ARGS)
 	int n;
 	LsSavedUser saved;
 	int source;
-	bool one_by_one;
+	bool on_shard;
 
 	(void) LsTriggerCall(fcinfo, "events_changed", false, false, 0);
 	rel = td->tg_relation;
@@ -332,12 +345,13 @@ events_changed(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 	/*
-	 * On a Citus shard, lead by lead (RescoreStatementLeads).  The rows no rule counts leave their
-	 * leads unlocked: a rule change committing before this transaction does makes it rescore them
-	 * (rules_in_flight.h).
+	 * On a Citus shard: addressed to the colocated leads and events shards (src/citus_rules.h).
+	 * The rows no rule counts leave their leads unlocked: a rule change committing before this
+	 * transaction does makes it rescore them (rules_in_flight.h), each through its shard.
 	 */
-	one_by_one = LsIsShard(RelationGetRelid(rel));
-	RulesInFlightFiltered(rs, one_by_one);
+	on_shard = LsIsShard(RelationGetRelid(rel));
+	rs = LsRulesNear(rs, RelationGetRelid(rel));
+	RulesInFlightFiltered(rs, on_shard);
 	if (rs->neng == 0)
 	{
 		/* no rule counts events */
@@ -428,8 +442,7 @@ events_changed(PG_FUNCTION_ARGS)
 
 	LsBecomeExtensionOwner(&saved);
 	/* UPDATE and DELETE (and INSERTs whose rows were not kept) re-read the leads' events */
-	RescoreStatementLeads(rs, ids, n, sl.keep_events ? &sl.fresh : NULL, !sl.keep_events,
-						  one_by_one);
+	RescoreStatementLeads(rs, ids, n, sl.keep_events ? &sl.fresh : NULL, !sl.keep_events, false);
 	LsRestoreUser(&saved);
 	MemoryContextDelete(cxt);
 	return PointerGetDatum(NULL);

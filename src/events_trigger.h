@@ -12,7 +12,8 @@
 /*
  * Rescore the given leads (any order, duplicates allowed) from their events under their row locks,
  * as an events statement does, leads not found included (lead_locks.h).  Runs as the extension
- * owner; 'one_by_one' on a Citus shard.
+ * owner; 'one_by_one' on a Citus node: each lead through the rule set addressed to its shard there
+ * (src/citus_rules.h).
  */
 extern void RescoreLeadsFromEvents(RuleSet *rs, Datum *ids, int n, bool one_by_one);
 

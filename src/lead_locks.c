@@ -13,6 +13,7 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "citus_shards.h"
 #include "lead_locks.h"
 
 void
@@ -26,7 +27,9 @@ LockLeadIdBucket(const LeadsAttachment *leads, Datum id, LOCKMODE mode)
 	if (OidIsValid(tce->hash_proc_finfo.fn_oid))
 		bucket = DatumGetUInt32(FunctionCall1Coll(&tce->hash_proc_finfo, leads->id_collation, id)) %
 				 LEAD_LOCK_BUCKETS;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, leads->relid, bucket, LEAD_LOCK_CLASS);
+	/* keyed by the table, also when the caller addresses a Citus shard of it (its lead's
+	 * events and deals are on the same node) */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, LsLogicalRelid(leads->relid), bucket, LEAD_LOCK_CLASS);
 	(void) LockAcquire(&tag, mode, false, false);
 }
 

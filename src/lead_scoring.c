@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "funnel_stage.h"
@@ -52,6 +53,7 @@ _PG_init(void)
 	TransitionsInit();
 	AttachmentInit();
 	CitusShardsInit();
+	CitusRulesInit();
 	SettingsInit();
 	RulesInit();
 	RulesInFlightInit();

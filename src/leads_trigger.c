@@ -32,6 +32,7 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "lead_locks.h"
@@ -302,7 +303,8 @@ leads_before(PG_FUNCTION_ARGS)
 	(void) LsTriggerCall(fcinfo, "leads_before", true, true, LS_ON_INSERT | LS_ON_UPDATE);
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
-	rs = LsRules();
+	/* on a Citus shard: addressed to it and the colocated events shards (src/citus_rules.h) */
+	rs = LsRulesNear(LsRules(), RelationGetRelid(rel));
 	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
 	if (leads == NULL)
 		ereport(

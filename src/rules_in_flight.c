@@ -28,9 +28,9 @@ typedef struct InFlight
 	bool filtered;		/* an events statement filtered rows */
 	bool several;		/* ... under more than one set of engagement rules */
 	uint64 eng_fp;		/* RuleSet.eng_fingerprint it filtered with */
-	bool on_shard;		/* (Citus) the statement wrote a shard: rescore lead by lead */
-	Oid leads_relid;	/* the leads table of the remembered ids */
-	Datum *ids;			/* leads of uncounted rows, duplicates possible */
+	bool on_shard;	 /* (Citus) the statement wrote a shard: each lead rescored through its shard */
+	Oid leads_relid; /* the leads table of the remembered ids */
+	Datum *ids;		 /* leads of uncounted rows, duplicates possible */
 	int n;
 	int cap;
 	bool overflow; /* more than MAX_REMEMBERED */

@@ -47,6 +47,7 @@
 #include "utils/tuplestore.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "crm_time.h"
@@ -922,6 +923,15 @@ ComputeLead(RuleSet *rs, Datum lead_id, TimestampTz at, int64 *fit, double *enga
 	int i;
 	bool found;
 
+	/*
+	 * On Citus, a lead whose shard is on this node is read from that shard and the colocated
+	 * events shards: inside a query over the leads, Citus runs this on the lead's shard, where a
+	 * query of the distributed tables would be refused (doc/scale-out.md, "score() in a query").
+	 */
+	Oid shard = LsLocalLeadShard(lead_id);
+
+	if (OidIsValid(shard))
+		rs = LsRulesNear(rs, shard);
 	LsSpiConnect();
 	rc = SPI_execute_plan(LeadRowPlan(rs), &lead_id, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)

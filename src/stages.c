@@ -23,6 +23,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -42,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "attachment.h"
+#include "catalog.h"
 #include "citus_outbox.h"
 #include "citus_shards.h"
 #include "config_cache.h"
@@ -452,31 +454,100 @@ StageForWrite(const LeadWrite *write)
  * The log and the handoff notification.
  * ---------------------------------------------------------------------------
  */
-static SPIPlanPtr log_plan = NULL;
-static uint64 log_plan_generation = 0;
+/* The plans inserting one stage_change row, by the relation they write (the log, or a Citus shard
+ * of it), made anew when the attachments change. */
+typedef struct LogPlanEntry
+{
+	Oid target; /* hash key */
+	SPIPlanPtr plan;
+} LogPlanEntry;
 
-/* The cached plan inserting one stage_change row. */
+static HTAB *log_plans = NULL;
+static uint64 log_plans_generation = 0;
+
+/*
+ * The relation a lead's stage change is logged in: stage_change, or, for a lead written on a Citus
+ * shard of the leads table, the shard of stage_change colocated with it (on the same node:
+ * doc/scale-out.md, "The stage log").
+ */
+static Oid
+LogTarget(const LeadsAttachment *leads)
+{
+	Oid log = LsRelid("stage_change", false);
+	Oid shard;
+
+	if (!LsIsShard(leads->relid))
+		return log;
+	shard = LsColocatedShard(leads->relid, log);
+	if (!OidIsValid(shard))
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("the stage change of a lead on shard \"%s\" cannot be logged",
+							   get_rel_name(leads->relid)),
+						errdetail("No shard of lead_scoring.stage_change is colocated with it."),
+						errhint("Run SELECT lead_scoring.citus_setup(); on the coordinator after "
+								"distributing the leads table.")));
+	return shard;
+}
+
+/* The cached plan inserting one stage_change row for a lead of `leads` (the table or a shard). */
 static SPIPlanPtr
 LogPlan(const LeadsAttachment *leads, Oid stage_type)
 {
 	uint64 generation = LsAttachments()->generation;
+	Oid target = LogTarget(leads);
+	Oid log = LsRelid("stage_change", false);
+	LogPlanEntry *entry;
+	bool found;
 
-	if (log_plan == NULL || log_plan_generation != generation)
+	if (log_plans == NULL || log_plans_generation != generation)
 	{
-		const char *sql =
-			"INSERT INTO lead_scoring.stage_change"
-			" (lead_id, from_stage, to_stage, score, actor, reason, owner, changed_at)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+		HASHCTL ctl;
+
+		if (log_plans != NULL)
+		{
+			HASH_SEQ_STATUS seq;
+
+			hash_seq_init(&seq, log_plans);
+			while ((entry = hash_seq_search(&seq)) != NULL)
+				SPI_freeplan(entry->plan);
+			hash_destroy(log_plans);
+		}
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(LogPlanEntry);
+		ctl.hcxt = CacheMemoryContext;
+		log_plans =
+			hash_create("lead_scoring log plans", 8, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		log_plans_generation = generation;
+	}
+	entry = hash_search(log_plans, &target, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
 		Oid argtypes[8] = {leads->id_type, stage_type, stage_type, INT4OID,
 						   TEXTOID,		   TEXTOID,	   TEXTOID,	   TIMESTAMPTZOID};
-		SPIPlanPtr plan = LsKeepPlan(sql, 8, argtypes, false);
+		const char *sql;
+		SPIPlanPtr plan;
 
-		if (log_plan != NULL)
-			SPI_freeplan(log_plan);
-		log_plan = plan;
-		log_plan_generation = generation;
+		if (target == log)
+			sql = "INSERT INTO lead_scoring.stage_change"
+				  " (lead_id, from_stage, to_stage, score, actor, reason, owner, changed_at)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+		else
+			/* the shard has no identity: change_id drawn from the log's sequence, whose range on
+			 * this node Citus set (as a routed insert would draw it) */
+			sql = psprintf("INSERT INTO %s"
+						   " (change_id, lead_id, from_stage, to_stage, score, actor, reason, "
+						   "owner, changed_at)"
+						   " VALUES (pg_catalog.nextval(%u::pg_catalog.oid::pg_catalog.regclass),"
+						   " $1, $2, $3, $4, $5, $6, $7, $8)",
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
+													  get_rel_name(target)),
+						   getIdentitySequence(log, get_attnum(log, "change_id"), false));
+		plan = LsKeepPlan(sql, 8, argtypes, false);
+		entry = hash_search(log_plans, &target, HASH_ENTER, &found);
+		entry->plan = plan;
 	}
-	return log_plan;
+	return entry->plan;
 }
 
 /* A column of the row as text, or NULL. */

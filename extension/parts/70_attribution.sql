@@ -131,9 +131,15 @@ CREATE FUNCTION @extschema@.channel_report(
                    sals pg_catalog.numeric, customers pg_catalog.numeric, revenue pg_catalog.numeric,
                    cost pg_catalog.numeric, cpl pg_catalog.numeric, cpo pg_catalog.numeric,
                    romi pg_catalog.numeric, roi pg_catalog.numeric)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
     SET search_path = pg_catalog, pg_temp
     AS $body$
+#variable_conflict use_column
+BEGIN
+-- the level first: a wrong one is reported on this statement, not on the whole query below
+PERFORM @extschema@.channel_report_level(coalesce($4, 'channel'));
+-- one query; PL/pgSQL binds the arguments before Citus plans it (doc/scale-out.md, "Reports")
+RETURN QUERY
 WITH p AS (
     SELECT @extschema@.channel_report_level(coalesce($4, 'channel')) AS depth,
            @extschema@.day_start($2) AS lo,
@@ -199,7 +205,8 @@ SELECT g.channel, g.campaign, g.keyword, g.touchpoints, g.new_leads, g.mqls, g.s
        pg_catalog.round((g.revenue OPERATOR(pg_catalog.-) g.deal_cost OPERATOR(pg_catalog.-) g.cost)
                         OPERATOR(pg_catalog./) NULLIF(g.cost, 0), 4) AS roi
 FROM grouped g
-ORDER BY g.channel, g.campaign NULLS FIRST, g.keyword NULLS FIRST
+ORDER BY g.channel, g.campaign NULLS FIRST, g.keyword NULLS FIRST;
+END
 $body$
 $def$),
 (720, 'channels', 'view', $def$

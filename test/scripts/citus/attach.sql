@@ -1,8 +1,12 @@
 -- Attach the CRM tables and configure lead_scoring (test/scripts/citus.sh).
 SET client_min_messages = warning;
-SELECT lead_scoring.attach_leads('crm.leads', owner_column => 'owner', created_column => 'created_at');
+-- row filters every row passes: evaluated on the shards' rows, whose columns are numbered differently
+-- (schema.sql)
+SELECT lead_scoring.attach_leads('crm.leads', owner_column => 'owner', created_column => 'created_at',
+                                 row_filter => 'company_size IS NOT NULL OR email IS NOT NULL');
 SELECT lead_scoring.attach_events('crm.events', channel_column => 'channel', campaign_column => 'campaign');
-SELECT lead_scoring.attach_deals('crm.deals', owner_column => 'owner', cost_column => 'cost');
+SELECT lead_scoring.attach_deals('crm.deals', owner_column => 'owner', cost_column => 'cost',
+                                 row_filter => 'amount > 0');
 INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points, max_points, max_hits, half_life) VALUES
   ('valid email',  'fit',        NULL,           'email',        'valid_email', NULL,       10, NULL, NULL, NULL),
   ('no phone',     'fit',        NULL,           'phone',        'is_null',     NULL,      -10, NULL, NULL, NULL),

@@ -77,6 +77,17 @@ UPDATE crm.deals SET status = 'lost', closed_at = '2026-01-05 12:00+00' WHERE id
 COMMIT;
 SELECT lead_scoring.relay_handoffs() AS relayed \gset
 
+-- a customer's second deal is lost (the lead stays: its other deal is won); a deal written before its
+-- lead moves the lead when the lead is inserted (the deals beside the lead's shard are read)
+BEGIN;
+SET LOCAL lead_scoring.now = '2026-01-05 13:00+00';
+INSERT INTO crm.deals (id, lead_id, amount, status, closed_at, owner, cost)
+VALUES (4, 2, 700, 'lost', '2026-01-05 13:00+00', 'bob', 20), (5, 30, 1200, 'open', NULL, 'alice', 50);
+INSERT INTO crm.leads (id, email, phone, company_size, owner, created_at)
+VALUES (30, 'lead30@example.com', NULL, 50, 'alice', '2026-01-05 13:00+00');
+COMMIT;
+SELECT lead_scoring.relay_handoffs() AS relayed \gset
+
 -- a lead's data changes (fit), an event is corrected and one deleted
 BEGIN;
 SET LOCAL lead_scoring.now = '2026-01-06 09:00+00';

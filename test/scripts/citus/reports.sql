@@ -8,6 +8,9 @@ handoff_feedback|SELECT * FROM lead_scoring.handoff_feedback
 manager_report|SELECT * FROM lead_scoring.manager_report('2026-01-01', '2026-02-01')
 channel_report|SELECT * FROM lead_scoring.channel_report('linear', '2026-01-01', '2026-02-01')
 attribution|SELECT conversion_id, channel, campaign, round(weight::numeric, 6), round(credit::numeric, 4) FROM lead_scoring.attribution('position_based') ORDER BY 1, 2, 3, 4
-score|SELECT l.id, lead_scoring.score(l.id) FROM crm.leads l ORDER BY l.id
+score|SELECT l.id, lead_scoring.score(l.id), lead_scoring.score(l.id, '2026-01-03 00:00+00'), lead_scoring.grade(l.id) FROM crm.leads l ORDER BY l.id
+score_where|SELECT l.id, lead_scoring.score(l.id) FROM crm.leads l WHERE l.id = 4
+explain_leads|SELECT l.id, x.rule, x.kind, x.hits, round(x.points::numeric, 6) FROM crm.leads l, LATERAL lead_scoring.explain(l.id) x ORDER BY 1, 2
+score_deals|SELECT d.id, lead_scoring.score(d.lead_id) FROM crm.deals d ORDER BY d.id
 explain|SELECT * FROM lead_scoring.explain(2::bigint)
 grade|SELECT lead_scoring.grade(2::bigint), lead_scoring.grade(4::bigint)
