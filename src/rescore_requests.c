@@ -47,7 +47,7 @@ Datum
 rescore_all(PG_FUNCTION_ARGS)
 {
 	LsSavedUser saved;
-	int64 n;
+	int64 n = 0;
 	const char *search_path;
 
 	LsLeadsAttachment();
