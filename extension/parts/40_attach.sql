@@ -730,6 +730,9 @@ DECLARE
     base name := split_part(label, '.', 1);
     rest text := substr(label, length(split_part(label, '.', 1)) + 2);
 BEGIN
+    IF label IS NULL THEN
+        RAISE EXCEPTION 'labels must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped) THEN
         RETURN format('%s.%I::text', alias, label);
     END IF;
@@ -753,8 +756,10 @@ BEGIN
                       (SELECT string_agg(@extschema@.label_expr_sql(ref, btrim(i.part), alias), ', ' ORDER BY i.n)
                          FROM unnest(string_to_array(label, ',')) WITH ORDINALITY i(part, n)));
     END IF;
-    PERFORM @extschema@.column_type(ref, label, 'labels');
-    RETURN NULL;
+    RAISE EXCEPTION 'column "%" of table % does not exist', label, ref
+        USING ERRCODE = 'undefined_column',
+              HINT = 'A label (owner_label, or a value of labels) names a column of the referenced table, '
+                     'column.key of a jsonb column, column.label through a foreign key, or a comma list of those.';
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.label_expr_sql(regclass, text, text) FROM PUBLIC;
 
