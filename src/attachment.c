@@ -481,7 +481,6 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	return d;
 }
 
-/* Read lead_scoring.attachment into a new cache context. */
 /*
  * Every events and deals table's lead column has the type of the leads table's id: attach requires
  * it, and it differs only in the middle of a migration that changes the lead ids' type, which the
@@ -520,6 +519,7 @@ CheckLeadColumnTypes(Attachments *a)
 	}
 }
 
+/* Read lead_scoring.attachment into a new cache context. */
 static void
 BuildAttachments(void)
 {
