@@ -35,6 +35,16 @@ export PGDATABASE=engine
 "$LS_PGBIN/createdb" engine
 q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 timed_ms() { q -c '\timing on' "$@" | awk '/^Time:/ { t = $2 } END { if (t == "") exit 1; print t }'; }
+# The wall time (ms) of the n-th statement of the commands given, and its backend's CPU time (ms, user
+# + system, from log_statement_stats): on a shared machine CPU time is the steadier of the two.
+timed_cpu() {
+	local n=$1
+	shift
+	q -c "SET client_min_messages = log" -c "SET log_statement_stats = on" -c '\timing on' "$@" 2>&1 |
+		awk -v n="$n" '/^Time:/ { tn++; if (tn == n) t = $2 }
+			/s user,/ && !/\[/ { cn++; if (cn == n) { gsub(/!/, ""); c = ($1 + $4) * 1000 } }
+			END { if (t == "" || c == "") exit 1; print t, c }'
+}
 q -f "$here/engine.sql" >/dev/null
 q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
 record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
@@ -87,12 +97,12 @@ if want 3; then
 	load "E3" "$n" 1000
 	for ((r = 1; r <= rounds; r++)); do
 		for v in e_plain e_ext; do
-			ms=$(q -c '\timing on' -c "BEGIN" -c "INSERT INTO $v.events (lead_id, event_type, occurred_at, channel, page_url)
+			read -r ms cpu < <(timed_cpu 2 -c "BEGIN" -c "INSERT INTO $v.events (lead_id, event_type, occurred_at, channel, page_url)
 				SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click'])[1 + g % 4],
-				       now() - (g % 1000) * interval '1 minute', 'organic', '/pricing' FROM generate_series(1, $m) g" -c "ROLLBACK" |
-				awk '/^Time:/ { n++; if (n == 2) print $2 }')
+				       now() - (g % 1000) * interval '1 minute', 'organic', '/pricing' FROM generate_series(1, $m) g" -c "ROLLBACK")
 			record "E3 bulk insert into leads with 1,000 events" $v $r "$ms"
-			ls_log "   E3 round $r, $v: $ms ms"
+			record "E3 bulk insert, CPU ms" $v $r "$cpu"
+			ls_log "   E3 round $r, $v: $ms ms ($cpu ms CPU)"
 		done
 	done
 fi
@@ -107,9 +117,10 @@ if want 2; then
 	for ((r = 1; r <= rounds; r++)); do
 		for v in e_plain e_ext; do
 			q -c "TRUNCATE $v.events"
-			ms=$(timed_ms -c "COPY $v.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)")
+			read -r ms cpu < <(timed_cpu 1 -c "COPY $v.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)")
 			record "E2 COPY into leads without history" $v $r "$ms"
-			ls_log "   E2 round $r, $v: $ms ms"
+			record "E2 COPY, CPU ms" $v $r "$cpu"
+			ls_log "   E2 round $r, $v: $ms ms ($cpu ms CPU)"
 		done
 	done
 fi
@@ -164,10 +175,16 @@ ratio AS (
       FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E1%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
     UNION ALL
     SELECT 'E2 COPY time ext/plain', a.round, b.value / a.value
-      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E2%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E2 COPY into%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+    UNION ALL
+    SELECT 'E2 COPY CPU time ext/plain', a.round, b.value / a.value
+      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E2 COPY, CPU%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
     UNION ALL
     SELECT 'E3 bulk insert time ext/plain', a.round, b.value / a.value
-      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E3%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E3 bulk insert into%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+    UNION ALL
+    SELECT 'E3 bulk insert CPU time ext/plain', a.round, b.value / a.value
+      FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E3 bulk insert, CPU%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
     UNION ALL
     SELECT 'E4 refresh 100 events/lead / 10 events/lead', a.round, b.value / a.value
       FROM m a JOIN m b USING (round) WHERE a.bench = 'E4 refresh_scores(), 10 events/lead' AND b.bench = 'E4 refresh_scores(), 100 events/lead'),

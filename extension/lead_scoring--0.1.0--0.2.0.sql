@@ -30,6 +30,30 @@ REVOKE ALL ON FUNCTION @extschema@.member_objects() FROM PUBLIC;
 -- is detached in the same transaction: no attachment outlives its table.  Without its leads table,
 -- the events and deals tables are detached too.  SECURITY DEFINER: the role dropping its own table
 -- has no rights on lead_scoring.attachment; the function does nothing but detach.
+-- The first key column of attachment a whose label (owner_label, labels) no longer resolves along its
+-- path of foreign keys, or NULL (detach_dropped(), labels_still_resolve()).
+CREATE FUNCTION @extschema@.broken_label(a @extschema@.attachment) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k name;
+    lbl text;
+BEGIN
+    FOR k, lbl IN SELECT c.k, c.l
+                    FROM (SELECT e.key AS k, e.value AS l FROM jsonb_each_text(CASE WHEN jsonb_typeof(pg_catalog.to_jsonb(a) -> 'labels') = 'object'
+                                                    THEN pg_catalog.to_jsonb(a) -> 'labels' END) e
+                          UNION ALL SELECT a.owner_column, pg_catalog.to_jsonb(a) ->> 'owner_label'
+                           WHERE pg_catalog.to_jsonb(a) ->> 'owner_label' IS NOT NULL) c
+                   ORDER BY 1 LOOP
+        BEGIN
+            PERFORM @extschema@.fk_label_sql(a.relid, k, lbl::name, 'x');
+        EXCEPTION WHEN invalid_foreign_key OR undefined_column OR datatype_mismatch THEN
+            RETURN k;
+        END;
+    END LOOP;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.broken_label(@extschema@.attachment) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.detach_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -69,14 +93,9 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment t
               WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
               ORDER BY relid::text LOOP
-        SELECT k INTO col
-          FROM (SELECT jsonb_object_keys(a.labels) AS k UNION ALL SELECT a.owner_column WHERE a.owner_label IS NOT NULL) c
-         WHERE NOT EXISTS (SELECT FROM pg_constraint f JOIN pg_attribute x ON x.attrelid = f.conrelid
-                                                                        AND x.attnum = f.conkey[1]
-                            WHERE f.conrelid = a.relid AND f.contype = 'f' AND cardinality(f.conkey) = 1
-                              AND x.attname = c.k AND NOT x.attisdropped)
-         ORDER BY k LIMIT 1;
-        IF FOUND THEN
+        -- every label must still resolve, along its whole path of foreign keys
+        col := @extschema@.broken_label(a);
+        IF col IS NOT NULL THEN
             RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
                 coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
                             FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
@@ -100,6 +119,39 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.detach_dropped() FROM PUBLIC;
 CREATE EVENT TRIGGER lead_scoring_detach_dropped ON sql_drop EXECUTE FUNCTION @extschema@.detach_dropped();
+
+-- An ALTER TABLE that leaves a label unresolved — a column of a lookup table renamed along the path of
+-- an owner_label or labels (res_partner.name, res_users.partner_id) — is refused: every later write to
+-- the attached table would fail.  SECURITY DEFINER, as detach_dropped(): it only reads the attachments.
+CREATE FUNCTION @extschema@.labels_still_resolve() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    col name;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
+        RETURN;
+    END IF;
+    -- (not while an update from 0.1.0 runs, before the attachment has labels)
+    FOR a IN SELECT * FROM @extschema@.attachment t
+              WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
+              ORDER BY relid::text LOOP
+        col := @extschema@.broken_label(a);
+        IF col IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot alter %: the % attachment of % looks the labels of column "%" up through it',
+                (SELECT string_agg(DISTINCT c.object_type || ' ' || c.object_identity, ', ') FROM pg_event_trigger_ddl_commands() c),
+                a.kind, a.relid, col
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Its label %s no longer resolves; every later write would fail.',
+                                      coalesce(a.labels ->> col, a.owner_label::text)),
+                      HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);), alter, and attach it '
+                                    'again with the new label.', a.relid::text);
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.labels_still_resolve() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_labels_still_resolve ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.labels_still_resolve();
 
 -- DROP EXTENSION lead_scoring keeps the log whole.  A ddl_command_start event trigger runs before
 -- PostgreSQL looks at what depends on the extension: release_for_drop() refuses while tables are
@@ -769,6 +821,9 @@ DECLARE
     ref regclass;
     refcol name;
     eq oid;
+    -- the looked-up row's alias: r, then r1, r2, ... along a path
+    inner_alias text := CASE WHEN alias ~ '^r[0-9]*$'
+                             THEN 'r' || (coalesce(nullif(substr(alias, 2), ''), '0')::int + 1) ELSE 'r' END;
 BEGIN
     SELECT c.confrelid::regclass, a.attname, c.conpfeqop[1] INTO ref, refcol, eq
       FROM pg_constraint c
@@ -780,36 +835,59 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of table % has no foreign key to look its label up in', col, tbl
             USING ERRCODE = 'invalid_foreign_key',
-                  HINT = 'owner_label and labels name a column of the table the key column references.';
+                  HINT = 'owner_label and labels name a column of the table the key column references, or a path '
+                         'of foreign keys to one (''partner_id.name'').';
     END IF;
-    RETURN format('(SELECT %s FROM %s r WHERE r.%I OPERATOR(%s.%s) %s.%I)',
-                  @extschema@.label_expr_sql(ref, label), ref, refcol,
+    RETURN format('(SELECT %s FROM %s %s WHERE %s.%I OPERATOR(%s.%s) %s.%I)',
+                  @extschema@.label_expr_sql(ref, label, inner_alias), ref, inner_alias, inner_alias, refcol,
                   quote_ident((SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
                                 WHERE o.oid = eq)),
                   (SELECT o.oprname FROM pg_operator o WHERE o.oid = eq), alias, col);
 END $$;
 
--- The text of a label column of a looked-up row r: its text, or, written "column.key" for a jsonb
--- column (Odoo's translated names: "name.en_US"), that key's text (src/attachment.c reads labels the
--- same way).
-CREATE FUNCTION @extschema@.label_expr_sql(ref regclass, label name) RETURNS text
+-- The text of a label of row alias of table ref (src/attachment.c reads labels the same way,
+-- LabelExpr): a column's text; "column.rest", when column is jsonb, the text of its key rest (Odoo's
+-- translated names: "name.en_US"), when it is a key with a single-column foreign key, the label rest
+-- of the row it references (a path: "partner_id.name"); "a,b" the labels a and b joined with a space,
+-- empty and NULL ones left out, NULL when none (Twenty's "nameFirstName,nameLastName").
+CREATE OR REPLACE FUNCTION @extschema@.label_expr_sql(ref regclass, label text, alias text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     base name := split_part(label, '.', 1);
+    rest text := substr(label, length(split_part(label, '.', 1)) + 2);
 BEGIN
-    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped)
-       OR strpos(label, '.') = 0 THEN
-        PERFORM @extschema@.column_type(ref, label, 'labels');
-        RETURN format('r.%I::text', label);
+    IF label IS NULL THEN
+        RAISE EXCEPTION 'labels must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF @extschema@.column_type(ref, base, 'labels') <> 'jsonb'::regtype THEN
-        RAISE EXCEPTION 'label "%" of table %: column "%" is not jsonb', label, ref, base
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'A label written column.key reads a key of a jsonb column (Odoo''s "name.en_US").';
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped) THEN
+        RETURN format('%s.%I::text', alias, label);
     END IF;
-    RETURN format('(r.%I OPERATOR(pg_catalog.->>) %L)', base, substr(label, length(base) + 2));
+    IF strpos(label, '.') > 0
+       AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = base AND attnum > 0 AND NOT attisdropped) THEN
+        IF @extschema@.column_type(ref, base, 'labels') = 'jsonb'::regtype THEN
+            RETURN format('(%s.%I OPERATOR(pg_catalog.->>) %L)', alias, base, rest);
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_constraint c JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+                        WHERE c.conrelid = ref AND c.contype = 'f' AND cardinality(c.conkey) = 1 AND x.attname = base) THEN
+            RAISE EXCEPTION 'label "%" of table %: column "%" is neither jsonb nor a key with a foreign key', label, ref, base
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'A label written column.rest reads the key rest of a jsonb column (Odoo''s "name.en_US"), '
+                             'or the label rest of the row the column''s foreign key references ("partner_id.name").';
+        END IF;
+        RETURN @extschema@.fk_label_sql(ref, base, rest::name, alias);
+    END IF;
+    IF strpos(label, ',') > 0 THEN
+        RETURN format('(SELECT pg_catalog.string_agg(p.v, '' '' ORDER BY p.n) FROM pg_catalog.unnest(ARRAY[%s]) '
+                      'WITH ORDINALITY p(v, n) WHERE p.v OPERATOR(pg_catalog.<>) '''')',
+                      (SELECT string_agg(@extschema@.label_expr_sql(ref, btrim(i.part), alias), ', ' ORDER BY i.n)
+                         FROM unnest(string_to_array(label, ',')) WITH ORDINALITY i(part, n)));
+    END IF;
+    RAISE EXCEPTION 'column "%" of table % does not exist', label, ref
+        USING ERRCODE = 'undefined_column',
+              HINT = 'A label (owner_label, or a value of labels) names a column of the referenced table, '
+                     'column.key of a jsonb column, column.label through a foreign key, or a comma list of those.';
 END $$;
-REVOKE ALL ON FUNCTION @extschema@.label_expr_sql(regclass, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.label_expr_sql(regclass, text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.utm_sql(tbl regclass, col name, labels jsonb, alias text) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -1021,7 +1099,16 @@ BEGIN
     -- an event type kept as a key into a lookup table (Odoo's mail_activity.activity_type_id) is the
     -- label of the row it references: labels => '{"activity_type_id": "name.en_US"}'
     IF jsonb_typeof(labels) = 'object' AND labels ? type_column THEN
-        PERFORM @extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e');
+        -- read in the lookup table itself: the scoring triggers follow the changes of that one table
+        -- (labels_changed()), so no path of foreign keys (fk_label_sql() names a second table r1)
+        IF strpos(@extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e'), ' r1 ') > 0 THEN
+            RAISE EXCEPTION 'the label "%" of the event types of % follows a path of foreign keys',
+                labels ->> type_column, events
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Event types are read in the lookup table the type column references, whose every '
+                               'change rescores the leads; a path would read tables whose changes are not followed.',
+                      HINT = 'Name a column (or a jsonb key, or a list of columns) of that lookup table.';
+        END IF;
     ELSE
         PERFORM @extschema@.check_column_type(events, type_column, 'type_column',
             'a text, varchar or enum type (or a key with labels)',
@@ -1340,6 +1427,7 @@ DECLARE
     id_type text;
     parts text[];
     src text;
+    closed_sql text;
     members oid[];
 BEGIN
     members := @extschema@.member_objects();
@@ -1423,16 +1511,24 @@ BEGIN
             a.lead_column := a.id_column;
             a.row_filter := a.deal_filter;
         END IF;
+        -- the deal's close time
+        closed_sql := CASE WHEN a.closed_column IS NULL
+                 THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c'
+                             ' WHERE c.lead_id OPERATOR(pg_catalog.=) d.%I'
+                             ' AND c.to_stage OPERATOR(pg_catalog.=) ''customer''::@extschema@.funnel_stage)',
+                             a.lead_column)
+                 ELSE @extschema@.column_time_sql(format('d.%I', a.closed_column),
+                          @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END;
         parts := parts || format($v$
         SELECT %1$L::pg_catalog.regclass AS source, d.%2$I::text AS deal_ref, d.%3$I AS lead_id,
-               d.%4$I::numeric%12$s AS amount, %5$s AS status, %10$s AS closed_at,
+               d.%4$I::numeric%12$s%16$s AS amount, %5$s AS status, %10$s AS closed_at,
                %7$s AS owner, %8$s AS cost,
                CASE WHEN (pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)%13$s)
                          AND %6$s THEN 'won'
                     WHEN pg_catalog.lower(pg_catalog.btrim(%5$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%14$s
                          THEN 'lost'
                     ELSE 'open' END AS outcome%15$s
-          FROM %9$s d CROSS JOIN @extschema@.settings s%11$s$v$,
+          FROM %9$s d CROSS JOIN @extschema@.settings s%17$s%11$s$v$,
             a.relid::oid, a.id_column, a.lead_column, a.amount_column,
             CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
             CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
@@ -1441,40 +1537,37 @@ BEGIN
                  ELSE format('d.%I::text', a.owner_column) END,
             CASE WHEN a.cost_column IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', a.cost_column) END,
             a.relid,
-            CASE WHEN a.closed_column IS NULL
-                 THEN format('(SELECT pg_catalog.min(c.changed_at) FROM @extschema@.stage_change c'
-                             ' WHERE c.lead_id OPERATOR(pg_catalog.=) d.%I'
-                             ' AND c.to_stage OPERATOR(pg_catalog.=) ''customer''::@extschema@.funnel_stage)',
-                             a.lead_column)
-                 ELSE @extschema@.column_time_sql(format('d.%I', a.closed_column),
-                          @extschema@.column_type(a.relid, a.closed_column, 'closed_column'), a.time_zone) END,
+            closed_sql,
             coalesce(E'\n         WHERE ' || @extschema@.row_filter_sql(a.relid, a.row_filter, 'd'), ''),
             CASE WHEN a.amount_scale IS NULL THEN ''
                  ELSE format(' OPERATOR(pg_catalog.*) %s::numeric', a.amount_scale) END,
             coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
             coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', ''),
-            -- with a currency: its code and the deal's created time, for the dated rate below
+            '',
+            -- with a currency, the amount in the reporting currency: at the rate in force at its close
+            -- time, or at its created time while it is open (now without either); none before its
+            -- currency's first rate.  A lateral join on the deal's own columns (not a subquery per deal):
+            -- the planner can then memoize the rate per currency and time (doc/benchmarks.md)
+            CASE WHEN a.currency_column IS NULL THEN '' ELSE ' OPERATOR(pg_catalog.*) x.rate' END,
             CASE WHEN a.currency_column IS NULL THEN ''
-                 ELSE format(', pg_catalog.upper(pg_catalog.btrim(d.%I::text)) AS currency, %s AS created_at',
-                             a.currency_column,
-                             CASE WHEN a.created_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
-                                  ELSE @extschema@.column_time_sql(format('d.%I', a.created_column),
-                                           @extschema@.column_type(a.relid, a.created_column, 'created_column'),
-                                           a.time_zone) END) END);
-        -- a deal's amount in the reporting currency: at the rate in force at its close time, or at its
-        -- created time while it is open (now without either); none before its currency's first rate
-        IF a.currency_column IS NOT NULL THEN
-            parts[cardinality(parts)] := format($v$
-        SELECT q.source, q.deal_ref, q.lead_id,
-               q.amount OPERATOR(pg_catalog.*) (SELECT r.rate FROM @extschema@.currency_rate r
-                   WHERE r.currency OPERATOR(pg_catalog.=) q.currency
-                     AND r.valid_from OPERATOR(pg_catalog.<=) coalesce(CASE WHEN q.outcome OPERATOR(pg_catalog.=) 'open'
-                                                                      THEN q.created_at ELSE q.closed_at END,
+                 ELSE format($v$
+          LEFT JOIN LATERAL (SELECT r.rate FROM @extschema@.currency_rate r
+                   WHERE r.currency OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim(d.%I::text))
+                     AND r.valid_from OPERATOR(pg_catalog.<=) coalesce(CASE WHEN %s THEN %s ELSE %s END,
                                                                  @extschema@.clock())
-                   ORDER BY r.valid_from DESC LIMIT 1) AS amount,
-               q.status, q.closed_at, q.owner, q.cost, q.outcome
-          FROM (%s) q$v$, parts[cardinality(parts)]);
-        END IF;
+                   ORDER BY r.valid_from DESC LIMIT 1) x ON true$v$,
+                   a.currency_column,
+                   -- open: neither won nor lost (the outcome below)
+                   format('NOT coalesce((pg_catalog.lower(pg_catalog.btrim(%1$s)) OPERATOR(pg_catalog.=) ANY (s.won_statuses)%2$s) AND %3$s, false)'
+                          ' AND NOT coalesce(pg_catalog.lower(pg_catalog.btrim(%1$s)) OPERATOR(pg_catalog.=) ANY (s.lost_statuses)%4$s, false)',
+                          CASE WHEN a.status_column IS NULL THEN 'NULL::text' ELSE format('d.%I::text', a.status_column) END,
+                          coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.won_filter, 'd') || ', false)', ''),
+                          CASE WHEN a.closed_column IS NULL THEN 'true' ELSE format('d.%I IS NOT NULL', a.closed_column) END,
+                          coalesce(' OR coalesce(' || @extschema@.row_filter_sql(a.relid, a.lost_filter, 'd') || ', false)', '')),
+                   CASE WHEN a.created_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
+                        ELSE @extschema@.column_time_sql(format('d.%I', a.created_column),
+                                 @extschema@.column_type(a.relid, a.created_column, 'created_column'), a.time_zone) END,
+                   closed_sql) END);
     END LOOP;
     src := coalesce(nullif(array_to_string(parts, E'\n        UNION ALL'), ''), format($v$
         SELECT NULL::pg_catalog.regclass AS source, NULL::text AS deal_ref, NULL::%s AS lead_id,

@@ -67,6 +67,24 @@ SELECT id, score, lead_scoring.score(id) AS computed FROM crm.lead WHERE id = 2;
 ROLLBACK;
 SELECT id, score, lead_scoring.score(id) AS computed FROM crm.lead ORDER BY id;
 
+-- renamed and renamed back with nothing written in between — in one transaction, or in two — is still
+-- a change: each row's version is in the rules' fingerprint, so every state is stale (as after a rule
+-- switched off and on again), and the refresh rescores the leads to the same scores
+CALL lead_scoring.refresh_online();
+SELECT * FROM lead_scoring.rescore_progress();
+BEGIN;
+UPDATE crm.activity_type SET name = '{"en_US": "Call"}' WHERE id = 1;
+UPDATE crm.activity_type SET name = '{"en_US": "Email"}' WHERE id = 1;
+COMMIT;
+SELECT * FROM lead_scoring.rescore_progress();
+CALL lead_scoring.refresh_online();
+SELECT * FROM lead_scoring.rescore_progress();
+UPDATE crm.activity_type SET name = '{"en_US": "Call"}' WHERE id = 1;
+UPDATE crm.activity_type SET name = '{"en_US": "Email"}' WHERE id = 1;
+SELECT * FROM lead_scoring.rescore_progress();
+CALL lead_scoring.refresh_online();
+SELECT id, score, lead_scoring.score(id) AS computed FROM crm.lead ORDER BY id;
+
 -- a second events table with the same lookup: one trigger; detaching one keeps it, detaching both removes it
 SELECT lead_scoring.attach_events('crm.activity_archive', type_column => 'type_id', time_column => 'at',
                                   labels => '{"type_id": "name.en_US"}');

@@ -60,8 +60,8 @@ INSERT INTO crm_stage (name, sequence, is_won) VALUES ('{"en_US": "New"}', 1, fa
 -- the lead's UTM source and campaign (keys into utm_source and utm_campaign) as its first touch
 RESET search_path;
 -- and the kanban columns Qualified, Proposition and Won are funnel stages (New is left to the scores)
--- owners are res_users ids: reports show their login
-SELECT lead_scoring.attach_leads('odoo.crm_lead', owner_column => 'user_id', owner_label => 'login',
+-- owners are res_users ids: reports show the salesperson's name, res_users.partner_id -> res_partner.name
+SELECT lead_scoring.attach_leads('odoo.crm_lead', owner_column => 'user_id', owner_label => 'partner_id.name',
                                  created_column => 'create_date',
                                  time_zone => 'UTC', row_filter => 'active', crm_stage_column => 'stage_id',
                                  crm_stage_map => '{"2": "sql", "3": "opportunity", "4": "customer"}',
@@ -71,7 +71,7 @@ SELECT lead_scoring.attach_events('odoo.mail_message', lead_column => 'res_id', 
                                   time_column => 'date', time_zone => 'UTC', row_filter => $$model = 'crm.lead'$$);
 SELECT lead_scoring.attach_deals('odoo.sale_order', lead_column => 'opportunity_id', amount_column => 'amount_total',
                                  status_column => 'state', closed_column => 'date_order', owner_column => 'user_id',
-                                 owner_label => 'login', time_zone => 'UTC');
+                                 owner_label => 'partner_id.name', time_zone => 'UTC');
 -- Odoo's confirmed quotation is 'sale', a cancelled one 'cancel'
 UPDATE lead_scoring.settings SET won_statuses = '{sale,done}', lost_statuses = '{cancel}';
 INSERT INTO lead_scoring.rule (name, kind, event_type, column_name, op, value, points, max_points) VALUES
@@ -126,6 +126,14 @@ SELECT id, stage_id, stage FROM crm_lead ORDER BY id;
 -- lead 4 was created in Qualified by a salesperson: no handoff; leads 1 and 2 dragged from mql are
 SELECT lead_id, owner, stage, status FROM lead_scoring.handoffs ORDER BY lead_id;
 SELECT deal_ref, lead_id, amount, outcome, owner FROM lead_scoring.deals ORDER BY deal_ref;
+-- by hand: Mitchell Admin won 1,200 (S00001), Marc Demo lost 800 (S00002); each had one handoff, met
+SELECT owner, handoffs, sla_met_pct, deals_won, revenue FROM lead_scoring.manager_report('2026-03-01', '2026-03-31') ORDER BY owner;
+-- a salesperson renamed in Odoo (res_partner.name) is renamed where the owner is read now; the log
+-- keeps the name the lead was handed off to
+UPDATE res_partner SET name = 'Marc Demo-Smith' WHERE id = 2;
+SELECT l.lead_id, l.owner, h.owner AS handed_off_to FROM lead_scoring.leads l
+  LEFT JOIN lead_scoring.handoffs h USING (lead_id) WHERE l.lead_id IN (1, 2) ORDER BY l.lead_id;
+UPDATE res_partner SET name = 'Marc Demo' WHERE id = 2;
 
 -- the UTM kept on the lead is each lead's first touch, by name
 SELECT lead_id, event_type, channel FROM lead_scoring.events WHERE source = 'odoo.crm_lead'::regclass ORDER BY lead_id;

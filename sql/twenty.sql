@@ -48,8 +48,11 @@ CREATE TABLE "timelineActivity" (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 -- the DBA attaches: people are the leads, their timeline the events, opportunities the deals;
 -- soft-deleted rows are left out
 RESET search_path;
+-- Twenty keeps no owner on a person or an opportunity: their owner is the account owner of their
+-- company (company."accountOwnerId" -> "workspaceMember"), shown by name ("nameFirstName" "nameLastName")
 SELECT lead_scoring.attach_leads('workspace_demo.person', created_column => 'createdAt',
-                                 row_filter => '"deletedAt" IS NULL');
+                                 row_filter => '"deletedAt" IS NULL', owner_column => 'companyId',
+                                 owner_label => 'accountOwnerId.nameFirstName,nameLastName');
 SELECT lead_scoring.attach_events('workspace_demo."timelineActivity"', lead_column => 'targetPersonId',
                                   type_column => 'name', time_column => 'happensAt',
                                   row_filter => '"deletedAt" IS NULL');
@@ -61,7 +64,9 @@ SELECT lead_scoring.attach_deals('workspace_demo.opportunity', lead_column => 'p
                                  row_filter => '"deletedAt" IS NULL',
                                  stage_map => '{"NEW": "sql", "SCREENING": "sql", "MEETING": "opportunity",
                                                 "PROPOSAL": "opportunity", "CUSTOMER": "customer"}',
-                                 currency_column => 'amountCurrencyCode', created_column => 'createdAt');
+                                 currency_column => 'amountCurrencyCode', created_column => 'createdAt',
+                                 owner_column => 'companyId',
+                                 owner_label => 'accountOwnerId.nameFirstName,nameLastName');
 UPDATE lead_scoring.settings SET won_statuses = '{customer}', lost_statuses = '{}';
 -- the reports are in USD: one EUR is worth 1.08 USD
 INSERT INTO lead_scoring.currency_rate (currency, rate) VALUES ('USD', 1), ('EUR', 1.08);
@@ -74,13 +79,19 @@ INSERT INTO lead_scoring.threshold VALUES ('mql', 30), ('sal', 50);
 
 SET lead_scoring.now = '2026-03-02 10:00:00+00';
 SET search_path = workspace_demo, public;
-INSERT INTO "workspaceMember" (id, "nameFirstName", "userId") VALUES
-    ('00000000-0000-0000-0000-0000000000a1', 'Tim', gen_random_uuid());
+INSERT INTO "workspaceMember" (id, "nameFirstName", "nameLastName", "userId") VALUES
+    ('00000000-0000-0000-0000-0000000000a1', 'Tim', 'Lee', gen_random_uuid()),
+    ('00000000-0000-0000-0000-0000000000a2', 'Sam', '', gen_random_uuid());
+INSERT INTO company (id, name, "accountOwnerId") VALUES
+    ('00000000-0000-0000-0000-0000000000c1', 'Acme', '00000000-0000-0000-0000-0000000000a1'),
+    ('00000000-0000-0000-0000-0000000000c2', 'Euro GmbH', '00000000-0000-0000-0000-0000000000a2');
 -- the API creates records in batches and reads them back
-INSERT INTO person (id, "nameFirstName", "emailsPrimaryEmail", "jobTitle", "createdAt") VALUES
-    ('00000000-0000-0000-0000-000000000001', 'Ada', 'ada@acme.io', 'Chief of Staff', '2026-03-01 09:00+00'),
-    ('00000000-0000-0000-0000-000000000002', 'Bob', 'bob@acme.io', '', '2026-03-01 09:05+00'),
-    ('00000000-0000-0000-0000-000000000003', 'Bobby', '', '', '2026-03-01 09:06+00')
+INSERT INTO person (id, "nameFirstName", "emailsPrimaryEmail", "jobTitle", "createdAt", "companyId") VALUES
+    ('00000000-0000-0000-0000-000000000001', 'Ada', 'ada@acme.io', 'Chief of Staff', '2026-03-01 09:00+00',
+     '00000000-0000-0000-0000-0000000000c1'),
+    ('00000000-0000-0000-0000-000000000002', 'Bob', 'bob@acme.io', '', '2026-03-01 09:05+00',
+     '00000000-0000-0000-0000-0000000000c1'),
+    ('00000000-0000-0000-0000-000000000003', 'Bobby', '', '', '2026-03-01 09:06+00', NULL)
 RETURNING "nameFirstName", stage, score;
 INSERT INTO "timelineActivity" ("targetPersonId", name, "happensAt") VALUES
     ('00000000-0000-0000-0000-000000000001', 'linked-message.received', '2026-03-02 08:00+00'),
@@ -106,9 +117,11 @@ SELECT count(*) AS people FROM lead_scoring.leads;
 
 -- opportunities: card moves both ways, each a funnel move; a card dragged to CUSTOMER (its expected
 -- "closeDate" left in the future) is won now
-INSERT INTO opportunity (id, name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId") VALUES
-    ('00000000-0000-0000-0000-0000000000f1', 'Acme deal', 24000000000, 'USD', 'MEETING', '00000000-0000-0000-0000-000000000001'),
-    ('00000000-0000-0000-0000-0000000000f2', 'Acme upsell', 5000000000, 'USD', 'NEW', '00000000-0000-0000-0000-000000000002')
+INSERT INTO opportunity (id, name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId", "companyId") VALUES
+    ('00000000-0000-0000-0000-0000000000f1', 'Acme deal', 24000000000, 'USD', 'MEETING', '00000000-0000-0000-0000-000000000001',
+     '00000000-0000-0000-0000-0000000000c1'),
+    ('00000000-0000-0000-0000-0000000000f2', 'Acme upsell', 5000000000, 'USD', 'NEW', '00000000-0000-0000-0000-000000000002',
+     '00000000-0000-0000-0000-0000000000c1')
 RETURNING name, stage;
 UPDATE opportunity SET stage = 'PROPOSAL' WHERE name = 'Acme deal';
 UPDATE opportunity SET stage = 'SCREENING' WHERE name = 'Acme deal';
@@ -123,13 +136,21 @@ SELECT from_stage, to_stage, reason FROM lead_scoring.stage_change
 SELECT amount, status, outcome, closed_at FROM lead_scoring.deals ORDER BY amount;
 
 -- a deal in euros, won with Cy: by hand 24,000 USD + 5,000 EUR x 1.08 = 29,400 USD of revenue (never 29,000)
-INSERT INTO person (id, "nameFirstName", "createdAt") VALUES
-    ('00000000-0000-0000-0000-000000000004', 'Cy', '2026-03-02 09:00+00');
-INSERT INTO opportunity (name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId") VALUES
-    ('Cy EU', 5000000000, 'EUR', 'CUSTOMER', '00000000-0000-0000-0000-000000000004');
+INSERT INTO person (id, "nameFirstName", "createdAt", "companyId") VALUES
+    ('00000000-0000-0000-0000-000000000004', 'Cy', '2026-03-02 09:00+00', '00000000-0000-0000-0000-0000000000c2');
+INSERT INTO opportunity (name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId", "companyId") VALUES
+    ('Cy EU', 5000000000, 'EUR', 'CUSTOMER', '00000000-0000-0000-0000-000000000004', '00000000-0000-0000-0000-0000000000c2');
 SELECT sum(amount) FILTER (WHERE outcome = 'won') AS won_usd FROM lead_scoring.deals;
 SELECT sum(revenue) AS revenue_usd FROM lead_scoring.manager_report('2026-03-01', '2026-03-31');
 SELECT sum(credit) AS credits_usd FROM lead_scoring.attribution('linear');
+-- by account owner, by name: Tim Lee won Acme's 24,000 USD, Sam (no last name) Euro GmbH's 5,400 USD;
+-- Bobby, with no company, has no owner
+SELECT owner, deals_won, revenue FROM lead_scoring.manager_report('2026-03-01', '2026-03-31') ORDER BY owner;
+SELECT o.name, d.owner FROM lead_scoring.deals d JOIN opportunity o ON o.id::text = d.deal_ref ORDER BY o.name;
+SELECT p."nameFirstName", l.owner FROM lead_scoring.leads l JOIN person p ON p.id::text = l.lead_id::text
+ ORDER BY 1;
+SELECT p."nameFirstName", h.owner, h.stage FROM lead_scoring.handoffs h JOIN person p ON p.id::text = h.lead_id::text
+ ORDER BY 1;
 -- a currency without a rate is no revenue (its amount is NULL), named by check_currency_rates()
 INSERT INTO opportunity (name, "amountAmountMicros", "amountCurrencyCode", stage, "pointOfContactId") VALUES
     ('Cy UK', 1000000000, 'GBP', 'CUSTOMER', '00000000-0000-0000-0000-000000000004');

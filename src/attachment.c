@@ -15,6 +15,7 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "spi_glue.h"
 #include "utils/array.h"
@@ -147,16 +148,11 @@ TimeZoneOf(HeapTuple tup, TupleDesc desc, struct LsZone **zone)
 }
 
 /*
- * How the label of a key column's row is read in the table its single-column foreign key references
- * (attach's owner_label and labels: Odoo's user_id -> res_users.login, activity_type_id ->
- * mail_activity_type.name): the referenced table, its key column, the foreign key's equality
- * operator, and the label as an expression of alias r — a column's text, or for "column.key" the
- * key of a jsonb column (as label_expr_sql() in extension/parts/40_attach.sql).  False when the key
- * column has no such foreign key or the table no such label.
+ * The single-column foreign key of column att of relid: the referenced table, its key column and
+ * the foreign key's equality operator.  False when there is none.
  */
 static bool
-LabelParts(Oid relid, AttrNumber att, const char *label, char **ref, char **refcol, char **op,
-		   char **expr)
+LabelKey(Oid relid, AttrNumber att, Oid *confrelid, AttrNumber *confkey, Oid *eqop)
 {
 	Relation rel = table_open(relid, AccessShareLock);
 	List *fkeys = RelationGetFKeyList(rel);
@@ -166,30 +162,105 @@ LabelParts(Oid relid, AttrNumber att, const char *label, char **ref, char **refc
 	foreach (lc, fkeys)
 	{
 		ForeignKeyCacheInfo *fk = lfirst(lc);
-		AttrNumber label_att;
-		const char *dot = strchr(label, '.');
 
 		if (fk->nkeys != 1 || fk->conkey[0] != att)
 			continue;
-		label_att = get_attnum(fk->confrelid, label);
-		if (label_att != InvalidAttrNumber)
-			*expr = psprintf("r.%s::pg_catalog.text", QuotedColumn(fk->confrelid, label_att));
-		else if (dot != NULL &&
-				 (label_att = get_attnum(fk->confrelid, pnstrdup(label, dot - label))) !=
-					 InvalidAttrNumber &&
-				 get_atttype(fk->confrelid, label_att) == JSONBOID)
-			*expr = psprintf("(r.%s OPERATOR(pg_catalog.->>) %s)",
-							 QuotedColumn(fk->confrelid, label_att), quote_literal_cstr(dot + 1));
-		else
-			break;
-		*ref = QualifiedName(fk->confrelid);
-		*refcol = QuotedColumn(fk->confrelid, fk->confkey[0]);
-		*op = QualifiedOperator(fk->conpfeqop[0]);
+		*confrelid = fk->confrelid;
+		*confkey = fk->confkey[0];
+		*eqop = fk->conpfeqop[0];
 		found = true;
 		break;
 	}
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * The label of row alias of table relid as an SQL expression, as label_expr_sql() in
+ * extension/parts/40_attach.sql reads it (doc/crm_schemas.md, "CRM-native columns"): a column's
+ * text; "column.rest", when column is jsonb, the text of its key rest, when it is a key with a
+ * single-column foreign key, the label rest of the row it references (a path: Odoo's
+ * "partner_id.name"); "a,b" the labels a and b joined with a space, empty and NULL ones left out
+ * (Twenty's "nameFirstName,nameLastName").  NULL when the label does not resolve.
+ */
+static char *
+LabelExpr(Oid relid, const char *label, int depth)
+{
+	const char *dot = strchr(label, '.');
+	char *alias = depth == 0 ? pstrdup("r") : psprintf("r%d", depth);
+	AttrNumber att = get_attnum(relid, label);
+
+	if (att != InvalidAttrNumber)
+		return psprintf("%s.%s::pg_catalog.text", alias, QuotedColumn(relid, att));
+	if (dot != NULL && (att = get_attnum(relid, pnstrdup(label, dot - label))) != InvalidAttrNumber)
+	{
+		Oid ref;
+		AttrNumber refkey;
+		Oid eqop;
+		char *inner;
+
+		if (get_atttype(relid, att) == JSONBOID)
+			return psprintf("(%s.%s OPERATOR(pg_catalog.->>) %s)", alias, QuotedColumn(relid, att),
+							quote_literal_cstr(dot + 1));
+		if (!LabelKey(relid, att, &ref, &refkey, &eqop) ||
+			(inner = LabelExpr(ref, dot + 1, depth + 1)) == NULL)
+			return NULL;
+		return psprintf("(SELECT %s FROM %s r%d WHERE r%d.%s %s %s.%s)", inner, QualifiedName(ref),
+						depth + 1, depth + 1, QuotedColumn(ref, refkey), QualifiedOperator(eqop),
+						alias, QuotedColumn(relid, att));
+	}
+	if (strchr(label, ',') != NULL)
+	{
+		StringInfoData items;
+		char *copy = pstrdup(label);
+		char *part;
+		char *save = NULL;
+
+		initStringInfo(&items);
+		for (part = strtok_r(copy, ",", &save); part != NULL; part = strtok_r(NULL, ",", &save))
+		{
+			char *item;
+			char *end;
+
+			while (*part == ' ')
+				part++;
+			end = part + strlen(part);
+			while (end > part && end[-1] == ' ')
+				*--end = '\0';
+			if ((item = LabelExpr(relid, part, depth)) == NULL)
+				return NULL;
+			appendStringInfo(&items, "%s%s", items.len > 0 ? ", " : "", item);
+		}
+		return psprintf("(SELECT pg_catalog.string_agg(p.v, ' ' ORDER BY p.n) FROM "
+						"pg_catalog.unnest(ARRAY[%s]) WITH ORDINALITY p(v, n) "
+						"WHERE p.v OPERATOR(pg_catalog.<>) '')",
+						items.data);
+	}
+	return NULL;
+}
+
+/*
+ * How the label of a key column's row is read in the table its single-column foreign key references
+ * (attach's owner_label and labels: Odoo's user_id -> res_users.login, activity_type_id ->
+ * mail_activity_type.name): the referenced table, its key column, the foreign key's equality
+ * operator, and the label as an expression of alias r (LabelExpr).  False when the key column has
+ * no such foreign key or the label does not resolve.
+ */
+static bool
+LabelParts(Oid relid, AttrNumber att, const char *label, char **ref, char **refcol, char **op,
+		   char **expr)
+{
+	Oid confrelid;
+	AttrNumber confkey;
+	Oid eqop;
+
+	if (!LabelKey(relid, att, &confrelid, &confkey, &eqop) ||
+		(*expr = LabelExpr(confrelid, label, 0)) == NULL)
+		return false;
+	*ref = QualifiedName(confrelid);
+	*refcol = QuotedColumn(confrelid, confkey);
+	*op = QualifiedOperator(eqop);
+	return true;
 }
 
 /* The label of a key column no longer resolves: the foreign key or the label column went away. */
@@ -410,7 +481,6 @@ BuildDeals(Oid relid, HeapTuple tup, TupleDesc desc)
 	return d;
 }
 
-/* Read lead_scoring.attachment into a new cache context. */
 /*
  * Every events and deals table's lead column has the type of the leads table's id: attach requires
  * it, and it differs only in the middle of a migration that changes the lead ids' type, which the
@@ -449,6 +519,7 @@ CheckLeadColumnTypes(Attachments *a)
 	}
 }
 
+/* Read lead_scoring.attachment into a new cache context. */
 static void
 BuildAttachments(void)
 {

@@ -219,7 +219,7 @@ RuleBasedWeights(AttributionModel model, const TouchPath *path, double half_life
 			for (i = 0; i < n; i++)
 			{
 				/* equal times (equal infinities too) are 0 apart; an infinite time is
-				 * infinitely far from any other (doc/attribution.md, "Infinite times") */
+				 * infinitely far from any other (doc/attribution.md, "Edge cases") */
 				double age = latest == path->times[i] ? 0.0
 							 : TIMESTAMP_NOT_FINITE(latest) || TIMESTAMP_NOT_FINITE(path->times[i])
 								 ? INFINITY

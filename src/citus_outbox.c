@@ -25,6 +25,7 @@
 #include "citus_shards.h"
 #include "catalog.h"
 #include "clock.h"
+#include "spi_glue.h"
 
 #define OUTBOX_TABLE "handoff_outbox"
 
@@ -60,8 +61,7 @@ LsNotifyHandoff(Relation rel, const LeadsAttachment *leads, Datum lead_id, const
 	args[1] = CStringGetTextDatum(payload);
 	args[2] = TimestampTzGetDatum(LsNow());
 	LsBecomeExtensionOwner(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	/* the colocated shard itself: a local insert, no distributed query from inside the trigger */
 	rc = SPI_execute_with_args(
 		psprintf("INSERT INTO %s (lead_id, payload, queued_at) VALUES ($1, $2, $3)",

@@ -32,6 +32,7 @@
 #include "citus_shards.h"
 #include "config_cache.h"
 #include "row_filter.h"
+#include "spi_glue.h"
 
 typedef struct ShardEntry
 {
@@ -142,8 +143,7 @@ LookUpCitusTable(Oid relid)
 	Datum args[1] = {ObjectIdGetDatum(relid)};
 	bool result;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_dist_partition p"
 							  " WHERE p.logicalrelid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -170,8 +170,7 @@ LookUpShard(Oid relid, int64 shardid)
 	/* shard_name() qualifies the name unless the schema is public */
 	args[2] = CStringGetTextDatum(quote_identifier(relname));
 	args[3] = CStringGetTextDatum(quote_qualified_identifier(nspname, relname));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	if (SPI_execute_with_args(
 			"SELECT s.logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_shard s"
 			" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
@@ -258,8 +257,7 @@ LsColocatedShard(Oid shard, Oid target)
 		Oid argtypes[2] = {INT8OID, OIDOID};
 		Datum args[2] = {Int64GetDatum(s->shardid), ObjectIdGetDatum(target)};
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		LsSpiConnect();
 		if (SPI_execute_with_args(
 				/* the shard's relation name: shard_name() quotes it and may qualify it */
 				"SELECT q.n[pg_catalog.array_upper(q.n, 1)] FROM (SELECT"
@@ -574,8 +572,7 @@ LsLocalLeadShard(Datum lead_id)
 	argtypes[1] = leads->id_type;
 	args[0] = ObjectIdGetDatum(leads->relid);
 	args[1] = lead_id;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	/* the lead's shard from the hash of its id, when this node holds a placement of it */
 	if (SPI_execute_with_args(
 			"SELECT q.n[pg_catalog.array_upper(q.n, 1)] FROM (SELECT"

@@ -1,6 +1,7 @@
 /*
  * clock.c — the time the extension takes as now: lead_scoring.now when set (replaying history,
- * tests), else the transaction's start (doc/scoring.md, "The time a write scores at").
+ * tests), else the transaction's start (doc/scoring.md, "Decay: the refresh": the time a write
+ * scores at).
  */
 #include "postgres.h"
 

@@ -17,6 +17,7 @@
 
 #include "attachment.h"
 #include "run_as.h"
+#include "spi_glue.h"
 
 PG_FUNCTION_INFO_V1(backfill_stages);
 
@@ -49,8 +50,7 @@ backfill_stages(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		LsBeginTableWrite(leads->relid, &saved);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		LsSpiConnect();
 		if (SPI_execute_with_args(sql, 2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not write the stages found at attach");
 		written = SPI_processed;

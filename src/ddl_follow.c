@@ -45,6 +45,7 @@
 #include "catalog.h"
 #include "lead_id_retype.h"
 #include "row_filter.h"
+#include "spi_glue.h"
 
 /* A column rename of an attached table seen at ddl_command_start. */
 typedef struct PendingRename
@@ -555,8 +556,7 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (!ExtensionReady() || LeadIdRetypeBusy())
 		PG_RETURN_VOID();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	owner = ExtensionOwner();
 	if (OidIsValid(owner) && IsA(trigdata->parsetree, RenameStmt) &&
 		((RenameStmt *) trigdata->parsetree)->renameType == OBJECT_COLUMN)
@@ -787,8 +787,7 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	if ((CurrentRenames() == NIL && !released && retyped == NIL) || !ExtensionReady() ||
 		LeadIdRetypeBusy())
 		PG_RETURN_VOID();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	if (released || retyped != NIL)
 	{
 		Oid owner = ExtensionOwner();

@@ -137,8 +137,7 @@ RefreshWalk(int batch_size, bool nonatomic)
 	Datum last = (Datum) 0;
 	int64 total = 0;
 
-	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnectExt(nonatomic ? SPI_OPT_NONATOMIC : 0);
 	for (;;)
 	{
 		RuleSet *rs = LsRules();

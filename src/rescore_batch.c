@@ -435,9 +435,9 @@ IdCollateClause(const LeadsAttachment *leads)
 /*
  * Lock the leads table against writers (EXCLUSIVE: reads go on), then load
  * the configuration.  In this order a rescore that waited for another
- * transaction's rule or settings change (whose own rescore holds the lock
- * while it commits) uses the committed rules: taking the lock processes the
- * change's invalidations (doc/scoring.md, "Concurrency").
+ * transaction holding the lock (another full rescore, or on a 0.1.0 database
+ * a rule change's rescore at commit) uses what that transaction committed:
+ * taking the lock processes its invalidations (doc/scoring.md, "Concurrency").
  */
 static RuleSet *
 LockLeadsForRescore(void)

@@ -1,6 +1,8 @@
 /*
- * rescore_requests.c — the rescores asked for in SQL: rescore_all(), rescore(lead), and the rescore
- * of every lead once when a transaction that changed the rules or settings commits.
+ * rescore_requests.c — the rescores asked for in SQL: rescore_all(), rescore(lead), and, for
+ * databases still on 0.1.0 (its rules_changed and rescore_after_rule_change symbols), the rescore of
+ * every lead once when a transaction that changed the rules or settings commits.  0.2.0 rescores
+ * nothing at commit: doc/scoring.md, "The engagement state".
  */
 #include "postgres.h"
 
@@ -47,7 +49,7 @@ Datum
 rescore_all(PG_FUNCTION_ARGS)
 {
 	LsSavedUser saved;
-	int64 n;
+	int64 n = 0;
 	const char *search_path;
 
 	LsLeadsAttachment();
@@ -106,7 +108,8 @@ rescore_lead(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------------
- * Rule and settings changes: rescore every lead once, when the transaction commits
+ * 0.1.0's rule and settings changes: rescore every lead once, when the transaction commits (the
+ * 0.1.0 SQL names these symbols; 0.2.0's triggers do not: doc/internals.md, "Upgrades")
  * ---------------------------------------------------------------------------
  */
 

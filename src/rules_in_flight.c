@@ -91,14 +91,14 @@ RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
 	/* rows of one lead often come together */
 	if (in_flight.n > 0 && LsCompareLeadIds(leads, in_flight.ids[in_flight.n - 1], id) == 0)
 		return;
+	if (in_flight.n >= MAX_REMEMBERED)
+	{
+		in_flight.overflow = true;
+		return;
+	}
 	if (in_flight.n == in_flight.cap)
 	{
-		if (in_flight.cap >= MAX_REMEMBERED)
-		{
-			in_flight.overflow = true;
-			return;
-		}
-		in_flight.cap = in_flight.cap ? in_flight.cap * 2 : 64;
+		in_flight.cap = in_flight.cap ? Min(in_flight.cap * 2, MAX_REMEMBERED) : 64;
 		in_flight.ids = in_flight.ids
 							? repalloc(in_flight.ids, sizeof(Datum) * in_flight.cap)
 							: MemoryContextAlloc(InFlightContext(), sizeof(Datum) * in_flight.cap);

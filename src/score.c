@@ -632,7 +632,7 @@ AgeSeconds(TimestampTz at, TimestampTz time)
 	if (TIMESTAMP_NOT_FINITE(at) || TIMESTAMP_NOT_FINITE(time))
 		return INFINITY;
 	/* exact in int64 where it fits: a double holds a timestamp only to 128 us, and the engagement
-	 * state carries ages split in two (doc/scoring.md, "Rounding") */
+	 * state carries ages split in two (doc/scoring.md, "The engagement state": rounding) */
 	if (!pg_sub_s64_overflow(at, time, &diff))
 		return (double) diff / USECS_PER_SEC;
 	return ((double) at - (double) time) / USECS_PER_SEC;

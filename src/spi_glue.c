@@ -10,7 +10,13 @@
 void
 LsSpiConnect(void)
 {
-	if (SPI_connect() != SPI_OK_CONNECT)
+	LsSpiConnectExt(0);
+}
+
+void
+LsSpiConnectExt(int options)
+{
+	if (SPI_connect_ext(options) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
 

@@ -10,6 +10,7 @@
 
 /* SPI_connect(), or an error. */
 extern void LsSpiConnect(void);
+extern void LsSpiConnectExt(int options); /* SPI_connect_ext's options (SPI_OPT_NONATOMIC) */
 
 /*
  * Prepare a statement and keep its plan for the backend's life (until SPI_freeplan); with

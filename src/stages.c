@@ -562,8 +562,7 @@ OwnerLabel(const LeadsAttachment *leads, HeapTuple row, TupleDesc desc)
 	LsSavedUser saved;
 
 	LsBecomeExtensionOwner(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LsSpiConnect();
 	if (SPI_execute_with_args(leads->owner_label_query, 1, &type, &key, NULL, true, 1) ==
 			SPI_OK_SELECT &&
 		SPI_processed == 1)

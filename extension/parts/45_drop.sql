@@ -7,6 +7,30 @@
 -- the events and deals tables are detached too.  SECURITY DEFINER: the role dropping its own table
 -- has no rights on lead_scoring.attachment; the function does nothing but detach.  A lookup table
 -- (or the foreign key) an attachment's labels are read through, dropped with CASCADE, is refused.
+-- The first key column of attachment a whose label (owner_label, labels) no longer resolves along its
+-- path of foreign keys, or NULL (detach_dropped(), labels_still_resolve()).
+CREATE FUNCTION @extschema@.broken_label(a @extschema@.attachment) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k name;
+    lbl text;
+BEGIN
+    FOR k, lbl IN SELECT c.k, c.l
+                    FROM (SELECT e.key AS k, e.value AS l FROM jsonb_each_text(CASE WHEN jsonb_typeof(pg_catalog.to_jsonb(a) -> 'labels') = 'object'
+                                                    THEN pg_catalog.to_jsonb(a) -> 'labels' END) e
+                          UNION ALL SELECT a.owner_column, pg_catalog.to_jsonb(a) ->> 'owner_label'
+                           WHERE pg_catalog.to_jsonb(a) ->> 'owner_label' IS NOT NULL) c
+                   ORDER BY 1 LOOP
+        BEGIN
+            PERFORM @extschema@.fk_label_sql(a.relid, k, lbl::name, 'x');
+        EXCEPTION WHEN invalid_foreign_key OR undefined_column OR datatype_mismatch THEN
+            RETURN k;
+        END;
+    END LOOP;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.broken_label(@extschema@.attachment) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.detach_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -46,14 +70,9 @@ BEGIN
     FOR a IN SELECT * FROM @extschema@.attachment t
               WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
               ORDER BY relid::text LOOP
-        SELECT k INTO col
-          FROM (SELECT jsonb_object_keys(a.labels) AS k UNION ALL SELECT a.owner_column WHERE a.owner_label IS NOT NULL) c
-         WHERE NOT EXISTS (SELECT FROM pg_constraint f JOIN pg_attribute x ON x.attrelid = f.conrelid
-                                                                        AND x.attnum = f.conkey[1]
-                            WHERE f.conrelid = a.relid AND f.contype = 'f' AND cardinality(f.conkey) = 1
-                              AND x.attname = c.k AND NOT x.attisdropped)
-         ORDER BY k LIMIT 1;
-        IF FOUND THEN
+        -- every label must still resolve, along its whole path of foreign keys
+        col := @extschema@.broken_label(a);
+        IF col IS NOT NULL THEN
             RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
                 coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
                             FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
@@ -77,6 +96,39 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.detach_dropped() FROM PUBLIC;
 CREATE EVENT TRIGGER lead_scoring_detach_dropped ON sql_drop EXECUTE FUNCTION @extschema@.detach_dropped();
+
+-- An ALTER TABLE that leaves a label unresolved — a column of a lookup table renamed along the path of
+-- an owner_label or labels (res_partner.name, res_users.partner_id) — is refused: every later write to
+-- the attached table would fail.  SECURITY DEFINER, as detach_dropped(): it only reads the attachments.
+CREATE FUNCTION @extschema@.labels_still_resolve() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    col name;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
+        RETURN;
+    END IF;
+    -- (not while an update from 0.1.0 runs, before the attachment has labels)
+    FOR a IN SELECT * FROM @extschema@.attachment t
+              WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
+              ORDER BY relid::text LOOP
+        col := @extschema@.broken_label(a);
+        IF col IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot alter %: the % attachment of % looks the labels of column "%" up through it',
+                (SELECT string_agg(DISTINCT c.object_type || ' ' || c.object_identity, ', ') FROM pg_event_trigger_ddl_commands() c),
+                a.kind, a.relid, col
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Its label %s no longer resolves; every later write would fail.',
+                                      coalesce(a.labels ->> col, a.owner_label::text)),
+                      HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);), alter, and attach it '
+                                    'again with the new label.', a.relid::text);
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.labels_still_resolve() FROM PUBLIC;
+CREATE EVENT TRIGGER lead_scoring_labels_still_resolve ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.labels_still_resolve();
 
 -- DROP EXTENSION lead_scoring keeps the log whole.  A ddl_command_start event trigger runs before
 -- PostgreSQL looks at what depends on the extension: release_for_drop() refuses while tables are

@@ -62,7 +62,8 @@ COMMENT ON FUNCTION @extschema@.markov_removal_effects(text, interval) IS
     'Per channel: paths through it, conversion probability with and without it, and its removal effect';
 
 -- Removal effects of every channel, and of the channel sequences asked for
--- ('a > b'), in the Markov chain of the given order (issue 11).
+-- ('a > b'), in the Markov chain of the given order (doc/attribution.md,
+-- "Higher orders, sequences and the aggregate split").
 CREATE FUNCTION @extschema@.removal_effects(
         markov_order integer DEFAULT 1, conversion text DEFAULT 'deal', lookback interval DEFAULT NULL,
         sequences text[] DEFAULT NULL)

@@ -63,10 +63,12 @@ deb="$WORK/postgresql-15-lead-scoring_${deb_version}_amd64.deb"
 echo "built $(basename "$deb")"
 
 apt-get install -y -qq --no-install-recommends "$deb" >/dev/null 2>&1
-dpkg -L postgresql-15-lead-scoring | grep -qx /usr/lib/postgresql/15/lib/lead_scoring.so
+# the list is read once: `dpkg -L | grep -q` under pipefail fails at random (grep exits on the first match,
+# dpkg gets SIGPIPE)
+files=$(dpkg -L postgresql-15-lead-scoring)
+grep -qx /usr/lib/postgresql/15/lib/lead_scoring.so <<<"$files" || { echo "the package lacks lead_scoring.so"; exit 1; }
 for v in $(ls "$root"/extension/lead_scoring--*.sql | xargs -n1 basename); do
-	dpkg -L postgresql-15-lead-scoring | grep -qx "/usr/share/postgresql/15/extension/$v" ||
-		{ echo "the package lacks $v"; exit 1; }
+	grep -qx "/usr/share/postgresql/15/extension/$v" <<<"$files" || { echo "the package lacks $v"; exit 1; }
 done
 echo "installed: $(dpkg-query -W postgresql-15-lead-scoring)"
 

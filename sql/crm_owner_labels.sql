@@ -1,0 +1,54 @@
+-- Labels along a path of foreign keys and composite names (doc/crm_schemas.md, "CRM-native columns"):
+-- what is refused, and what a drop along the path does.
+CREATE EXTENSION lead_scoring;
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+CREATE TABLE partner (id int PRIMARY KEY, name text, first text, last text, tr jsonb);
+CREATE TABLE users (id int PRIMARY KEY, login text, partner_id int REFERENCES partner, note int);
+CREATE TABLE leads (id int PRIMARY KEY, user_id int REFERENCES users, email text);
+CREATE TABLE kinds (id int PRIMARY KEY, partner_id int REFERENCES partner, name text);
+CREATE TABLE acts (id int PRIMARY KEY, lead_id int REFERENCES leads, kind_id int REFERENCES kinds,
+                   at timestamptz NOT NULL DEFAULT now());
+-- a step that is no key, a label that is no column: refused, nothing attached
+SELECT lead_scoring.attach_leads('leads', owner_column => 'user_id', owner_label => 'note.name');
+SELECT lead_scoring.attach_leads('leads', owner_column => 'user_id', owner_label => 'partner_id.nom');
+SELECT lead_scoring.attach_leads('leads', owner_column => 'user_id', owner_label => 'partner_id.first,nom');
+SELECT count(*) FROM lead_scoring.attachment;
+-- a path, a composite name at its end, a jsonb key at its end
+SELECT lead_scoring.attach_leads('leads', owner_column => 'user_id', owner_label => 'partner_id.first, last');
+INSERT INTO partner VALUES (1, 'Ann Lee', 'Ann', 'Lee', '{"en": "Ann (en)"}'), (2, 'Bo', 'Bo', '', NULL),
+                           (3, NULL, NULL, NULL, NULL);
+INSERT INTO users VALUES (10, 'ann', 1, NULL), (20, 'bo', 2, NULL), (30, 'x', 3, NULL);
+INSERT INTO leads VALUES (1, 10, 'a@x.io'), (2, 20, NULL), (3, 30, NULL), (4, NULL, NULL);
+-- the owner written by the triggers (the log) is the owner the views read
+UPDATE leads SET stage = 'sql' WHERE id IN (1, 2, 3);
+SELECT l.lead_id, l.owner, c.owner AS logged FROM lead_scoring.leads l
+  LEFT JOIN lead_scoring.stage_change c ON c.lead_id = l.lead_id AND c.to_stage = 'sql' ORDER BY 1;
+SELECT lead_scoring.detach('leads');
+SELECT lead_scoring.attach_leads('leads', owner_column => 'user_id', owner_label => 'partner_id.tr.en');
+SELECT lead_id, owner FROM lead_scoring.leads ORDER BY 1;
+-- event types stay in the lookup table itself: a path is refused
+SELECT lead_scoring.attach_events('acts', lead_column => 'lead_id', type_column => 'kind_id', time_column => 'at',
+                                  labels => '{"kind_id": "partner_id.name"}');
+-- dropping a table or a foreign key along the path is refused, as the first one's is
+ALTER TABLE users DROP CONSTRAINT users_partner_id_fkey;
+DROP TABLE partner CASCADE;
+-- renaming a column along the path (the label's, or the key's) is refused too, as the CRM's own role
+CREATE ROLE ls_owner_labels_app;
+ALTER TABLE partner OWNER TO ls_owner_labels_app;
+ALTER TABLE users OWNER TO ls_owner_labels_app;
+SET ROLE ls_owner_labels_app;
+ALTER TABLE partner RENAME COLUMN tr TO translations;
+ALTER TABLE users RENAME COLUMN partner_id TO contact_id;
+-- other columns of the lookup tables rename freely
+ALTER TABLE partner RENAME COLUMN name TO display_name;
+ALTER TABLE users RENAME COLUMN login TO user_login;
+RESET ROLE;
+INSERT INTO leads VALUES (5, 10, NULL);
+SELECT lead_id, owner FROM lead_scoring.leads ORDER BY 1;
+SELECT lead_scoring.detach('leads');
+DROP TABLE partner CASCADE;
+DROP TABLE acts, kinds, leads, users;
+DROP ROLE ls_owner_labels_app;
+DROP TABLE lead_scoring.stage_change;
+DROP EXTENSION lead_scoring;
