@@ -720,6 +720,19 @@ LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b)
 	return DatumGetInt32(FunctionCall2Coll((FmgrInfo *) &leads->id_cmp, leads->id_collation, a, b));
 }
 
+ArrayType *
+LsLeadIdArray(const LeadsAttachment *leads, const Datum *ids, int n)
+{
+	Datum *elems = palloc(sizeof(Datum) * Max(n, 1));
+	ArrayType *array;
+
+	memcpy(elems, ids, sizeof(Datum) * n);
+	array =
+		construct_array(elems, n, leads->id_type, leads->id_len, leads->id_byval, leads->id_align);
+	pfree(elems);
+	return array;
+}
+
 char *
 LsLeadIdText(const LeadsAttachment *leads, Datum id)
 {

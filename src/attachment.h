@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "nodes/primnodes.h"
+#include "utils/array.h"
 
 #include "funnel_stage.h"
 
@@ -146,5 +147,13 @@ extern char *LsLeadIdText(const LeadsAttachment *leads, Datum id);
 
 /* Compare two lead ids with the id type's btree order. */
 extern int LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b);
+
+/*
+ * An array of lead ids (a plan's parameter), made in the current memory context from a copy of
+ * `ids`: construct_array() replaces the varlena elements it is given by copies made in the current
+ * memory context (short headers expanded), which would leave the caller's ids pointing into memory
+ * freed with that context.
+ */
+extern ArrayType *LsLeadIdArray(const LeadsAttachment *leads, const Datum *ids, int n);
 
 #endif /* ATTACHMENT_H */

@@ -126,8 +126,7 @@ uint64
 TouchLeads(RuleSet *rs, Datum *ids, int n)
 {
 	LeadsAttachment *leads = rs->leads;
-	Datum array = PointerGetDatum(
-		construct_array(ids, n, leads->id_type, leads->id_len, leads->id_byval, leads->id_align));
+	Datum array = PointerGetDatum(LsLeadIdArray(leads, ids, n));
 	Touch t;
 	int rc;
 

@@ -92,8 +92,7 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	if (w->n == 0)
 		return;
 	MemoryContextSwitchTo(w->cxt); /* the arrays go with the rewrites, reset below */
-	args[0] = PointerGetDatum(construct_array(w->ids, w->n, leads->id_type, leads->id_len,
-											  leads->id_byval, leads->id_align));
+	args[0] = PointerGetDatum(LsLeadIdArray(leads, w->ids, w->n));
 	{
 		Datum *scores = palloc(sizeof(Datum) * w->n);
 
@@ -243,8 +242,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 	{
 		int m = Min(BATCH_LEADS, n - lo);
 		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
-		Datum array = PointerGetDatum(construct_array(ids + lo, m, leads->id_type, leads->id_len,
-													  leads->id_byval, leads->id_align));
+		Datum array = PointerGetDatum(LsLeadIdArray(leads, ids + lo, m));
 		bool *found = palloc0(sizeof(bool) * m);
 		int32 *old_score = palloc(sizeof(int32) * m);
 		FunnelStage *old_stage = palloc(sizeof(FunnelStage) * m);

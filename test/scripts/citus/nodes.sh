@@ -7,6 +7,9 @@
 #   citus_start NAME PORT [opts]     initdb and start a node with shared_preload_libraries=citus
 #   citus_psql PORT [psql args]      psql on a node, as postgres, stopping at the first error
 #   citus_stop_all                   stop every node started here and remove its directory
+#
+# LS_CORE_FILES=1 starts the nodes with core files allowed (pg_ctl -c), for backtraces of a crash
+# (with LS_KEEP=1 and a kernel.core_pattern that writes somewhere kept).
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 CITUS_BIN=$("$PG_CONFIG" --bindir)
@@ -30,7 +33,7 @@ citus_installed() {
 citus_start() {
 	local name=$1 port=$2 opts=${3:-}
 	citus_as_pg "$CITUS_BIN/initdb" -D "$CITUS_DIR/$name" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
-	citus_as_pg "$CITUS_BIN/pg_ctl" -D "$CITUS_DIR/$name" -l "$CITUS_DIR/$name.log" -w \
+	citus_as_pg "$CITUS_BIN/pg_ctl" -D "$CITUS_DIR/$name" -l "$CITUS_DIR/$name.log" -w ${LS_CORE_FILES:+-c} \
 		-o "-k $CITUS_SOCK -p $port -c listen_addresses='' -c fsync=off -c max_connections=60 \
 			-c shared_preload_libraries=citus -c citus.local_hostname=$CITUS_SOCK \
 			-c max_worker_processes=16 -c citus.log_remote_commands=off $opts" \
