@@ -596,6 +596,22 @@ RememberLabelRenames(Oid owner, Oid tbl, const char *old_name, const char *new_n
 		l->renamed = SPI_getvalue(row, desc, 6);
 		label_renames = lappend(label_renames, l);
 		MemoryContextSwitchTo(old);
+		/* a label's list is split at its commas: it cannot name such a column */
+		if (strchr(new_name, ',') != NULL)
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot rename column \"%s\" of table %s to \"%s\": the %s attachment of "
+						"%s reads the labels of column \"%s\" through it",
+						old_name, TableName(tbl), new_name, l->kind, TableName(l->relid),
+						l->key_column),
+				 errdetail("Its label %s cannot name a column whose name holds a comma (a label "
+						   "is split at its commas).",
+						   l->label),
+				 errhint("Rename the column to a name without a comma, or detach the table first "
+						 "(SELECT lead_scoring.detach('%s');), rename, and attach it again with "
+						 "another label.",
+						 TableName(l->relid))));
 	}
 }
 
