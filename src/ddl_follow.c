@@ -20,10 +20,11 @@
  *
  *   follow_ddl_end (ddl_command_end, ALTER TABLE) applies what was remembered:
  *   the attachment's mapping, the rules' column names and the row filter take
- *   the new name, and so do the labels (the generated views are rebuilt).  When a later statement
- * of the transaction adds a column under a name that was renamed away, the mapping and the rules
- * move to the new column (the replacement pattern) and the generated views are rebuilt, so that
- * they no longer pin the old column, which the migration then drops.
+ *   the new name, and so do the labels (the generated views are rebuilt).
+ *   When a later statement of the transaction adds a column under a name that
+ *   was renamed away, the mapping and the rules move to the new column (the
+ *   replacement pattern) and the generated views are rebuilt, so that they no
+ *   longer pin the old column, which the migration then drops.
  *
  * Nothing is ever changed silently: each change raises a NOTICE naming it.
  */
