@@ -22,6 +22,7 @@
 #include "utils/memutils.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "funnel_stage.h"
 #include "clock.h"
 #include "lead_state.h"
@@ -33,11 +34,26 @@
 
 #define REFRESH_BATCH 2000
 
-/* Prepare and keep a plan (SPI connected); always generic, as in score.c. */
+/*
+ * Prepare and keep a plan (SPI connected) reading the leads table `relid`: always generic, as in
+ * score.c, except on a Citus coordinator, where the table is distributed: Citus plans a query over
+ * every shard only with its parameters' values (a generic plan with the batch's LIMIT $1 fails to
+ * plan), so there each execution is planned with its values (doc/scale-out.md, "The refresh and
+ * rule changes").
+ */
 static SPIPlanPtr
-RefreshPlan(const char *sql, int nargs, Oid *argtypes)
+RefreshPlan(const char *sql, int nargs, Oid *argtypes, Oid relid)
 {
-	return LsKeepPlan(sql, nargs, argtypes, true);
+	SPIPlanPtr plan;
+
+	if (!LsIsCitusTable(relid))
+		return LsKeepPlan(sql, nargs, argtypes, true);
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the plan of \"%s\"", sql);
+	return plan;
 }
 
 /* The next leads in id order: id, score, stage, state, fit columns; after $1 when 'next'. */
@@ -54,7 +70,7 @@ BatchPlan(RuleSet *rs, bool next)
 			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l ORDER BY l.%s LIMIT $1",
 					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
 					 l->qualname, l->id_col),
-			1, argtypes);
+			1, argtypes, l->relid);
 	}
 	if (next && rs->refresh_next_plan == NULL)
 	{
@@ -67,7 +83,7 @@ BatchPlan(RuleSet *rs, bool next)
 					 " ORDER BY l.%s LIMIT $2",
 					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
 					 l->qualname, l->id_col, l->id_gt, collate, l->id_col),
-			2, argtypes);
+			2, argtypes, l->relid);
 	}
 	return next ? rs->refresh_next_plan : rs->refresh_first_plan;
 }

@@ -8,11 +8,13 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "attachment.h"
+#include "citus_shards.h"
 #include "events_trigger.h"
 #include "rescore_batch.h"
 #include "rules_in_flight.h"
@@ -67,9 +69,16 @@ RulesInFlightFiltered(RuleSet *rs, bool on_shard)
 void
 RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
 {
+	/*
+	 * the leads table, not the shard a statement on a Citus shard addressed: the statements of one
+	 * transaction write several shards, and the check at commit rescores each lead through its own
+	 * (doc/scale-out.md, "The shard-local write path")
+	 */
+	Oid relid = LsLogicalRelid(leads->relid);
+
 	if (in_flight.overflow)
 		return;
-	if (in_flight.leads_relid != leads->relid)
+	if (in_flight.leads_relid != relid)
 	{
 		if (in_flight.n > 0)
 		{
@@ -77,7 +86,7 @@ RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
 			in_flight.overflow = true;
 			return;
 		}
-		in_flight.leads_relid = leads->relid;
+		in_flight.leads_relid = relid;
 	}
 	/* rows of one lead often come together */
 	if (in_flight.n > 0 && LsCompareLeadIds(leads, in_flight.ids[in_flight.n - 1], id) == 0)
@@ -124,6 +133,66 @@ LockRulesCommit(LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
+/*
+ * How long the check may wait for a lock while a Citus worker prepares its part of a distributed
+ * transaction: the transaction's parts that prepared already hold their locks without a backend,
+ * so Citus's distributed deadlock detection cannot see a cycle through them (doc/scale-out.md,
+ * "The check at commit on a shard").
+ */
+#define PREPARE_LOCK_TIMEOUT "5s"
+
+static void CheckAtCommit(void);
+
+/*
+ * The check of a transaction being prepared (on a Citus worker, its part of a distributed
+ * transaction): with a bounded wait, a wait that times out failing as a deadlock (to be retried)
+ * instead of hanging.  Elsewhere (PREPARE TRANSACTION on one node) as at commit.
+ */
+static void
+CheckAtPrepare(void)
+{
+	LeadsAttachment *leads;
+	MemoryContext cxt = CurrentMemoryContext;
+	bool citus;
+
+	/* at commit no statement is running: the lookups run in a snapshot of their own */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	leads = LsAttachments()->leads;
+	citus = leads != NULL && LsIsCitusTable(leads->relid);
+	PopActiveSnapshot();
+	if (!citus)
+	{
+		CheckAtCommit();
+		return;
+	}
+	(void) set_config_option("lock_timeout", PREPARE_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	PG_TRY();
+	{
+		CheckAtCommit();
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+			 errmsg("lead_scoring's check at commit waited too long for a lock while this worker "
+					"prepared its part of a distributed transaction"),
+			 errdetail("The check serialises rule changes with writers of events that count for no "
+					   "rule; it waited %s for another transaction (%s).",
+					   PREPARE_LOCK_TIMEOUT, edata->message),
+			 errhint("Retry the transaction, as after a deadlock.")));
+	}
+	PG_END_TRY();
+}
+
 /* At commit: rescore the uncounted rows' leads when the engagement rules are no longer the ones
  * they were filtered with. */
 static void
@@ -161,9 +230,13 @@ RulesInFlightXactCallback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
 			if (in_flight.changes_rules || in_flight.filtered)
 				CheckAtCommit();
+			Forget();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (in_flight.changes_rules || in_flight.filtered)
+				CheckAtPrepare();
 			Forget();
 			break;
 		case XACT_EVENT_COMMIT:

@@ -1,7 +1,12 @@
 -- Property test of stored scores (used by scoring_property.sh).
 -- Variables: idtype (lead id type), decay (on|off), seed (for setseed), nops (operations);
 -- from_version (optional): install that released version, attach, then ALTER EXTENSION ... UPDATE
--- before the operations run (test/scripts/upgrade.sh).
+-- before the operations run (test/scripts/upgrade.sh);
+-- citus (optional): the database is a Citus coordinator with workers (test/scripts/citus_property.sh):
+-- the events' primary keys include the lead id, lead_scoring.citus_setup() distributes the tables after
+-- they are attached, and the operations Citus refuses (an event moved to another lead by UPDATE, an event
+-- without a lead: the distribution column) are written as Citus applications write them (the event
+-- copied to the other lead and deleted) or not at all.
 -- A random CRM is built, attached, scored by a rule set of every kind, then driven by a random
 -- mix of single and multi-row INSERTs, COPY (events in and out of time order, some dated in the
 -- future), UPDATEs, DELETEs, lead writes and rule and settings changes mid-stream, some of them in
@@ -26,6 +31,8 @@ CREATE EXTENSION lead_scoring VERSION :'from_version';
 CREATE EXTENSION lead_scoring;
 \endif
 CREATE TYPE ev_kind AS ENUM ('visit', 'download', 'webinar', 'call', 'noise');
+SELECT format('CREATE FUNCTION on_citus() RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT %L::boolean $$',
+              :{?citus}) \gexec
 
 -- lead number -> lead id; text ids carry a quote, a comma and a double quote
 SELECT format($f$CREATE FUNCTION lid(i int) RETURNS %1$s LANGUAGE sql IMMUTABLE
@@ -37,8 +44,11 @@ SELECT format('CREATE TABLE leads (id %s PRIMARY KEY, email text, phone text, co
               ' country text, revenue numeric, signed_up date)', :'idtype') \gexec
 SELECT format('CREATE TABLE events_a (id bigserial PRIMARY KEY, lead_id %s, event_type text NOT NULL,'
               ' occurred_at timestamptz NOT NULL, url text, duration int)', :'idtype') \gexec
+-- on Citus, the primary keys of tables distributed by lead include the lead id
+SELECT 'ALTER TABLE events_a DROP CONSTRAINT events_a_pkey, ADD PRIMARY KEY (id, lead_id)' WHERE on_citus() \gexec
 SELECT format('CREATE TABLE events_b (id bigserial, lead_id %s, kind ev_kind NOT NULL, at timestamp NOT NULL,'
-              ' channel text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)', :'idtype') \gexec
+              ' channel text, PRIMARY KEY (id, at%s)) PARTITION BY RANGE (at)', :'idtype',
+              CASE WHEN on_citus() THEN ', lead_id' END) \gexec
 SELECT format('CREATE TABLE events_b_old PARTITION OF events_b FOR VALUES FROM (MINVALUE) TO (%L)',
               (now() - interval '20 days')::timestamp) \gexec
 CREATE TABLE events_b_new PARTITION OF events_b DEFAULT;
@@ -61,7 +71,7 @@ CREATE FUNCTION lead_values(i int) RETURNS text LANGUAGE sql AS $$
                   round((random() * 1e6)::numeric, 2), date '2024-01-01' + rnd(700)) $$;
 CREATE FUNCTION event_a_values(decay boolean) RETURNS text LANGUAGE sql AS $$
     SELECT format('(%s, %L, %L, %L, %s)',
-                  CASE WHEN random() < 0.02 THEN 'NULL' ELSE format('lid(%s)', rnd_lead()) END,
+                  CASE WHEN random() < 0.02 AND NOT on_citus() THEN 'NULL' ELSE format('lid(%s)', rnd_lead()) END,
                   pick(ARRAY['page_view', 'page_view', 'email_open', 'form', 'noise', 'Page_View']),
                   rnd_time(decay),
                   pick(ARRAY['/pricing', '/blog/x', '/Pricing/plans', '/docs', NULL]),
@@ -122,6 +132,10 @@ SELECT lead_scoring.attach_events('events_b', type_column => 'kind', time_column
 \if :{?from_version}
 ALTER EXTENSION lead_scoring UPDATE;
 \endif
+\if :{?citus}
+-- attached first, then distributed by lead and colocated, the configuration replicated to the workers
+SELECT lead_scoring.citus_setup();
+\endif
 
 -- rules added and changed while the CRM runs
 CREATE TABLE rule_template (name text, kind text, event_type text, column_name text, op text, value text,
@@ -162,7 +176,7 @@ BEGIN
     ELSIF x < 0.42 THEN
         -- COPY, text format
         n := 5 + rnd(150);
-        SELECT array_agg(concat_ws(E'\t', CASE WHEN random() < 0.02 THEN '\N' ELSE lid(rnd_lead())::text END,
+        SELECT array_agg(concat_ws(E'\t', CASE WHEN random() < 0.02 AND NOT on_citus() THEN '\N' ELSE lid(rnd_lead())::text END,
                                    pick(ARRAY['page_view', 'email_open', 'form', 'noise']), rnd_time(decay)::text,
                                    coalesce(pick(ARRAY['/pricing', '/blog/y', '/docs/a', NULL]), '\N'),
                                    coalesce(rnd(600)::text, '\N')))
@@ -172,8 +186,26 @@ BEGIN
     ELSIF x < 0.50 THEN
         RETURN pick(ARRAY[
             format('UPDATE events_a SET url = %L WHERE id %% 53 = %s;', pick(ARRAY['/pricing', '/x', NULL]), rnd(53)),
-            format('UPDATE events_a SET lead_id = lid(%s) WHERE id %% 97 = %s;', rnd_lead(), rnd(97)),
-            format('UPDATE events_a SET occurred_at = occurred_at - interval ''2 days'' WHERE lead_id = lid(%s);', rnd_lead()),
+            CASE WHEN NOT on_citus()
+                 THEN format('UPDATE events_a SET lead_id = lid(%s) WHERE id %% 97 = %s;', rnd_lead(), rnd(97))
+                 -- Citus does not update a distribution column: the events are copied to the lead and deleted
+                 ELSE format('%3$sINSERT INTO events_a (lead_id, event_type, occurred_at, url, duration)'
+                             ' SELECT lid(%1$s), event_type, occurred_at, url, duration FROM events_a'
+                             ' WHERE id %% 97 = %2$s AND lead_id <> lid(%1$s);' || E'\n' ||
+                             'DELETE FROM events_a WHERE id %% 97 = %2$s AND lead_id <> lid(%1$s);%4$s',
+                             rnd_lead(), rnd(97), CASE WHEN depth = 0 THEN E'BEGIN;\n' END,
+                             CASE WHEN depth = 0 THEN E'\nCOMMIT;' END) END,
+            CASE WHEN NOT on_citus()
+                 THEN format('UPDATE events_a SET occurred_at = occurred_at - interval ''2 days'' WHERE lead_id = lid(%s);', rnd_lead())
+                 -- Citus calls no STABLE function (timestamptz - interval) on a column in an UPDATE: the
+                 -- lead's events are copied two days earlier and the originals deleted
+                 ELSE format('%2$sSELECT coalesce(max(id), 0) AS last_id FROM events_a \gset' || E'\n' ||
+                             'INSERT INTO events_a (lead_id, event_type, occurred_at, url, duration)'
+                             ' SELECT lead_id, event_type, occurred_at - interval ''2 days'', url, duration'
+                             ' FROM events_a WHERE lead_id = lid(%1$s);' || E'\n' ||
+                             'DELETE FROM events_a WHERE lead_id = lid(%1$s) AND id <= :last_id;%3$s',
+                             rnd_lead(), CASE WHEN depth = 0 THEN E'BEGIN;\n' END,
+                             CASE WHEN depth = 0 THEN E'\nCOMMIT;' END) END,
             format('UPDATE events_a SET event_type = %L WHERE id %% 41 = %s;', pick(ARRAY['form', 'noise', 'page_view']), rnd(41)),
             format('UPDATE events_b SET kind = %L, channel = %L WHERE id %% 37 = %s;',
                    pick(ARRAY['webinar', 'noise', 'call']), pick(ARRAY['ads', NULL]), rnd(37)),
@@ -246,10 +278,11 @@ SELECT gen_op(:'decay', 0)
 -- ---------------------------------------------------------------------------
 -- Checks
 -- ---------------------------------------------------------------------------
-SELECT count(*) AS leads, (SELECT count(*) FROM events_a) + (SELECT count(*) FROM events_b) AS events,
+-- (subqueries without an outer FROM: Citus pushes no subquery of the target list down to the shards)
+SELECT (SELECT count(*) FROM leads) AS leads,
+       (SELECT count(*) FROM events_a) + (SELECT count(*) FROM events_b) AS events,
        (SELECT count(*) FROM lead_scoring.rule WHERE active) AS active_rules,
-       count(DISTINCT score) > 10 AS scores_vary
-  FROM leads;
+       (SELECT count(DISTINCT score) > 10 FROM leads) AS scores_vary;
 
 -- without decay and future events, the triggers alone keep every score exact
 SELECT coalesce(sum(stale), 0) + coalesce(sum(after_refresh), 0) AS stale_without_refresh,
@@ -334,12 +367,15 @@ SELECT o.lead, o.unrounded,
        least(greatest(round(o.unrounded::numeric), coalesce(s.score_floor, -2147483648)),
              coalesce(s.score_ceiling, 2147483647))::int AS score
   FROM oracle_unrounded(now()) o, lead_scoring.settings s;
+-- the lead ids in a local table: on Citus, score() and explain() of each lead are then routed to its
+-- shard one by one (Citus pushes no correlated subquery over the distributed leads down)
+CREATE TEMP TABLE lead_ids ON COMMIT DROP AS SELECT id FROM leads;
 SELECT count(*) AS leads_checked,
        count(*) FILTER (WHERE lead_scoring.score(l.id) <> e.score
                           AND abs(e.unrounded - trunc(e.unrounded) ) NOT BETWEEN 0.499999 AND 0.500001)
            AS score_differs_from_oracle,
        count(*) FILTER (WHERE abs(coalesce((SELECT sum(points) FROM lead_scoring.explain(l.id)), 0) - e.unrounded) > 1e-6)
            AS explain_differs_from_oracle
-  FROM leads l JOIN expected e ON e.lead = l.id::text \gset
+  FROM lead_ids l JOIN expected e ON e.lead = l.id::text \gset
 COMMIT;
 \echo RESULT :stale_without_refresh :stale_after_refresh :leads_checked :score_differs_from_oracle :explain_differs_from_oracle
