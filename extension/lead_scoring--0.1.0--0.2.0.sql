@@ -1099,16 +1099,9 @@ BEGIN
     -- an event type kept as a key into a lookup table (Odoo's mail_activity.activity_type_id) is the
     -- label of the row it references: labels => '{"activity_type_id": "name.en_US"}'
     IF jsonb_typeof(labels) = 'object' AND labels ? type_column THEN
-        -- read in the lookup table itself: the scoring triggers follow the changes of that one table
-        -- (labels_changed()), so no path of foreign keys (fk_label_sql() names a second table r1)
-        IF strpos(@extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e'), ' r1 ') > 0 THEN
-            RAISE EXCEPTION 'the label "%" of the event types of % follows a path of foreign keys',
-                labels ->> type_column, events
-                USING ERRCODE = 'feature_not_supported',
-                      DETAIL = 'Event types are read in the lookup table the type column references, whose every '
-                               'change rescores the leads; a path would read tables whose changes are not followed.',
-                      HINT = 'Name a column (or a jsonb key, or a list of columns) of that lookup table.';
-        END IF;
+        -- a path of foreign keys too ("x_id.name"): every table on it gets the labels trigger
+        -- (type_label_tables()), so a change anywhere on it is a change of the rules
+        PERFORM @extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e');
     ELSE
         PERFORM @extschema@.check_column_type(events, type_column, 'type_column',
             'a text, varchar or enum type (or a key with labels)',
@@ -1375,18 +1368,50 @@ BEGIN
 END $$;
 
 -- Issue 10 (round 3, item 3): a change of the lookup table of event type labels is a change of the rules.
+-- The tables a label read in table ref reads, ref first (label_expr_sql() reads it so): ref, and
+-- along a path of foreign keys ("x_id.name") every table it steps into.
+CREATE FUNCTION @extschema@.label_tables(ref regclass, label text) RETURNS SETOF regclass
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base name := split_part(label, '.', 1);
+    next regclass;
+BEGIN
+    RETURN NEXT ref;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped) THEN
+        RETURN;
+    END IF;
+    IF strpos(label, '.') > 0
+       AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = base AND attnum > 0 AND NOT attisdropped) THEN
+        SELECT c.confrelid::regclass INTO next
+          FROM pg_constraint c JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+         WHERE c.conrelid = ref AND c.contype = 'f' AND cardinality(c.conkey) = 1 AND x.attname = base
+         ORDER BY c.oid LIMIT 1;
+        IF next IS NOT NULL AND @extschema@.column_type(ref, base, 'labels') <> 'jsonb'::regtype THEN
+            RETURN QUERY SELECT * FROM @extschema@.label_tables(next, substr(label, length(base) + 2));
+        END IF;
+        RETURN;
+    END IF;
+    IF strpos(label, ',') > 0 THEN
+        RETURN QUERY SELECT t FROM unnest(string_to_array(label, ',')) i(part),
+                                   LATERAL @extschema@.label_tables(ref, btrim(i.part)) t;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.label_tables(regclass, text) FROM PUBLIC;
+
 -- The lookup tables the types of the attached events tables are keys into (attach_events' labels for
--- the type column), each found through the type column's foreign key as fk_label_sql() finds it.
+-- the type column), each found through the type column's foreign key as fk_label_sql() finds it, with
+-- every table a label along a path of foreign keys steps into.
 CREATE FUNCTION @extschema@.type_label_tables() RETURNS SETOF regclass
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT DISTINCT f.lookup
+    SELECT DISTINCT t
       FROM @extschema@.attachment a,
            LATERAL (SELECT c.confrelid::regclass AS lookup
                       FROM pg_constraint c
                       JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
                      WHERE c.conrelid = a.relid AND c.contype = 'f' AND cardinality(c.conkey) = 1
                        AND x.attname = a.type_column AND NOT x.attisdropped
-                     ORDER BY c.oid LIMIT 1) f
+                     ORDER BY c.oid LIMIT 1) f,
+           LATERAL @extschema@.label_tables(f.lookup, a.labels ->> a.type_column) t
      WHERE a.kind = 'events' AND a.labels ? a.type_column
 $$;
 
@@ -2221,3 +2246,65 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN lead_scoring_state pg_catalog.bytea', t);
     END IF;
 END $$;
+
+-- ---------------------------------------------------------------------------
+-- Issue 10 (labels): a column renamed along a label's path is followed, its drop refused
+-- (src/ddl_follow.c reads these at ddl_command_start; doc/crm_schemas.md, "Labels").
+-- ---------------------------------------------------------------------------
+-- A column of a lookup table renamed or dropped along a label's path (doc/crm_schemas.md, "Labels"):
+-- label_renamed() is label (read in table ref, as label_expr_sql() reads it) with column old of table
+-- tbl written new wherever the path reads it; labels_reading() lists the labels of the attachments
+-- that read column col of tbl, each with its text after a rename to new_name (src/ddl_follow.c
+-- follows the rename, and refuses the drop, at ddl_command_start).
+CREATE FUNCTION @extschema@.label_renamed(ref regclass, label text, tbl regclass, old name, new name) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base name := split_part(label, '.', 1);
+    rest text := substr(label, length(split_part(label, '.', 1)) + 2);
+    next regclass;
+BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped) THEN
+        RETURN CASE WHEN ref = tbl AND label = old THEN new ELSE label END;
+    END IF;
+    IF strpos(label, '.') > 0
+       AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = base AND attnum > 0 AND NOT attisdropped) THEN
+        IF ref = tbl AND base = old THEN
+            base := new;
+        END IF;
+        SELECT c.confrelid::regclass INTO next
+          FROM pg_constraint c JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+         WHERE c.conrelid = ref AND c.contype = 'f' AND cardinality(c.conkey) = 1
+           AND x.attname = split_part(label, '.', 1)
+         ORDER BY c.oid LIMIT 1;
+        IF next IS NULL OR @extschema@.column_type(ref, split_part(label, '.', 1), 'labels') = 'jsonb'::regtype THEN
+            RETURN base || '.' || rest;
+        END IF;
+        RETURN base || '.' || @extschema@.label_renamed(next, rest, tbl, old, new);
+    END IF;
+    IF strpos(label, ',') > 0 THEN
+        RETURN (SELECT string_agg(replace(i.part, btrim(i.part), r), ',' ORDER BY i.n)
+                  FROM unnest(string_to_array(label, ',')) WITH ORDINALITY i(part, n),
+                       LATERAL @extschema@.label_renamed(ref, btrim(i.part), tbl, old, new) r);
+    END IF;
+    RETURN label;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.label_renamed(regclass, text, regclass, name, name) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.labels_reading(tbl regclass, col name, new_name name)
+    RETURNS TABLE (relid regclass, kind text, key_column name, is_owner boolean, label text, renamed text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT a.relid, a.kind::text, c.k, c.is_owner, c.l,
+           @extschema@.label_renamed(f.ref, c.l, tbl, col, new_name)
+      FROM @extschema@.attachment a,
+           LATERAL (SELECT e.key::name, false, e.value FROM jsonb_each_text(CASE WHEN jsonb_typeof(a.labels) = 'object'
+                                                                               THEN a.labels END) e
+                    UNION ALL SELECT a.owner_column, true, a.owner_label::text WHERE a.owner_label IS NOT NULL) c(k, is_owner, l),
+           LATERAL (SELECT k.confrelid::regclass AS ref
+                      FROM pg_constraint k JOIN pg_attribute x ON x.attrelid = k.conrelid AND x.attnum = k.conkey[1]
+                     WHERE k.conrelid = a.relid AND k.contype = 'f' AND cardinality(k.conkey) = 1 AND x.attname = c.k
+                     ORDER BY k.oid LIMIT 1) f
+     -- read: renaming it to a name no column has changes the label
+     WHERE @extschema@.label_renamed(f.ref, c.l, tbl, col, (col || ' (renamed)')::name) <> c.l
+     ORDER BY a.relid::text, c.k
+$$;
+REVOKE ALL ON FUNCTION @extschema@.labels_reading(regclass, name, name) FROM PUBLIC;

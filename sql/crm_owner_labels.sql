@@ -27,24 +27,49 @@ SELECT l.lead_id, l.owner, c.owner AS logged FROM lead_scoring.leads l
 SELECT lead_scoring.detach('leads');
 SELECT lead_scoring.attach_leads('leads', owner_column => 'user_id', owner_label => 'partner_id.tr.en');
 SELECT lead_id, owner FROM lead_scoring.leads ORDER BY 1;
--- event types stay in the lookup table itself: a path is refused
+-- an event type's label along a path: accepted (sql/crm_label_paths.sql follows its changes)
 SELECT lead_scoring.attach_events('acts', lead_column => 'lead_id', type_column => 'kind_id', time_column => 'at',
                                   labels => '{"kind_id": "partner_id.name"}');
+SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'zz_lead_scoring_labels' ORDER BY tgrelid::regclass::text;
+SELECT lead_scoring.detach('acts');
 -- dropping a table or a foreign key along the path is refused, as the first one's is
 ALTER TABLE users DROP CONSTRAINT users_partner_id_fkey;
 DROP TABLE partner CASCADE;
--- renaming a column along the path (the label's, or the key's) is refused too, as the CRM's own role
+-- a column along the path renamed (the label's, or the key's), as the CRM's own role: followed, with a
+-- NOTICE; dropping one is refused, naming the attachment
 CREATE ROLE ls_owner_labels_app;
 ALTER TABLE partner OWNER TO ls_owner_labels_app;
 ALTER TABLE users OWNER TO ls_owner_labels_app;
 SET ROLE ls_owner_labels_app;
+SET client_min_messages = notice;
 ALTER TABLE partner RENAME COLUMN tr TO translations;
 ALTER TABLE users RENAME COLUMN partner_id TO contact_id;
--- other columns of the lookup tables rename freely
+ALTER TABLE partner DROP COLUMN translations;
+ALTER TABLE users DROP COLUMN contact_id CASCADE;
+-- other columns of the lookup tables rename and drop freely
 ALTER TABLE partner RENAME COLUMN name TO display_name;
 ALTER TABLE users RENAME COLUMN login TO user_login;
+ALTER TABLE users DROP COLUMN note;
+SET client_min_messages = warning;
 RESET ROLE;
+SELECT owner_label FROM lead_scoring.attachment;
+SELECT pg_get_viewdef('lead_scoring.leads') ~ 'translations' AS view_reads_new_name;
 INSERT INTO leads VALUES (5, 10, NULL);
+UPDATE leads SET stage = 'sal' WHERE id = 5;
+SELECT l.lead_id, l.owner, c.owner AS logged FROM lead_scoring.leads l
+  LEFT JOIN lead_scoring.stage_change c ON c.lead_id = l.lead_id AND c.to_stage = 'sal' ORDER BY 1;
+-- a list along a path, each part renamed; a rename rolled back leaves the label as it was
+SELECT lead_scoring.detach('leads');
+SELECT lead_scoring.attach_leads('leads', owner_column => 'user_id', owner_label => 'contact_id.first, last');
+SET client_min_messages = notice;
+ALTER TABLE partner RENAME COLUMN last TO last_name;
+-- renamed to a name with a comma: a list cannot hold it, refused
+ALTER TABLE partner RENAME COLUMN last_name TO "last,name";
+BEGIN;
+ALTER TABLE partner RENAME COLUMN first TO first_name;
+ROLLBACK;
+SET client_min_messages = warning;
+SELECT owner_label FROM lead_scoring.attachment;
 SELECT lead_id, owner FROM lead_scoring.leads ORDER BY 1;
 SELECT lead_scoring.detach('leads');
 DROP TABLE partner CASCADE;

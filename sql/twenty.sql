@@ -182,6 +182,10 @@ COMMIT;
 INSERT INTO opportunity (name, "amountAmountMicros", stage, "pointOfContactId")
     VALUES ('Second deal', 1000000000, 'NEGOTIATION', '00000000-0000-0000-0000-000000000002');
 SELECT "nameFirstName", stage FROM person ORDER BY "nameFirstName";
+-- a migration renaming a column the account owners' names are read from: the labels follow it
+ALTER TABLE "workspaceMember" RENAME COLUMN "nameFirstName" TO "firstName";
+SELECT relid, owner_label FROM lead_scoring.attachment WHERE owner_label IS NOT NULL ORDER BY relid::text;
+SELECT owner, deals_won, revenue FROM lead_scoring.manager_report('2026-03-01', '2026-03-31') ORDER BY owner;
 
 RESET lead_scoring.now;
 RESET search_path;

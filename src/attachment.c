@@ -240,6 +240,68 @@ LabelExpr(Oid relid, const char *label, int depth)
 }
 
 /*
+ * The version of the rows LabelExpr(relid, label, depth) reads, as an SQL text expression: the xmin
+ * of row alias, and along a path of foreign keys the versions of the rows it steps into ('-' for a
+ * key without a row), so that a change anywhere on the path changes it (the rules' fingerprint
+ * holds it, rules.c; doc/crm_schemas.md, "Event type labels").  NULL when the label does not
+ * resolve.
+ */
+static char *
+LabelVersion(Oid relid, const char *label, int depth)
+{
+	const char *dot = strchr(label, '.');
+	char *alias = depth == 0 ? pstrdup("r") : psprintf("r%d", depth);
+	char *own = psprintf("%s.xmin::pg_catalog.text", alias);
+	AttrNumber att = get_attnum(relid, label);
+
+	if (att != InvalidAttrNumber)
+		return own;
+	if (dot != NULL && (att = get_attnum(relid, pnstrdup(label, dot - label))) != InvalidAttrNumber)
+	{
+		Oid ref;
+		AttrNumber refkey;
+		Oid eqop;
+		char *inner;
+
+		if (get_atttype(relid, att) == JSONBOID)
+			return own;
+		if (!LabelKey(relid, att, &ref, &refkey, &eqop) ||
+			(inner = LabelVersion(ref, dot + 1, depth + 1)) == NULL)
+			return NULL;
+		return psprintf("pg_catalog.concat_ws('/', %s, COALESCE((SELECT %s FROM %s r%d "
+						"WHERE r%d.%s %s %s.%s), '-'))",
+						own, inner, QualifiedName(ref), depth + 1, depth + 1,
+						QuotedColumn(ref, refkey), QualifiedOperator(eqop), alias,
+						QuotedColumn(relid, att));
+	}
+	if (strchr(label, ',') != NULL)
+	{
+		StringInfoData items;
+		char *copy = pstrdup(label);
+		char *part;
+		char *save = NULL;
+
+		initStringInfo(&items);
+		for (part = strtok_r(copy, ",", &save); part != NULL; part = strtok_r(NULL, ",", &save))
+		{
+			char *item;
+			char *end;
+
+			while (*part == ' ')
+				part++;
+			end = part + strlen(part);
+			while (end > part && end[-1] == ' ')
+				*--end = '\0';
+			if ((item = LabelVersion(relid, part, depth)) == NULL)
+				return NULL;
+			appendStringInfo(&items, ", %s", item);
+		}
+		return psprintf("pg_catalog.concat_ws(','%s)", items.data);
+	}
+	return NULL;
+}
+
+/*
  * How the label of a key column's row is read in the table its single-column foreign key references
  * (attach's owner_label and labels: Odoo's user_id -> res_users.login, activity_type_id ->
  * mail_activity_type.name): the referenced table, its key column, the foreign key's equality
@@ -418,14 +480,23 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	{
 		/* a key into a lookup table: the event type is the label of the row it references */
 		char *ref, *refcol, *op, *expr;
+		Oid lookup;
+		AttrNumber lookup_key;
+		Oid lookup_eq;
+		char *version;
 
-		if (!LabelParts(relid, e->type_att, e->type_label, &ref, &refcol, &op, &expr))
+		if (!LabelParts(relid, e->type_att, e->type_label, &ref, &refcol, &op, &expr) ||
+			!LabelKey(relid, e->type_att, &lookup, &lookup_key, &lookup_eq) ||
+			(version = LabelVersion(lookup, e->type_label, 0)) == NULL)
 			LabelGone(relid, "the type label", e->type_label);
 		e->type_text = psprintf("(SELECT %s FROM %s r WHERE r.%s %s e.%s)", expr, ref, refcol, op,
 								e->type_col);
-		/* each row's xmin too: labels changed and changed back are other labels (rules.c) */
-		e->type_label_map = psprintf(
-			"SELECT r.%s::pg_catalog.text, %s, r.xmin FROM %s r ORDER BY 1", refcol, expr, ref);
+		/*
+		 * each row's xmin too, and along a path the xmins of the rows it steps into: labels changed
+		 * and changed back are other labels (rules.c)
+		 */
+		e->type_label_map = psprintf("SELECT r.%s::pg_catalog.text, %s, %s FROM %s r ORDER BY 1",
+									 refcol, expr, version, ref);
 	}
 	else if (get_typtype(getBaseType(e->type_type)) == TYPTYPE_ENUM)
 		e->type_text = psprintf("pg_catalog.textin(pg_catalog.enum_out(e.%s))", e->type_col);

@@ -14,12 +14,17 @@
  *   COLUMN of such a column is remembered, with the row filter parsed while the
  *   old name still resolves.
  *
+ *   A column of any table that an attachment's label reads along its path of
+ *   foreign keys (owner_label, labels: res_partner.name) is treated alike: its
+ *   DROP is refused, its RENAME remembered with the labels written anew.
+ *
  *   follow_ddl_end (ddl_command_end, ALTER TABLE) applies what was remembered:
  *   the attachment's mapping, the rules' column names and the row filter take
- *   the new name.  When a later statement of the transaction adds a column
- *   under a name that was renamed away, the mapping and the rules move to the
- *   new column (the replacement pattern) and the generated views are rebuilt,
- *   so that they no longer pin the old column, which the migration then drops.
+ *   the new name, and so do the labels (the generated views are rebuilt).
+ *   When a later statement of the transaction adds a column under a name that
+ *   was renamed away, the mapping and the rules move to the new column (the
+ *   replacement pattern) and the generated views are rebuilt, so that they no
+ *   longer pin the old column, which the migration then drops.
  *
  * Nothing is ever changed silently: each change raises a NOTICE naming it.
  */
@@ -62,8 +67,22 @@ typedef struct PendingRename
 	bool applied;		 /* follow_ddl_end has applied it */
 } PendingRename;
 
+/* A label rewritten by a column rename along its path, seen at ddl_command_start. */
+typedef struct PendingLabel
+{
+	Oid relid;		  /* the attached table */
+	char *kind;		  /* its attachment's kind */
+	Oid owner;		  /* the extension's owner */
+	char *key_column; /* the key column the label is read for */
+	bool is_owner;	  /* owner_label (else a value of labels) */
+	char *label;	  /* the label before the rename */
+	char *renamed;	  /* the label after it */
+	bool applied;	  /* follow_ddl_end has applied it */
+} PendingLabel;
+
 /* The renames of the current transaction (in TopTransactionContext). */
 static List *renames = NIL;
+static List *label_renames = NIL;
 static LocalTransactionId renames_lxid = InvalidLocalTransactionId;
 
 static char *ReparseFilter(Oid relid, const char *filter_sql, char **problem);
@@ -75,6 +94,7 @@ CurrentRenames(void)
 	if (renames_lxid != MyProc->lxid)
 	{
 		renames = NIL; /* the memory went with the previous transaction */
+		label_renames = NIL;
 		renames_lxid = MyProc->lxid;
 	}
 	return renames;
@@ -543,6 +563,127 @@ RememberRename(Oid owner, RenameStmt *stmt)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * A column of table tbl renamed from old_name to new_name: the labels that read it along their path
+ * (lead_scoring.labels_reading()) are remembered, written with the new name.
+ */
+static void
+RememberLabelRenames(Oid owner, Oid tbl, const char *old_name, const char *new_name)
+{
+	const char *args[3] = {psprintf("%u", tbl), old_name, new_name};
+	uint64 n;
+	uint64 i;
+
+	(void) CurrentRenames();
+	n = RunAsOwner(
+		owner,
+		"SELECT r.relid::pg_catalog.oid::pg_catalog.text, r.kind, r.key_column, r.is_owner,"
+		" r.label, r.renamed FROM lead_scoring.labels_reading($1::pg_catalog.oid,"
+		" $2::pg_catalog.name, $3::pg_catalog.name) r",
+		3, args, true);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple row = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		PendingLabel *l = palloc0(sizeof(PendingLabel));
+
+		l->relid = (Oid) strtoul(SPI_getvalue(row, desc, 1), NULL, 10);
+		l->kind = SPI_getvalue(row, desc, 2);
+		l->owner = owner;
+		l->key_column = SPI_getvalue(row, desc, 3);
+		l->is_owner = strcmp(SPI_getvalue(row, desc, 4), "t") == 0;
+		l->label = SPI_getvalue(row, desc, 5);
+		l->renamed = SPI_getvalue(row, desc, 6);
+		label_renames = lappend(label_renames, l);
+		MemoryContextSwitchTo(old);
+		/* a label's list is split at its commas: it cannot name such a column */
+		if (strchr(new_name, ',') != NULL)
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot rename column \"%s\" of table %s to \"%s\": the %s attachment of "
+						"%s reads the labels of column \"%s\" through it",
+						old_name, TableName(tbl), new_name, l->kind, TableName(l->relid),
+						l->key_column),
+				 errdetail("Its label %s cannot name a column whose name holds a comma (a label "
+						   "is split at its commas).",
+						   l->label),
+				 errhint("Rename the column to a name without a comma, or detach the table first "
+						 "(SELECT lead_scoring.detach('%s');), rename, and attach it again with "
+						 "another label.",
+						 TableName(l->relid))));
+	}
+}
+
+/* ALTER TABLE ... DROP COLUMN of a column a label reads along its path: refused before it runs. */
+static void
+CheckLabelDrop(Oid owner, Oid tbl, const char *col)
+{
+	const char *args[3] = {psprintf("%u", tbl), col, NULL};
+	char *attached;
+
+	if (RunAsOwner(owner,
+				   "SELECT r.relid::pg_catalog.oid::pg_catalog.text, r.kind, r.key_column, r.label"
+				   " FROM lead_scoring.labels_reading($1::pg_catalog.oid, $2::pg_catalog.name,"
+				   " $3::pg_catalog.name) r LIMIT 1",
+				   3, args, true) == 0)
+		return;
+	attached = TableName(
+		(Oid) strtoul(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10));
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+		 errmsg("cannot drop column \"%s\" of table %s: the %s attachment of %s reads the "
+				"labels of column \"%s\" through it",
+				col, TableName(tbl), SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+				attached, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3)),
+		 errdetail("Its label %s reads the column; without it every later write would fail.",
+				   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4)),
+		 errhint("Detach the table first (SELECT lead_scoring.detach('%s');) and attach it again "
+				 "with a label that does not read the column; renaming the column is followed.",
+				 attached)));
+}
+
+/* The labels remembered by RememberLabelRenames() stored; whether any was. */
+static bool
+FollowLabels(void)
+{
+	ListCell *lc;
+	bool changed = false;
+
+	foreach (lc, label_renames)
+	{
+		PendingLabel *l = lfirst(lc);
+		const char *args[4] = {psprintf("%u", l->relid), l->key_column, l->label, l->renamed};
+
+		if (l->applied)
+			continue;
+		l->applied = true;
+		if (RunAsOwner(
+				l->owner,
+				l->is_owner
+					? "UPDATE lead_scoring.attachment a SET owner_label = $4::pg_catalog.name"
+					  " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  " AND a.owner_column OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+					  " AND a.owner_label OPERATOR(pg_catalog.=) $3::pg_catalog.name"
+					: "UPDATE lead_scoring.attachment a SET labels = pg_catalog.jsonb_set(a.labels,"
+					  " ARRAY[$2], pg_catalog.to_jsonb($4))"
+					  " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  " AND a.labels OPERATOR(pg_catalog.->>) $2 OPERATOR(pg_catalog.=) $3",
+				4, args, false) > 0)
+		{
+			ereport(NOTICE,
+					(errmsg("lead_scoring: the %s attachment of %s now reads the %s of column "
+							"\"%s\" as \"%s\" (was \"%s\")",
+							l->kind, TableName(l->relid), l->is_owner ? "owner_label" : "label",
+							l->key_column, l->renamed, l->label)));
+			changed = true;
+		}
+	}
+	return changed;
+}
+
 PG_FUNCTION_INFO_V1(follow_ddl_start);
 Datum
 follow_ddl_start(PG_FUNCTION_ARGS)
@@ -560,7 +701,14 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 	owner = ExtensionOwner();
 	if (OidIsValid(owner) && IsA(trigdata->parsetree, RenameStmt) &&
 		((RenameStmt *) trigdata->parsetree)->renameType == OBJECT_COLUMN)
-		RememberRename(owner, (RenameStmt *) trigdata->parsetree);
+	{
+		RenameStmt *stmt = (RenameStmt *) trigdata->parsetree;
+		Oid tbl = stmt->relation ? RangeVarGetRelid(stmt->relation, NoLock, true) : InvalidOid;
+
+		RememberRename(owner, stmt);
+		if (OidIsValid(tbl) && get_attnum(tbl, stmt->subname) != InvalidAttrNumber)
+			RememberLabelRenames(owner, tbl, stmt->subname, stmt->newname);
+	}
 	else if (OidIsValid(owner) && IsA(trigdata->parsetree, AlterTableStmt))
 	{
 		AlterTableStmt *stmt = (AlterTableStmt *) trigdata->parsetree;
@@ -577,6 +725,9 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 			if (OidIsValid(relid) && cmd->subtype == AT_DropColumn && cmd->name != NULL &&
 				get_attnum(relid, cmd->name) != InvalidAttrNumber)
 				CheckDropColumn(owner, relid, kind, cmd->name);
+			if (OidIsValid(tbl) && cmd->subtype == AT_DropColumn && cmd->name != NULL &&
+				get_attnum(tbl, cmd->name) != InvalidAttrNumber)
+				CheckLabelDrop(owner, tbl, cmd->name);
 			if (OidIsValid(tbl) && cmd->subtype == AT_AlterColumnType && cmd->name != NULL &&
 				get_attnum(tbl, cmd->name) != InvalidAttrNumber)
 				PrepareRetype(owner, tbl, relid, kind, cmd);
@@ -784,8 +935,8 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("follow_ddl_end() must be called as an event trigger")));
 	CurrentRelease();
-	if ((CurrentRenames() == NIL && !released && retyped == NIL) || !ExtensionReady() ||
-		LeadIdRetypeBusy())
+	if ((CurrentRenames() == NIL && label_renames == NIL && !released && retyped == NIL) ||
+		!ExtensionReady() || LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	LsSpiConnect();
 	if (released || retyped != NIL)
@@ -821,6 +972,9 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 				rebuild_as = r->owner;
 		}
 	}
+	/* a label renamed along its path: the generated views read it anew */
+	if (FollowLabels())
+		rebuild_as = ExtensionOwner();
 	/* the generated views referred to the replaced column: they must let it go */
 	if (OidIsValid(rebuild_as))
 		RunAsOwner(rebuild_as, "SELECT lead_scoring.rebuild_views()", 0, NULL, false);

@@ -122,8 +122,48 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 	return t.seen;
 }
 
+/*
+ * The fit points of the leads TouchLeads locked, from the lock query's rows (k.n, score, stage,
+ * state, then the fit columns): the caller's where the locked row's fit columns are the ones it
+ * computed them from, else computed here from the locked row (SPI_tuptable).
+ */
+static int64 *
+LockedFit(RuleSet *rs, int n, const KnownFit *known)
+{
+	int64 *fit = palloc0(sizeof(int64) * Max(n, 1));
+	Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+	bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+	TupleDesc desc = SPI_tuptable->tupdesc;
+	uint64 i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple tup = SPI_tuptable->vals[i];
+		bool isnull;
+		int idx = (int) DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)) - 1;
+		const Datum *kv = known->values + (Size) idx * rs->nfit_atts;
+		const bool *kn = known->nulls + (Size) idx * rs->nfit_atts;
+		bool same = true;
+		int c;
+
+		for (c = 0; c < rs->nfit_atts; c++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, 4 + c);
+
+			values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
+			if (nulls[c] != kn[c] ||
+				(!nulls[c] && !datumIsEqual(values[c], kv[c], att->attbyval, att->attlen)))
+				same = false;
+		}
+		fit[idx] = same ? known->fit[idx] : FitPoints(rs, values, nulls, NULL);
+	}
+	pfree(values);
+	pfree(nulls);
+	return fit;
+}
+
 uint64
-TouchLeads(RuleSet *rs, Datum *ids, int n)
+TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known)
 {
 	LeadsAttachment *leads = rs->leads;
 	Datum array = PointerGetDatum(LsLeadIdArray(leads, ids, n));
@@ -136,14 +176,18 @@ TouchLeads(RuleSet *rs, Datum *ids, int n)
 	 * UPDATE runs on each shard by its id index, which is the id order (doc/scale-out.md, "The
 	 * refresh and rule changes").
 	 */
+	memset(&t, 0, sizeof(t));
 	if (!LsIsCitusTable(leads->relid))
 	{
 		rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "locking leads failed: %s", SPI_result_code_string(rc));
+		/* leads_before takes them for rows whose fit columns the UPDATE leaves as they are (on
+		 * Citus, with no locked rows to check them against, it computes them itself) */
+		if (known != NULL)
+			t.fit = LockedFit(rs, n, known);
 		SPI_freetuptable(SPI_tuptable);
 	}
-	memset(&t, 0, sizeof(t));
 	t.n = n;
 	t.ids = ids;
 	t.leads_relid = leads->relid;

@@ -88,10 +88,24 @@ extern bool TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fres
 					  bool rebuild);
 
 /*
+ * The fit points a caller computed for the leads of TouchLeads from rows it read without a lock,
+ * with the fit columns it computed them from (rs->nfit_atts per lead, in the order of
+ * rs->fit_select): reused for each lead whose locked row still holds the same column values
+ * (same bytes), recomputed from the locked row otherwise.
+ */
+typedef struct KnownFit
+{
+	const int64 *fit;
+	const Datum *values;
+	const bool *nulls;
+} KnownFit;
+
+/*
  * Lock the given leads (ids unique, in id order) and rewrite each through leads_before, which
  * carries its engagement state forward (or rebuilds it) and skips leads that would not change.
- * SPI must be connected.  Returns how many leads were rewritten.
+ * 'known' (or NULL): fit points already computed for the leads.  SPI must be connected.
+ * Returns how many leads were rewritten.
  */
-extern uint64 TouchLeads(RuleSet *rs, Datum *ids, int n);
+extern uint64 TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known);
 
 #endif /* LEAD_TOUCH_H */

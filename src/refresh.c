@@ -89,10 +89,11 @@ BatchPlan(RuleSet *rs, bool next)
 }
 
 /* Whether a lead row read by BatchPlan needs leads_before: its stored score, stage or state
- * differs from what its state gives now (or the state cannot say). */
+ * differs from what its state gives now (or the state cannot say).  When it does and its fit
+ * points were computed, *fit holds them, computed from the fit columns left in values/nulls. */
 static bool
 NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nulls, TimestampTz at,
-			 TimestampTz cutoff, uint64 config_fp)
+			 TimestampTz cutoff, uint64 config_fp, int64 *fit_out, bool *fit_known)
 {
 	LeadState st;
 	LeadWrite write;
@@ -102,12 +103,15 @@ NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nu
 	int64 fit;
 	int c;
 
+	*fit_known = false;
 	if (!LeadStateDecode(rs, state, isnull, &st) || st.config_fp != config_fp ||
 		!LeadStateEngagement(rs, &st, at, cutoff, &engagement))
 		return true;
 	for (c = 0; c < rs->nfit_atts; c++)
 		values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
 	fit = FitPoints(rs, values, nulls, NULL);
+	*fit_out = fit;
+	*fit_known = true;
 	if (LeadStateNearRounding((double) fit + engagement))
 		return true;
 	memset(&write, 0, sizeof(write));
@@ -150,7 +154,12 @@ RefreshWalk(int batch_size, bool nonatomic)
 		Datum *ids;
 		Datum *values;
 		bool *nulls;
+		KnownFit known;
+		int64 *fits;
+		Datum *fit_values;
+		bool *fit_nulls;
 		int nids = 0;
+		int c;
 		uint64 nrows;
 		uint64 i;
 		int rc;
@@ -172,11 +181,15 @@ RefreshWalk(int batch_size, bool nonatomic)
 		ids = palloc(sizeof(Datum) * Max(nrows, 1));
 		values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
 		nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+		fits = palloc(sizeof(int64) * Max(nrows, 1));
+		fit_values = palloc(sizeof(Datum) * Max(nrows * rs->nfit_atts, 1));
+		fit_nulls = palloc(sizeof(bool) * Max(nrows * rs->nfit_atts, 1));
 		for (i = 0; i < nrows; i++)
 		{
 			HeapTuple tup = SPI_tuptable->vals[i];
 			TupleDesc desc = SPI_tuptable->tupdesc;
 			bool isnull;
+			bool fit_known;
 			Datum id = SPI_getbinval(tup, desc, 1, &isnull);
 
 			if (isnull)
@@ -186,8 +199,25 @@ RefreshWalk(int batch_size, bool nonatomic)
 				done = true;
 				break;
 			}
-			if (NeedsRewrite(rs, tup, desc, values, nulls, at, cutoff, config_fp))
-				ids[nids++] = datumCopy(id, leads->id_byval, leads->id_len);
+			if (!NeedsRewrite(rs, tup, desc, values, nulls, at, cutoff, config_fp, &fits[nids],
+							  &fit_known))
+				continue;
+			/* the fit points go to leads_before with the columns they came from: reused if the
+			 * locked row still holds them (the row was read without a lock) */
+			for (c = 0; c < rs->nfit_atts; c++)
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, 4 + c);
+				Size at_lead = (Size) nids * rs->nfit_atts + c;
+
+				if (!fit_known)
+					values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
+				fit_nulls[at_lead] = nulls[c];
+				fit_values[at_lead] =
+					nulls[c] ? (Datum) 0 : datumCopy(values[c], att->attbyval, att->attlen);
+			}
+			if (!fit_known)
+				fits[nids] = FitPoints(rs, values, nulls, NULL);
+			ids[nids++] = datumCopy(id, leads->id_byval, leads->id_len);
 		}
 		/* the next batch starts after the last lead with an id (the first batch's ORDER BY) */
 		if (i > 0)
@@ -202,8 +232,11 @@ RefreshWalk(int batch_size, bool nonatomic)
 		}
 		SPI_freetuptable(SPI_tuptable);
 		MemoryContextSwitchTo(old);
+		known.fit = fits;
+		known.values = fit_values;
+		known.nulls = fit_nulls;
 		if (nids > 0)
-			total += TouchLeads(rs, ids, nids);
+			total += TouchLeads(rs, ids, nids, &known);
 		LsRestoreUser(&saved);
 		MemoryContextReset(batch_cxt);
 		if (done || nrows < (uint64) batch_size)

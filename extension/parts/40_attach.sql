@@ -447,16 +447,9 @@ BEGIN
     -- an event type kept as a key into a lookup table (Odoo's mail_activity.activity_type_id) is the
     -- label of the row it references: labels => '{"activity_type_id": "name.en_US"}'
     IF jsonb_typeof(labels) = 'object' AND labels ? type_column THEN
-        -- read in the lookup table itself: the scoring triggers follow the changes of that one table
-        -- (labels_changed()), so no path of foreign keys (fk_label_sql() names a second table r1)
-        IF strpos(@extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e'), ' r1 ') > 0 THEN
-            RAISE EXCEPTION 'the label "%" of the event types of % follows a path of foreign keys',
-                labels ->> type_column, events
-                USING ERRCODE = 'feature_not_supported',
-                      DETAIL = 'Event types are read in the lookup table the type column references, whose every '
-                               'change rescores the leads; a path would read tables whose changes are not followed.',
-                      HINT = 'Name a column (or a jsonb key, or a list of columns) of that lookup table.';
-        END IF;
+        -- a path of foreign keys too ("x_id.name"): every table on it gets the labels trigger
+        -- (type_label_tables()), so a change anywhere on it is a change of the rules
+        PERFORM @extschema@.fk_label_sql(events, type_column, (labels ->> type_column)::name, 'e');
     ELSE
         PERFORM @extschema@.check_column_type(events, type_column, 'type_column',
             'a text, varchar or enum type (or a key with labels)',
@@ -1067,18 +1060,50 @@ BEGIN
     RETURN regrants;
 END $$;
 
+-- The tables a label read in table ref reads, ref first (label_expr_sql() reads it so): ref, and
+-- along a path of foreign keys ("x_id.name") every table it steps into.
+CREATE FUNCTION @extschema@.label_tables(ref regclass, label text) RETURNS SETOF regclass
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base name := split_part(label, '.', 1);
+    next regclass;
+BEGIN
+    RETURN NEXT ref;
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped) THEN
+        RETURN;
+    END IF;
+    IF strpos(label, '.') > 0
+       AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = base AND attnum > 0 AND NOT attisdropped) THEN
+        SELECT c.confrelid::regclass INTO next
+          FROM pg_constraint c JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+         WHERE c.conrelid = ref AND c.contype = 'f' AND cardinality(c.conkey) = 1 AND x.attname = base
+         ORDER BY c.oid LIMIT 1;
+        IF next IS NOT NULL AND @extschema@.column_type(ref, base, 'labels') <> 'jsonb'::regtype THEN
+            RETURN QUERY SELECT * FROM @extschema@.label_tables(next, substr(label, length(base) + 2));
+        END IF;
+        RETURN;
+    END IF;
+    IF strpos(label, ',') > 0 THEN
+        RETURN QUERY SELECT t FROM unnest(string_to_array(label, ',')) i(part),
+                                   LATERAL @extschema@.label_tables(ref, btrim(i.part)) t;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.label_tables(regclass, text) FROM PUBLIC;
+
 -- The lookup tables the types of the attached events tables are keys into (attach_events' labels for
--- the type column), each found through the type column's foreign key as fk_label_sql() finds it.
+-- the type column), each found through the type column's foreign key as fk_label_sql() finds it, with
+-- every table a label along a path of foreign keys steps into.
 CREATE FUNCTION @extschema@.type_label_tables() RETURNS SETOF regclass
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT DISTINCT f.lookup
+    SELECT DISTINCT t
       FROM @extschema@.attachment a,
            LATERAL (SELECT c.confrelid::regclass AS lookup
                       FROM pg_constraint c
                       JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
                      WHERE c.conrelid = a.relid AND c.contype = 'f' AND cardinality(c.conkey) = 1
                        AND x.attname = a.type_column AND NOT x.attisdropped
-                     ORDER BY c.oid LIMIT 1) f
+                     ORDER BY c.oid LIMIT 1) f,
+           LATERAL @extschema@.label_tables(f.lookup, a.labels ->> a.type_column) t
      WHERE a.kind = 'events' AND a.labels ? a.type_column
 $$;
 

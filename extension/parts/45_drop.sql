@@ -130,6 +130,64 @@ REVOKE ALL ON FUNCTION @extschema@.labels_still_resolve() FROM PUBLIC;
 CREATE EVENT TRIGGER lead_scoring_labels_still_resolve ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION @extschema@.labels_still_resolve();
 
+-- A column of a lookup table renamed or dropped along a label's path (doc/crm_schemas.md, "Labels"):
+-- label_renamed() is label (read in table ref, as label_expr_sql() reads it) with column old of table
+-- tbl written new wherever the path reads it; labels_reading() lists the labels of the attachments
+-- that read column col of tbl, each with its text after a rename to new_name (src/ddl_follow.c
+-- follows the rename, and refuses the drop, at ddl_command_start).
+CREATE FUNCTION @extschema@.label_renamed(ref regclass, label text, tbl regclass, old name, new name) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base name := split_part(label, '.', 1);
+    rest text := substr(label, length(split_part(label, '.', 1)) + 2);
+    next regclass;
+BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = label AND attnum > 0 AND NOT attisdropped) THEN
+        RETURN CASE WHEN ref = tbl AND label = old THEN new ELSE label END;
+    END IF;
+    IF strpos(label, '.') > 0
+       AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = ref AND attname = base AND attnum > 0 AND NOT attisdropped) THEN
+        IF ref = tbl AND base = old THEN
+            base := new;
+        END IF;
+        SELECT c.confrelid::regclass INTO next
+          FROM pg_constraint c JOIN pg_attribute x ON x.attrelid = c.conrelid AND x.attnum = c.conkey[1]
+         WHERE c.conrelid = ref AND c.contype = 'f' AND cardinality(c.conkey) = 1
+           AND x.attname = split_part(label, '.', 1)
+         ORDER BY c.oid LIMIT 1;
+        IF next IS NULL OR @extschema@.column_type(ref, split_part(label, '.', 1), 'labels') = 'jsonb'::regtype THEN
+            RETURN base || '.' || rest;
+        END IF;
+        RETURN base || '.' || @extschema@.label_renamed(next, rest, tbl, old, new);
+    END IF;
+    IF strpos(label, ',') > 0 THEN
+        RETURN (SELECT string_agg(replace(i.part, btrim(i.part), r), ',' ORDER BY i.n)
+                  FROM unnest(string_to_array(label, ',')) WITH ORDINALITY i(part, n),
+                       LATERAL @extschema@.label_renamed(ref, btrim(i.part), tbl, old, new) r);
+    END IF;
+    RETURN label;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.label_renamed(regclass, text, regclass, name, name) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.labels_reading(tbl regclass, col name, new_name name)
+    RETURNS TABLE (relid regclass, kind text, key_column name, is_owner boolean, label text, renamed text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT a.relid, a.kind::text, c.k, c.is_owner, c.l,
+           @extschema@.label_renamed(f.ref, c.l, tbl, col, new_name)
+      FROM @extschema@.attachment a,
+           LATERAL (SELECT e.key::name, false, e.value FROM jsonb_each_text(CASE WHEN jsonb_typeof(a.labels) = 'object'
+                                                                               THEN a.labels END) e
+                    UNION ALL SELECT a.owner_column, true, a.owner_label::text WHERE a.owner_label IS NOT NULL) c(k, is_owner, l),
+           LATERAL (SELECT k.confrelid::regclass AS ref
+                      FROM pg_constraint k JOIN pg_attribute x ON x.attrelid = k.conrelid AND x.attnum = k.conkey[1]
+                     WHERE k.conrelid = a.relid AND k.contype = 'f' AND cardinality(k.conkey) = 1 AND x.attname = c.k
+                     ORDER BY k.oid LIMIT 1) f
+     -- read: renaming it to a name no column has changes the label
+     WHERE @extschema@.label_renamed(f.ref, c.l, tbl, col, (col || ' (renamed)')::name) <> c.l
+     ORDER BY a.relid::text, c.k
+$$;
+REVOKE ALL ON FUNCTION @extschema@.labels_reading(regclass, name, name) FROM PUBLIC;
+
 -- DROP EXTENSION lead_scoring keeps the log whole.  A ddl_command_start event trigger runs before
 -- PostgreSQL looks at what depends on the extension: release_for_drop() refuses while tables are
 -- attached (CASCADE detaches them) and drops the generated objects; then every remaining column of
