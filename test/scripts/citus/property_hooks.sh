@@ -14,7 +14,3 @@ create_db() {
 		-c "SELECT citus_add_node('$CITUS_SOCK', $W1)" -c "SELECT citus_add_node('$CITUS_SOCK', $W2)" >/dev/null
 }
 sql_vars=(-v citus=on)
-# uuid ids with decay: score() and explain() called from the coordinator differ from the SQL oracle for the
-# leads with decaying events (stored scores equal score(), the property itself holds); doc/scale-out.md,
-# "What is left"
-oracle_pending="0.73"
