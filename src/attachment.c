@@ -175,6 +175,29 @@ LabelKey(Oid relid, AttrNumber att, Oid *confrelid, AttrNumber *confkey, Oid *eq
 	return found;
 }
 
+/* The items of a label list "a, b": split at the commas, blanks around each trimmed. */
+static List *
+LabelItems(const char *label)
+{
+	List *items = NIL;
+	char *copy = pstrdup(label);
+	char *part;
+	char *save = NULL;
+
+	for (part = strtok_r(copy, ",", &save); part != NULL; part = strtok_r(NULL, ",", &save))
+	{
+		char *end;
+
+		while (*part == ' ')
+			part++;
+		end = part + strlen(part);
+		while (end > part && end[-1] == ' ')
+			*--end = '\0';
+		items = lappend(items, part);
+	}
+	return items;
+}
+
 /*
  * The label of row alias of table relid as an SQL expression, as label_expr_sql() in
  * extension/parts/40_attach.sql reads it (doc/crm_schemas.md, "CRM-native columns"): a column's
@@ -212,22 +235,14 @@ LabelExpr(Oid relid, const char *label, int depth)
 	if (strchr(label, ',') != NULL)
 	{
 		StringInfoData items;
-		char *copy = pstrdup(label);
-		char *part;
-		char *save = NULL;
+		ListCell *lc;
 
 		initStringInfo(&items);
-		for (part = strtok_r(copy, ",", &save); part != NULL; part = strtok_r(NULL, ",", &save))
+		foreach (lc, LabelItems(label))
 		{
 			char *item;
-			char *end;
 
-			while (*part == ' ')
-				part++;
-			end = part + strlen(part);
-			while (end > part && end[-1] == ' ')
-				*--end = '\0';
-			if ((item = LabelExpr(relid, part, depth)) == NULL)
+			if ((item = LabelExpr(relid, lfirst(lc), depth)) == NULL)
 				return NULL;
 			appendStringInfo(&items, "%s%s", items.len > 0 ? ", " : "", item);
 		}
@@ -277,22 +292,14 @@ LabelVersion(Oid relid, const char *label, int depth)
 	if (strchr(label, ',') != NULL)
 	{
 		StringInfoData items;
-		char *copy = pstrdup(label);
-		char *part;
-		char *save = NULL;
+		ListCell *lc;
 
 		initStringInfo(&items);
-		for (part = strtok_r(copy, ",", &save); part != NULL; part = strtok_r(NULL, ",", &save))
+		foreach (lc, LabelItems(label))
 		{
 			char *item;
-			char *end;
 
-			while (*part == ' ')
-				part++;
-			end = part + strlen(part);
-			while (end > part && end[-1] == ' ')
-				*--end = '\0';
-			if ((item = LabelVersion(relid, part, depth)) == NULL)
+			if ((item = LabelVersion(relid, lfirst(lc), depth)) == NULL)
 				return NULL;
 			appendStringInfo(&items, ", %s", item);
 		}

@@ -229,14 +229,7 @@ LeadStateEngagement(RuleSet *rs, const LeadState *st, TimestampTz at, TimestampT
 				return false;
 			points = rst->sum * Decay(rule, rst->last, at);
 		}
-		if (rule->has_max_points)
-		{
-			if (points > rule->max_points)
-				points = rule->max_points;
-			else if (points < -(double) rule->max_points)
-				points = -(double) rule->max_points;
-		}
-		total += points;
+		total += LsCapPoints(rule, points);
 	}
 	*engagement = total;
 	return true;

@@ -1,7 +1,7 @@
 /*
  * rescore_requests.c — the rescores asked for in SQL: rescore_all(), rescore(lead), and, for
- * databases still on 0.1.0 (its rules_changed and rescore_after_rule_change symbols), the rescore of
- * every lead once when a transaction that changed the rules or settings commits.  0.2.0 rescores
+ * databases still on 0.1.0 (its rules_changed and rescore_after_rule_change symbols), the rescore
+ * of every lead once when a transaction that changed the rules or settings commits.  0.2.0 rescores
  * nothing at commit: doc/scoring.md, "The engagement state".
  */
 #include "postgres.h"

@@ -155,4 +155,17 @@ extern char *EventTypeText(Oid typid, Datum value, int *len);
 
 extern void RulesInit(void);
 
+/* An engagement rule's total points within its cap (max_points bounds both signs). */
+static inline double
+LsCapPoints(const Rule *rule, double points)
+{
+	if (!rule->has_max_points)
+		return points;
+	if (points > rule->max_points)
+		return rule->max_points;
+	if (points < -(double) rule->max_points)
+		return -(double) rule->max_points;
+	return points;
+}
+
 #endif /* RULES_H */

@@ -699,15 +699,8 @@ EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff,
 		for (r = 0; r < neng; r++)
 		{
 			Rule *rule = rs->eng[r];
-			double points = sum[r];
+			double points = LsCapPoints(rule, sum[r]);
 
-			if (rule->has_max_points)
-			{
-				if (points > rule->max_points)
-					points = rule->max_points;
-				else if (points < -(double) rule->max_points)
-					points = -(double) rule->max_points;
-			}
 			total += points;
 			if (outcomes != NULL)
 			{
