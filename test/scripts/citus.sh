@@ -16,12 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 source "$here/citus/nodes.sh"
-if ! citus_installed; then
-	echo "skipped: Citus is not installed for $PG_CONFIG (bash ../shared/tools/build-citus.sh installs it)"
-	rm -rf "$CITUS_DIR"
-	exit 0
-fi
-trap citus_stop_all EXIT
+citus_require
 OUT=$CITUS_DIR/out
 mkdir -p "$OUT"
 

@@ -14,12 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 source "$here/citus/nodes.sh"
-if ! citus_installed; then
-	echo "skipped: Citus is not installed for $PG_CONFIG (bash ../shared/tools/build-citus.sh installs it)"
-	rm -rf "$CITUS_DIR"
-	exit 0
-fi
-trap citus_stop_all EXIT
+citus_require
 
 export COORD=6341 W1=6342 W2=6343 CITUS_SOCK CITUS_BIN
 # four shards per table: several leads of a statement on one shard (the triggers' batch paths)

@@ -47,6 +47,17 @@ citus_psql() {
 	command "$CITUS_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$CITUS_SOCK" -p "$port" -U postgres "$@"
 }
 
+# A test script's start: report the script skipped (first line "skipped ...") and exit when Citus is not
+# installed for $PG_CONFIG, else stop every node when the script exits.
+citus_require() {
+	if ! citus_installed; then
+		echo "skipped: Citus is not installed for $PG_CONFIG (bash ../shared/tools/build-citus.sh installs it)"
+		rm -rf "$CITUS_DIR"
+		exit 0
+	fi
+	trap citus_stop_all EXIT
+}
+
 citus_stop_all() {
 	local n
 	for n in "${CITUS_NODES[@]}"; do
