@@ -7,6 +7,7 @@
 # - an error in the worker (a CHECK constraint violated by a rewrite) reaches the caller with its
 #   SQLSTATE; the batches before it stay committed;
 # - the caller's statement_timeout ends the worker, and the caller returns once it is gone;
+# - the worker takes the caller's settings (lead_scoring.now, actor, reason);
 # - without a free background worker slot (max_worker_processes = 0, a cluster of its own), the
 #   walk runs in the caller's transaction: a writer waits for the whole walk.
 # The walk is slowed down by a BEFORE trigger sleeping on one lead of the last batch (4500 of 5000
@@ -138,7 +139,17 @@ q "UPDATE slow SET seconds = 0"
 q "SET lead_scoring.now = '$T4'; SELECT lead_scoring.refresh_scores()" >/dev/null
 check "a refresh after the cancel leaves every score exact" "$(exact "$T4")" 5000
 
-# 5. no free background worker slot: a cluster of its own with max_worker_processes = 0
+# 5. the caller's other settings: lead_scoring.actor and reason in the stage log of the worker's
+# promotions (a rule change lifts every score over the mql threshold)
+q "INSERT INTO lead_scoring.threshold VALUES ('mql', 20)"
+q "UPDATE lead_scoring.rule SET points = 100"
+psql -c "SET lead_scoring.now = '$T4'" -c "SET lead_scoring.actor = 'decay job'" \
+	-c "SET lead_scoring.reason = 'nightly refresh'" -c "SELECT lead_scoring.refresh_scores()" >/dev/null
+check "the worker's stage changes carry the caller's lead_scoring.actor and reason" \
+	"$(q "SELECT count(*) FILTER (WHERE actor = 'decay job' AND reason = 'nightly refresh') || '/' || count(*)
+	        FROM lead_scoring.stage_change WHERE to_stage = 'mql'")" 5000/5000
+
+# 6. no free background worker slot: a cluster of its own with max_worker_processes = 0
 "$BIN/psql" -X -q -d postgres -c "DROP DATABASE $DB"
 OWN_PGDIR=$(mktemp -d /tmp/ls_refresh_worker_pg.XXXXXX)
 [ "$(id -u)" -eq 0 ] && chown postgres: "$OWN_PGDIR"
