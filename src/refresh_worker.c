@@ -14,6 +14,9 @@
  * - its messages (errors, notices) come back through a shm_mq and are raised in the caller with
  *   their SQLSTATE, message, detail and hint; the count of rewritten leads comes back in the
  *   shared segment;
+ * - the worker joins the caller's lock group, as a parallel worker does: a session waiting for the
+ *   worker's row locks, or holding a row it waits for, is seen waiting for or blocking the caller
+ *   (pg_blocking_pids(), the deadlock detector);
  * - an error in the caller while it waits (cancel, statement_timeout) terminates the worker, and
  *   the caller waits until it is gone; so does the caller's exit (when the segment is detached).
  *
@@ -63,6 +66,9 @@ typedef struct RefreshShared
 	Oid outer_user_id;
 	Oid current_user_id;
 	int sec_context;
+	/* the caller, whose lock group the worker joins */
+	PGPROC *leader_proc;
+	pid_t leader_pid;
 	int batch_size;
 	/* set by the worker: attached to the queue; finished the walk, and its count */
 	bool started;
@@ -183,6 +189,8 @@ RefreshInWorker(int batch_size, int64 *rewritten)
 	shared->outer_user_id = GetOuterUserId();
 	GetUserIdAndSecContext(&shared->current_user_id, &shared->sec_context);
 	shared->batch_size = batch_size;
+	shared->leader_proc = MyProc;
+	shared->leader_pid = MyProcPid;
 	shm_toc_insert(toc, REFRESH_KEY_SHARED, shared);
 
 	space = shm_toc_allocate(toc, guc_len);
@@ -207,6 +215,13 @@ RefreshInWorker(int batch_size, int64 *rewritten)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "lead_scoring refresh");
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
+
+	/*
+	 * The worker joins the caller's lock group, as parallel workers do: the caller's locks do not
+	 * block it, the deadlock detector sees the two as one, and pg_locks / pg_blocking_pids() show
+	 * the caller blocked by whoever holds a row the worker waits for.
+	 */
+	BecomeLockGroupLeader(); /* before the worker can look for the group */
 
 	/* the handle lives until the segment is detached, also on the way out of an error */
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -302,6 +317,9 @@ RefreshWorkerMain(Datum main_arg)
 	shm_mq_set_sender(mq, MyProc);
 	pq_redirect_to_shm_mq(seg, shm_mq_attach(mq, seg, NULL));
 	shared->started = true;
+	/* before any heavyweight lock (see RefreshInWorker); the caller gone, nothing is left to do */
+	if (!BecomeLockGroupMember(shared->leader_proc, shared->leader_pid))
+		return;
 
 	/* the caller's database, user, libraries, settings, role and security context */
 	BackgroundWorkerInitializeConnectionByOid(shared->database_id, shared->authenticated_user_id,

@@ -8,6 +8,7 @@
 #   SQLSTATE; the batches before it stay committed;
 # - the caller's statement_timeout ends the worker, and the caller returns once it is gone;
 # - the worker takes the caller's settings (lead_scoring.now, actor, reason);
+# - it is in the caller's lock group: whoever holds a row it waits for is seen blocking the caller;
 # - without a free background worker slot (max_worker_processes = 0, a cluster of its own), the
 #   walk runs in the caller's transaction: a writer waits for the whole walk.
 # The walk is slowed down by a BEFORE trigger sleeping on one lead of the last batch (4500 of 5000
@@ -149,7 +150,28 @@ check "the worker's stage changes carry the caller's lead_scoring.actor and reas
 	"$(q "SELECT count(*) FILTER (WHERE actor = 'decay job' AND reason = 'nightly refresh') || '/' || count(*)
 	        FROM lead_scoring.stage_change WHERE to_stage = 'mql'")" 5000/5000
 
-# 6. no free background worker slot: a cluster of its own with max_worker_processes = 0
+# 6. the worker is in the caller's lock group: a session holding a row the worker waits for is
+# seen blocking the caller (pg_blocking_pids(), which the isolation tester and monitoring use)
+T6='2026-03-11 12:00+00'
+PGAPPNAME=holder psql -c "BEGIN" -c "SELECT id FROM leads WHERE id = 4600 FOR UPDATE" -c "SELECT pg_sleep(8)" \
+	-c "COMMIT" >/dev/null &
+h=$!
+sleep 1
+PGAPPNAME=refresher psql -At -c "SET lead_scoring.now = '$T6'" -c "SELECT lead_scoring.refresh_scores()" >"$WORK/f.out" 2>&1 &
+a=$!
+for i in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'lead_scoring refresh' AND wait_event_type = 'Lock'")" -ge 1 ] && break
+	sleep 0.1
+done
+check "the session holding a row the worker waits for blocks the caller" \
+	"$(q "SELECT count(*) FROM pg_stat_activity r, pg_stat_activity h
+	       WHERE r.application_name = 'refresher' AND r.backend_type = 'client backend'
+	         AND h.application_name = 'holder'
+	         AND h.pid = ANY (pg_blocking_pids(r.pid))")" 1
+wait $h $a || true
+check "after the holder commits, the refresh ends exact" "$(exact "$T6")" 5000
+
+# 7. no free background worker slot: a cluster of its own with max_worker_processes = 0
 "$BIN/psql" -X -q -d postgres -c "DROP DATABASE $DB"
 OWN_PGDIR=$(mktemp -d /tmp/ls_refresh_worker_pg.XXXXXX)
 [ "$(id -u)" -eq 0 ] && chown postgres: "$OWN_PGDIR"
