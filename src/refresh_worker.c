@@ -324,14 +324,15 @@ RefreshWorkerMain(Datum main_arg)
 	/* the caller's database, user, libraries, settings, role and security context */
 	BackgroundWorkerInitializeConnectionByOid(shared->database_id, shared->authenticated_user_id,
 											  0);
+	/* messages travel in the database encoding: the caller converts them for its client */
+	SetClientEncoding(GetDatabaseEncoding());
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	RestoreLibraryState(shm_toc_lookup(toc, REFRESH_KEY_LIBRARIES, false));
 	RestoreGUCState(shm_toc_lookup(toc, REFRESH_KEY_GUCS, false));
 	outer_is_superuser = superuser_arg(shared->outer_user_id);
 	CommitTransactionCommand();
-	/* messages travel in the database encoding: the caller converts them for its client */
-	SetClientEncoding(GetDatabaseEncoding());
+	SetClientEncoding(GetDatabaseEncoding()); /* again: the caller's client_encoding was restored */
 	SetCurrentRoleId(shared->outer_user_id, outer_is_superuser);
 	SetUserIdAndSecContext(shared->current_user_id, shared->sec_context);
 	pgstat_report_activity(STATE_RUNNING, "SELECT lead_scoring.refresh_scores()");
