@@ -173,6 +173,13 @@ INSERT INTO events (lead_id, event_type) VALUES (4, 'visit');
 SELECT * FROM check_leads WHERE id = 4;
 ALTER TABLE leads OWNER TO CURRENT_USER;
 
+-- lead_scoring.direct_rewrite = off: every rewrite is an UPDATE statement again, with the same result
+SET lead_scoring.direct_rewrite = off;
+INSERT INTO events (lead_id, event_type) VALUES (5, 'visit');
+INSERT INTO events (lead_id, event_type) VALUES (1, 'visit'), (2, 'visit'), (3, 'visit'), (5, 'visit'), (6, 'visit');
+RESET lead_scoring.direct_rewrite;
+SELECT * FROM check_leads;
+
 DROP TABLE events, lead_notes, leads, companies, crm_log, stmt_log, rule_log, child_log CASCADE;
 DROP FUNCTION crm_before(), crm_after(), stmt_count(), new_rows(), child_write();
 DROP ROLE ls_rewrite_owner;

@@ -28,6 +28,7 @@
 #include "nodes/plannodes.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -36,6 +37,21 @@
 
 #include "citus_shards.h"
 #include "lead_rewrite.h"
+
+/* lead_scoring.direct_rewrite: off makes every rewrite an UPDATE statement (to compare the two). */
+static bool direct_rewrite = true;
+
+void
+LeadRewriteInit(void)
+{
+	DefineCustomBoolVariable(
+		"lead_scoring.direct_rewrite",
+		"Rewrites lead rows at executor level instead of with UPDATE statements where the two "
+		"cannot differ.",
+		"Off: every rewrite of a lead row by the scoring engine is an UPDATE statement, as before "
+		"0.2.0; for comparisons and diagnosis (doc/internals.md, \"Rewriting lead rows\").",
+		&direct_rewrite, true, PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+}
 
 /* Whether an UPDATE of the relation is one of its rows at a time, with nothing else to run. */
 static bool
@@ -268,6 +284,8 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	int i;
 
 	*rewritten = 0;
+	if (!direct_rewrite)
+		return false;
 	rel = table_open(leads->relid, RowExclusiveLock);
 	if (!RewritableRelation(rel))
 	{

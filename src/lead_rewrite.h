@@ -15,7 +15,7 @@
  * parent of inheritance children, another table access method, a Citus table seen from the
  * coordinator), one with rules, with statement-level UPDATE triggers or transition tables, with
  * row-level security in force for the writing role, or without a unique, immediate, non-partial
- * btree index on the id column alone.
+ * btree index on the id column alone; and everywhere when lead_scoring.direct_rewrite is off.
  */
 #ifndef LEAD_REWRITE_H
 #define LEAD_REWRITE_H
@@ -38,6 +38,9 @@ typedef struct LeadRewriteArgs
 	LeadLockedFn locked; /* (or NULL) */
 	void *arg;
 } LeadRewriteArgs;
+
+/* Defines the setting lead_scoring.direct_rewrite (from _PG_init). */
+extern void LeadRewriteInit(void);
 
 /*
  * Rewrite the leads of 'leads' (the table, or the Citus shard a trigger fired on) as described
