@@ -23,6 +23,7 @@
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
@@ -335,6 +336,7 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	{
 		ScanKeyData key;
 
+		CHECK_FOR_INTERRUPTS();
 		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, id.subtype, id.collation,
 							   id.eqproc, args->ids[i]);
 		index_rescan(scan, &key, 1, NULL, 0);
