@@ -231,7 +231,17 @@ KnownFitOfRow(void *arg, int lead, TupleTableSlot *row)
 			(!c->nulls[i] && !datumIsEqual(c->values[i], kv[i], att->attbyval, att->attlen)))
 			same = false;
 	}
-	c->fit[lead] = same ? c->known->fit[lead] : FitPoints(rs, c->values, c->nulls, NULL);
+	if (same)
+		c->fit[lead] = c->known->fit[lead];
+	else
+	{
+		/* as leads_before computes them: as the extension owner, not the table's */
+		LsSavedUser saved;
+
+		LsBecomeExtensionOwner(&saved);
+		c->fit[lead] = FitPoints(rs, c->values, c->nulls, NULL);
+		LsRestoreUser(&saved);
+	}
 }
 
 uint64
