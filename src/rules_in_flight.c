@@ -5,8 +5,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/spi.h"
+#include "lib/qunique.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "utils/array.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -14,11 +17,15 @@
 #include "utils/snapmgr.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "events_trigger.h"
+#include "lead_locks.h"
 #include "rescore_batch.h"
 #include "rules_in_flight.h"
 #include "run_as.h"
+#include "score.h"
+#include "spi_glue.h"
 
 /* Past this many leads the writer rescores every lead instead (rule change and writer at once). */
 #define MAX_REMEMBERED 100000
@@ -133,6 +140,80 @@ LockRulesCommit(LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
+static int
+CompareIds(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
+}
+
+/*
+ * On Citus shards, before the rules are compared: hold the leads of the uncounted rows until this
+ * transaction ends — the bucket of each lead id (an insert of the lead waits, lead_locks.h), then
+ * the row of each lead held on this node (a rewrite of it waits).  A rule change reaches a worker
+ * as its own part of a distributed transaction (the configuration applied there, doc/scale-out.md,
+ * "Configuration on every node"), which takes no lock on this node against the check: it may even
+ * be another part of this same transaction (the rule change written through another connection to
+ * this worker).  So it may commit here after the check compared the rules and before this
+ * transaction commits — a part of a distributed transaction waits, prepared, for the coordinator's
+ * COMMIT PREPARED.  A session rebuilding one of these leads under the new rules meanwhile would not
+ * see this transaction's rows; with the leads held, it waits for this commit and then sees them
+ * (doc/scale-out.md, "The check at commit on a shard").  Colocated placements are written through
+ * one connection per distributed transaction, so no other part of this transaction holds them.
+ */
+static void
+HoldUncountedLeads(void)
+{
+	RuleSet *rs = LsRules();
+	LeadsAttachment *leads = rs->leads;
+	Datum *ids;
+	Oid *shards;
+	bool *done;
+	int n = in_flight.n;
+	int i;
+	int j;
+	LsSavedUser saved;
+
+	if (leads == NULL || leads->relid != in_flight.leads_relid || n == 0)
+		return;
+	ids = palloc(sizeof(Datum) * n);
+	memcpy(ids, in_flight.ids, sizeof(Datum) * n);
+	qsort_arg(ids, n, sizeof(Datum), CompareIds, leads);
+	n = qunique_arg(ids, n, sizeof(Datum), CompareIds, leads);
+	for (i = 0; i < n; i++)
+		LockLeadIdBucket(leads, ids[i], RowExclusiveLock);
+	LsBecomeExtensionOwner(&saved);
+	shards = palloc(sizeof(Oid) * n);
+	done = palloc0(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+		shards[i] = LsLocalLeadShard(ids[i]);
+	/* each shard's leads with one lock query, in id order (LockPlan) */
+	LsSpiConnect();
+	for (i = 0; i < n; i++)
+	{
+		Datum *mine;
+		int m = 0;
+		Datum array;
+
+		if (done[i] || !OidIsValid(shards[i]))
+			continue;
+		mine = palloc(sizeof(Datum) * (n - i));
+		for (j = i; j < n; j++)
+			if (!done[j] && shards[j] == shards[i])
+			{
+				mine[m++] = ids[j];
+				done[j] = true;
+			}
+		array = PointerGetDatum(LsLeadIdArray(leads, mine, m));
+		if (SPI_execute_plan(LockPlan(LsRulesNear(rs, shards[i])), &array, NULL, false, 0) !=
+			SPI_OK_SELECT)
+			elog(ERROR, "locking leads failed");
+		SPI_freetuptable(SPI_tuptable);
+		pfree(mine);
+	}
+	SPI_finish();
+	LsRestoreUser(&saved);
+}
+
 /*
  * How long the check may wait for a lock while a Citus worker prepares its part of a distributed
  * transaction: the transaction's parts that prepared already hold their locks without a backend,
@@ -207,8 +288,15 @@ CheckAtCommit(void)
 	if (!uncounted)
 		return;
 	LockRulesCommit(ShareLock);
-	/* rule changes committed before the lock was granted: the rules are loaded after them; at
-	 * commit no statement is running, so loading and rescoring run in a snapshot of their own */
+	/* at commit no statement is running: the lookups, locks and rescores run in a snapshot of their
+	 * own */
+	if (in_flight.on_shard && !in_flight.overflow)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		HoldUncountedLeads();
+		PopActiveSnapshot();
+	}
+	/* rule changes committed before the locks were granted: the rules are loaded after them */
 	AcceptInvalidationMessages();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	rs = LsRules();
