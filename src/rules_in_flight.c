@@ -163,8 +163,7 @@ CompareIds(const void *a, const void *b, void *arg)
 static void
 HoldUncountedLeads(void)
 {
-	RuleSet *rs = LsRules();
-	LeadsAttachment *leads = rs->leads;
+	LeadsAttachment *leads = LsAttachments()->leads;
 	Datum *ids;
 	Oid *shards;
 	bool *done;
@@ -186,13 +185,14 @@ HoldUncountedLeads(void)
 	done = palloc0(sizeof(bool) * n);
 	for (i = 0; i < n; i++)
 		shards[i] = LsLocalLeadShard(ids[i]);
-	/* each shard's leads with one lock query, in id order (LockPlan) */
-	LsSpiConnect();
+	/* each shard's leads with one lock query, in id order (LockPlan); the rule set looked up for
+	 * each, after the look-ups and queries before it (which may have processed invalidations) */
 	for (i = 0; i < n; i++)
 	{
 		Datum *mine;
 		int m = 0;
 		Datum array;
+		RuleSet *near;
 
 		if (done[i] || !OidIsValid(shards[i]))
 			continue;
@@ -203,14 +203,14 @@ HoldUncountedLeads(void)
 				mine[m++] = ids[j];
 				done[j] = true;
 			}
-		array = PointerGetDatum(LsLeadIdArray(leads, mine, m));
-		if (SPI_execute_plan(LockPlan(LsRulesNear(rs, shards[i])), &array, NULL, false, 0) !=
-			SPI_OK_SELECT)
+		near = LsRulesNear(LsRules(), shards[i]);
+		array = PointerGetDatum(LsLeadIdArray(near->leads, mine, m));
+		LsSpiConnect();
+		if (SPI_execute_plan(LockPlan(near), &array, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "locking leads failed");
-		SPI_freetuptable(SPI_tuptable);
+		SPI_finish();
 		pfree(mine);
 	}
-	SPI_finish();
 	LsRestoreUser(&saved);
 }
 
