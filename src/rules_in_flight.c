@@ -40,6 +40,7 @@ typedef struct InFlight
 	bool on_shard;	 /* (Citus) the statement wrote a shard: each lead rescored through its shard */
 	Oid leads_relid; /* the leads table of the remembered ids */
 	Datum *ids;		 /* leads of uncounted rows, duplicates possible */
+	Oid *rels; /* the relation each one's statement addressed for it: the table or its shard */
 	int n;
 	int cap;
 	bool overflow; /* more than MAX_REMEMBERED */
@@ -109,10 +110,14 @@ RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
 		in_flight.ids = in_flight.ids
 							? repalloc(in_flight.ids, sizeof(Datum) * in_flight.cap)
 							: MemoryContextAlloc(InFlightContext(), sizeof(Datum) * in_flight.cap);
+		in_flight.rels = in_flight.rels
+							 ? repalloc(in_flight.rels, sizeof(Oid) * in_flight.cap)
+							 : MemoryContextAlloc(InFlightContext(), sizeof(Oid) * in_flight.cap);
 	}
 	{
 		MemoryContext old = MemoryContextSwitchTo(InFlightContext());
 
+		in_flight.rels[in_flight.n] = leads->relid;
 		in_flight.ids[in_flight.n++] = datumCopy(id, leads->id_byval, leads->id_len);
 		MemoryContextSwitchTo(old);
 	}
@@ -140,10 +145,18 @@ LockRulesCommit(LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
-static int
-CompareIds(const void *a, const void *b, void *arg)
+/* An uncounted row's lead and the leads relation its statement addressed for it. */
+typedef struct HeldLead
 {
-	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
+	Datum id;
+	Oid rel;
+} HeldLead;
+
+static int
+CompareHeldLeads(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, ((const HeldLead *) a)->id,
+							((const HeldLead *) b)->id);
 }
 
 /*
@@ -164,8 +177,7 @@ static void
 HoldUncountedLeads(void)
 {
 	LeadsAttachment *leads = LsAttachments()->leads;
-	Datum *ids;
-	Oid *shards;
+	HeldLead *held;
 	bool *done;
 	int n = in_flight.n;
 	int i;
@@ -174,19 +186,24 @@ HoldUncountedLeads(void)
 
 	if (leads == NULL || leads->relid != in_flight.leads_relid || n == 0)
 		return;
-	ids = palloc(sizeof(Datum) * n);
-	memcpy(ids, in_flight.ids, sizeof(Datum) * n);
-	qsort_arg(ids, n, sizeof(Datum), CompareIds, leads);
-	n = qunique_arg(ids, n, sizeof(Datum), CompareIds, leads);
+	held = palloc(sizeof(HeldLead) * n);
 	for (i = 0; i < n; i++)
-		LockLeadIdBucket(leads, ids[i], RowExclusiveLock);
+	{
+		held[i].id = in_flight.ids[i];
+		held[i].rel = in_flight.rels[i];
+	}
+	qsort_arg(held, n, sizeof(HeldLead), CompareHeldLeads, leads);
+	n = qunique_arg(held, n, sizeof(HeldLead), CompareHeldLeads, leads);
+	for (i = 0; i < n; i++)
+		LockLeadIdBucket(leads, held[i].id, RowExclusiveLock);
 	LsBecomeExtensionOwner(&saved);
-	shards = palloc(sizeof(Oid) * n);
-	done = palloc0(sizeof(bool) * n);
+	/* the lead's shard: the colocated leads shard its statement addressed, else looked up */
 	for (i = 0; i < n; i++)
-		shards[i] = LsLocalLeadShard(ids[i]);
+		if (held[i].rel == leads->relid)
+			held[i].rel = LsLocalLeadShard(held[i].id);
 	/* each shard's leads with one lock query, in id order (LockPlan); the rule set looked up for
 	 * each, after the look-ups and queries before it (which may have processed invalidations) */
+	done = palloc0(sizeof(bool) * n);
 	for (i = 0; i < n; i++)
 	{
 		Datum *mine;
@@ -194,16 +211,16 @@ HoldUncountedLeads(void)
 		Datum array;
 		RuleSet *near;
 
-		if (done[i] || !OidIsValid(shards[i]))
+		if (done[i] || !OidIsValid(held[i].rel))
 			continue;
 		mine = palloc(sizeof(Datum) * (n - i));
 		for (j = i; j < n; j++)
-			if (!done[j] && shards[j] == shards[i])
+			if (!done[j] && held[j].rel == held[i].rel)
 			{
-				mine[m++] = ids[j];
+				mine[m++] = held[j].id;
 				done[j] = true;
 			}
-		near = LsRulesNear(LsRules(), shards[i]);
+		near = LsRulesNear(LsRules(), held[i].rel);
 		array = PointerGetDatum(LsLeadIdArray(near->leads, mine, m));
 		LsSpiConnect();
 		if (SPI_execute_plan(LockPlan(near), &array, NULL, false, 0) != SPI_OK_SELECT)
