@@ -13,6 +13,7 @@
 #include "citus_shards.h"
 #include "clock.h"
 #include "funnel_stage.h"
+#include "lead_rewrite.h"
 #include "lead_scoring.h"
 #include "rules.h"
 #include "rules_in_flight.h"
@@ -45,6 +46,7 @@ _PG_init(void)
 		"The reason recorded with stage changes (default: derived from the cause).", NULL,
 		&ls_reason, "", PGC_USERSET, 0, NULL, NULL, NULL);
 	ClockInit();
+	LeadRewriteInit();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lead_scoring");
 #else

@@ -33,6 +33,7 @@
 #include "citus_shards.h"
 #include "clock.h"
 #include "lead_locks.h"
+#include "lead_rewrite.h"
 #include "lead_state.h"
 #include "lead_touch.h"
 #include "rules.h"
@@ -96,6 +97,33 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 }
 
 /*
+ * Rewrite the touch's leads without an UPDATE statement (src/lead_rewrite.h), as the leads table's
+ * owner like ExecuteTouch; false, having done nothing, where the rewrite must be the caller's
+ * UPDATE.
+ */
+bool
+RewriteTouch(Touch *t, const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *rewritten)
+{
+	Touch *outer = current_touch;
+	LsSavedUser saved;
+	volatile bool done = false;
+
+	current_touch = t;
+	LsBeginTableWrite(t->leads_relid, &saved);
+	PG_TRY();
+	{
+		done = LeadRewrite(leads, args, rewritten);
+	}
+	PG_FINALLY();
+	{
+		current_touch = outer;
+	}
+	PG_END_TRY();
+	LsEndTableWrite(&saved);
+	return done;
+}
+
+/*
  * Rescore one lead through leads_before; false when there is no such lead.  With 'fresh', the
  * statement's new events of the lead (its index there is fresh_index) are carried into its state;
  * with 'rebuild', its events are re-read.
@@ -105,6 +133,8 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 		  bool rebuild)
 {
 	Touch t;
+	LeadRewriteArgs args;
+	uint64 rewritten;
 
 	memset(&t, 0, sizeof(t));
 	t.n = 1;
@@ -115,9 +145,15 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 	t.leads_relid = rs->leads->relid;
 	t.rules_fp = rs->all_fingerprint;
 
-	LsSpiConnect();
-	ExecuteTouch(&t, TouchPlan(rs), &id);
-	SPI_finish();
+	memset(&args, 0, sizeof(args));
+	args.ids = &id;
+	args.n = 1;
+	if (!RewriteTouch(&t, rs->leads, &args, &rewritten))
+	{
+		LsSpiConnect();
+		ExecuteTouch(&t, TouchPlan(rs), &id);
+		SPI_finish();
+	}
 	*score = t.score;
 	return t.seen;
 }
@@ -162,13 +198,87 @@ LockedFit(RuleSet *rs, int n, const KnownFit *known)
 	return fit;
 }
 
+/* What KnownFitOfRow needs. */
+typedef struct KnownFitCheck
+{
+	RuleSet *rs;
+	const KnownFit *known;
+	int64 *fit;
+	Datum *values;
+	bool *nulls;
+} KnownFitCheck;
+
+/* LockedFit for one lead locked by LeadRewrite (a LeadLockedFn). */
+static void
+KnownFitOfRow(void *arg, int lead, TupleTableSlot *row)
+{
+	KnownFitCheck *c = arg;
+	RuleSet *rs = c->rs;
+	TupleDesc desc = row->tts_tupleDescriptor;
+	const Datum *kv = c->known->values + (Size) lead * rs->nfit_atts;
+	const bool *kn = c->known->nulls + (Size) lead * rs->nfit_atts;
+	bool same = true;
+	int i;
+
+	slot_getallattrs(row);
+	for (i = 0; i < rs->nfit_atts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, rs->fit_atts[i] - 1);
+
+		c->values[i] = row->tts_values[rs->fit_atts[i] - 1];
+		c->nulls[i] = row->tts_isnull[rs->fit_atts[i] - 1];
+		if (c->nulls[i] != kn[i] ||
+			(!c->nulls[i] && !datumIsEqual(c->values[i], kv[i], att->attbyval, att->attlen)))
+			same = false;
+	}
+	if (same)
+		c->fit[lead] = c->known->fit[lead];
+	else
+	{
+		/* as leads_before computes them: as the extension owner, not the table's */
+		LsSavedUser saved;
+
+		LsBecomeExtensionOwner(&saved);
+		c->fit[lead] = FitPoints(rs, c->values, c->nulls, NULL);
+		LsRestoreUser(&saved);
+	}
+}
+
 uint64
 TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known)
 {
 	LeadsAttachment *leads = rs->leads;
-	Datum array = PointerGetDatum(LsLeadIdArray(leads, ids, n));
+	Datum array;
 	Touch t;
 	int rc;
+	LeadRewriteArgs args;
+	KnownFitCheck check;
+	uint64 rewritten;
+
+	/* lock and rewrite each lead in turn, in id order, where the rewrite needs no UPDATE */
+	memset(&t, 0, sizeof(t));
+	t.n = n;
+	t.ids = ids;
+	t.leads_relid = leads->relid;
+	t.rules_fp = rs->all_fingerprint;
+	memset(&args, 0, sizeof(args));
+	args.ids = ids;
+	args.n = n;
+	if (known != NULL)
+	{
+		check.rs = rs;
+		check.known = known;
+		check.fit = palloc0(sizeof(int64) * Max(n, 1));
+		check.values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+		check.nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+		t.fit = check.fit;
+		args.locked = KnownFitOfRow;
+		args.arg = &check;
+	}
+	if (RewriteTouch(&t, leads, &args, &rewritten))
+		return rewritten;
+	t.fit = NULL;
+	array = PointerGetDatum(LsLeadIdArray(leads, ids, n));
 
 	/*
 	 * lock in id order first: the UPDATE's own order is the plan's.  Not on a Citus coordinator
@@ -176,7 +286,6 @@ TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known)
 	 * UPDATE runs on each shard by its id index, which is the id order (doc/scale-out.md, "The
 	 * refresh and rule changes").
 	 */
-	memset(&t, 0, sizeof(t));
 	if (!LsIsCitusTable(leads->relid))
 	{
 		rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
@@ -188,10 +297,6 @@ TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known)
 			t.fit = LockedFit(rs, n, known);
 		SPI_freetuptable(SPI_tuptable);
 	}
-	t.n = n;
-	t.ids = ids;
-	t.leads_relid = leads->relid;
-	t.rules_fp = rs->all_fingerprint;
 	ExecuteTouch(&t, TouchManyPlan(rs), &array);
 	return SPI_processed;
 }

@@ -25,6 +25,12 @@
  *
  * Events that match no engagement rule cannot change any score: the events
  * trigger (src/events_trigger.c) drops them before anything is locked or read.
+ *
+ * The touches rewrite their rows without an UPDATE statement where the two cannot differ
+ * (RewriteTouch, src/lead_rewrite.h): each lead is found, locked and written in id order, through
+ * the same row triggers; a touch that only locked and rewrote its leads (TouchLeads, a batch
+ * carrying new events) needs no separate lock query then.  Elsewhere the UPDATE runs, after the
+ * lock query where there is one.
  */
 #ifndef LEAD_TOUCH_H
 #define LEAD_TOUCH_H
@@ -33,6 +39,7 @@
 
 #include "executor/spi.h"
 
+#include "lead_rewrite.h"
 #include "rules.h"
 
 /* The rows an INSERT statement added that match a rule, per lead (in the batch's id order). */
@@ -78,6 +85,13 @@ extern int TouchedLead(const LeadsAttachment *leads, Datum id);
 
 /* Run a prepared UPDATE of lead rows as touch t (SPI connected). */
 extern void ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args);
+
+/*
+ * Rewrite the leads of touch t without an UPDATE statement (src/lead_rewrite.h); false, having done
+ * nothing, where the caller must run its UPDATE.
+ */
+extern bool RewriteTouch(Touch *t, const LeadsAttachment *leads, const LeadRewriteArgs *args,
+						 uint64 *rewritten);
 
 /*
  * Rescore one lead through leads_before; false when there is no such lead.  With 'fresh', the

@@ -43,15 +43,31 @@
 #include "score.h"
 #include "stages.h"
 
-/* Whether an UPDATE sets the score column and nothing else (as the touches do). */
+/*
+ * Whether an UPDATE sets the score column and nothing else (as the touches do).  The updated
+ * columns the trigger is given include the stored generated columns computed from the score: they
+ * are not set by the statement.
+ */
 static bool
 SetsOnlyScore(TriggerData *td, const LeadsAttachment *leads)
 {
 #if PG_VERSION_NUM >= 130000
 	const Bitmapset *cols = td->tg_updatedcols;
+	TupleDesc desc = RelationGetDescr(td->tg_relation);
+	bool score = false;
+	int m = -1;
 
-	return cols != NULL && bms_num_members(cols) == 1 &&
-		   bms_is_member(leads->score_att - FirstLowInvalidHeapAttributeNumber, cols);
+	while ((m = bms_next_member(cols, m)) >= 0)
+	{
+		AttrNumber att = m + FirstLowInvalidHeapAttributeNumber;
+
+		if (att == leads->score_att)
+			score = true;
+		else if (att <= 0 || att > desc->natts ||
+				 TupleDescAttr(desc, att - 1)->attgenerated == '\0')
+			return false;
+	}
+	return score;
 #else
 	return true;
 #endif

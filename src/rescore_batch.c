@@ -88,9 +88,25 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 	Touch t;
 	int i;
 	MemoryContext old = CurrentMemoryContext;
+	LeadRewriteArgs direct;
+	uint64 rewritten;
 
 	if (w->n == 0)
 		return;
+	memset(&t, 0, sizeof(t));
+	t.n = w->n;
+	t.ids = w->ids;
+	t.engagement = w->engagement;
+	t.fit = w->fit;
+	t.states = leads->state_att != InvalidAttrNumber ? w->states : NULL;
+	t.leads_relid = leads->relid;
+	t.rules_fp = rs->all_fingerprint;
+	memset(&direct, 0, sizeof(direct));
+	direct.ids = w->ids;
+	direct.n = w->n;
+	direct.scores = w->scores;
+	if (RewriteTouch(&t, leads, &direct, &rewritten))
+		goto done;
 	MemoryContextSwitchTo(w->cxt); /* the arrays go with the rewrites, reset below */
 	args[0] = PointerGetDatum(LsLeadIdArray(leads, w->ids, w->n));
 	{
@@ -101,15 +117,8 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 		args[1] = PointerGetDatum(construct_array(scores, w->n, INT4OID, 4, true, TYPALIGN_INT));
 	}
 	MemoryContextSwitchTo(old);
-	memset(&t, 0, sizeof(t));
-	t.n = w->n;
-	t.ids = w->ids;
-	t.engagement = w->engagement;
-	t.fit = w->fit;
-	t.states = leads->state_att != InvalidAttrNumber ? w->states : NULL;
-	t.leads_relid = leads->relid;
-	t.rules_fp = rs->all_fingerprint;
 	ExecuteTouch(&t, UpdatePlan(rs), args);
+done:
 	w->total += w->n;
 	w->n = 0;
 	MemoryContextReset(w->cxt);
@@ -257,6 +266,36 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 		int s;
 
 		MemoryContextSwitchTo(old);
+		if (fresh != NULL && leads->state_att != InvalidAttrNumber)
+		{
+			/* leads_before carries the statement's new events into the leads' states, each lead
+			 * locked and rewritten in turn, in id order, where that needs no UPDATE */
+			Touch t;
+			LeadRewriteArgs direct;
+			uint64 rewritten;
+
+			memset(&t, 0, sizeof(t));
+			t.n = m;
+			t.ids = ids + lo;
+			t.fresh = fresh;
+			t.fresh_base = lo;
+			t.leads_relid = leads->relid;
+			t.rules_fp = rs->all_fingerprint;
+			memset(&direct, 0, sizeof(direct));
+			direct.ids = ids + lo;
+			direct.n = m;
+			direct.found = found;
+			if (RewriteTouch(&t, leads, &direct, &rewritten))
+			{
+				/* events of a lead that does not exist (yet): the caller looks again */
+				for (k = 0; k < m && missing != NULL; k++)
+					if (!found[k])
+						missing[(*nmissing)++] = ids[lo + k];
+				w.total += rewritten;
+				MemoryContextReset(chunk_cxt);
+				continue;
+			}
+		}
 		/* lock the leads, in id order */
 		rc = SPI_execute_plan(LockPlan(rs), &array, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)

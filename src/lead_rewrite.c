@@ -1,0 +1,384 @@
+/*
+ * lead_rewrite.c — rewriting lead rows in id order through their triggers, at executor level
+ * (src/lead_rewrite.h; doc/internals.md, "Rewriting lead rows").
+ *
+ * The steps are those of an UPDATE's ModifyTable for one row, in PostgreSQL's order, and of
+ * logical replication's apply (execReplication.c), with the row found and locked as the UPDATE's
+ * scan and its BEFORE trigger's row fetch would: under the statement's snapshot, then locked,
+ * following the update chain only under READ COMMITTED.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/typcache.h"
+
+#include "citus_shards.h"
+#include "lead_rewrite.h"
+
+/* lead_scoring.direct_rewrite: off makes every rewrite an UPDATE statement (to compare the two). */
+static bool direct_rewrite = true;
+
+void
+LeadRewriteInit(void)
+{
+	DefineCustomBoolVariable(
+		"lead_scoring.direct_rewrite",
+		"Rewrites lead rows at executor level instead of with UPDATE statements where the two "
+		"cannot differ.",
+		"Off: every rewrite of a lead row by the scoring engine is an UPDATE statement, as before "
+		"0.2.0; for comparisons and diagnosis (doc/internals.md, \"Rewriting lead rows\").",
+		&direct_rewrite, true, PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+}
+
+/* Whether an UPDATE of the relation is one of its rows at a time, with nothing else to run. */
+static bool
+RewritableRelation(Relation rel)
+{
+	Form_pg_class form = rel->rd_rel;
+	TriggerDesc *trig = rel->trigdesc;
+
+	/* partitioned tables, partitions, inheritance parents: an UPDATE may route or reach more */
+	if (form->relkind != RELKIND_RELATION || form->relispartition || form->relhassubclass)
+		return false;
+	/* rules rewrite the UPDATE itself */
+	if (form->relhasrules || rel->rd_rules != NULL)
+		return false;
+	if (rel->rd_tableam != GetHeapamTableAmRoutine())
+		return false;
+	/* statement triggers and transition tables see the statement as a whole */
+	if (trig != NULL && (trig->trig_update_before_statement || trig->trig_update_after_statement ||
+						 trig->trig_update_old_table || trig->trig_update_new_table))
+		return false;
+	/* policies would filter and check the rows (not for the owner, without FORCE) */
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
+		return false;
+	/* a distributed table seen from the coordinator: its rows are in its shards */
+	if (LsIsCitusTable(RelationGetRelid(rel)))
+		return false;
+	return true;
+}
+
+/* The id index: what "WHERE id = $1" with the id type's equality finds, one row at most. */
+typedef struct IdIndex
+{
+	Relation index;
+	Oid subtype;
+	Oid collation;
+	RegProcedure eqproc;
+	FmgrInfo eq;
+} IdIndex;
+
+static bool
+FindIdIndex(ResultRelInfo *rri, const LeadsAttachment *leads, IdIndex *found)
+{
+	/* the id type's default btree operator family and its equality (cached by PostgreSQL) */
+	TypeCacheEntry *type = lookup_type_cache(leads->id_type, TYPECACHE_BTREE_OPFAMILY);
+	Oid family = type->btree_opf;
+	Oid intype = type->btree_opintype;
+	Oid opno;
+	int i;
+
+	if (!OidIsValid(family))
+		return false;
+	opno = get_opfamily_member(family, intype, intype, BTEqualStrategyNumber);
+	if (!OidIsValid(opno))
+		return false;
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation index = rri->ri_IndexRelationDescs[i];
+		Form_pg_index form = index->rd_index;
+
+		if (index->rd_rel->relam != BTREE_AM_OID || !form->indisunique || !form->indimmediate ||
+			!form->indisvalid || form->indnkeyatts != 1 ||
+			form->indkey.values[0] != leads->id_att || index->rd_opfamily[0] != family ||
+			index->rd_indcollation[0] != leads->id_collation ||
+			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) ||
+			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL))
+			continue;
+		found->index = index;
+		found->subtype = intype;
+		found->collation = leads->id_collation;
+		found->eqproc = get_opcode(opno);
+		fmgr_info(found->eqproc, &found->eq);
+		return true;
+	}
+	return false;
+}
+
+/* The range table entry of "UPDATE leads SET score = ... WHERE id = ...", for permissions and for
+ * the triggers' view of the updated columns. */
+static RangeTblEntry *
+UpdateRte(Relation rel, const LeadsAttachment *leads, bool score_read)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->inh = false;
+	rte->requiredPerms = ACL_SELECT | ACL_UPDATE;
+	rte->checkAsUser = InvalidOid;
+	rte->selectedCols = bms_make_singleton(leads->id_att - FirstLowInvalidHeapAttributeNumber);
+	if (score_read)
+		rte->selectedCols = bms_add_member(rte->selectedCols,
+										   leads->score_att - FirstLowInvalidHeapAttributeNumber);
+	rte->updatedCols = bms_make_singleton(leads->score_att - FirstLowInvalidHeapAttributeNumber);
+	return rte;
+}
+
+/*
+ * Lock the row version 'tid' points to as the UPDATE's BEFORE trigger fetch would
+ * (GetTupleForTrigger): true with the locked version in 'slot', false when the row is gone (or
+ * was already rewritten by this command).
+ */
+static bool
+LockLeadRow(Relation rel, EState *estate, ItemPointer tid, LockTupleMode mode, TupleTableSlot *slot,
+			bool *traversed)
+{
+	TM_FailureData tmfd;
+	TM_Result res;
+	int flags = IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+
+	res = table_tuple_lock(rel, tid, estate->es_snapshot, slot, estate->es_output_cid, mode,
+						   LockWaitBlock, flags, &tmfd);
+	*traversed = tmfd.traversed;
+	switch (res)
+	{
+		case TM_Ok:
+			return true;
+		case TM_SelfModified:
+			if (tmfd.cmax != estate->es_output_cid)
+				ereport(ERROR, (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+								errmsg("tuple to be updated was already modified by an operation "
+									   "triggered by the current command"),
+								errhint("Consider using an AFTER trigger instead of a BEFORE "
+										"trigger to propagate changes to other rows.")));
+			return false;
+		case TM_Updated:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+								errmsg("could not serialize access due to concurrent update")));
+			elog(ERROR, "unexpected table_tuple_lock status: %u", res);
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+								errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		case TM_Invisible:
+			elog(ERROR, "attempted to lock invisible tuple");
+			break;
+		default:
+			elog(ERROR, "unrecognized table_tuple_lock status: %u", res);
+	}
+	return false;
+}
+
+/*
+ * Write one locked lead row (its version at 'tid', in 'locked'): the steps of ExecUpdate.  True
+ * when a new version was written.
+ */
+static bool
+RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
+		   TupleTableSlot *locked, TupleTableSlot *newslot, const LeadsAttachment *leads,
+		   const int32 *score)
+{
+	Relation rel = rri->ri_RelationDesc;
+	TupleDesc desc = RelationGetDescr(rel);
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool update_indexes;
+	List *recheck = NIL;
+	TM_Result res;
+
+	/* the new row: the locked one, with the score given (SET score = score, or = $2) */
+	slot_getallattrs(locked);
+	ExecClearTuple(newslot);
+	memcpy(newslot->tts_values, locked->tts_values, sizeof(Datum) * desc->natts);
+	memcpy(newslot->tts_isnull, locked->tts_isnull, sizeof(bool) * desc->natts);
+	if (score != NULL)
+	{
+		newslot->tts_values[leads->score_att - 1] = Int32GetDatum(*score);
+		newslot->tts_isnull[leads->score_att - 1] = false;
+	}
+	ExecStoreVirtualTuple(newslot);
+
+	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row &&
+		!ExecBRUpdateTriggers(estate, epq, rri, tid, NULL, newslot, NULL))
+		return false; /* a trigger skipped it */
+
+	ExecMaterializeSlot(newslot);
+	newslot->tts_tableOid = RelationGetRelid(rel);
+	if (desc->constr != NULL && desc->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, estate, newslot, CMD_UPDATE);
+	if (desc->constr != NULL)
+		ExecConstraints(rri, newslot, estate);
+
+	res =
+		table_tuple_update(rel, tid, newslot, estate->es_output_cid, estate->es_snapshot,
+						   estate->es_crosscheck_snapshot, true, &tmfd, &lockmode, &update_indexes);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_SelfModified:
+			/* a BEFORE trigger updated the row itself: ExecUpdate's rule */
+			if (tmfd.cmax != estate->es_output_cid)
+				ereport(ERROR, (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+								errmsg("tuple to be updated was already modified by an operation "
+									   "triggered by the current command"),
+								errhint("Consider using an AFTER trigger instead of a BEFORE "
+										"trigger to propagate changes to other rows.")));
+			return false;
+		default:
+			/* the row is locked: nothing else can change it */
+			elog(ERROR, "unexpected table_tuple_update status: %u", res);
+	}
+
+	if (rri->ri_NumIndices > 0 && update_indexes)
+		recheck = ExecInsertIndexTuples(rri, newslot, estate, true, false, NULL, NIL);
+	ExecARUpdateTriggers(estate, rri, NULL, NULL, tid, NULL, newslot, recheck, NULL, false);
+	list_free(recheck);
+	return true;
+}
+
+bool
+LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *rewritten)
+{
+	Relation rel;
+	RangeTblEntry *rte;
+	EState *estate;
+	ResultRelInfo *rri;
+	EPQState epq;
+	IdIndex id;
+	IndexScanDesc scan;
+	TupleTableSlot *found_slot;
+	TupleTableSlot *locked;
+	TupleTableSlot *newslot;
+	LockTupleMode lockmode;
+	PlannedStmt *stmt;
+	int i;
+
+	*rewritten = 0;
+	if (!direct_rewrite)
+		return false;
+	rel = table_open(leads->relid, RowExclusiveLock);
+	if (!RewritableRelation(rel))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* as SPI runs an UPDATE: a new snapshot (under READ COMMITTED) and command id */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+
+	estate = CreateExecutorState();
+	rte = UpdateRte(rel, leads, args->scores == NULL);
+	ExecCheckRTPerms(list_make1(rte), true);
+	ExecInitRangeTable(estate, list_make1(rte));
+	stmt = makeNode(PlannedStmt);
+	stmt->commandType = CMD_UPDATE;
+	stmt->rtable = estate->es_range_table;
+	estate->es_plannedstmt = stmt;
+	estate->es_snapshot = GetActiveSnapshot();
+	estate->es_crosscheck_snapshot = InvalidSnapshot;
+	estate->es_output_cid = GetCurrentCommandId(true);
+	rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(estate, rri, 1);
+	CheckValidResultRel(rri, CMD_UPDATE);
+	ExecOpenIndices(rri, false);
+	if (!FindIdIndex(rri, leads, &id))
+	{
+		ExecCloseResultRelations(estate);
+		ExecCloseRangeTableRelations(estate);
+		FreeExecutorState(estate);
+		PopActiveSnapshot();
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	AfterTriggerBeginQuery();
+	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
+	lockmode = ExecUpdateLockMode(estate, rri);
+	found_slot = table_slot_create(rel, &estate->es_tupleTable);
+	locked = table_slot_create(rel, &estate->es_tupleTable);
+	newslot = table_slot_create(rel, &estate->es_tupleTable);
+	scan = index_beginscan(rel, id.index, estate->es_snapshot, 1, 0);
+
+	for (i = 0; i < args->n; i++)
+	{
+		ScanKeyData key;
+
+		CHECK_FOR_INTERRUPTS();
+		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, id.subtype, id.collation,
+							   id.eqproc, args->ids[i]);
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, found_slot))
+		{
+			ItemPointerData tid = found_slot->tts_tid;
+			bool traversed;
+
+			if (!LockLeadRow(rel, estate, &tid, lockmode, locked, &traversed))
+				continue;
+			tid = locked->tts_tid;
+			if (traversed)
+			{
+				/* a newer version: still this lead? (the UPDATE rechecks its WHERE) */
+				bool isnull;
+				Datum d = slot_getattr(locked, leads->id_att, &isnull);
+
+				if (isnull ||
+					!DatumGetBool(FunctionCall2Coll(&id.eq, id.collation, d, args->ids[i])))
+					continue;
+			}
+			if (args->found != NULL)
+				args->found[i] = true;
+			if (args->locked != NULL)
+				args->locked(args->arg, i, locked);
+			if (RewriteRow(estate, rri, &epq, &tid, locked, newslot, leads,
+						   args->scores != NULL ? &args->scores[i] : NULL))
+				(*rewritten)++;
+			ResetPerTupleExprContext(estate);
+		}
+	}
+
+	index_endscan(scan);
+	/* the AFTER triggers, as at the end of the statement */
+	AfterTriggerEndQuery(estate);
+	EvalPlanQualEnd(&epq);
+	ExecCloseResultRelations(estate);
+	ExecCloseRangeTableRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	PopActiveSnapshot();
+	CommandCounterIncrement();
+	table_close(rel, NoLock);
+	return true;
+}
