@@ -334,7 +334,14 @@ ShardQualifiedName(Oid shard)
 									  get_rel_name(shard));
 }
 
-/* The cached copy for a shard, or NULL; `entry` receives the slot to fill. */
+/*
+ * The cached copy for a shard, or NULL; `entry` receives the slot to fill.  A copy is made of the
+ * table's attachment as looked up after this call (and LsAttachmentContext()), which process no
+ * invalidation in between: from the build the cache belongs to.  An attachment a caller read
+ * before a catalog or Citus metadata lookup may be from an older build (an invalidation processed
+ * meanwhile, a configuration change on a worker invalidates the attachments), whose memory goes at
+ * the end of the transaction, while the copy would stay cached with the new build pointing into it.
+ */
 static void *
 CachedCopy(Oid shard, CopyEntry **entry)
 {
@@ -346,16 +353,53 @@ CachedCopy(Oid shard, CopyEntry **entry)
 	return (*entry)->attachment;
 }
 
+/* A filter parsed against the table (Vars of its columns), its Vars numbered as in the shard. */
+static Node *
+ShardFilter(Node *filter, Oid table, Oid shard)
+{
+	Relation t;
+	Relation s;
+	AttrMap *map;
+	bool whole_row;
+	Node *result;
+
+	if (filter == NULL)
+		return NULL;
+	t = table_open(table, AccessShareLock);
+	s = table_open(shard, AccessShareLock);
+	/* for each column of the table, its number in the shard */
+	map = build_attrmap_by_name(RelationGetDescr(s), RelationGetDescr(t));
+	result = map_variable_attnos(copyObject(filter), 1, 0, map, InvalidOid, &whole_row);
+	free_attrmap(map);
+	table_close(s, AccessShareLock);
+	table_close(t, AccessShareLock);
+	return result;
+}
+
+/* The table's attachment a copy is made of, looked up after CachedCopy() (see there). */
+static void
+CheckCopySource(const void *source, Oid shard)
+{
+	if (source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the table of shard \"%s\" was detached meanwhile", get_rel_name(shard)),
+				 errhint("Retry the statement.")));
+}
+
 static LeadsAttachment *
-LeadsCopy(LeadsAttachment *leads, Oid shard)
+LeadsCopy(Oid shard)
 {
 	CopyEntry *entry;
 	LeadsAttachment *l = CachedCopy(shard, &entry);
+	LeadsAttachment *leads;
 	MemoryContext old;
 
 	if (l != NULL)
 		return l;
 	old = MemoryContextSwitchTo(LsAttachmentContext());
+	leads = LsAttachments()->leads;
+	CheckCopySource(leads, shard);
 	l = palloc(sizeof(LeadsAttachment));
 	memcpy(l, leads, sizeof(LeadsAttachment));
 	l->relid = shard;
@@ -368,23 +412,26 @@ LeadsCopy(LeadsAttachment *leads, Oid shard)
 	l->crm_stage_att = LsShardColumn(leads->relid, shard, leads->crm_stage_att);
 	l->state_att = LsShardColumn(leads->relid, shard, leads->state_att);
 	/* the row filter evaluated on the shard's rows: its columns by the shard's numbers */
-	l->row_filter_expr = leads->row_filter ? LsParseRowFilter(shard, leads->row_filter) : NULL;
+	l->row_filter_expr = ShardFilter(leads->row_filter_expr, leads->relid, shard);
 	MemoryContextSwitchTo(old);
 	entry->attachment = l;
 	return l;
 }
 
 static EventsAttachment *
-EventsCopy(EventsAttachment *events, Oid shard)
+EventsCopy(Oid table, Oid shard)
 {
 	CopyEntry *entry;
 	EventsAttachment *e = CachedCopy(shard, &entry);
+	EventsAttachment *events;
 	MemoryContext old;
 	int i;
 
 	if (e != NULL)
 		return e;
 	old = MemoryContextSwitchTo(LsAttachmentContext());
+	events = LsEventsAttachment(table);
+	CheckCopySource(events, shard);
 	e = palloc(sizeof(EventsAttachment));
 	memcpy(e, events, sizeof(EventsAttachment));
 	e->relid = shard;
@@ -411,38 +458,19 @@ EventsCopy(EventsAttachment *events, Oid shard)
 	return e;
 }
 
-/* A filter parsed against the table (Vars of its columns), its Vars numbered as in the shard. */
-static Node *
-ShardFilter(Node *filter, Oid table, Oid shard)
-{
-	Relation t;
-	Relation s;
-	AttrMap *map;
-	bool whole_row;
-	Node *result;
-
-	if (filter == NULL)
-		return NULL;
-	t = table_open(table, AccessShareLock);
-	s = table_open(shard, AccessShareLock);
-	/* for each column of the table, its number in the shard */
-	map = build_attrmap_by_name(RelationGetDescr(s), RelationGetDescr(t));
-	result = map_variable_attnos(copyObject(filter), 1, 0, map, InvalidOid, &whole_row);
-	table_close(s, AccessShareLock);
-	table_close(t, AccessShareLock);
-	return result;
-}
-
 static DealsAttachment *
-DealsCopy(DealsAttachment *deals, Oid shard)
+DealsCopy(Oid table, Oid shard)
 {
 	CopyEntry *entry;
 	DealsAttachment *d = CachedCopy(shard, &entry);
+	DealsAttachment *deals;
 	MemoryContext old;
 
 	if (d != NULL)
 		return d;
 	old = MemoryContextSwitchTo(LsAttachmentContext());
+	deals = LsDealsAttachment(table);
+	CheckCopySource(deals, shard);
 	d = palloc(sizeof(DealsAttachment));
 	memcpy(d, deals, sizeof(DealsAttachment));
 	d->relid = shard;
@@ -474,7 +502,7 @@ LsLeadsAttachmentOf(Relation rel)
 		return leads;
 	if (LsLogicalRelid(relid) != leads->relid)
 		return NULL;
-	return LeadsCopy(leads, relid);
+	return LeadsCopy(relid);
 }
 
 EventsAttachment *
@@ -486,7 +514,7 @@ LsEventsAttachmentOf(Relation rel)
 	if (events != NULL)
 		return events;
 	events = LsEventsAttachment(LsLogicalRelid(relid));
-	return events == NULL ? NULL : EventsCopy(events, relid);
+	return events == NULL ? NULL : EventsCopy(events->relid, relid);
 }
 
 DealsAttachment *
@@ -498,7 +526,7 @@ LsDealsAttachmentOf(Relation rel)
 	if (deals != NULL)
 		return deals;
 	deals = LsDealsAttachment(LsLogicalRelid(relid));
-	return deals == NULL ? NULL : DealsCopy(deals, relid);
+	return deals == NULL ? NULL : DealsCopy(deals->relid, relid);
 }
 
 LeadsAttachment *
@@ -526,7 +554,7 @@ LsLeadsAttachmentNearRelid(Oid relid)
 						   get_rel_name(relid)),
 				 errhint("Distribute it by its lead column with colocate_with => '%s'.",
 						 get_rel_name(leads->relid))));
-	return LeadsCopy(leads, shard);
+	return LeadsCopy(shard);
 }
 
 EventsAttachment *
@@ -536,7 +564,7 @@ LsEventsShardAttachment(Oid shard)
 
 	if (events == NULL || events->relid == shard)
 		return events;
-	return EventsCopy(events, shard);
+	return EventsCopy(events->relid, shard);
 }
 
 DealsAttachment *
@@ -546,7 +574,7 @@ LsDealsShardAttachment(Oid shard)
 
 	if (deals == NULL || deals->relid == shard)
 		return deals;
-	return DealsCopy(deals, shard);
+	return DealsCopy(deals->relid, shard);
 }
 
 LeadsAttachment *
@@ -556,7 +584,7 @@ LsLeadsShardAttachment(Oid shard)
 
 	if (leads == NULL || leads->relid == shard || LsLogicalRelid(shard) != leads->relid)
 		return leads;
-	return LeadsCopy(leads, shard);
+	return LeadsCopy(shard);
 }
 
 Oid

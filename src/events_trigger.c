@@ -355,9 +355,9 @@ events_changed(PG_FUNCTION_ARGS)
 	if (rs->neng == 0)
 	{
 		/* no rule counts events */
-		RememberUncounted(leads, rs->sources[source].events, td->tg_newtable,
+		RememberUncounted(rs->leads, rs->sources[source].events, td->tg_newtable,
 						  RelationGetDescr(rel));
-		RememberUncounted(leads, rs->sources[source].events, td->tg_oldtable,
+		RememberUncounted(rs->leads, rs->sources[source].events, td->tg_oldtable,
 						  RelationGetDescr(rel));
 		return PointerGetDatum(NULL);
 	}

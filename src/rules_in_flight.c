@@ -5,8 +5,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/spi.h"
+#include "lib/qunique.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "utils/array.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -14,11 +17,15 @@
 #include "utils/snapmgr.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "events_trigger.h"
+#include "lead_locks.h"
 #include "rescore_batch.h"
 #include "rules_in_flight.h"
 #include "run_as.h"
+#include "score.h"
+#include "spi_glue.h"
 
 /* Past this many leads the writer rescores every lead instead (rule change and writer at once). */
 #define MAX_REMEMBERED 100000
@@ -33,6 +40,7 @@ typedef struct InFlight
 	bool on_shard;	 /* (Citus) the statement wrote a shard: each lead rescored through its shard */
 	Oid leads_relid; /* the leads table of the remembered ids */
 	Datum *ids;		 /* leads of uncounted rows, duplicates possible */
+	Oid *rels; /* the relation each one's statement addressed for it: the table or its shard */
 	int n;
 	int cap;
 	bool overflow; /* more than MAX_REMEMBERED */
@@ -102,10 +110,14 @@ RulesInFlightUncounted(const LeadsAttachment *leads, Datum id)
 		in_flight.ids = in_flight.ids
 							? repalloc(in_flight.ids, sizeof(Datum) * in_flight.cap)
 							: MemoryContextAlloc(InFlightContext(), sizeof(Datum) * in_flight.cap);
+		in_flight.rels = in_flight.rels
+							 ? repalloc(in_flight.rels, sizeof(Oid) * in_flight.cap)
+							 : MemoryContextAlloc(InFlightContext(), sizeof(Oid) * in_flight.cap);
 	}
 	{
 		MemoryContext old = MemoryContextSwitchTo(InFlightContext());
 
+		in_flight.rels[in_flight.n] = leads->relid;
 		in_flight.ids[in_flight.n++] = datumCopy(id, leads->id_byval, leads->id_len);
 		MemoryContextSwitchTo(old);
 	}
@@ -131,6 +143,92 @@ LockRulesCommit(LOCKMODE mode)
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, RULES_LOCK_CLASS);
 	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/* An uncounted row's lead and the leads relation its statement addressed for it. */
+typedef struct HeldLead
+{
+	Datum id;
+	Oid rel;
+} HeldLead;
+
+static int
+CompareHeldLeads(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, ((const HeldLead *) a)->id,
+							((const HeldLead *) b)->id);
+}
+
+/*
+ * On Citus shards, before the rules are compared: hold the leads of the uncounted rows until this
+ * transaction ends — the bucket of each lead id (an insert of the lead waits, lead_locks.h), then
+ * the row of each lead held on this node (a rewrite of it waits).  A rule change reaches a worker
+ * as its own part of a distributed transaction (the configuration applied there, doc/scale-out.md,
+ * "Configuration on every node"), which takes no lock on this node against the check: it may even
+ * be another part of this same transaction (the rule change written through another connection to
+ * this worker).  So it may commit here after the check compared the rules and before this
+ * transaction commits — a part of a distributed transaction waits, prepared, for the coordinator's
+ * COMMIT PREPARED.  A session rebuilding one of these leads under the new rules meanwhile would not
+ * see this transaction's rows; with the leads held, it waits for this commit and then sees them
+ * (doc/scale-out.md, "The check at commit on a shard").  Colocated placements are written through
+ * one connection per distributed transaction, so no other part of this transaction holds them.
+ */
+static void
+HoldUncountedLeads(void)
+{
+	LeadsAttachment *leads = LsAttachments()->leads;
+	HeldLead *held;
+	bool *done;
+	int n = in_flight.n;
+	int i;
+	int j;
+	LsSavedUser saved;
+
+	if (leads == NULL || leads->relid != in_flight.leads_relid || n == 0)
+		return;
+	held = palloc(sizeof(HeldLead) * n);
+	for (i = 0; i < n; i++)
+	{
+		held[i].id = in_flight.ids[i];
+		held[i].rel = in_flight.rels[i];
+	}
+	qsort_arg(held, n, sizeof(HeldLead), CompareHeldLeads, leads);
+	n = qunique_arg(held, n, sizeof(HeldLead), CompareHeldLeads, leads);
+	for (i = 0; i < n; i++)
+		LockLeadIdBucket(leads, held[i].id, RowExclusiveLock);
+	LsBecomeExtensionOwner(&saved);
+	/* the lead's shard: the colocated leads shard its statement addressed, else looked up */
+	for (i = 0; i < n; i++)
+		if (held[i].rel == leads->relid)
+			held[i].rel = LsLocalLeadShard(held[i].id);
+	/* each shard's leads with one lock query, in id order (LockPlan); the rule set looked up for
+	 * each, after the look-ups and queries before it (which may have processed invalidations) */
+	done = palloc0(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		Datum *mine;
+		int m = 0;
+		Datum array;
+		RuleSet *near;
+
+		if (done[i] || !OidIsValid(held[i].rel))
+			continue;
+		mine = palloc(sizeof(Datum) * (n - i));
+		for (j = i; j < n; j++)
+			if (!done[j] && held[j].rel == held[i].rel)
+			{
+				mine[m++] = held[j].id;
+				done[j] = true;
+			}
+		near = LsRulesNear(LsRules(), held[i].rel);
+		array = PointerGetDatum(LsLeadIdArray(near->leads, mine, m));
+		LsSpiConnect();
+		if (SPI_execute_plan(LockPlan(near), &array, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "locking leads failed");
+		SPI_finish();
+		pfree(mine);
+	}
+	LsRestoreUser(&saved);
 }
 
 /*
@@ -207,8 +305,15 @@ CheckAtCommit(void)
 	if (!uncounted)
 		return;
 	LockRulesCommit(ShareLock);
-	/* rule changes committed before the lock was granted: the rules are loaded after them; at
-	 * commit no statement is running, so loading and rescoring run in a snapshot of their own */
+	/* at commit no statement is running: the lookups, locks and rescores run in a snapshot of their
+	 * own */
+	if (in_flight.on_shard && !in_flight.overflow)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		HoldUncountedLeads();
+		PopActiveSnapshot();
+	}
+	/* rule changes committed before the locks were granted: the rules are loaded after them */
 	AcceptInvalidationMessages();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	rs = LsRules();

@@ -11,6 +11,11 @@
  * under other engagement rules than it filtered with, it rescores them from their events.  A rule
  * change and a writer's check at commit are serialised by a lock taken only then (EXCLUSIVE by the
  * rule change, SHARE by writers): no rule change commits between a writer's check and its commit.
+ * On a Citus worker a rule change arrives as the configuration, which takes no such lock there, and
+ * a writer's part of a distributed transaction may wait prepared after its check: there the check
+ * holds the uncounted rows' leads (their id buckets and rows) until the writer commits, so that
+ * nobody rebuilds their states without its rows meanwhile (doc/scale-out.md, "The check at commit
+ * on a shard").
  */
 #ifndef RULES_IN_FLIGHT_H
 #define RULES_IN_FLIGHT_H
