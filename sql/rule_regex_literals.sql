@@ -71,3 +71,5 @@ SELECT l.id, l.score, l.score = lead_scoring.score(l.id) AS exact,
 
 SELECT lead_scoring.detach('events');
 SELECT lead_scoring.detach('leads');
+DROP TABLE leads, events;
+DROP EXTENSION lead_scoring CASCADE;
