@@ -257,11 +257,10 @@ RegexLiteralsMatch(const RulePredicate *p, const char *str, int len)
 	{
 		const char *w = p->literals[i];
 		int wlen = p->literal_lens[i];
-		const char *s;
-		const char *last = str + len - wlen;
+		int at;
 
-		for (s = str; s <= last; s++)
-			if (*s == w[0] && memcmp(s, w, wlen) == 0)
+		for (at = 0; at <= len - wlen; at++)
+			if (str[at] == w[0] && memcmp(str + at, w, wlen) == 0)
 				return true;
 	}
 	return false;
