@@ -2308,3 +2308,13 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY a.relid::text, c.k
 $$;
 REVOKE ALL ON FUNCTION @extschema@.labels_reading(regclass, name, name) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Issue 14: refresh_scores() on its own runs its batches in a background worker that commits after
+-- each (doc/scoring.md, "Decay: the refresh").
+-- ---------------------------------------------------------------------------
+COMMENT ON FUNCTION @extschema@.refresh_scores() IS
+    'Advance every lead''s score to now() from its engagement state, in batches; returns the leads rewritten. '
+    'Called on its own (not in a transaction block, nothing written before), a background worker runs the '
+    'batches and commits after each; in a transaction block, after writes, or with no free worker slot, '
+    'they run in this transaction and their row locks last until it commits';

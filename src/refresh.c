@@ -7,7 +7,9 @@
  * computed from its row (fit) and its engagement state.  Only the leads whose score, stage or
  * state would change are rewritten, through TouchLeads (row locks in id order; leads_before
  * recomputes from the locked row, so a write that came in between is never lost).  A state the
- * current rules cannot use is rebuilt there from the lead's events.
+ * current rules cannot use is rebuilt there from the lead's events.  A standalone
+ * refresh_scores() hands the walk to a background worker that commits after each batch
+ * (src/refresh_worker.c).
  */
 #include "postgres.h"
 
@@ -30,9 +32,9 @@
 #include "score.h"
 #include "stages.h"
 #include "lead_touch.h"
+#include "refresh.h"
+#include "refresh_worker.h"
 #include "rescore_batch.h"
-
-#define REFRESH_BATCH 2000
 
 /*
  * Prepare and keep a plan (SPI connected) reading the leads table `relid`: always generic, as in
@@ -126,11 +128,12 @@ NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nu
 }
 
 /*
- * Walk every lead; commit after each batch when the caller allows it (CALL outside a transaction
- * block).  Returns how many leads were rewritten.
+ * Walk every lead; after each batch but the last, call 'between' (which commits: CALL outside a
+ * transaction block, the refresh worker) when given, else run as one transaction.  Returns how
+ * many leads were rewritten.
  */
-static int64
-RefreshWalk(int batch_size, bool nonatomic)
+int64
+RefreshWalk(int batch_size, RefreshBetweenBatches between)
 {
 	MemoryContext walk_cxt =
 		AllocSetContextCreate(CurrentMemoryContext, "lead_scoring refresh", ALLOCSET_DEFAULT_SIZES);
@@ -141,7 +144,7 @@ RefreshWalk(int batch_size, bool nonatomic)
 	Datum last = (Datum) 0;
 	int64 total = 0;
 
-	LsSpiConnectExt(nonatomic ? SPI_OPT_NONATOMIC : 0);
+	LsSpiConnectExt(between != NULL ? SPI_OPT_NONATOMIC : 0);
 	for (;;)
 	{
 		RuleSet *rs = LsRules();
@@ -241,8 +244,8 @@ RefreshWalk(int batch_size, bool nonatomic)
 		MemoryContextReset(batch_cxt);
 		if (done || nrows < (uint64) batch_size)
 			break;
-		if (nonatomic)
-			SPI_commit(); /* the batch's row locks go: a writer waits for one batch at most */
+		if (between != NULL)
+			between(); /* the batch's row locks go: a writer waits for one batch at most */
 	}
 	SPI_finish();
 	MemoryContextDelete(walk_cxt);
@@ -262,13 +265,22 @@ CheckRefreshable(void)
 						errhint("Run ALTER EXTENSION lead_scoring UPDATE, which adds it.")));
 }
 
-/* refresh_scores(): every lead's score at now, from its state; the leads rewritten. */
+/*
+ * refresh_scores(): every lead's score at now, from its state; the leads rewritten.  Called where
+ * committing per batch changes nothing the caller sees, the walk runs in a background worker that
+ * commits after each batch (src/refresh_worker.c); elsewhere in the caller's transaction
+ * (doc/scoring.md, "Decay: the refresh").
+ */
 PG_FUNCTION_INFO_V1(refresh_scores);
 Datum
 refresh_scores(PG_FUNCTION_ARGS)
 {
+	int64 rewritten;
+
 	CheckRefreshable();
-	PG_RETURN_INT64(RefreshWalk(REFRESH_BATCH, false));
+	if (RefreshInWorker(REFRESH_BATCH, &rewritten))
+		PG_RETURN_INT64(rewritten);
+	PG_RETURN_INT64(RefreshWalk(REFRESH_BATCH, NULL));
 }
 
 /* refresh_online(batch_size integer): the same walk, committing after each batch (CALL). */
@@ -284,7 +296,7 @@ refresh_online(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("batch_size must be at least 1, not %d", batch_size)));
 	CheckRefreshable();
-	(void) RefreshWalk(batch_size, nonatomic);
+	(void) RefreshWalk(batch_size, nonatomic ? SPI_commit : NULL);
 	PG_RETURN_VOID();
 }
 

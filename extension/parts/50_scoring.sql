@@ -49,8 +49,10 @@ CREATE FUNCTION @extschema@.rescore_lead(lead anyelement) RETURNS integer
 CREATE FUNCTION @extschema@.refresh_scores() RETURNS bigint
     AS 'MODULE_PATHNAME', 'refresh_scores' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.refresh_scores() IS
-    'Advance every lead''s score to now() from its engagement state, in batches, in this transaction; '
-    'returns the leads rewritten. pg_cron should run CALL lead_scoring.refresh_online() instead';
+    'Advance every lead''s score to now() from its engagement state, in batches; returns the leads rewritten. '
+    'Called on its own (not in a transaction block, nothing written before), a background worker runs the '
+    'batches and commits after each; in a transaction block, after writes, or with no free worker slot, '
+    'they run in this transaction and their row locks last until it commits';
 CREATE PROCEDURE @extschema@.refresh_online(batch_size integer DEFAULT 2000)
     AS 'MODULE_PATHNAME', 'refresh_online' LANGUAGE C;
 COMMENT ON PROCEDURE @extschema@.refresh_online(integer) IS
