@@ -54,7 +54,10 @@ typedef struct RulePredicate
 	char *lower_value; /* contains, prefix: the value lower-cased */
 	int lower_len;
 	struct varlena *pattern; /* regex: the pattern as text */
-	char *country;			 /* valid_phone, invalid_phone: explicit default country, or NULL */
+	int nliterals;			 /* regex of literal alternatives only: their number, else 0 */
+	char **literals;		 /* ... matched as substrings of the text (rules.c, RegexLiterals) */
+	int *literal_lens;
+	char *country; /* valid_phone, invalid_phone: explicit default country, or NULL */
 	const PhoneCountry *country_rules;
 } RulePredicate;
 
