@@ -151,6 +151,18 @@ UpdateRte(Relation rel, const LeadsAttachment *leads, bool score_read)
 	return rte;
 }
 
+/* A row this command modified: an error unless by this very command id (ExecUpdate's rule). */
+static void
+CheckSelfModified(const TM_FailureData *tmfd, const EState *estate)
+{
+	if (tmfd->cmax != estate->es_output_cid)
+		ereport(ERROR, (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+						errmsg("tuple to be updated was already modified by an operation "
+							   "triggered by the current command"),
+						errhint("Consider using an AFTER trigger instead of a BEFORE "
+								"trigger to propagate changes to other rows.")));
+}
+
 /*
  * Lock the row version 'tid' points to as the UPDATE's BEFORE trigger fetch would
  * (GetTupleForTrigger): true with the locked version in 'slot', false when the row is gone (or
@@ -172,12 +184,7 @@ LockLeadRow(Relation rel, EState *estate, ItemPointer tid, LockTupleMode mode, T
 		case TM_Ok:
 			return true;
 		case TM_SelfModified:
-			if (tmfd.cmax != estate->es_output_cid)
-				ereport(ERROR, (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
-								errmsg("tuple to be updated was already modified by an operation "
-									   "triggered by the current command"),
-								errhint("Consider using an AFTER trigger instead of a BEFORE "
-										"trigger to propagate changes to other rows.")));
+			CheckSelfModified(&tmfd, estate);
 			return false;
 		case TM_Updated:
 			if (IsolationUsesXactSnapshot())
@@ -248,12 +255,7 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 			break;
 		case TM_SelfModified:
 			/* a BEFORE trigger updated the row itself: ExecUpdate's rule */
-			if (tmfd.cmax != estate->es_output_cid)
-				ereport(ERROR, (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
-								errmsg("tuple to be updated was already modified by an operation "
-									   "triggered by the current command"),
-								errhint("Consider using an AFTER trigger instead of a BEFORE "
-										"trigger to propagate changes to other rows.")));
+			CheckSelfModified(&tmfd, estate);
 			return false;
 		default:
 			/* the row is locked: nothing else can change it */

@@ -43,6 +43,17 @@
 
 Touch *current_touch = NULL;
 
+/* A touch of n leads (ids) under the rule set rs, nothing else set. */
+void
+TouchInit(Touch *t, const RuleSet *rs, Datum *ids, int n)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = n;
+	t->ids = ids;
+	t->leads_relid = rs->leads->relid;
+	t->rules_fp = rs->all_fingerprint;
+}
+
 /* The index of a lead in the current touch, or -1. */
 int
 TouchedLead(const LeadsAttachment *leads, Datum id)
@@ -136,14 +147,10 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 	LeadRewriteArgs args;
 	uint64 rewritten;
 
-	memset(&t, 0, sizeof(t));
-	t.n = 1;
-	t.ids = &id;
+	TouchInit(&t, rs, &id, 1);
 	t.rebuild = rebuild;
 	t.fresh = fresh;
 	t.fresh_base = fresh_index;
-	t.leads_relid = rs->leads->relid;
-	t.rules_fp = rs->all_fingerprint;
 
 	memset(&args, 0, sizeof(args));
 	args.ids = &id;
@@ -256,11 +263,7 @@ TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known)
 	uint64 rewritten;
 
 	/* lock and rewrite each lead in turn, in id order, where the rewrite needs no UPDATE */
-	memset(&t, 0, sizeof(t));
-	t.n = n;
-	t.ids = ids;
-	t.leads_relid = leads->relid;
-	t.rules_fp = rs->all_fingerprint;
+	TouchInit(&t, rs, ids, n);
 	memset(&args, 0, sizeof(args));
 	args.ids = ids;
 	args.n = n;

@@ -77,6 +77,9 @@ typedef struct Touch
 	uint64 rules_fp;		/* RuleSet.all_fingerprint of the rules the above were computed under */
 } Touch;
 
+/* A touch of n leads (ids) under the rule set rs, nothing else set. */
+extern void TouchInit(Touch *t, const RuleSet *rs, Datum *ids, int n);
+
 /* The touch being executed (leads_before reads it), or NULL. */
 extern Touch *current_touch;
 

@@ -93,14 +93,10 @@ RewritesFlush(RuleSet *rs, Rewrites *w)
 
 	if (w->n == 0)
 		return;
-	memset(&t, 0, sizeof(t));
-	t.n = w->n;
-	t.ids = w->ids;
+	TouchInit(&t, rs, w->ids, w->n);
 	t.engagement = w->engagement;
 	t.fit = w->fit;
 	t.states = leads->state_att != InvalidAttrNumber ? w->states : NULL;
-	t.leads_relid = leads->relid;
-	t.rules_fp = rs->all_fingerprint;
 	memset(&direct, 0, sizeof(direct));
 	direct.ids = w->ids;
 	direct.n = w->n;
@@ -274,13 +270,9 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			LeadRewriteArgs direct;
 			uint64 rewritten;
 
-			memset(&t, 0, sizeof(t));
-			t.n = m;
-			t.ids = ids + lo;
+			TouchInit(&t, rs, ids + lo, m);
 			t.fresh = fresh;
 			t.fresh_base = lo;
-			t.leads_relid = leads->relid;
-			t.rules_fp = rs->all_fingerprint;
 			memset(&direct, 0, sizeof(direct));
 			direct.ids = ids + lo;
 			direct.n = m;
@@ -318,13 +310,9 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				if (!found[k])
 					missing[(*nmissing)++] = ids[lo + k];
 			SPI_freetuptable(SPI_tuptable);
-			memset(&t, 0, sizeof(t));
-			t.n = m;
-			t.ids = ids + lo;
+			TouchInit(&t, rs, ids + lo, m);
 			t.fresh = fresh;
 			t.fresh_base = lo;
-			t.leads_relid = leads->relid;
-			t.rules_fp = rs->all_fingerprint;
 			ExecuteTouch(&t, TouchManyPlan(rs), &array);
 			w.total += SPI_processed;
 			MemoryContextReset(chunk_cxt);

@@ -61,15 +61,7 @@ citus_psql $SINGLE -c "SET client_min_messages = warning" -c "SELECT lead_scorin
 run $SINGLE -f "$here/citus/history.sql" >"$OUT/single.history"
 
 # --- Citus, coordinator and two workers: distribute the empty tables first, then attach -----------------
-for p in $COORD $W1 $W2; do citus_psql $p -c "CREATE EXTENSION citus" >/dev/null; done
-citus_psql $COORD -c "SELECT citus_set_coordinator_host('$CITUS_SOCK', $COORD)" \
-	-c "SELECT citus_add_node('$CITUS_SOCK', $W1)" -c "SELECT citus_add_node('$CITUS_SOCK', $W2)" >/dev/null
-citus_psql $COORD -c "CREATE EXTENSION lead_scoring" >/dev/null
-citus_psql $COORD -f "$here/citus/schema.sql" >/dev/null
-citus_psql $COORD -f "$here/citus/distribute.sql" >/dev/null
-citus_psql $COORD -c "SET citus.enable_unsafe_triggers = on" -c "SET citus.multi_shard_modify_mode = sequential" \
-	-f "$here/citus/attach.sql" >/dev/null 2>&1
-citus_psql $COORD -c "SET client_min_messages = warning" -c "SELECT lead_scoring.citus_setup()" >/dev/null
+citus_crm_cluster $COORD $W1 $W2
 run $COORD -f "$here/citus/history.sql" >"$OUT/cluster.history"
 
 # --- checks of the pieces ---------------------------------------------------------------------------------

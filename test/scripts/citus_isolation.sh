@@ -22,15 +22,7 @@ COORD=6331 W1=6332 W2=6333
 citus_start coord $COORD "-c citus.shard_count=4"
 citus_start w1 $W1
 citus_start w2 $W2
-for p in $COORD $W1 $W2; do citus_psql $p -c "CREATE EXTENSION citus" >/dev/null; done
-citus_psql $COORD -c "SELECT citus_set_coordinator_host('$CITUS_SOCK', $COORD)" \
-	-c "SELECT citus_add_node('$CITUS_SOCK', $W1)" -c "SELECT citus_add_node('$CITUS_SOCK', $W2)" >/dev/null
-citus_psql $COORD -c "CREATE EXTENSION lead_scoring" >/dev/null
-citus_psql $COORD -f "$here/citus/schema.sql" >/dev/null
-citus_psql $COORD -f "$here/citus/distribute.sql" >/dev/null
-citus_psql $COORD -c "SET citus.enable_unsafe_triggers = on" -c "SET citus.multi_shard_modify_mode = sequential" \
-	-f "$here/citus/attach.sql" >/dev/null 2>&1
-citus_psql $COORD -c "SET client_min_messages = warning" -c "SELECT lead_scoring.citus_setup()" >/dev/null
+citus_crm_cluster $COORD $W1 $W2
 
 # the placement the specs are written for: which leads share a shard, and which worker holds it
 placement=$(citus_psql $COORD -At -c "

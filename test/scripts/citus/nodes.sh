@@ -7,11 +7,14 @@
 #   citus_start NAME PORT [opts]     initdb and start a node with shared_preload_libraries=citus
 #   citus_psql PORT [psql args]      psql on a node, as postgres, stopping at the first error
 #   citus_stop_all                   stop every node started here and remove its directory
+#   citus_crm_cluster COORD W1 W2    on started nodes: Citus, the workers added, and the test CRM
+#                                    (citus/schema.sql) distributed, attached and set up
 #
 # LS_CORE_FILES=1 starts the nodes with core files allowed (pg_ctl -c), for backtraces of a crash
 # (with LS_KEEP=1 and a kernel.core_pattern that writes somewhere kept).
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+CITUS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CITUS_BIN=$("$PG_CONFIG" --bindir)
 CITUS_DIR=${CITUS_DIR:-$(mktemp -d /tmp/ls_citus.XXXXXX)}
 CITUS_SOCK=$CITUS_DIR/sock
@@ -56,6 +59,19 @@ citus_require() {
 		exit 0
 	fi
 	trap citus_stop_all EXIT
+}
+
+citus_crm_cluster() {
+	local coord=$1 w1=$2 w2=$3 p
+	for p in "$coord" "$w1" "$w2"; do citus_psql "$p" -c "CREATE EXTENSION citus" >/dev/null; done
+	citus_psql "$coord" -c "SELECT citus_set_coordinator_host('$CITUS_SOCK', $coord)" \
+		-c "SELECT citus_add_node('$CITUS_SOCK', $w1)" -c "SELECT citus_add_node('$CITUS_SOCK', $w2)" >/dev/null
+	citus_psql "$coord" -c "CREATE EXTENSION lead_scoring" >/dev/null
+	citus_psql "$coord" -f "$CITUS_HERE/schema.sql" >/dev/null
+	citus_psql "$coord" -f "$CITUS_HERE/distribute.sql" >/dev/null
+	citus_psql "$coord" -c "SET citus.enable_unsafe_triggers = on" -c "SET citus.multi_shard_modify_mode = sequential" \
+		-f "$CITUS_HERE/attach.sql" >/dev/null 2>&1
+	citus_psql "$coord" -c "SET client_min_messages = warning" -c "SELECT lead_scoring.citus_setup()" >/dev/null
 }
 
 citus_stop_all() {
