@@ -74,23 +74,59 @@ SetsOnlyScore(TriggerData *td, const LeadsAttachment *leads)
 }
 
 /*
+ * The columns of a row version the trigger was given (values[att - 1]), each unpacked once: from
+ * the trigger's slot when it holds that very tuple (the executor's slots do, and keep what they
+ * unpacked), else unpacked here.  Reading them one at a time with heap_getattr walks the row from
+ * its first variable-length column again for each (doc/benchmarks.md, "COPY and the bulk INSERT
+ * after the direct rewrite").
+ */
+typedef struct RowColumns
+{
+	Datum *values;
+	bool *nulls;
+} RowColumns;
+
+static RowColumns
+ColumnsOf(TupleTableSlot *slot, HeapTuple row, TupleDesc desc)
+{
+	RowColumns c;
+
+	if (slot != NULL && (TTS_IS_HEAPTUPLE(slot) || TTS_IS_BUFFERTUPLE(slot)) &&
+		((HeapTupleTableSlot *) slot)->tuple == row &&
+		slot->tts_tupleDescriptor->natts == desc->natts)
+	{
+		slot_getallattrs(slot);
+		c.values = slot->tts_values;
+		c.nulls = slot->tts_isnull;
+	}
+	else
+	{
+		c.values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+		c.nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+		heap_deform_tuple(row, desc, c.values, c.nulls);
+	}
+	return c;
+}
+
+/*
  * Whether an UPDATE leaves the columns the fit rules read as they were (same
  * bytes): then the fit points computed from the locked row still hold.
  */
 static bool
-FitColumnsUnchanged(RuleSet *rs, HeapTuple old_row, HeapTuple new_row, TupleDesc desc)
+FitColumnsUnchanged(RuleSet *rs, const RowColumns *old_cols, const RowColumns *new_cols,
+					TupleDesc desc)
 {
 	int i;
 
 	for (i = 0; i < rs->nfit_atts; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, rs->fit_atts[i] - 1);
-		bool old_null;
-		bool new_null;
-		Datum a = heap_getattr(old_row, rs->fit_atts[i], desc, &old_null);
-		Datum b = heap_getattr(new_row, rs->fit_atts[i], desc, &new_null);
+		int k = rs->fit_atts[i] - 1;
+		Form_pg_attribute att = TupleDescAttr(desc, k);
+		bool old_null = old_cols->nulls[k];
 
-		if (old_null != new_null || (!old_null && !datumIsEqual(a, b, att->attbyval, att->attlen)))
+		if (old_null != new_cols->nulls[k] ||
+			(!old_null &&
+			 !datumIsEqual(old_cols->values[k], new_cols->values[k], att->attbyval, att->attlen)))
 			return false;
 	}
 	return true;
@@ -132,8 +168,8 @@ ApplyNewEvents(RuleSet *rs, LeadState *st, const NewEvents *fresh, int lead, Tim
  * re-read the events, the state cannot be carried.
  */
 static double
-RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, const NewEvents *fresh,
-			  int fresh_index, bool rebuild, int64 fit, Datum *state_out)
+RowEngagement(RuleSet *rs, const RowColumns *old_cols, Datum lead_id, bool is_insert,
+			  const NewEvents *fresh, int fresh_index, bool rebuild, int64 fit, Datum *state_out)
 {
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = LsNow();
@@ -145,9 +181,8 @@ RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, const
 		return LeadEngagement(rs, lead_id, at, true, NULL, NULL);
 	if (!is_insert && !rebuild)
 	{
-		bool isnull;
-		Datum d = heap_getattr(td->tg_trigtuple, leads->state_att,
-							   RelationGetDescr(td->tg_relation), &isnull);
+		bool isnull = old_cols->nulls[leads->state_att - 1];
+		Datum d = old_cols->values[leads->state_att - 1];
 
 		if (LeadStateDecode(rs, d, isnull, &st))
 		{
@@ -171,14 +206,15 @@ RowEngagement(RuleSet *rs, TriggerData *td, Datum lead_id, bool is_insert, const
 
 /* Whether the locked row already holds this state (bytea, or 0 for none). */
 static bool
-SameState(const LeadsAttachment *leads, HeapTuple old_row, TupleDesc desc, Datum state)
+SameState(const LeadsAttachment *leads, const RowColumns *old_cols, Datum state)
 {
 	bool isnull;
 	Datum d;
 
 	if (leads->state_att == InvalidAttrNumber)
 		return true;
-	d = heap_getattr(old_row, leads->state_att, desc, &isnull);
+	isnull = old_cols->nulls[leads->state_att - 1];
+	d = old_cols->values[leads->state_att - 1];
 	if (isnull || state == (Datum) 0)
 		return isnull && state == (Datum) 0;
 	return LeadStateSame(d, state);
@@ -315,6 +351,8 @@ leads_before(PG_FUNCTION_ARGS)
 	int64 fit;
 	double engagement;
 	FunnelStage stage;
+	RowColumns new_cols;
+	RowColumns old_cols = {NULL, NULL};
 
 	(void) LsTriggerCall(fcinfo, "leads_before", true, true, LS_ON_INSERT | LS_ON_UPDATE);
 	rel = td->tg_relation;
@@ -333,13 +371,17 @@ leads_before(PG_FUNCTION_ARGS)
 	write.leads = leads;
 	write.is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
 	row = write.is_insert ? td->tg_trigtuple : td->tg_newtuple;
-	write.lead_id = heap_getattr(row, leads->id_att, desc, &isnull);
-	if (isnull)
+	new_cols = ColumnsOf(write.is_insert ? td->tg_trigslot : td->tg_newslot, row, desc);
+	if (!write.is_insert)
+		old_cols = ColumnsOf(td->tg_trigslot, td->tg_trigtuple, desc);
+	write.lead_id = new_cols.values[leads->id_att - 1];
+	if (new_cols.nulls[leads->id_att - 1])
 		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("a lead's id must not be NULL"),
 						errdetail("Column \"%s\" of table \"%s\" identifies leads.",
 								  NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
 								  RelationGetRelationName(rel))));
-	d = heap_getattr(row, leads->stage_att, desc, &isnull);
+	d = new_cols.values[leads->stage_att - 1];
+	isnull = new_cols.nulls[leads->stage_att - 1];
 	if (isnull && !write.is_insert)
 		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
 						errmsg("the stage of lead %s must not be NULL",
@@ -348,10 +390,10 @@ leads_before(PG_FUNCTION_ARGS)
 	if (!write.is_insert)
 	{
 		RefuseLeadIdChange(leads, td->tg_trigtuple, write.lead_id, desc, rel);
-		d = heap_getattr(td->tg_trigtuple, leads->stage_att, desc, &isnull);
-		write.old_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
-		d = heap_getattr(td->tg_trigtuple, leads->score_att, desc, &isnull);
-		write.old_score = isnull ? 0 : DatumGetInt32(d);
+		d = old_cols.values[leads->stage_att - 1];
+		write.old_stage = old_cols.nulls[leads->stage_att - 1] ? FS_NEW : DatumGetFunnelStage(d);
+		d = old_cols.values[leads->score_att - 1];
+		write.old_score = old_cols.nulls[leads->score_att - 1] ? 0 : DatumGetInt32(d);
 		if (current_touch != NULL && SetsOnlyScore(td, leads))
 			touched = TouchedLead(leads, write.lead_id);
 	}
@@ -387,10 +429,10 @@ leads_before(PG_FUNCTION_ARGS)
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
 	if (same_rules && current_touch->fit != NULL &&
-		FitColumnsUnchanged(rs, td->tg_trigtuple, row, desc))
+		FitColumnsUnchanged(rs, &old_cols, &new_cols, desc))
 		fit = current_touch->fit[touched];
 	else
-		fit = FitPointsOfRow(rs, row, desc);
+		fit = FitPointsOfColumns(rs, new_cols.values, new_cols.nulls);
 	if (same_rules && current_touch->engagement != NULL)
 	{
 		engagement = current_touch->engagement[touched];
@@ -399,14 +441,14 @@ leads_before(PG_FUNCTION_ARGS)
 	}
 	else if (touched >= 0)
 		engagement = RowEngagement(
-			rs, td, write.lead_id, write.is_insert, same_rules ? current_touch->fresh : NULL,
+			rs, &old_cols, write.lead_id, write.is_insert, same_rules ? current_touch->fresh : NULL,
 			current_touch->fresh_base + touched,
 			current_touch->rebuild || (!same_rules && (current_touch->fresh != NULL ||
 													   current_touch->engagement != NULL)),
 			fit, &state);
 	else
-		engagement = RowEngagement(rs, td, write.lead_id, write.is_insert, NULL, 0, touched == -2,
-								   fit, &state);
+		engagement = RowEngagement(rs, &old_cols, write.lead_id, write.is_insert, NULL, 0,
+								   touched == -2, fit, &state);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);
@@ -417,7 +459,7 @@ leads_before(PG_FUNCTION_ARGS)
 		current_touch->score = write.new_score;
 		/* a touch that changes nothing keeps the row as it is (and locked) */
 		if (write.new_score == write.old_score && stage == write.old_stage &&
-			SameState(leads, td->tg_trigtuple, desc, state))
+			SameState(leads, &old_cols, state))
 			return PointerGetDatum(NULL);
 	}
 	cols[0] = leads->score_att;

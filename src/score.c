@@ -742,22 +742,25 @@ FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, RuleOutcome *outc
 }
 
 int64
-FitPointsOfRow(RuleSet *rs, HeapTuple row, TupleDesc desc)
+FitPointsOfColumns(RuleSet *rs, const Datum *values, const bool *nulls)
 {
-	Datum *values;
-	bool *nulls;
+	Datum *fit_values;
+	bool *fit_nulls;
 	int64 result;
 	int i;
 
 	if (rs->nfit == 0)
 		return 0;
-	values = palloc(sizeof(Datum) * rs->nfit_atts);
-	nulls = palloc(sizeof(bool) * rs->nfit_atts);
+	fit_values = palloc(sizeof(Datum) * rs->nfit_atts);
+	fit_nulls = palloc(sizeof(bool) * rs->nfit_atts);
 	for (i = 0; i < rs->nfit_atts; i++)
-		values[i] = heap_getattr(row, rs->fit_atts[i], desc, &nulls[i]);
-	result = FitPoints(rs, values, nulls, NULL);
-	pfree(values);
-	pfree(nulls);
+	{
+		fit_values[i] = values[rs->fit_atts[i] - 1];
+		fit_nulls[i] = nulls[rs->fit_atts[i] - 1];
+	}
+	result = FitPoints(rs, fit_values, fit_nulls, NULL);
+	pfree(fit_values);
+	pfree(fit_nulls);
 	return result;
 }
 
