@@ -55,3 +55,9 @@ COPY leads (id, email, note, size, title) FROM stdin;
 INSERT INTO events (lead_id, event_type) SELECT g, 'visit' FROM generate_series(1, 7) g;
 SELECT * FROM check_leads;
 SELECT count(*) FILTER (WHERE score <> lead_scoring.score(id)) AS inexact FROM leads;
+
+DROP VIEW check_leads;
+DROP TABLE leads, events CASCADE;
+DROP FUNCTION crm_before();
+DROP EXTENSION lead_scoring CASCADE;
+DROP SCHEMA lead_scoring CASCADE;
