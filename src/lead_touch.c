@@ -166,6 +166,26 @@ TouchLead(RuleSet *rs, Datum id, int32 *score, const NewEvents *fresh, int fresh
 }
 
 /*
+ * The fit points of lead 'lead', whose locked row holds the fit columns values/nulls (attributes
+ * atts): the walk's (known) where the row holds the columns they came from, byte for byte, else
+ * computed from the row.
+ */
+static int64
+FitOfLockedRow(RuleSet *rs, const KnownFit *known, int lead, const Datum *values, const bool *nulls,
+			   Form_pg_attribute *atts)
+{
+	const Datum *kv = known->values + (Size) lead * rs->nfit_atts;
+	const bool *kn = known->nulls + (Size) lead * rs->nfit_atts;
+	int c;
+
+	for (c = 0; c < rs->nfit_atts; c++)
+		if (nulls[c] != kn[c] ||
+			(!nulls[c] && !datumIsEqual(values[c], kv[c], atts[c]->attbyval, atts[c]->attlen)))
+			return FitPoints(rs, values, nulls, NULL);
+	return known->fit[lead];
+}
+
+/*
  * The fit points of the leads TouchLeads locked, from the lock query's rows (k.n, score, stage,
  * state, then the fit columns): the caller's where the locked row's fit columns are the ones it
  * computed them from, else computed here from the locked row (SPI_tuptable).
@@ -176,32 +196,26 @@ LockedFit(RuleSet *rs, int n, const KnownFit *known)
 	int64 *fit = palloc0(sizeof(int64) * Max(n, 1));
 	Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
 	bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+	Form_pg_attribute *atts = palloc(sizeof(Form_pg_attribute) * Max(rs->nfit_atts, 1));
 	TupleDesc desc = SPI_tuptable->tupdesc;
 	uint64 i;
+	int c;
 
+	for (c = 0; c < rs->nfit_atts; c++)
+		atts[c] = TupleDescAttr(desc, 4 + c);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple tup = SPI_tuptable->vals[i];
 		bool isnull;
 		int idx = (int) DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)) - 1;
-		const Datum *kv = known->values + (Size) idx * rs->nfit_atts;
-		const bool *kn = known->nulls + (Size) idx * rs->nfit_atts;
-		bool same = true;
-		int c;
 
 		for (c = 0; c < rs->nfit_atts; c++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, 4 + c);
-
 			values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
-			if (nulls[c] != kn[c] ||
-				(!nulls[c] && !datumIsEqual(values[c], kv[c], att->attbyval, att->attlen)))
-				same = false;
-		}
-		fit[idx] = same ? known->fit[idx] : FitPoints(rs, values, nulls, NULL);
+		fit[idx] = FitOfLockedRow(rs, known, idx, values, nulls, atts);
 	}
 	pfree(values);
 	pfree(nulls);
+	pfree(atts);
 	return fit;
 }
 
@@ -213,6 +227,7 @@ typedef struct KnownFitCheck
 	int64 *fit;
 	Datum *values;
 	bool *nulls;
+	Form_pg_attribute *atts;
 } KnownFitCheck;
 
 /* LockedFit for one lead locked by LeadRewrite (a LeadLockedFn). */
@@ -221,34 +236,20 @@ KnownFitOfRow(void *arg, int lead, TupleTableSlot *row)
 {
 	KnownFitCheck *c = arg;
 	RuleSet *rs = c->rs;
-	TupleDesc desc = row->tts_tupleDescriptor;
-	const Datum *kv = c->known->values + (Size) lead * rs->nfit_atts;
-	const bool *kn = c->known->nulls + (Size) lead * rs->nfit_atts;
-	bool same = true;
+	LsSavedUser saved;
 	int i;
 
 	slot_getallattrs(row);
 	for (i = 0; i < rs->nfit_atts; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, rs->fit_atts[i] - 1);
-
+		c->atts[i] = TupleDescAttr(row->tts_tupleDescriptor, rs->fit_atts[i] - 1);
 		c->values[i] = row->tts_values[rs->fit_atts[i] - 1];
 		c->nulls[i] = row->tts_isnull[rs->fit_atts[i] - 1];
-		if (c->nulls[i] != kn[i] ||
-			(!c->nulls[i] && !datumIsEqual(c->values[i], kv[i], att->attbyval, att->attlen)))
-			same = false;
 	}
-	if (same)
-		c->fit[lead] = c->known->fit[lead];
-	else
-	{
-		/* as leads_before computes them: as the extension owner, not the table's */
-		LsSavedUser saved;
-
-		LsBecomeExtensionOwner(&saved);
-		c->fit[lead] = FitPoints(rs, c->values, c->nulls, NULL);
-		LsRestoreUser(&saved);
-	}
+	/* computed, if they are, as leads_before computes them: as the extension owner */
+	LsBecomeExtensionOwner(&saved);
+	c->fit[lead] = FitOfLockedRow(rs, c->known, lead, c->values, c->nulls, c->atts);
+	LsRestoreUser(&saved);
 }
 
 uint64
@@ -274,6 +275,7 @@ TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known)
 		check.fit = palloc0(sizeof(int64) * Max(n, 1));
 		check.values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
 		check.nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+		check.atts = palloc(sizeof(Form_pg_attribute) * Max(rs->nfit_atts, 1));
 		t.fit = check.fit;
 		args.locked = KnownFitOfRow;
 		args.arg = &check;
