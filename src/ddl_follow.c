@@ -51,6 +51,7 @@
 #include "lead_id_retype.h"
 #include "row_filter.h"
 #include "spi_glue.h"
+#include "trigger_call.h"
 
 /* A column rename of an attached table seen at ddl_command_start. */
 typedef struct PendingRename
@@ -691,10 +692,7 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 	EventTriggerData *trigdata;
 	Oid owner;
 
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("follow_ddl_start() must be called as an event trigger")));
-	trigdata = (EventTriggerData *) fcinfo->context;
+	trigdata = LsEventTriggerCall(fcinfo, "follow_ddl_start");
 	if (!ExtensionReady() || LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	LsSpiConnect();
@@ -931,9 +929,7 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	ListCell *lc;
 	Oid rebuild_as = InvalidOid;
 
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("follow_ddl_end() must be called as an event trigger")));
+	(void) LsEventTriggerCall(fcinfo, "follow_ddl_end");
 	CurrentRelease();
 	if ((CurrentRenames() == NIL && label_renames == NIL && !released && retyped == NIL) ||
 		!ExtensionReady() || LeadIdRetypeBusy())
