@@ -1418,7 +1418,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Statement trigger on those lookup tables: a change of the lookup table is a change of the rules
--- (doc/crm_schemas.md, "CRM-native columns"; src/config_cache.c).
+-- (doc/crm_schemas.md, "CRM-native columns"; src/config_changed.c).
 CREATE FUNCTION @extschema@.labels_changed() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 
