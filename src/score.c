@@ -614,30 +614,6 @@ CompareScoredEvents(const void *a, const void *b)
 	return 0;
 }
 
-/*
- * Seconds from an event's time to 'at': 0 when the event is not earlier
- * (equal infinities included), infinite when either time is infinite, so that
- * decay takes an event dated -infinity, or anything scored at +infinity, to 0
- * points, never to an overflow (doc/scoring.md, "Infinite times").  The
- * difference of two finite timestamps can exceed int64: then it is computed
- * in double.
- */
-double
-AgeSeconds(TimestampTz at, TimestampTz time)
-{
-	int64 diff;
-
-	if (time >= at)
-		return 0;
-	if (TIMESTAMP_NOT_FINITE(at) || TIMESTAMP_NOT_FINITE(time))
-		return INFINITY;
-	/* exact in int64 where it fits: a double holds a timestamp only to 128 us, and the engagement
-	 * state carries ages split in two (doc/scoring.md, "The engagement state": rounding) */
-	if (!pg_sub_s64_overflow(at, time, &diff))
-		return (double) diff / USECS_PER_SEC;
-	return ((double) at - (double) time) / USECS_PER_SEC;
-}
-
 void
 EventSetEngagement(EventSet *es, int nleads, TimestampTz at, TimestampTz cutoff, double *engagement,
 				   RuleOutcome *outcomes, LeadState *states)
