@@ -76,7 +76,6 @@ DECLARE
     a @extschema@.attachment;
     dropped oid[];
     kinds text[] := '{}';
-    trg name;
     b record;
 BEGIN
     SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
@@ -95,10 +94,7 @@ BEGIN
     END LOOP;
     IF 'leads' = ANY (kinds) THEN
         FOR a IN SELECT * FROM @extschema@.attachment ORDER BY relid::oid LOOP
-            FOR trg IN SELECT tgname FROM pg_trigger
-                        WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-                EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
-            END LOOP;
+            PERFORM @extschema@.drop_attach_triggers(a.relid);
             DELETE FROM @extschema@.attachment WHERE relid = a.relid;
             RAISE NOTICE 'the % table % is detached: its leads table was dropped', a.kind, a.relid;
         END LOOP;
@@ -165,7 +161,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a @extschema@.attachment;
     attached text;
-    trg name;
 BEGIN
     SELECT string_agg(format('%s (%s)', relid, kind), ', ' ORDER BY kind = 'leads', relid::text) INTO attached
       FROM @extschema@.attachment;
@@ -178,10 +173,7 @@ BEGIN
                          'lead_scoring.stage_change is kept, with its stages as text.';
     END IF;
     FOR a IN SELECT * FROM @extschema@.attachment ORDER BY kind = 'leads', relid::text LOOP
-        FOR trg IN SELECT tgname FROM pg_trigger
-                    WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-            EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
-        END LOOP;
+        PERFORM @extschema@.drop_attach_triggers(a.relid);
         DELETE FROM @extschema@.attachment WHERE relid = a.relid;
         RAISE NOTICE 'the % table % is detached', a.kind, a.relid;
     END LOOP;
@@ -1969,10 +1961,7 @@ BEGIN
             -- the copy of existing rows must not fire the triggers: they scored and logged these rows already
             SELECT array_agg(pg_catalog.pg_get_triggerdef(g.oid) ORDER BY g.tgname) INTO triggers
               FROM pg_trigger g WHERE g.tgrelid = a.relid AND g.tgname LIKE 'zz\_lead\_scoring\_%';
-            FOR t IN SELECT g.tgname FROM pg_trigger g
-                      WHERE g.tgrelid = a.relid AND g.tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-                EXECUTE format('DROP TRIGGER %I ON %s', t, a.relid);
-            END LOOP;
+            PERFORM @extschema@.drop_attach_triggers(a.relid);
             IF a.kind = 'leads' THEN
                 PERFORM create_distributed_table(a.relid, col);
             ELSE
@@ -2320,3 +2309,51 @@ COMMENT ON FUNCTION @extschema@.refresh_scores() IS
     'Called on its own (not in a transaction block, nothing written before), a background worker runs the '
     'batches and commits after each; in a transaction block, after writes, or with no free worker slot, '
     'they run in this transaction and their row locks last until it commits';
+
+-- ---------------------------------------------------------------------------
+-- Code-quality review (session 5): the triggers attach put on a table are dropped by one helper,
+-- drop_attach_triggers(), in detach() (0.1.0's, otherwise unchanged), detach_dropped(),
+-- release_for_drop() and citus_setup() (defined above in their final form).
+-- ---------------------------------------------------------------------------
+-- Drop the triggers attach put on table tbl (named zz_lead_scoring_*): detach(), detach_dropped(),
+-- release_for_drop(), and citus_setup() before Citus copies the table's rows.
+CREATE FUNCTION @extschema@.drop_attach_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    trg name;
+BEGIN
+    FOR trg IN SELECT tgname FROM pg_trigger
+                WHERE tgrelid = tbl AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.drop_attach_triggers(regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a @extschema@.attachment;
+    dependents text;
+BEGIN
+    SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    IF a.kind = 'leads' THEN
+        SELECT string_agg(relid::text, ', ' ORDER BY relid::text) INTO dependents
+          FROM @extschema@.attachment WHERE kind <> 'leads';
+        IF dependents IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot detach the leads table % while events or deals tables are attached', tbl
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Attached: %s.', dependents),
+                      HINT = 'Detach them first.';
+        END IF;
+    END IF;
+    PERFORM @extschema@.drop_attach_triggers(tbl);
+    DELETE FROM @extschema@.attachment WHERE relid = tbl;
+    PERFORM @extschema@.rebuild_views();
+    -- the detached table's events no longer count
+    IF a.kind = 'events' THEN
+        PERFORM @extschema@.rescore_all();
+    END IF;
+END $$;

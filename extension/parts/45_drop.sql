@@ -50,7 +50,6 @@ DECLARE
     a @extschema@.attachment;
     dropped oid[];
     kinds text[] := '{}';
-    trg name;
     b record;
 BEGIN
     SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
@@ -69,10 +68,7 @@ BEGIN
     END LOOP;
     IF 'leads' = ANY (kinds) THEN
         FOR a IN SELECT * FROM @extschema@.attachment ORDER BY relid::oid LOOP
-            FOR trg IN SELECT tgname FROM pg_trigger
-                        WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-                EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
-            END LOOP;
+            PERFORM @extschema@.drop_attach_triggers(a.relid);
             DELETE FROM @extschema@.attachment WHERE relid = a.relid;
             RAISE NOTICE 'the % table % is detached: its leads table was dropped', a.kind, a.relid;
         END LOOP;
@@ -197,7 +193,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a @extschema@.attachment;
     attached text;
-    trg name;
 BEGIN
     SELECT string_agg(format('%s (%s)', relid, kind), ', ' ORDER BY kind = 'leads', relid::text) INTO attached
       FROM @extschema@.attachment;
@@ -210,10 +205,7 @@ BEGIN
                          'lead_scoring.stage_change is kept, with its stages as text.';
     END IF;
     FOR a IN SELECT * FROM @extschema@.attachment ORDER BY kind = 'leads', relid::text LOOP
-        FOR trg IN SELECT tgname FROM pg_trigger
-                    WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-            EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
-        END LOOP;
+        PERFORM @extschema@.drop_attach_triggers(a.relid);
         DELETE FROM @extschema@.attachment WHERE relid = a.relid;
         RAISE NOTICE 'the % table % is detached', a.kind, a.relid;
     END LOOP;
