@@ -516,11 +516,7 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	e->time_zone = TimeZoneOf(tup, desc, &e->zone);
 	e->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 	/* rows outside the filter are not events: every query reads the filtered rows */
-	e->from_item =
-		e->row_filter == NULL
-			? e->qualname
-			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
-					   LsRowFilterSql(relid, LsParseRowFilter(relid, e->row_filter), "e"));
+	e->from_item = LsFilteredRows(e->qualname, relid, e->row_filter, "e");
 	/*
 	 * An enum's owner may create a cast of it to text, which "::text" would call as whoever reads
 	 * the events (the extension owner): its output function runs no user code.

@@ -226,3 +226,12 @@ row_filter_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(
 		cstring_to_text(LsRowFilterSql(relid, LsParseRowFilter(relid, filter), alias)));
 }
+
+char *
+LsFilteredRows(const char *table, Oid relid, const char *filter, const char *alias)
+{
+	if (filter == NULL)
+		return pstrdup(table);
+	return psprintf("(SELECT * FROM %s %s WHERE %s)", table, alias,
+					LsRowFilterSql(relid, LsParseRowFilter(relid, filter), alias));
+}
