@@ -743,11 +743,8 @@ BuildAttachments(void)
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 
-	MemoryContextSetParent(cxt, CacheMemoryContext);
 	/* the previous build stays readable until the end of this transaction */
-	if (attachment_cxt != NULL)
-		MemoryContextSetParent(attachment_cxt, TopTransactionContext);
-	attachment_cxt = cxt;
+	ConfigCacheKeep(&attachment_cxt, cxt);
 	attachments = a;
 }
 

@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "storage/proc.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "config_cache.h"
@@ -137,4 +138,13 @@ ConfigCacheQuery(const char *sql)
 							  0);
 	SPI_freeplan(plan);
 	return rc;
+}
+
+void
+ConfigCacheKeep(MemoryContext *current, MemoryContext built)
+{
+	MemoryContextSetParent(built, CacheMemoryContext);
+	if (*current != NULL)
+		MemoryContextSetParent(*current, TopTransactionContext);
+	*current = built;
 }
