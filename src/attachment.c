@@ -672,9 +672,7 @@ BuildAttachments(void)
 	}
 
 	/* the attachment table is read as the extension owner: any role's writes fire the triggers */
-	GetUserIdAndSecContext(&saved.userid, &saved.sec_context);
-	SetUserIdAndSecContext(a->extension_owner,
-						   saved.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	LsBecomeOwner(a->extension_owner, &saved);
 	/* not read-only: a new snapshot sees changes made by earlier commands of this transaction,
 	 * even when the cache is rebuilt from a deferred trigger or inside a statement */
 	if (SPI_execute(
@@ -703,7 +701,7 @@ BuildAttachments(void)
 			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");
-	SetUserIdAndSecContext(saved.userid, saved.sec_context);
+	LsRestoreUser(&saved);
 
 	old = MemoryContextSwitchTo(cxt);
 	for (i = 0; i < SPI_processed; i++)
@@ -815,8 +813,12 @@ LsDealsAttachment(Oid relid)
 void
 LsBecomeExtensionOwner(LsSavedUser *saved)
 {
-	Oid owner = LsAttachments()->extension_owner;
+	LsBecomeOwner(LsAttachments()->extension_owner, saved);
+}
 
+void
+LsBecomeOwner(Oid owner, LsSavedUser *saved)
+{
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 									  SECURITY_NOFORCE_RLS);

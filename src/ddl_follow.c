@@ -47,6 +47,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "attachment.h"
 #include "catalog.h"
 #include "lead_id_retype.h"
 #include "row_filter.h"
@@ -126,8 +127,7 @@ RunAsOwner(Oid owner, const char *sql, int nargs, const char **args, bool read_o
 	Oid types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum values[4];
 	char nulls[4];
-	Oid saved_user;
-	int saved_context;
+	LsSavedUser saved;
 	uint64 processed;
 	int i;
 
@@ -136,13 +136,11 @@ RunAsOwner(Oid owner, const char *sql, int nargs, const char **args, bool read_o
 		values[i] = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
 		nulls[i] = args[i] ? ' ' : 'n';
 	}
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(owner,
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	LsBecomeOwner(owner, &saved);
 	if (SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0) < 0)
 		elog(ERROR, "could not run \"%s\"", sql);
 	processed = SPI_processed;
-	SetUserIdAndSecContext(saved_user, saved_context);
+	LsRestoreUser(&saved);
 	return processed;
 }
 
