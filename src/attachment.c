@@ -659,17 +659,9 @@ BuildAttachments(void)
 	a = palloc0(sizeof(Attachments));
 	MemoryContextSwitchTo(old);
 
-	if (SPI_execute(
-			"SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'lead_scoring'",
-			true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	a->extension_owner = LsExtensionOwner();
+	if (!OidIsValid(a->extension_owner))
 		elog(ERROR, "extension lead_scoring is not installed");
-	{
-		bool isnull;
-
-		a->extension_owner = DatumGetObjectId(
-			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
 
 	/* the attachment table is read as the extension owner: any role's writes fire the triggers */
 	LsBecomeOwner(a->extension_owner, &saved);

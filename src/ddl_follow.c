@@ -102,21 +102,6 @@ CurrentRenames(void)
 	return renames;
 }
 
-/* The extension's owner, read from the catalog (the attachment cache may be stale mid-ALTER). */
-static Oid
-ExtensionOwner(void)
-{
-	bool isnull;
-
-	if (SPI_execute("SELECT e.extowner FROM pg_catalog.pg_extension e"
-					" WHERE e.extname OPERATOR(pg_catalog.=) 'lead_scoring'",
-					true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return InvalidOid;
-	return DatumGetObjectId(
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
 /*
  * Run one query with text arguments as the extension owner, who owns the configuration (as the RI
  * triggers run as the table owner); returns SPI_processed.  The queries are ours and qualified.
@@ -694,7 +679,7 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 	if (!ExtensionReady() || LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	LsSpiConnect();
-	owner = ExtensionOwner();
+	owner = LsExtensionOwner();
 	if (OidIsValid(owner) && IsA(trigdata->parsetree, RenameStmt) &&
 		((RenameStmt *) trigdata->parsetree)->renameType == OBJECT_COLUMN)
 	{
@@ -935,7 +920,7 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	LsSpiConnect();
 	if (released || retyped != NIL)
 	{
-		Oid owner = ExtensionOwner();
+		Oid owner = LsExtensionOwner();
 
 		/* an attached table's column changed type: perhaps its lead ids (lead_id_retype.c) */
 		if (OidIsValid(owner))
@@ -968,7 +953,7 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	}
 	/* a label renamed along its path: the generated views read it anew */
 	if (FollowLabels())
-		rebuild_as = ExtensionOwner();
+		rebuild_as = LsExtensionOwner();
 	/* the generated views referred to the replaced column: they must let it go */
 	if (OidIsValid(rebuild_as))
 		RunAsOwner(rebuild_as, "SELECT lead_scoring.rebuild_views()", 0, NULL, false);
