@@ -44,16 +44,8 @@
 static SPIPlanPtr
 RefreshPlan(const char *sql, int nargs, Oid *argtypes, Oid relid)
 {
-	SPIPlanPtr plan;
-
-	if (!LsIsCitusTable(relid))
-		return LsKeepPlan(sql, nargs, argtypes, true);
-	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep the plan of \"%s\"", sql);
-	return plan;
+	return LsKeepPlanWith(sql, nargs, argtypes,
+						  LsIsCitusTable(relid) ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
 }
 
 /* The next leads in id order: id, score, stage, state, fit columns; after $1 when 'next'. */

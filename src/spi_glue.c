@@ -23,8 +23,13 @@ LsSpiConnectExt(int options)
 SPIPlanPtr
 LsKeepPlan(const char *sql, int nargs, Oid *argtypes, bool generic)
 {
-	SPIPlanPtr plan =
-		SPI_prepare_cursor(sql, nargs, argtypes, generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+	return LsKeepPlanWith(sql, nargs, argtypes, generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+}
+
+SPIPlanPtr
+LsKeepPlanWith(const char *sql, int nargs, Oid *argtypes, int cursor_options)
+{
+	SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));

@@ -18,5 +18,7 @@ extern void LsSpiConnectExt(int options); /* SPI_connect_ext's options (SPI_OPT_
  * array: a custom plan that sees its length can hash a whole table for a few thousand ids).
  */
 extern SPIPlanPtr LsKeepPlan(const char *sql, int nargs, Oid *argtypes, bool generic);
+/* The same with SPI_prepare_cursor's options (CURSOR_OPT_CUSTOM_PLAN: each execution planned). */
+extern SPIPlanPtr LsKeepPlanWith(const char *sql, int nargs, Oid *argtypes, int cursor_options);
 
 #endif /* SPI_GLUE_H */
