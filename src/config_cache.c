@@ -13,10 +13,10 @@
 
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "spi_glue.h"
 #include "storage/proc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
 #include "config_cache.h"
 #include "catalog.h"
@@ -129,15 +129,7 @@ ConfigCacheEnsure(ConfigCache *cache, void (*load)(void))
 int
 ConfigCacheQuery(const char *sql)
 {
-	SPIPlanPtr plan = SPI_prepare(sql, 0, NULL);
-	int rc;
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false,
-							  0);
-	SPI_freeplan(plan);
-	return rc;
+	return LsExecuteLatest(sql, 0, NULL, NULL, NULL, false, 0);
 }
 
 void

@@ -4,6 +4,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/snapmgr.h"
 
 #include "spi_glue.h"
 
@@ -36,4 +37,19 @@ LsKeepPlanWith(const char *sql, int nargs, Oid *argtypes, int cursor_options)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "could not keep the plan of \"%s\"", sql);
 	return plan;
+}
+
+int
+LsExecuteLatest(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
+				bool read_only, long count)
+{
+	SPIPlanPtr plan = SPI_prepare(sql, nargs, argtypes);
+	int rc;
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot, read_only,
+							  false, count);
+	SPI_freeplan(plan);
+	return rc;
 }

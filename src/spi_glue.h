@@ -21,4 +21,12 @@ extern SPIPlanPtr LsKeepPlan(const char *sql, int nargs, Oid *argtypes, bool gen
 /* The same with SPI_prepare_cursor's options (CURSOR_OPT_CUSTOM_PLAN: each execution planned). */
 extern SPIPlanPtr LsKeepPlanWith(const char *sql, int nargs, Oid *argtypes, int cursor_options);
 
+/*
+ * Run a statement once (SPI connected) with the latest snapshot, not the transaction's: it sees
+ * what other sessions committed since, and this transaction's own earlier commands.  Returns
+ * SPI_execute_snapshot's result code.
+ */
+extern int LsExecuteLatest(const char *sql, int nargs, Oid *argtypes, Datum *values,
+						   const char *nulls, bool read_only, long count);
+
 #endif /* SPI_GLUE_H */
