@@ -668,6 +668,30 @@ struct GroupTable
 	int nslots;
 };
 
+/*
+ * The slots of an open-addressing table (nslots, a power of two), refilled after it grew: -1 in
+ * each, then the index of each of the n entries at the first free slot from its hash (a uint32 at
+ * hash_offset in each entry of entry_size bytes).  The group table's and the fast reader's table of
+ * leads (attribution_read_fast.c).
+ */
+void
+SlotsFill(int *slots, int nslots, const void *entries, Size entry_size, Size hash_offset, int n)
+{
+	int pos;
+	int i;
+
+	for (i = 0; i < nslots; i++)
+		slots[i] = -1;
+	for (i = 0; i < n; i++)
+	{
+		uint32 h = *(const uint32 *) ((const char *) entries + i * entry_size + hash_offset);
+
+		for (pos = h & (nslots - 1); slots[pos] >= 0; pos = (pos + 1) & (nslots - 1))
+			;
+		slots[pos] = i;
+	}
+}
+
 /* An empty table of groups at the given depth, in the current memory context. */
 GroupTable *
 GroupTableCreate(int depth)
@@ -738,22 +762,14 @@ GroupId(GroupTable *g, Datum channel, bool campaign_null, Datum campaign, bool k
 	if (g->nslots == 0 || (g->n + 1) * 2 > g->nslots)
 	{
 		int nslots = g->nslots ? g->nslots * 2 : 256;
-		int i;
 
 		old = MemoryContextSwitchTo(g->cxt);
 		g->slots =
 			g->slots ? repalloc(g->slots, sizeof(int) * nslots) : palloc(sizeof(int) * nslots);
 		MemoryContextSwitchTo(old);
 		g->nslots = nslots;
-		for (i = 0; i < nslots; i++)
-			g->slots[i] = -1;
-		for (i = 0; i < g->n; i++)
-		{
-			for (pos = g->entries[i].hash & (nslots - 1); g->slots[pos] >= 0;
-				 pos = (pos + 1) & (nslots - 1))
-				;
-			g->slots[pos] = i;
-		}
+		SlotsFill(g->slots, nslots, g->entries, sizeof(GroupEntry), offsetof(GroupEntry, hash),
+				  g->n);
 	}
 	for (pos = h & (g->nslots - 1); g->slots[pos] >= 0; pos = (pos + 1) & (g->nslots - 1))
 	{

@@ -250,20 +250,12 @@ FastLeadAdd(FastState *fs, Datum lead_id, uint32 h)
 	if (fs->nslots == 0 || fs->nleads * 2 >= fs->nslots)
 	{
 		int nslots = fs->nslots ? fs->nslots * 2 : 1024;
-		int i;
 
 		fs->slots = fs->slots ? repalloc_huge(fs->slots, sizeof(int) * nslots)
 							  : palloc(sizeof(int) * nslots);
 		fs->nslots = nslots;
-		for (i = 0; i < nslots; i++)
-			fs->slots[i] = -1;
-		for (i = 0; i < fs->nleads; i++)
-		{
-			for (pos = fs->leads[i].hash & (nslots - 1); fs->slots[pos] >= 0;
-				 pos = (pos + 1) & (nslots - 1))
-				;
-			fs->slots[pos] = i;
-		}
+		SlotsFill(fs->slots, nslots, fs->leads, sizeof(FastLead), offsetof(FastLead, hash),
+				  fs->nleads);
 	}
 	if (fs->nleads == fs->leads_cap)
 	{
