@@ -172,18 +172,29 @@ ColumnUse(Oid owner, Oid relid, const char *kind, const char *col)
 	return NULL;
 }
 
+/*
+ * A field of the attachment of relid as text, read by name (NULL when the table is not attached,
+ * the field is NULL, or a schema has no such column).
+ */
+static char *
+AttachmentField(Oid owner, Oid relid, const char *field)
+{
+	const char *args[2] = {psprintf("%u", relid), field};
+
+	if (RunAsOwner(owner,
+				   "SELECT pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) $2 FROM "
+				   "lead_scoring.attachment a"
+				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
+				   2, args, true) == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
 /* The stored row filter of an attached table, or NULL. */
 static char *
 StoredFilter(Oid owner, Oid relid)
 {
-	const char *args[1] = {psprintf("%u", relid)};
-
-	if (RunAsOwner(owner,
-				   "SELECT a.row_filter FROM lead_scoring.attachment a"
-				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-				   1, args, true) == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return AttachmentField(owner, relid, "row_filter");
 }
 
 /* The attachment's filters besides row_filter, each as stored SQL over the table's columns. */
@@ -193,15 +204,7 @@ static const char *const other_filters[3] = {"won_filter", "lost_filter", "deal_
 static char *
 StoredOtherFilter(Oid owner, Oid relid, int i)
 {
-	const char *args[2] = {psprintf("%u", relid), other_filters[i]};
-
-	if (RunAsOwner(owner,
-				   "SELECT pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) $2 FROM "
-				   "lead_scoring.attachment a"
-				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-				   2, args, true) == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return AttachmentField(owner, relid, other_filters[i]);
 }
 
 /* Store other_filters[i] of r's table as sql, with a NOTICE; whether it changed. */
@@ -301,20 +304,12 @@ static Oid
 AttachedRelid(Oid owner, RangeVar *rv, char **kind)
 {
 	Oid relid;
-	const char *args[1];
 
 	if (rv == NULL)
 		return InvalidOid;
 	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || (*kind = AttachmentField(owner, relid, "kind")) == NULL)
 		return InvalidOid;
-	args[0] = psprintf("%u", relid);
-	if (RunAsOwner(owner,
-				   "SELECT a.kind FROM lead_scoring.attachment a"
-				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-				   1, args, true) == 0)
-		return InvalidOid;
-	*kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	return relid;
 }
 
