@@ -1,5 +1,6 @@
 /*
- * row_filter.c — attach's row_filter: parsed, checked and deparsed.
+ * row_filter.c — attach's row_filter: parsed, checked and deparsed (also as the FROM item of a
+ * table's filtered rows).
  *
  * Odoo keeps the messages of every model in mail_message (model = 'crm.lead'),
  * Twenty soft-deletes with "deletedAt", Odoo archives with active = false: only

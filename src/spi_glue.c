@@ -1,5 +1,6 @@
 /*
- * spi_glue.c — connecting to SPI and keeping plans (see spi_glue.h).
+ * spi_glue.c — connecting to SPI, keeping plans, running a statement with the latest snapshot
+ * (see spi_glue.h).
  */
 #include "postgres.h"
 

@@ -1,5 +1,6 @@
 /*
- * spi_glue.h — connecting to SPI and keeping plans, written once (src/spi_glue.c).
+ * spi_glue.h — connecting to SPI, keeping plans and running a statement with the latest snapshot,
+ * written once (src/spi_glue.c).
  */
 #ifndef SPI_GLUE_H
 #define SPI_GLUE_H
