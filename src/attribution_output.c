@@ -886,6 +886,7 @@ AddTotals(AttributionRun *run, const Conversion *conv, const Touch *touches, int
 {
 	GroupTable *g = run->totals;
 	static const double one = 1.0;
+	int *ids;
 	NumericSum **credit;
 	NumericSum **cost;
 	int i;
@@ -901,21 +902,27 @@ AddTotals(AttributionRun *run, const Conversion *conv, const Touch *touches, int
 			NumericSumAddNumeric(&g->entries[id].cost, conv->cost, g->cxt);
 		return;
 	}
+	ids = palloc(sizeof(int) * n);
 	credit = palloc(sizeof(NumericSum *) * n);
 	cost = palloc(sizeof(NumericSum *) * n);
 	for (i = 0; i < n; i++)
 	{
 		const Touch *t = &touches[i];
-		int id = GroupId(g, t->channel, t->campaign_null, t->campaign, t->keyword_null, t->keyword);
 
-		g->entries[id].weight += w ? w[i] : one;
-		credit[i] = &g->entries[id].credit;
-		cost[i] = &g->entries[id].cost;
+		ids[i] = GroupId(g, t->channel, t->campaign_null, t->campaign, t->keyword_null, t->keyword);
+		g->entries[ids[i]].weight += w ? w[i] : one;
+	}
+	/* only now: a group added for a later touch may have moved the entries (repalloc) */
+	for (i = 0; i < n; i++)
+	{
+		credit[i] = &g->entries[ids[i]].credit;
+		cost[i] = &g->entries[ids[i]].cost;
 	}
 	if (!conv->value_null)
 		AddSplit(run, credit, conv->value, w, n);
 	if (!conv->cost_null)
 		AddSplit(run, cost, conv->cost, w, n);
+	pfree(ids);
 	pfree(credit);
 	pfree(cost);
 }
