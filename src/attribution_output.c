@@ -671,8 +671,8 @@ struct GroupTable
 /*
  * The slots of an open-addressing table (nslots, a power of two), refilled after it grew: -1 in
  * each, then the index of each of the n entries at the first free slot from its hash (a uint32 at
- * hash_offset in each entry of entry_size bytes).  The group table's and the fast reader's table of
- * leads (attribution_read_fast.c).
+ * hash_offset in each entry of entry_size bytes).  The group table's, and the fast reader's tables
+ * of leads and of texts (attribution_read_fast.c).
  */
 void
 SlotsFill(int *slots, int nslots, const void *entries, Size entry_size, Size hash_offset, int n)

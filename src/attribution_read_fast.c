@@ -137,20 +137,11 @@ TextDictId(TextDict *d, const char *bytes, int len)
 	if (d->nslots == 0 || d->n * 2 >= d->nslots)
 	{
 		int nslots = d->nslots ? d->nslots * 2 : 256;
-		int i;
 
 		d->slots =
 			d->slots ? repalloc(d->slots, sizeof(int) * nslots) : palloc(sizeof(int) * nslots);
 		d->nslots = nslots;
-		for (i = 0; i < nslots; i++)
-			d->slots[i] = -1;
-		for (i = 0; i < d->n; i++)
-		{
-			for (pos = d->hashes[i] & (nslots - 1); d->slots[pos] >= 0;
-				 pos = (pos + 1) & (nslots - 1))
-				;
-			d->slots[pos] = i;
-		}
+		SlotsFill(d->slots, nslots, d->hashes, sizeof(uint32), 0, d->n);
 	}
 	for (pos = h & (d->nslots - 1); d->slots[pos] >= 0; pos = (pos + 1) & (d->nslots - 1))
 	{
