@@ -39,6 +39,7 @@
 #include "rules.h"
 #include "run_as.h"
 #include "score.h"
+#include "stage_log_batch.h"
 #include "stages.h"
 
 Touch *current_touch = NULL;
@@ -118,16 +119,26 @@ RewriteTouch(Touch *t, const LeadsAttachment *leads, const LeadRewriteArgs *args
 	Touch *outer = current_touch;
 	LsSavedUser saved;
 	volatile bool done = false;
+	/* a batch's stage changes are logged together after its rewrite (src/stage_log_batch.h) */
+	volatile bool batch_log = t->n > 1;
+	StageLogBatch *outer_log = batch_log ? StageLogBatchBegin() : NULL;
 
 	current_touch = t;
 	LsBeginTableWrite(t->leads_relid, &saved);
 	PG_TRY();
 	{
 		done = LeadRewrite(leads, args, rewritten);
+		if (batch_log)
+		{
+			batch_log = false;
+			StageLogBatchEnd(outer_log, true);
+		}
 	}
 	PG_FINALLY();
 	{
 		current_touch = outer;
+		if (batch_log)
+			StageLogBatchEnd(outer_log, false);
 	}
 	PG_END_TRY();
 	LsEndTableWrite(&saved);
