@@ -53,6 +53,7 @@ TouchInit(Touch *t, const RuleSet *rs, Datum *ids, int n)
 	t->ids = ids;
 	t->leads_relid = rs->leads->relid;
 	t->rules_fp = rs->all_fingerprint;
+	t->last = -1;
 }
 
 /* The index of a lead in the current touch, or -1. */
@@ -64,6 +65,11 @@ TouchedLead(const LeadsAttachment *leads, Datum id)
 
 	if (current_touch == NULL)
 		return -1;
+	/* the rewrite and its AFTER triggers take the leads in id order: try the next one first */
+	lo = current_touch->last + 1;
+	if (lo < current_touch->n && LsCompareLeadIds(leads, current_touch->ids[lo], id) == 0)
+		return current_touch->last = lo;
+	lo = 0;
 	hi = current_touch->n - 1;
 	while (lo <= hi)
 	{
@@ -71,7 +77,7 @@ TouchedLead(const LeadsAttachment *leads, Datum id)
 		int c = LsCompareLeadIds(leads, current_touch->ids[mid], id);
 
 		if (c == 0)
-			return mid;
+			return current_touch->last = mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
