@@ -155,7 +155,7 @@ TRUNCATE lead_scoring.stage_change;
 CREATE TABLE leads4 (id int PRIMARY KEY);
 CREATE TABLE events4 (id serial PRIMARY KEY, lead_id int, event_type text NOT NULL, page text,
                       occurred_at timestamptz NOT NULL DEFAULT '2026-03-01 11:00+00');
-INSERT INTO leads4 SELECT g FROM generate_series(-3, 60) g;
+INSERT INTO leads4 SELECT g FROM generate_series(-3, 2500) g;
 SELECT lead_scoring.attach_leads('leads4');
 SELECT lead_scoring.attach_events('events4');
 COPY events4 (lead_id, event_type, page) FROM stdin;
@@ -170,8 +170,12 @@ COPY events4 (lead_id, event_type, page) FROM stdin;
 INSERT INTO events4 (lead_id, event_type, page)
 SELECT -3 + g % 64, (ARRAY['visit', 'demo', 'open', 'visit'])[1 + g % 4], CASE WHEN g % 7 = 0 THEN '/pricing' END
   FROM generate_series(1, 200) g;
+-- ids all over -3 .. 2500, the first one in the middle: the array grows down and up
+INSERT INTO events4 (lead_id, event_type, page)
+SELECT 2500 - (g * 7919) % 2504, (ARRAY['visit', 'demo', 'visit'])[1 + g % 3], CASE WHEN g % 5 = 0 THEN '/pricing' END
+  FROM generate_series(1, 3000) g;
 SELECT count(*) AS leads, count(*) FILTER (WHERE score <> lead_scoring.score(id)) AS inexact,
-       sum(score) AS total FROM leads4;
+       count(*) FILTER (WHERE score > 0) AS scored, sum(score) AS total FROM leads4;
 SELECT lead_scoring.detach('events4');
 SELECT lead_scoring.detach('leads4');
 DROP TABLE events4;

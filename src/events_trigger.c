@@ -10,6 +10,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -98,10 +99,12 @@ IntegerLeadIds(const LeadsAttachment *leads)
  */
 typedef struct StatementLeads
 {
-	StatementLead *dense; /* entry id - dense_min; an entry with nrows 0 is no lead */
+	int64 dense_limit;	  /* > 0: the array may cover this many ids (it is in use, or not begun) */
+	StatementLead *dense; /* entry id - dense_min, dense_n entries; nrows 0: no lead */
 	int64 dense_min;
 	int64 dense_n;
 	HTAB *hash;
+	long hash_size;
 	Datum *ids; /* without hash: the ids of the rows that matter, with duplicates */
 	int n;
 	int cap;
@@ -124,78 +127,132 @@ IntegerLeadId(const LeadsAttachment *leads, Datum id)
 	}
 }
 
-/* Statements of fewer rows hash their leads: the extra pass over the rows would not pay. */
+/* Statements of fewer rows hash their leads. */
 #define DENSE_MIN_ROWS 64
 /* At most this many entries in the array (24 bytes each). */
 #define DENSE_MAX_ENTRIES (1 << 21)
+/* The array's first size, and its least growth. */
+#define DENSE_FIRST 1024
 
-/* Widen [*min, *max] by the lead ids of a transition table's rows, counting them in *rows. */
+/* The hash table of a statement's leads (made when the leads turn out not to fit an array). */
 static void
-LeadIdRange(const LeadsAttachment *leads, const EventsAttachment *events, Tuplestorestate *ts,
-			TupleDesc desc, int64 *min, int64 *max, int64 *rows)
+HashStatementLeads(StatementLeads *sl, const LeadsAttachment *leads)
 {
-	TupleTableSlot *slot;
+	HASHCTL ctl;
 
-	if (ts == NULL)
-		return;
-	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	tuplestore_rescan(ts);
-	while (tuplestore_gettupleslot(ts, true, false, slot))
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Datum);
+	ctl.entrysize = sizeof(StatementLead);
+	ctl.hcxt = CurrentMemoryContext;
+	/* sized for the statement: small for one row, no repeated growth for a COPY */
+	if (IntegerLeadIds(leads))
+		sl->hash = hash_create("lead_scoring statement leads", sl->hash_size, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	else
 	{
-		bool isnull;
-		Datum id = slot_getattr(slot, events->lead_att, &isnull);
-		int64 v;
-
-		if (isnull)
-			continue;
-		v = IntegerLeadId(leads, id);
-		*min = Min(*min, v);
-		*max = Max(*max, v);
-		(*rows)++;
+		ctl.hash = LeadIdHash;
+		ctl.match = LeadIdMatch;
+		sl->hash = hash_create("lead_scoring statement leads", sl->hash_size, &ctl,
+							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	}
-	ExecDropSingleTupleTableSlot(slot);
 }
 
 /*
- * With integer lead ids spanning no more ids than the statement has rows (a COPY of events for
- * leads numbered in sequence), the statement's leads are kept in an array indexed by id: one
- * memory access per row instead of a hash look-up, and the leads come out in id order without a
- * sort (doc/benchmarks.md, "Bulk loads, per row and per lead").  True when set up.
+ * Make the array cover id v: grown (at least doubled, within dense_limit) towards v.  False when
+ * the ids seen so far and v span more than dense_limit ids: then the leads go to a hash table.
  */
 static bool
-DenseStatementLeads(StatementLeads *sl, const LeadsAttachment *leads,
-					const EventsAttachment *events, TriggerData *td, TupleDesc desc)
+DenseCover(StatementLeads *sl, int64 v)
 {
-	int64 min = PG_INT64_MAX;
-	int64 max = PG_INT64_MIN;
-	int64 rows = 0;
-	int64 total = (td->tg_newtable ? tuplestore_tuple_count(td->tg_newtable) : 0) +
-				  (td->tg_oldtable ? tuplestore_tuple_count(td->tg_oldtable) : 0);
+	int64 lo = sl->dense_min;
+	int64 hi = sl->dense_min + sl->dense_n - 1;
+	int64 span;
+	int64 size;
+	int64 new_min;
+	StatementLead *grown;
 
-	if (total < DENSE_MIN_ROWS)
+	if (sl->dense == NULL)
+	{
+		size = Min(sl->dense_limit, DENSE_FIRST);
+		/* room on both sides of the first id */
+		sl->dense_min = v < PG_INT64_MIN + size / 2 ? PG_INT64_MIN : v - size / 2;
+		if (sl->dense_min > PG_INT64_MAX - (size - 1))
+			sl->dense_min = PG_INT64_MAX - (size - 1);
+		sl->dense_n = size;
+		sl->dense = palloc0(sizeof(StatementLead) * size);
+		return true;
+	}
+	/* the span lo..v or v..hi, without overflowing */
+	if (v < lo ? pg_sub_s64_overflow(hi, v, &span) : pg_sub_s64_overflow(v, lo, &span))
 		return false;
-	LeadIdRange(leads, events, td->tg_newtable, desc, &min, &max, &rows);
-	LeadIdRange(leads, events, td->tg_oldtable, desc, &min, &max, &rows);
-	/* (max - min overflows for ids at both ends of int8: such a range is never dense) */
-	if (rows == 0 || (min < 0 && max > PG_INT64_MAX + min) || max - min >= rows ||
-		max - min >= DENSE_MAX_ENTRIES)
+	if (span >= sl->dense_limit)
 		return false;
-	sl->dense_min = min;
-	sl->dense_n = max - min + 1;
-	sl->dense = palloc0(sizeof(StatementLead) * sl->dense_n);
+	size = Min(sl->dense_limit, Max(span + 1, 2 * sl->dense_n));
+	/* grow towards v: below lo, the new entries go first */
+	if (v < lo)
+		new_min = hi < PG_INT64_MIN + (size - 1) ? PG_INT64_MIN : hi - (size - 1);
+	else
+		new_min = lo > PG_INT64_MAX - (size - 1) ? PG_INT64_MAX - (size - 1) : lo;
+	grown = palloc0(sizeof(StatementLead) * size);
+	memcpy(grown + (lo - new_min), sl->dense, sizeof(StatementLead) * sl->dense_n);
+	pfree(sl->dense);
+	sl->dense = grown;
+	sl->dense_min = new_min;
+	sl->dense_n = size;
 	return true;
 }
 
+/* Move the leads of the array into a hash table (their ids span too many ids for an array). */
+static void
+DenseToHash(StatementLeads *sl, const LeadsAttachment *leads)
+{
+	int64 k;
+
+	HashStatementLeads(sl, leads);
+	for (k = 0; sl->dense != NULL && k < sl->dense_n; k++)
+		if (sl->dense[k].nrows > 0)
+		{
+			bool found;
+			StatementLead *entry = hash_search(sl->hash, &sl->dense[k].id, HASH_ENTER, &found);
+
+			*entry = sl->dense[k];
+		}
+	if (sl->dense != NULL)
+		pfree(sl->dense);
+	sl->dense = NULL;
+	sl->dense_limit = 0;
+}
+
+/*
+ * The entry of a lead of the statement, made when new.  With integer lead ids spanning no more ids
+ * than the statement has rows (a COPY of events for leads numbered in sequence), the entries are
+ * kept in an array indexed by id: one memory access per row instead of a hash look-up, and the
+ * leads come out in id order without a sort (doc/benchmarks.md, "Bulk loads, per row and per
+ * lead"); the array grows as ids arrive, and is given up for a hash table when they span more.
+ */
 static StatementLead *
 StatementLeadFor(StatementLeads *sl, const LeadsAttachment *leads, Datum id)
 {
 	StatementLead *entry;
 	bool found;
 
-	if (sl->dense != NULL)
+	if (sl->dense_limit > 0)
 	{
-		entry = &sl->dense[IntegerLeadId(leads, id) - sl->dense_min];
-		found = entry->nrows > 0;
+		int64 v = IntegerLeadId(leads, id);
+
+		/* (unsigned: the difference of two int8 ids can overflow int8) */
+		if (sl->dense != NULL && v >= sl->dense_min &&
+			(uint64) v - (uint64) sl->dense_min < (uint64) sl->dense_n)
+			entry = &sl->dense[v - sl->dense_min];
+		else if (DenseCover(sl, v))
+			entry = &sl->dense[v - sl->dense_min];
+		else
+		{
+			DenseToHash(sl, leads);
+			entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
+		}
+		if (sl->dense_limit > 0)
+			found = entry->nrows > 0;
 	}
 	else
 		entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
@@ -237,7 +294,7 @@ CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, T
 		if (isnull)
 			continue;
 		matters = EventRowRules(rs, source, slot, scratch, bits, &time);
-		if ((sl->hash != NULL || sl->dense != NULL) && (matters || sl->keep_events))
+		if ((sl->hash != NULL || sl->dense_limit > 0) && (matters || sl->keep_events))
 		{
 			entry = StatementLeadFor(sl, leads, id);
 			entry->nrows++;
@@ -249,7 +306,7 @@ CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, T
 			RulesInFlightUncounted(leads, id);
 			continue;
 		}
-		if (sl->hash == NULL && sl->dense == NULL)
+		if (sl->hash == NULL && sl->dense_limit == 0)
 		{
 			if (sl->n == sl->cap)
 			{
@@ -458,30 +515,17 @@ events_changed(PG_FUNCTION_ARGS)
 	hash_fn = &lookup_type_cache(leads->id_type, TYPECACHE_HASH_PROC_FINFO)->hash_proc_finfo;
 	if (OidIsValid(hash_fn->fn_oid))
 	{
-		HASHCTL ctl;
 		int64 rows = (td->tg_newtable ? tuplestore_tuple_count(td->tg_newtable) : 0) +
 					 (td->tg_oldtable ? tuplestore_tuple_count(td->tg_oldtable) : 0);
 
 		hashed_leads = leads;
 		lead_hash_fn = hash_fn;
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Datum);
-		ctl.entrysize = sizeof(StatementLead);
-		ctl.hcxt = cxt;
-		/* sized for the statement: small for one row, no repeated growth for a COPY */
-		if (IntegerLeadIds(leads) &&
-			DenseStatementLeads(&sl, leads, rs->sources[source].events, td, RelationGetDescr(rel)))
-			;
-		else if (IntegerLeadIds(leads))
-			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
-								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		sl.hash_size = (long) Min(Max(rows, 8), 1 << 17);
+		/* integer ids: an array while the ids seen span no more ids than the statement's rows */
+		if (IntegerLeadIds(leads) && rows >= DENSE_MIN_ROWS)
+			sl.dense_limit = Min(rows, DENSE_MAX_ENTRIES);
 		else
-		{
-			ctl.hash = LeadIdHash;
-			ctl.match = LeadIdMatch;
-			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
-								  &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-		}
+			HashStatementLeads(&sl, leads);
 		/* an INSERT: keep the new rows' events, to carry them into the leads' states (or, on a
 		 * schema without states, to skip reading leads whose only events they are) */
 		sl.keep_events =
@@ -496,7 +540,7 @@ events_changed(PG_FUNCTION_ARGS)
 	CollectLeads(rs, source, &sl, td->tg_oldtable, RelationGetDescr(rel));
 
 	/* the leads to rescore, sorted (locks are taken in this order), with their new events */
-	if (sl.dense != NULL)
+	if (sl.dense_limit > 0)
 	{
 		int64 k;
 
