@@ -201,3 +201,4 @@ SELECT lead_scoring.detach('leads2');
 DROP TABLE events2;
 DROP TABLE leads2;
 DROP EXTENSION lead_scoring;
+DROP SCHEMA lead_scoring CASCADE;
