@@ -4,7 +4,10 @@
 #
 #   E1 single-row event inserts (pgbench, 2 clients) for leads holding 10 and 1,000 events each:
 #      tps of lead_scoring / tps of the plain table, at each history, and the ratio of the two
-#   E2 COPY of events into leads without history: time / the plain table's time
+#   E2 COPY of events into leads without history: time / the plain table's time; and the floor: the
+#      plain COPY followed, in its transaction, by the set-based work any design storing the score in
+#      the lead row must do (one UPDATE of every touched lead's score and stage, the stage_change rows of
+#      the leads changing stage): ext/plain, floor/plain and ext/floor
 #   E3 a bulk INSERT (one statement) into leads that already hold 1,000 events each: time / plain
 #   E4 refresh_scores() on leads with 100 events each / the same with 10 events each, in all and
 #      per lead rewritten (fewer leads change score at 10 events each)
@@ -46,6 +49,13 @@ timed_cpu() {
 		awk -v n="$n" '/^Time:/ { tn++; if (tn == n) t = $2 }
 			/s user,/ && !/\[/ { cn++; if (cn == n) { gsub(/!/, ""); c = ($1 + $4) * 1000 } }
 			END { if (t == "" || c == "") exit 1; print t, c }'
+}
+# The same summed over all the statements given after the SETs (a transaction of several).
+timed_cpu_all() {
+	q -c "SET client_min_messages = log" -c "SET log_statement_stats = on" -c '\timing on' "$@" 2>&1 |
+		awk '/^Time:/ { t += $2; tn++ }
+			/s user,/ && !/\[/ { gsub(/!/, ""); c += ($1 + $4) * 1000; cn++ }
+			END { if (tn == 0 || cn == 0) exit 1; print t, c }'
 }
 q -f "$here/engine.sql" >/dev/null
 q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
@@ -121,10 +131,29 @@ if want 2; then
 	q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
 	             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
 	        FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
+	# The floor's score: the engagement rules' points summed per lead, clamped (no caps, decay or fit
+	# rules); its stage by the thresholds of bench/config.sql.
+	floor_sql="WITH a AS MATERIALIZED (
+	    SELECT lead_id, score, CASE WHEN score >= 60 THEN 'sal' WHEN score >= 35 THEN 'mql' WHEN score >= 10 THEN 'iql' ELSE 'new' END AS stage
+	      FROM (SELECT lead_id, least(150, greatest(-50, sum(CASE event_type WHEN 'email_open' THEN 1 WHEN 'email_click' THEN 3
+	                        WHEN 'ad_click' THEN 2 WHEN 'content_download' THEN 8 WHEN 'webinar_attended' THEN 10
+	                        WHEN 'page_view' THEN CASE WHEN page_url LIKE '/pricing%' THEN 11 ELSE 1 END ELSE 0 END)))::int AS score
+	              FROM e_plain.events GROUP BY lead_id) s),
+	logged AS (INSERT INTO e_plain.stage_change (lead_id, from_stage, to_stage, score, actor, reason)
+	           SELECT a.lead_id, l.stage, a.stage, a.score, 'lead_scoring', 'score'
+	             FROM a JOIN e_plain.leads l ON l.id = a.lead_id WHERE l.stage <> a.stage)
+	UPDATE e_plain.leads l SET score = a.score, stage = a.stage FROM a WHERE l.id = a.lead_id"
 	for ((r = 1; r <= rounds; r++)); do
-		for v in e_plain e_ext; do
-			q -c "TRUNCATE $v.events"
-			read -r ms cpu < <(timed_cpu 1 -c "COPY $v.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)")
+		for v in e_plain e_ext e_floor; do
+			copy="COPY ${v/e_floor/e_plain}.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)"
+			if [ $v = e_floor ]; then
+				# the leads back to new, as the extension's TRUNCATE trigger rescores them
+				q -c "TRUNCATE e_plain.events, e_plain.stage_change" -c "UPDATE e_plain.leads SET score = 0, stage = 'new' WHERE score <> 0 OR stage <> 'new'"
+				read -r ms cpu < <(timed_cpu_all -c "BEGIN" -c "$copy" -c "$floor_sql" -c "COMMIT")
+			else
+				q -c "TRUNCATE $v.events"
+				read -r ms cpu < <(timed_cpu 1 -c "$copy")
+			fi
 			record "E2 COPY into leads without history" $v $r "$ms"
 			record "E2 COPY, CPU ms" $v $r "$cpu"
 			ls_log "   E2 round $r, $v: $ms ms ($cpu ms CPU)"
@@ -199,6 +228,12 @@ ratio AS (
     UNION ALL
     SELECT 'E2 COPY CPU time ext/plain', a.round, b.value / a.value
       FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E2 COPY, CPU%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
+    UNION ALL
+    SELECT 'E2 COPY ' || y.t || 'time ' || x.what, a.round, b.value / a.value
+      FROM (VALUES ('floor/plain', 'e_plain', 'e_floor'), ('ext/floor', 'e_floor', 'e_ext')) x(what, base, v),
+           (VALUES ('E2 COPY into%', ''), ('E2 COPY, CPU%', 'CPU ')) y(bench, t),
+           m a JOIN m b USING (bench, round)
+     WHERE a.bench LIKE y.bench AND a.variant = x.base AND b.variant = x.v
     UNION ALL
     SELECT 'E3 bulk insert time ext/plain', a.round, b.value / a.value
       FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E3 bulk insert into%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
