@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
@@ -346,6 +347,40 @@ CompareStatementLeads(const void *a, const void *b, void *arg)
 }
 
 /*
+ * RescoreBatch under a resource owner of its own, a child of the current one, released into it at
+ * the end (the locks taken pass to it): doc/internals.md, "The resource owner of a batch rewrite".
+ * Under COPY the current owner holds a pin on the events table's descriptor for each of the
+ * statement's buffered rows (1,000), which PostgreSQL's resource arrays hash to one run of slots:
+ * every descriptor pin taken meanwhile (a slot of the unique check of each non-HOT lead version)
+ * probed through it.
+ */
+static void
+RescoreBatchOwned(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, Datum *missing,
+				  int *nmissing)
+{
+	ResourceOwner parent = CurrentResourceOwner;
+	ResourceOwner own = ResourceOwnerCreate(parent, "lead_scoring batch rewrite");
+
+	CurrentResourceOwner = own;
+	PG_TRY();
+	{
+		(void) RescoreBatch(rs, ids, n, LsNow(), fresh, missing, nmissing);
+	}
+	PG_CATCH();
+	{
+		/* the owner is released with its parent by the (sub)transaction's abort */
+		CurrentResourceOwner = parent;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	CurrentResourceOwner = parent;
+	ResourceOwnerRelease(own, RESOURCE_RELEASE_BEFORE_LOCKS, true, false);
+	ResourceOwnerRelease(own, RESOURCE_RELEASE_LOCKS, true, false);
+	ResourceOwnerRelease(own, RESOURCE_RELEASE_AFTER_LOCKS, true, false);
+	ResourceOwnerDelete(own);
+}
+
+/*
  * Rescore the leads of a statement (ids unique, in id order) through leads_before: with 'fresh',
  * carrying the statement's new events into their states, else re-reading their events ('rebuild'
  * says so for the one-by-one path; a batch without 'fresh' re-reads them).  A lead not found may
@@ -370,7 +405,7 @@ RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bo
 				missing[nmissing++] = ids[i];
 	}
 	else
-		(void) RescoreBatch(rs, ids, n, LsNow(), fresh, missing, &nmissing);
+		RescoreBatchOwned(rs, ids, n, fresh, missing, &nmissing);
 	for (i = 0; i < nmissing; i++)
 		LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
 	/* a lead inserted meanwhile did not see this statement's events: re-read them */
@@ -385,7 +420,7 @@ RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bo
 		Datum *unseen = palloc(sizeof(Datum) * nmissing);
 		int nunseen = 0;
 
-		(void) RescoreBatch(rs, missing, nmissing, LsNow(), NULL, unseen, &nunseen);
+		RescoreBatchOwned(rs, missing, nmissing, NULL, unseen, &nunseen);
 		for (i = 0; i < nunseen; i++)
 			RefuseUnseenLead(rs->leads, unseen[i]);
 	}
