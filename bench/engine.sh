@@ -131,24 +131,38 @@ if want 2; then
 	q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
 	             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
 	        FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
-	# The floor's score: the engagement rules' points summed per lead, clamped (no caps, decay or fit
-	# rules); its stage by the thresholds of bench/config.sql.
+	# The floor: the rules of bench/config.sql in SQL, set-based — each lead's fit points (reset before
+	# the round, as the extension's TRUNCATE trigger rescores its leads) plus the loaded events' engagement
+	# points by rule with their max_points and max_hits (no decay), clamped; the stage by the thresholds.
+	floor_reset="UPDATE e_plain.leads SET (score, stage) = (SELECT f, CASE WHEN f >= 60 THEN 'sal' WHEN f >= 35 THEN 'mql' WHEN f >= 10 THEN 'iql' ELSE 'new' END
+	        FROM (SELECT CASE WHEN employees >= 50 THEN 10 ELSE 0 END
+	                   + CASE WHEN industry IN ('Software', 'Financial services', 'Healthcare') THEN 10 ELSE 0 END
+	                   + CASE WHEN job_title ~ '(Head|Director|VP|Chief|Founder)' THEN 15 ELSE 0 END
+	                   + CASE WHEN phone IS NULL THEN -10 ELSE 0 END AS f) x)"
 	floor_sql="WITH a AS MATERIALIZED (
-	    SELECT lead_id, score, CASE WHEN score >= 60 THEN 'sal' WHEN score >= 35 THEN 'mql' WHEN score >= 10 THEN 'iql' ELSE 'new' END AS stage
-	      FROM (SELECT lead_id, least(150, greatest(-50, sum(CASE event_type WHEN 'email_open' THEN 1 WHEN 'email_click' THEN 3
-	                        WHEN 'ad_click' THEN 2 WHEN 'content_download' THEN 8 WHEN 'webinar_attended' THEN 10
-	                        WHEN 'page_view' THEN CASE WHEN page_url LIKE '/pricing%' THEN 11 ELSE 1 END ELSE 0 END)))::int AS score
+	        SELECT lead_id, engagement FROM (
+	            SELECT lead_id,
+	                   least(5, count(*) FILTER (WHERE event_type = 'email_open'))
+	                 + least(15, 3 * count(*) FILTER (WHERE event_type = 'email_click'))
+	                 + 2 * least(5, count(*) FILTER (WHERE event_type = 'ad_click'))
+	                 + least(24, 8 * count(*) FILTER (WHERE event_type = 'content_download'))
+	                 + 10 * least(3, count(*) FILTER (WHERE event_type = 'webinar_attended'))
+	                 + least(20, 10 * count(*) FILTER (WHERE event_type = 'page_view' AND page_url LIKE '/pricing%'))
+	                 + least(10, count(*) FILTER (WHERE event_type = 'page_view')) AS engagement
 	              FROM e_plain.events GROUP BY lead_id) s),
-	logged AS (INSERT INTO e_plain.stage_change (lead_id, from_stage, to_stage, score, actor, reason)
-	           SELECT a.lead_id, l.stage, a.stage, a.score, 'lead_scoring', 'score'
-	             FROM a JOIN e_plain.leads l ON l.id = a.lead_id WHERE l.stage <> a.stage)
-	UPDATE e_plain.leads l SET score = a.score, stage = a.stage FROM a WHERE l.id = a.lead_id"
+	    n AS MATERIALIZED (
+	        SELECT a.lead_id, l.stage AS old_stage, s.score,
+	               CASE WHEN s.score >= 60 THEN 'sal' WHEN s.score >= 35 THEN 'mql' WHEN s.score >= 10 THEN 'iql' ELSE 'new' END AS stage
+	          FROM a JOIN e_plain.leads l ON l.id = a.lead_id,
+	               LATERAL (SELECT least(150, greatest(-50, l.score + a.engagement))::int AS score) s),
+	    logged AS (INSERT INTO e_plain.stage_change (lead_id, from_stage, to_stage, score, actor, reason)
+	               SELECT lead_id, old_stage, stage, score, 'lead_scoring', 'threshold' FROM n WHERE old_stage <> stage)
+	    UPDATE e_plain.leads l SET score = n.score, stage = n.stage FROM n WHERE l.id = n.lead_id"
 	for ((r = 1; r <= rounds; r++)); do
 		for v in e_plain e_ext e_floor; do
 			copy="COPY ${v/e_floor/e_plain}.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)"
 			if [ $v = e_floor ]; then
-				# the leads back to new, as the extension's TRUNCATE trigger rescores them
-				q -c "TRUNCATE e_plain.events, e_plain.stage_change" -c "UPDATE e_plain.leads SET score = 0, stage = 'new' WHERE score <> 0 OR stage <> 'new'"
+				q -c "TRUNCATE e_plain.events, e_plain.stage_change" -c "$floor_reset"
 				read -r ms cpu < <(timed_cpu_all -c "BEGIN" -c "$copy" -c "$floor_sql" -c "COMMIT")
 			else
 				q -c "TRUNCATE $v.events"
