@@ -38,6 +38,7 @@
 
 #include "citus_shards.h"
 #include "lead_rewrite.h"
+#include "trigger_when_cache.h"
 
 /* lead_scoring.direct_rewrite: off makes every rewrite an UPDATE statement (to compare the two). */
 static bool direct_rewrite = true;
@@ -52,6 +53,7 @@ LeadRewriteInit(void)
 		"Off: every rewrite of a lead row by the scoring engine is an UPDATE statement, as before "
 		"0.2.0; for comparisons and diagnosis (doc/internals.md, \"Rewriting lead rows\").",
 		&direct_rewrite, true, PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	TriggerWhenCacheInit();
 }
 
 /* Whether an UPDATE of the relation is one of its rows at a time, with nothing else to run. */
@@ -284,6 +286,7 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	TupleTableSlot *newslot;
 	LockTupleMode lockmode;
 	PlannedStmt *stmt;
+	bool when_cached;
 	int i;
 
 	*rewritten = 0;
@@ -333,47 +336,57 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	locked = table_slot_create(rel, &estate->es_tupleTable);
 	newslot = table_slot_create(rel, &estate->es_tupleTable);
 	scan = index_beginscan(rel, id.index, estate->es_snapshot, 1, 0);
-
-	for (i = 0; i < args->n; i++)
+	/* the WHEN conditions of the table's triggers, compiled once per backend */
+	when_cached = TriggerWhenCacheUse(rri);
+	PG_TRY();
 	{
-		ScanKeyData key;
-
-		CHECK_FOR_INTERRUPTS();
-		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, id.subtype, id.collation,
-							   id.eqproc, args->ids[i]);
-		index_rescan(scan, &key, 1, NULL, 0);
-		while (index_getnext_slot(scan, ForwardScanDirection, found_slot))
+		for (i = 0; i < args->n; i++)
 		{
-			ItemPointerData tid = found_slot->tts_tid;
-			bool traversed;
+			ScanKeyData key;
 
-			if (!LockLeadRow(rel, estate, &tid, lockmode, locked, &traversed))
-				continue;
-			tid = locked->tts_tid;
-			if (traversed)
+			CHECK_FOR_INTERRUPTS();
+			ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, id.subtype, id.collation,
+								   id.eqproc, args->ids[i]);
+			index_rescan(scan, &key, 1, NULL, 0);
+			while (index_getnext_slot(scan, ForwardScanDirection, found_slot))
 			{
-				/* a newer version: still this lead? (the UPDATE rechecks its WHERE) */
-				bool isnull;
-				Datum d = slot_getattr(locked, leads->id_att, &isnull);
+				ItemPointerData tid = found_slot->tts_tid;
+				bool traversed;
 
-				if (isnull ||
-					!DatumGetBool(FunctionCall2Coll(&id.eq, id.collation, d, args->ids[i])))
+				if (!LockLeadRow(rel, estate, &tid, lockmode, locked, &traversed))
 					continue;
-			}
-			if (args->found != NULL)
-				args->found[i] = true;
-			if (args->locked != NULL)
-				args->locked(args->arg, i, locked);
-			if (RewriteRow(estate, rri, &epq, &tid, locked, newslot, leads,
-						   args->scores != NULL ? &args->scores[i] : NULL))
-				(*rewritten)++;
-			ResetPerTupleExprContext(estate);
-		}
-	}
+				tid = locked->tts_tid;
+				if (traversed)
+				{
+					/* a newer version: still this lead? (the UPDATE rechecks its WHERE) */
+					bool isnull;
+					Datum d = slot_getattr(locked, leads->id_att, &isnull);
 
-	index_endscan(scan);
-	/* the AFTER triggers, as at the end of the statement */
-	AfterTriggerEndQuery(estate);
+					if (isnull ||
+						!DatumGetBool(FunctionCall2Coll(&id.eq, id.collation, d, args->ids[i])))
+						continue;
+				}
+				if (args->found != NULL)
+					args->found[i] = true;
+				if (args->locked != NULL)
+					args->locked(args->arg, i, locked);
+				if (RewriteRow(estate, rri, &epq, &tid, locked, newslot, leads,
+							   args->scores != NULL ? &args->scores[i] : NULL))
+					(*rewritten)++;
+				ResetPerTupleExprContext(estate);
+			}
+		}
+
+		index_endscan(scan);
+		/* the AFTER triggers, as at the end of the statement */
+		AfterTriggerEndQuery(estate);
+	}
+	PG_FINALLY();
+	{
+		if (when_cached)
+			TriggerWhenCacheDone();
+	}
+	PG_END_TRY();
 	EvalPlanQualEnd(&epq);
 	ExecCloseResultRelations(estate);
 	ExecCloseRangeTableRelations(estate);
