@@ -90,6 +90,34 @@ INSERT INTO events (lead_id, event_type) VALUES (2, 'visit');
 SELECT lead_id, old_score, new_score FROM crm_log ORDER BY n DESC LIMIT 1;
 DROP TRIGGER crm_log ON leads;
 
+-- 2. The id index, found once and then opened alone; the other indexes opened when a rewrite is
+-- not HOT.  An index on the score: every rewrite that changes it writes index entries
+CREATE VIEW by_index AS SELECT id, score FROM leads WHERE score >= 0;
+INSERT INTO events (lead_id, event_type) VALUES (4, 'visit');
+CREATE INDEX leads_score ON leads (score);
+INSERT INTO events (lead_id, event_type) VALUES (4, 'visit');
+INSERT INTO events (lead_id, event_type) VALUES (3, 'visit');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM by_index;
+SELECT * FROM by_index ORDER BY id;
+-- another unique index on the id, the primary key dropped: the new index is found
+CREATE UNIQUE INDEX leads_id ON leads (id);
+ALTER TABLE leads DROP CONSTRAINT leads_pkey;
+INSERT INTO events (lead_id, event_type) VALUES (3, 'visit');
+SELECT * FROM by_index ORDER BY id;
+-- an index on the id and the score (the id index no longer the only one on id)
+CREATE UNIQUE INDEX leads_id_score ON leads (id, score);
+INSERT INTO events (lead_id, event_type) VALUES (2, 'visit');
+SELECT * FROM by_index ORDER BY id;
+EXPLAIN (COSTS OFF) SELECT id, score FROM leads WHERE id = 2 AND score >= 0;
+SELECT id, score FROM leads WHERE id = 2 AND score >= 0;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT id, score, stage, score = lead_scoring.score(id) AS exact FROM leads ORDER BY id;
+DROP VIEW by_index;
+DROP INDEX leads_id_score, leads_score;
+
 -- DROP EXTENSION and CREATE EXTENSION in this session: new triggers, new functions
 DROP VIEW log;
 DROP EXTENSION lead_scoring CASCADE;

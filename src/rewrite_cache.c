@@ -1,6 +1,6 @@
 /*
  * trigger_when_cache.c — the leads table's row UPDATE triggers' WHEN conditions, compiled once
- * per backend (src/trigger_when_cache.h; doc/internals.md, "Rewriting lead rows").
+ * per backend (src/rewrite_cache.h; doc/internals.md, "Rewriting lead rows").
  */
 #include "postgres.h"
 
@@ -18,7 +18,7 @@
 #include "utils/syscache.h"
 
 #include "config_cache.h"
-#include "trigger_when_cache.h"
+#include "rewrite_cache.h"
 
 /* One compiled condition: its own memory context, a child of the cache's. */
 typedef struct WhenEntry
@@ -34,6 +34,75 @@ static List *when_entries = NIL;
 static bool in_use = false; /* a rewrite is using the entries' ExprStates */
 static Oid stale_relid = InvalidOid;
 static bool stale_some = false; /* entries of stale_relid (all when InvalidOid) to drop */
+
+/* The id index of each leads relation the rewrite found one for (a table, or Citus shards). */
+typedef struct ShapeEntry
+{
+	Oid relid;
+	RewriteShape shape;
+} ShapeEntry;
+
+static List *shapes = NIL; /* in when_cxt */
+static uint64 shape_generation = 0;
+
+/* Forget the shapes of relid (InvalidOid: all of them). */
+static void
+ForgetShapes(Oid relid)
+{
+	ListCell *lc;
+
+	foreach (lc, shapes)
+	{
+		ShapeEntry *e = lfirst(lc);
+
+		if (!OidIsValid(relid) || e->relid == relid)
+		{
+			shapes = foreach_delete_current(shapes, lc);
+			pfree(e);
+		}
+	}
+}
+
+bool
+RewriteShapeGet(Oid relid, RewriteShape *shape)
+{
+	ListCell *lc;
+
+	foreach (lc, shapes)
+	{
+		ShapeEntry *e = lfirst(lc);
+
+		if (e->relid == relid)
+		{
+			*shape = e->shape;
+			return true;
+		}
+	}
+	return false;
+}
+
+uint64
+RewriteShapeGeneration(void)
+{
+	return shape_generation;
+}
+
+void
+RewriteShapeSet(Oid relid, const RewriteShape *shape, uint64 generation)
+{
+	MemoryContext old;
+	ShapeEntry *e;
+
+	if (generation != shape_generation)
+		return; /* found while an invalidation arrived */
+	ForgetShapes(relid);
+	old = MemoryContextSwitchTo(when_cxt);
+	e = palloc(sizeof(ShapeEntry));
+	e->relid = relid;
+	e->shape = *shape;
+	shapes = lappend(shapes, e);
+	MemoryContextSwitchTo(old);
+}
 
 /* Drop the entries an invalidation made stale (never while they are in use). */
 static void
@@ -76,25 +145,29 @@ MarkStale(Oid relid)
 }
 
 static void
-WhenRelcacheCallback(Oid relid)
+RewriteRelcacheCallback(Oid relid)
 {
 	MarkStale(relid);
+	shape_generation++;
+	ForgetShapes(relid);
 }
 
 static void
-WhenSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
+RewriteSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	MarkStale(InvalidOid);
+	shape_generation++;
+	ForgetShapes(InvalidOid);
 }
 
 void
-TriggerWhenCacheInit(void)
+RewriteCacheInit(void)
 {
-	when_cxt = AllocSetContextCreate(CacheMemoryContext, "lead_scoring trigger WHEN conditions",
+	when_cxt = AllocSetContextCreate(CacheMemoryContext, "lead_scoring rewrite cache",
 									 ALLOCSET_SMALL_SIZES);
-	RelcacheListen(WhenRelcacheCallback);
-	CacheRegisterSyscacheCallback(PROCOID, WhenSyscacheCallback, (Datum) 0);
-	CacheRegisterSyscacheCallback(TYPEOID, WhenSyscacheCallback, (Datum) 0);
+	RelcacheListen(RewriteRelcacheCallback);
+	CacheRegisterSyscacheCallback(PROCOID, RewriteSyscacheCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, RewriteSyscacheCallback, (Datum) 0);
 }
 
 /*
