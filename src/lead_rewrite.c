@@ -299,9 +299,20 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 	}
 	ExecStoreVirtualTuple(newslot);
 
-	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row &&
-		!ExecBRUpdateTriggers(estate, epq, rri, tid, NULL, newslot, NULL))
-		return false; /* a trigger skipped it */
+	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row)
+	{
+		bool should_free;
+		/*
+		 * The BEFORE triggers see the version LockLeadRow locked, handed over as the old row
+		 * (the argument foreign tables use) instead of by its tid, which would lock it again
+		 * (GetTupleForTrigger): the row is locked, no other version can come.
+		 */
+		HeapTuple old = ExecFetchSlotHeapTuple(locked, false, &should_free);
+
+		if (!ExecBRUpdateTriggers(estate, epq, rri, NULL, old, newslot, NULL))
+			return false; /* a trigger skipped it */
+		Assert(!should_free);
+	}
 
 	ExecMaterializeSlot(newslot);
 	newslot->tts_tableOid = RelationGetRelid(rel);
