@@ -1,6 +1,7 @@
 /*
- * trigger_when_cache.c — the leads table's row UPDATE triggers' WHEN conditions, compiled once
- * per backend (src/rewrite_cache.h; doc/internals.md, "Rewriting lead rows").
+ * rewrite_cache.c — what the executor-level rewrite of lead rows keeps across statements in a
+ * backend: the leads table's row UPDATE triggers' WHEN conditions, compiled once, and the table's
+ * id index (src/rewrite_cache.h; doc/internals.md, "What the rewrite keeps across statements").
  */
 #include "postgres.h"
 
@@ -25,7 +26,7 @@ typedef struct WhenEntry
 {
 	Oid relid;
 	Oid tgoid;
-	ExprState *qual; /* NULL: the condition folded to true */
+	ExprState *qual; /* NULL: the condition folded to true (PostgreSQL then compiles it itself) */
 	MemoryContext cxt;
 } WhenEntry;
 

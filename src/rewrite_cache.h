@@ -1,8 +1,8 @@
 /*
  * rewrite_cache.h — what the executor-level rewrite of lead rows keeps across statements and
- * transactions in a backend (doc/internals.md, "Rewriting lead rows"): the WHEN conditions of the
- * leads table's row UPDATE triggers, compiled once, and the table's id index with the lock mode of
- * its rewrites.
+ * transactions in a backend (doc/internals.md, "What the rewrite keeps across statements"): the
+ * WHEN conditions of the leads table's row UPDATE triggers, compiled once, and the table's id
+ * index with the lock mode of its rewrites.
  *
  * WHEN conditions.  PostgreSQL compiles a trigger's WHEN condition (stringToNode,
  * expression_planner, ExecInitQual) into the memory of each executor state, so a rewrite that
