@@ -287,17 +287,23 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 	List *recheck = NIL;
 	TM_Result res;
 
-	/* the new row: the locked one, with the score given (SET score = score, or = $2) */
-	slot_getallattrs(locked);
-	ExecClearTuple(newslot);
-	memcpy(newslot->tts_values, locked->tts_values, sizeof(Datum) * desc->natts);
-	memcpy(newslot->tts_isnull, locked->tts_isnull, sizeof(bool) * desc->natts);
-	if (score != NULL)
+	/*
+	 * The new row: the locked one (SET score = score: the locked version itself, copied as it is
+	 * when the triggers ask for a tuple, not formed again from its columns), or with the score
+	 * given (SET score = $2).
+	 */
+	if (score == NULL)
+		ExecCopySlot(newslot, locked);
+	else
 	{
+		slot_getallattrs(locked);
+		ExecClearTuple(newslot);
+		memcpy(newslot->tts_values, locked->tts_values, sizeof(Datum) * desc->natts);
+		memcpy(newslot->tts_isnull, locked->tts_isnull, sizeof(bool) * desc->natts);
 		newslot->tts_values[leads->score_att - 1] = Int32GetDatum(*score);
 		newslot->tts_isnull[leads->score_att - 1] = false;
+		ExecStoreVirtualTuple(newslot);
 	}
-	ExecStoreVirtualTuple(newslot);
 
 	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row)
 	{
