@@ -46,6 +46,16 @@ typedef struct ShapeEntry
 static List *shapes = NIL; /* in when_cxt */
 static uint64 shape_generation = 0;
 
+/* The cache's memory, created on first use (CacheMemoryContext exists by then). */
+static MemoryContext
+CacheContext(void)
+{
+	if (when_cxt == NULL)
+		when_cxt = AllocSetContextCreate(CacheMemoryContext, "lead_scoring rewrite cache",
+										 ALLOCSET_SMALL_SIZES);
+	return when_cxt;
+}
+
 /* Forget the shapes of relid (InvalidOid: all of them). */
 static void
 ForgetShapes(Oid relid)
@@ -97,7 +107,7 @@ RewriteShapeSet(Oid relid, const RewriteShape *shape, uint64 generation)
 	if (generation != shape_generation)
 		return; /* found while an invalidation arrived */
 	ForgetShapes(relid);
-	old = MemoryContextSwitchTo(when_cxt);
+	old = MemoryContextSwitchTo(CacheContext());
 	e = palloc(sizeof(ShapeEntry));
 	e->relid = relid;
 	e->shape = *shape;
@@ -115,7 +125,7 @@ DropStale(void)
 
 	if (!stale_some || in_use)
 		return;
-	old = MemoryContextSwitchTo(when_cxt);
+	old = MemoryContextSwitchTo(CacheContext());
 	foreach (lc, when_entries)
 	{
 		WhenEntry *e = lfirst(lc);
@@ -164,8 +174,6 @@ RewriteSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
 void
 RewriteCacheInit(void)
 {
-	when_cxt = AllocSetContextCreate(CacheMemoryContext, "lead_scoring rewrite cache",
-									 ALLOCSET_SMALL_SIZES);
 	RelcacheListen(RewriteRelcacheCallback);
 	CacheRegisterSyscacheCallback(PROCOID, RewriteSyscacheCallback, (Datum) 0);
 	CacheRegisterSyscacheCallback(TYPEOID, RewriteSyscacheCallback, (Datum) 0);
@@ -194,8 +202,8 @@ CompileWhen(Oid relid, const Trigger *trigger)
 	e->tgoid = trigger->tgoid;
 	e->qual = ExecInitQual((List *) qual, NULL);
 	e->cxt = cxt;
-	MemoryContextSwitchTo(when_cxt);
-	MemoryContextSetParent(cxt, when_cxt);
+	MemoryContextSwitchTo(CacheContext());
+	MemoryContextSetParent(cxt, CacheContext());
 	when_entries = lappend(when_entries, e);
 	MemoryContextSwitchTo(old);
 	return e;
