@@ -118,6 +118,21 @@ SELECT id, score, stage, score = lead_scoring.score(id) AS exact FROM leads ORDE
 DROP VIEW by_index;
 DROP INDEX leads_id_score, leads_score;
 
+-- ALTER COLUMN (the table rewritten, its indexes rebuilt), a column added and one dropped, then detach
+-- and attach again (new triggers)
+ALTER TABLE leads ALTER COLUMN note TYPE varchar(200);
+INSERT INTO events (lead_id, event_type) VALUES (1, 'visit');
+ALTER TABLE leads ADD COLUMN extra int DEFAULT 7, DROP COLUMN note;
+INSERT INTO events (lead_id, event_type) VALUES (1, 'visit');
+SELECT id, extra FROM leads WHERE id = 1;
+SELECT lead_scoring.detach('events');
+SELECT lead_scoring.detach('leads');
+SELECT lead_scoring.attach_leads('leads');
+SELECT lead_scoring.attach_events('events');
+INSERT INTO events (lead_id, event_type) VALUES (2, 'visit');
+SELECT id, score, stage, score = lead_scoring.score(id) AS exact FROM leads ORDER BY id;
+SELECT * FROM log;
+
 -- DROP EXTENSION and CREATE EXTENSION in this session: new triggers, new functions
 DROP VIEW log;
 DROP EXTENSION lead_scoring CASCADE;
