@@ -5,6 +5,9 @@
 -- doc/crm_schemas.md, "The CRM's migrations".
 CREATE EXTENSION lead_scoring;
 \set SHOW_CONTEXT never
+-- the event trigger functions refuse to be called otherwise
+SELECT lead_scoring.follow_ddl_start();
+SELECT lead_scoring.follow_ddl_end();
 CREATE ROLE ls_crm_app LOGIN;
 CREATE SCHEMA ws AUTHORIZATION ls_crm_app;
 SET ROLE ls_crm_app;

@@ -71,6 +71,13 @@ ROLLBACK;
 SET client_min_messages = warning;
 SELECT owner_label FROM lead_scoring.attachment;
 SELECT lead_id, owner FROM lead_scoring.leads ORDER BY 1;
+-- a rename along the path that was not followed (the follower's event trigger disabled) is still
+-- refused at ddl_command_end, naming the label; the rename of another column passes
+ALTER EVENT TRIGGER lead_scoring_follow_ddl_start DISABLE;
+ALTER TABLE partner RENAME COLUMN first TO given;
+ALTER TABLE partner RENAME COLUMN display_name TO full_name;
+ALTER EVENT TRIGGER lead_scoring_follow_ddl_start ENABLE;
+SELECT owner_label FROM lead_scoring.attachment;
 SELECT lead_scoring.detach('leads');
 DROP TABLE partner CASCADE;
 DROP TABLE acts, kinds, leads, users;

@@ -1,5 +1,7 @@
 -- Dropping what the extension is attached to (doc/security.md, "Dropping tables and the extension").
 CREATE EXTENSION lead_scoring;
+-- the event trigger function refuses to be called otherwise
+SELECT lead_scoring.extension_drop_guard();
 CREATE ROLE ls_drop_owner LOGIN;
 CREATE SCHEMA crm AUTHORIZATION ls_drop_owner;
 SET ROLE ls_drop_owner;

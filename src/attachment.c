@@ -199,22 +199,39 @@ LabelItems(const char *label)
 }
 
 /*
- * The label of row alias of table relid as an SQL expression, as label_expr_sql() in
- * extension/parts/40_attach.sql reads it (doc/crm_schemas.md, "CRM-native columns"): a column's
- * text; "column.rest", when column is jsonb, the text of its key rest, when it is a key with a
- * single-column foreign key, the label rest of the row it references (a path: Odoo's
- * "partner_id.name"); "a,b" the labels a and b joined with a space, empty and NULL ones left out
- * (Twenty's "nameFirstName,nameLastName").  NULL when the label does not resolve.
+ * What a label path is built into (LabelWalk): one builder for each kind of step.  alias is the
+ * alias of the row the step reads (r, then r1, r2, ... along a path), col a quoted column of it.
+ */
+typedef struct LabelBuilder
+{
+	/* the label is column col */
+	char *(*column)(const char *alias, const char *col);
+	/* the label is the key `key` (a quoted literal) of jsonb column col */
+	char *(*json_key)(const char *alias, const char *col, const char *key);
+	/* the label is `inner` of the row a foreign key references, read FROM `from` (that table, its
+	 * alias, and WHERE its key is the key of row alias) */
+	char *(*reference)(const char *alias, const char *inner, const char *from);
+	/* the label is the list of these items ("a, b": each one built, joined with ", ") */
+	char *(*list)(const char *items);
+} LabelBuilder;
+
+/*
+ * Walk the label of row alias of table relid (doc/crm_schemas.md, "CRM-native columns"), as
+ * label_expr_sql() in extension/parts/40_attach.sql reads it, and build it with b: a column;
+ * "column.rest", when column is jsonb, its key rest, when it is a key with a single-column foreign
+ * key, the label rest of the row it references (a path: Odoo's "partner_id.name"); "a,b" the list
+ * of the labels a and b (Twenty's "nameFirstName,nameLastName").  NULL when the label does not
+ * resolve.
  */
 static char *
-LabelExpr(Oid relid, const char *label, int depth)
+LabelWalk(const LabelBuilder *b, Oid relid, const char *label, int depth)
 {
 	const char *dot = strchr(label, '.');
 	char *alias = depth == 0 ? pstrdup("r") : psprintf("r%d", depth);
 	AttrNumber att = get_attnum(relid, label);
 
 	if (att != InvalidAttrNumber)
-		return psprintf("%s.%s::pg_catalog.text", alias, QuotedColumn(relid, att));
+		return b->column(alias, QuotedColumn(relid, att));
 	if (dot != NULL && (att = get_attnum(relid, pnstrdup(label, dot - label))) != InvalidAttrNumber)
 	{
 		Oid ref;
@@ -223,14 +240,14 @@ LabelExpr(Oid relid, const char *label, int depth)
 		char *inner;
 
 		if (get_atttype(relid, att) == JSONBOID)
-			return psprintf("(%s.%s OPERATOR(pg_catalog.->>) %s)", alias, QuotedColumn(relid, att),
-							quote_literal_cstr(dot + 1));
+			return b->json_key(alias, QuotedColumn(relid, att), quote_literal_cstr(dot + 1));
 		if (!LabelKey(relid, att, &ref, &refkey, &eqop) ||
-			(inner = LabelExpr(ref, dot + 1, depth + 1)) == NULL)
+			(inner = LabelWalk(b, ref, dot + 1, depth + 1)) == NULL)
 			return NULL;
-		return psprintf("(SELECT %s FROM %s r%d WHERE r%d.%s %s %s.%s)", inner, QualifiedName(ref),
-						depth + 1, depth + 1, QuotedColumn(ref, refkey), QualifiedOperator(eqop),
-						alias, QuotedColumn(relid, att));
+		return b->reference(alias, inner,
+							psprintf("%s r%d WHERE r%d.%s %s %s.%s", QualifiedName(ref), depth + 1,
+									 depth + 1, QuotedColumn(ref, refkey), QualifiedOperator(eqop),
+									 alias, QuotedColumn(relid, att)));
 	}
 	if (strchr(label, ',') != NULL)
 	{
@@ -242,70 +259,96 @@ LabelExpr(Oid relid, const char *label, int depth)
 		{
 			char *item;
 
-			if ((item = LabelExpr(relid, lfirst(lc), depth)) == NULL)
+			if ((item = LabelWalk(b, relid, lfirst(lc), depth)) == NULL)
 				return NULL;
 			appendStringInfo(&items, "%s%s", items.len > 0 ? ", " : "", item);
 		}
-		return psprintf("(SELECT pg_catalog.string_agg(p.v, ' ' ORDER BY p.n) FROM "
-						"pg_catalog.unnest(ARRAY[%s]) WITH ORDINALITY p(v, n) "
-						"WHERE p.v OPERATOR(pg_catalog.<>) '')",
-						items.data);
+		return b->list(items.data);
 	}
 	return NULL;
 }
 
 /*
- * The version of the rows LabelExpr(relid, label, depth) reads, as an SQL text expression: the xmin
- * of row alias, and along a path of foreign keys the versions of the rows it steps into ('-' for a
- * key without a row), so that a change anywhere on the path changes it (the rules' fingerprint
- * holds it, rules.c; doc/crm_schemas.md, "Event type labels").  NULL when the label does not
- * resolve.
+ * The label as an SQL text expression (LabelExpr): a column's text, a jsonb key's text, a
+ * referenced row's label (a scalar subquery), a list's labels joined with a space, empty and NULL
+ * ones left out.
  */
 static char *
-LabelVersion(Oid relid, const char *label, int depth)
+ExprOfColumn(const char *alias, const char *col)
 {
-	const char *dot = strchr(label, '.');
-	char *alias = depth == 0 ? pstrdup("r") : psprintf("r%d", depth);
-	char *own = psprintf("%s.xmin::pg_catalog.text", alias);
-	AttrNumber att = get_attnum(relid, label);
+	return psprintf("%s.%s::pg_catalog.text", alias, col);
+}
 
-	if (att != InvalidAttrNumber)
-		return own;
-	if (dot != NULL && (att = get_attnum(relid, pnstrdup(label, dot - label))) != InvalidAttrNumber)
-	{
-		Oid ref;
-		AttrNumber refkey;
-		Oid eqop;
-		char *inner;
+static char *
+ExprOfJsonKey(const char *alias, const char *col, const char *key)
+{
+	return psprintf("(%s.%s OPERATOR(pg_catalog.->>) %s)", alias, col, key);
+}
 
-		if (get_atttype(relid, att) == JSONBOID)
-			return own;
-		if (!LabelKey(relid, att, &ref, &refkey, &eqop) ||
-			(inner = LabelVersion(ref, dot + 1, depth + 1)) == NULL)
-			return NULL;
-		return psprintf("pg_catalog.concat_ws('/', %s, COALESCE((SELECT %s FROM %s r%d "
-						"WHERE r%d.%s %s %s.%s), '-'))",
-						own, inner, QualifiedName(ref), depth + 1, depth + 1,
-						QuotedColumn(ref, refkey), QualifiedOperator(eqop), alias,
-						QuotedColumn(relid, att));
-	}
-	if (strchr(label, ',') != NULL)
-	{
-		StringInfoData items;
-		ListCell *lc;
+static char *
+ExprOfReference(const char *alias, const char *inner, const char *from)
+{
+	return psprintf("(SELECT %s FROM %s)", inner, from);
+}
 
-		initStringInfo(&items);
-		foreach (lc, LabelItems(label))
-		{
-			char *item;
+static char *
+ExprOfList(const char *items)
+{
+	return psprintf("(SELECT pg_catalog.string_agg(p.v, ' ' ORDER BY p.n) FROM "
+					"pg_catalog.unnest(ARRAY[%s]) WITH ORDINALITY p(v, n) "
+					"WHERE p.v OPERATOR(pg_catalog.<>) '')",
+					items);
+}
 
-			if ((item = LabelVersion(relid, lfirst(lc), depth)) == NULL)
-				return NULL;
-			appendStringInfo(&items, ", %s", item);
-		}
-		return psprintf("pg_catalog.concat_ws(','%s)", items.data);
-	}
-	return NULL;
+static const LabelBuilder label_expr = {ExprOfColumn, ExprOfJsonKey, ExprOfReference, ExprOfList};
+
+/*
+ * The version of the rows the label reads (LabelVersion), as an SQL text expression: the xmin of
+ * row alias, and along a path of foreign keys the versions of the rows it steps into ('-' for a key
+ * without a row), so that a change anywhere on the path changes it (the rules' fingerprint holds
+ * it, rules.c; doc/crm_schemas.md, "Event type labels").
+ */
+static char *
+VersionOfColumn(const char *alias, const char *col)
+{
+	return psprintf("%s.xmin::pg_catalog.text", alias);
+}
+
+static char *
+VersionOfJsonKey(const char *alias, const char *col, const char *key)
+{
+	return VersionOfColumn(alias, col);
+}
+
+static char *
+VersionOfReference(const char *alias, const char *inner, const char *from)
+{
+	return psprintf("pg_catalog.concat_ws('/', %s.xmin::pg_catalog.text, COALESCE((SELECT %s FROM "
+					"%s), '-'))",
+					alias, inner, from);
+}
+
+static char *
+VersionOfList(const char *items)
+{
+	return psprintf("pg_catalog.concat_ws(',', %s)", items);
+}
+
+static const LabelBuilder label_version = {VersionOfColumn, VersionOfJsonKey, VersionOfReference,
+										   VersionOfList};
+
+/* The label of row r of table relid as an SQL expression; NULL when it does not resolve. */
+static char *
+LabelExpr(Oid relid, const char *label)
+{
+	return LabelWalk(&label_expr, relid, label, 0);
+}
+
+/* The version of the rows LabelExpr(relid, label) reads; NULL when the label does not resolve. */
+static char *
+LabelVersion(Oid relid, const char *label)
+{
+	return LabelWalk(&label_version, relid, label, 0);
 }
 
 /*
@@ -324,7 +367,7 @@ LabelParts(Oid relid, AttrNumber att, const char *label, char **ref, char **refc
 	Oid eqop;
 
 	if (!LabelKey(relid, att, &confrelid, &confkey, &eqop) ||
-		(*expr = LabelExpr(confrelid, label, 0)) == NULL)
+		(*expr = LabelExpr(confrelid, label)) == NULL)
 		return false;
 	*ref = QualifiedName(confrelid);
 	*refcol = QuotedColumn(confrelid, confkey);
@@ -473,11 +516,7 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 	e->time_zone = TimeZoneOf(tup, desc, &e->zone);
 	e->row_filter = SPI_getvalue(tup, desc, SPI_fnumber(desc, "row_filter"));
 	/* rows outside the filter are not events: every query reads the filtered rows */
-	e->from_item =
-		e->row_filter == NULL
-			? e->qualname
-			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
-					   LsRowFilterSql(relid, LsParseRowFilter(relid, e->row_filter), "e"));
+	e->from_item = LsFilteredRows(e->qualname, relid, e->row_filter, "e");
 	/*
 	 * An enum's owner may create a cast of it to text, which "::text" would call as whoever reads
 	 * the events (the extension owner): its output function runs no user code.
@@ -494,7 +533,7 @@ BuildEvents(Oid relid, HeapTuple tup, TupleDesc desc)
 
 		if (!LabelParts(relid, e->type_att, e->type_label, &ref, &refcol, &op, &expr) ||
 			!LabelKey(relid, e->type_att, &lookup, &lookup_key, &lookup_eq) ||
-			(version = LabelVersion(lookup, e->type_label, 0)) == NULL)
+			(version = LabelVersion(lookup, e->type_label)) == NULL)
 			LabelGone(relid, "the type label", e->type_label);
 		e->type_text = psprintf("(SELECT %s FROM %s r WHERE r.%s %s e.%s)", expr, ref, refcol, op,
 								e->type_col);
@@ -620,22 +659,12 @@ BuildAttachments(void)
 	a = palloc0(sizeof(Attachments));
 	MemoryContextSwitchTo(old);
 
-	if (SPI_execute(
-			"SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'lead_scoring'",
-			true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	a->extension_owner = LsExtensionOwner();
+	if (!OidIsValid(a->extension_owner))
 		elog(ERROR, "extension lead_scoring is not installed");
-	{
-		bool isnull;
-
-		a->extension_owner = DatumGetObjectId(
-			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
 
 	/* the attachment table is read as the extension owner: any role's writes fire the triggers */
-	GetUserIdAndSecContext(&saved.userid, &saved.sec_context);
-	SetUserIdAndSecContext(a->extension_owner,
-						   saved.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	LsBecomeOwner(a->extension_owner, &saved);
 	/* not read-only: a new snapshot sees changes made by earlier commands of this transaction,
 	 * even when the cache is rebuilt from a deferred trigger or inside a statement */
 	if (SPI_execute(
@@ -664,7 +693,7 @@ BuildAttachments(void)
 			" FROM lead_scoring.attachment a ORDER BY relid::pg_catalog.oid",
 			false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lead_scoring.attachment");
-	SetUserIdAndSecContext(saved.userid, saved.sec_context);
+	LsRestoreUser(&saved);
 
 	old = MemoryContextSwitchTo(cxt);
 	for (i = 0; i < SPI_processed; i++)
@@ -704,11 +733,8 @@ BuildAttachments(void)
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 
-	MemoryContextSetParent(cxt, CacheMemoryContext);
 	/* the previous build stays readable until the end of this transaction */
-	if (attachment_cxt != NULL)
-		MemoryContextSetParent(attachment_cxt, TopTransactionContext);
-	attachment_cxt = cxt;
+	ConfigCacheKeep(&attachment_cxt, cxt);
 	attachments = a;
 }
 
@@ -779,8 +805,12 @@ LsDealsAttachment(Oid relid)
 void
 LsBecomeExtensionOwner(LsSavedUser *saved)
 {
-	Oid owner = LsAttachments()->extension_owner;
+	LsBecomeOwner(LsAttachments()->extension_owner, saved);
+}
 
+void
+LsBecomeOwner(Oid owner, LsSavedUser *saved)
+{
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 									  SECURITY_NOFORCE_RLS);

@@ -140,6 +140,8 @@ typedef struct LsSavedUser
 } LsSavedUser;
 
 extern void LsBecomeExtensionOwner(LsSavedUser *saved);
+/* The same with the extension owner's OID at hand (read without the attachment cache). */
+extern void LsBecomeOwner(Oid owner, LsSavedUser *saved);
 extern void LsRestoreUser(const LsSavedUser *saved);
 
 /* A lead id as text, for messages and NOTIFY payloads. */

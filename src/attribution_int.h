@@ -235,6 +235,8 @@ extern void StashConversion(AttributionRun *run, Datum lead_id, const Conversion
 extern void EmitStash(AttributionRun *run);
 extern void JourneyWeights(AttributionRun *run, int n, const int *channel_ids, double *w);
 extern GroupTable *GroupTableCreate(int depth);
+extern void SlotsFill(int *slots, int nslots, const void *entries, Size entry_size,
+					  Size hash_offset, int n);
 extern int GroupId(GroupTable *g, Datum channel, bool campaign_null, Datum campaign,
 				   bool keyword_null, Datum keyword);
 extern int GroupCount(const GroupTable *g);

@@ -668,6 +668,30 @@ struct GroupTable
 	int nslots;
 };
 
+/*
+ * The slots of an open-addressing table (nslots, a power of two), refilled after it grew: -1 in
+ * each, then the index of each of the n entries at the first free slot from its hash (a uint32 at
+ * hash_offset in each entry of entry_size bytes).  The group table's, and the fast reader's tables
+ * of leads and of texts (attribution_read_fast.c).
+ */
+void
+SlotsFill(int *slots, int nslots, const void *entries, Size entry_size, Size hash_offset, int n)
+{
+	int pos;
+	int i;
+
+	for (i = 0; i < nslots; i++)
+		slots[i] = -1;
+	for (i = 0; i < n; i++)
+	{
+		uint32 h = *(const uint32 *) ((const char *) entries + i * entry_size + hash_offset);
+
+		for (pos = h & (nslots - 1); slots[pos] >= 0; pos = (pos + 1) & (nslots - 1))
+			;
+		slots[pos] = i;
+	}
+}
+
 /* An empty table of groups at the given depth, in the current memory context. */
 GroupTable *
 GroupTableCreate(int depth)
@@ -738,22 +762,14 @@ GroupId(GroupTable *g, Datum channel, bool campaign_null, Datum campaign, bool k
 	if (g->nslots == 0 || (g->n + 1) * 2 > g->nslots)
 	{
 		int nslots = g->nslots ? g->nslots * 2 : 256;
-		int i;
 
 		old = MemoryContextSwitchTo(g->cxt);
 		g->slots =
 			g->slots ? repalloc(g->slots, sizeof(int) * nslots) : palloc(sizeof(int) * nslots);
 		MemoryContextSwitchTo(old);
 		g->nslots = nslots;
-		for (i = 0; i < nslots; i++)
-			g->slots[i] = -1;
-		for (i = 0; i < g->n; i++)
-		{
-			for (pos = g->entries[i].hash & (nslots - 1); g->slots[pos] >= 0;
-				 pos = (pos + 1) & (nslots - 1))
-				;
-			g->slots[pos] = i;
-		}
+		SlotsFill(g->slots, nslots, g->entries, sizeof(GroupEntry), offsetof(GroupEntry, hash),
+				  g->n);
 	}
 	for (pos = h & (g->nslots - 1); g->slots[pos] >= 0; pos = (pos + 1) & (g->nslots - 1))
 	{
@@ -870,6 +886,7 @@ AddTotals(AttributionRun *run, const Conversion *conv, const Touch *touches, int
 {
 	GroupTable *g = run->totals;
 	static const double one = 1.0;
+	int *ids;
 	NumericSum **credit;
 	NumericSum **cost;
 	int i;
@@ -885,21 +902,27 @@ AddTotals(AttributionRun *run, const Conversion *conv, const Touch *touches, int
 			NumericSumAddNumeric(&g->entries[id].cost, conv->cost, g->cxt);
 		return;
 	}
+	ids = palloc(sizeof(int) * n);
 	credit = palloc(sizeof(NumericSum *) * n);
 	cost = palloc(sizeof(NumericSum *) * n);
 	for (i = 0; i < n; i++)
 	{
 		const Touch *t = &touches[i];
-		int id = GroupId(g, t->channel, t->campaign_null, t->campaign, t->keyword_null, t->keyword);
 
-		g->entries[id].weight += w ? w[i] : one;
-		credit[i] = &g->entries[id].credit;
-		cost[i] = &g->entries[id].cost;
+		ids[i] = GroupId(g, t->channel, t->campaign_null, t->campaign, t->keyword_null, t->keyword);
+		g->entries[ids[i]].weight += w ? w[i] : one;
+	}
+	/* only now: a group added for a later touch may have moved the entries (repalloc) */
+	for (i = 0; i < n; i++)
+	{
+		credit[i] = &g->entries[ids[i]].credit;
+		cost[i] = &g->entries[ids[i]].cost;
 	}
 	if (!conv->value_null)
 		AddSplit(run, credit, conv->value, w, n);
 	if (!conv->cost_null)
 		AddSplit(run, cost, conv->cost, w, n);
+	pfree(ids);
 	pfree(credit);
 	pfree(cost);
 }

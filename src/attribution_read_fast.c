@@ -137,20 +137,11 @@ TextDictId(TextDict *d, const char *bytes, int len)
 	if (d->nslots == 0 || d->n * 2 >= d->nslots)
 	{
 		int nslots = d->nslots ? d->nslots * 2 : 256;
-		int i;
 
 		d->slots =
 			d->slots ? repalloc(d->slots, sizeof(int) * nslots) : palloc(sizeof(int) * nslots);
 		d->nslots = nslots;
-		for (i = 0; i < nslots; i++)
-			d->slots[i] = -1;
-		for (i = 0; i < d->n; i++)
-		{
-			for (pos = d->hashes[i] & (nslots - 1); d->slots[pos] >= 0;
-				 pos = (pos + 1) & (nslots - 1))
-				;
-			d->slots[pos] = i;
-		}
+		SlotsFill(d->slots, nslots, d->hashes, sizeof(uint32), 0, d->n);
 	}
 	for (pos = h & (d->nslots - 1); d->slots[pos] >= 0; pos = (pos + 1) & (d->nslots - 1))
 	{
@@ -250,20 +241,12 @@ FastLeadAdd(FastState *fs, Datum lead_id, uint32 h)
 	if (fs->nslots == 0 || fs->nleads * 2 >= fs->nslots)
 	{
 		int nslots = fs->nslots ? fs->nslots * 2 : 1024;
-		int i;
 
 		fs->slots = fs->slots ? repalloc_huge(fs->slots, sizeof(int) * nslots)
 							  : palloc(sizeof(int) * nslots);
 		fs->nslots = nslots;
-		for (i = 0; i < nslots; i++)
-			fs->slots[i] = -1;
-		for (i = 0; i < fs->nleads; i++)
-		{
-			for (pos = fs->leads[i].hash & (nslots - 1); fs->slots[pos] >= 0;
-				 pos = (pos + 1) & (nslots - 1))
-				;
-			fs->slots[pos] = i;
-		}
+		SlotsFill(fs->slots, nslots, fs->leads, sizeof(FastLead), offsetof(FastLead, hash),
+				  fs->nleads);
 	}
 	if (fs->nleads == fs->leads_cap)
 	{

@@ -1,5 +1,5 @@
 /*
- * catalog.h — the extension's schema and its relations (src/catalog.c).
+ * catalog.h — the extension's schema, its relations and its owner (src/catalog.c).
  */
 #ifndef LS_CATALOG_H
 #define LS_CATALOG_H
@@ -13,5 +13,12 @@
 extern Oid LsSchemaOid(void);
 /* OID of a relation in the extension's schema; errors when missing_ok is false. */
 extern Oid LsRelid(const char *relname, bool missing_ok);
+
+/*
+ * The extension's owner, read from pg_extension (SPI connected), or InvalidOid when it is not
+ * installed: what the attachment cache is built with, and what event triggers read while that cache
+ * may be stale (mid-ALTER).
+ */
+extern Oid LsExtensionOwner(void);
 
 #endif /* LS_CATALOG_H */

@@ -447,12 +447,7 @@ EventsCopy(Oid table, Oid shard)
 		e->key_atts[i] = LsShardColumn(events->relid, shard, events->key_atts[i]);
 	/* the shard's rows, filtered as the table's (the filter names columns, the same in the shard)
 	 */
-	e->from_item =
-		events->row_filter == NULL
-			? e->qualname
-			: psprintf("(SELECT * FROM %s e WHERE %s)", e->qualname,
-					   LsRowFilterSql(events->relid,
-									  LsParseRowFilter(events->relid, events->row_filter), "e"));
+	e->from_item = LsFilteredRows(e->qualname, events->relid, events->row_filter, "e");
 	MemoryContextSwitchTo(old);
 	entry->attachment = e;
 	return e;

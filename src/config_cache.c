@@ -1,9 +1,8 @@
 /*
  * config_cache.c — freshness of per-backend caches of configuration tables
- * (see config_cache.h), the module's one relcache invalidation callback, and
- * config_changed(), the statement trigger on the configuration tables that
- * sends the invalidations these caches listen for, and labels_changed(), its
- * counterpart on the CRM's lookup tables of event type labels.
+ * (see config_cache.h) and the module's one relcache invalidation callback.
+ * The invalidations these caches listen for are sent by the statement
+ * triggers of src/config_changed.c.
  *
  * PostgreSQL gives a backend room for ten relcache callbacks, shared by every
  * loaded library (core takes two; Citus alone takes five).  lead_scoring
@@ -13,17 +12,14 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
-#include "fmgr.h"
+#include "spi_glue.h"
 #include "storage/proc.h"
-#include "trigger_call.h"
 #include "utils/inval.h"
-#include "utils/snapmgr.h"
+#include "utils/memutils.h"
 
 #include "config_cache.h"
 #include "catalog.h"
-#include "rules_in_flight.h"
 
 /* a handful of caches: the arrays are sized for all of them with room to spare */
 #define MAX_CONFIG_CACHES 16
@@ -133,52 +129,14 @@ ConfigCacheEnsure(ConfigCache *cache, void (*load)(void))
 int
 ConfigCacheQuery(const char *sql)
 {
-	SPIPlanPtr plan = SPI_prepare(sql, 0, NULL);
-	int rc;
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false,
-							  0);
-	SPI_freeplan(plan);
-	return rc;
+	return LsExecuteLatest(sql, 0, NULL, NULL, NULL, false, 0);
 }
 
-/*
- * config_changed(): statement trigger on the extension's configuration tables.
- * Sends a relcache invalidation for the table so every backend's cache of it
- * is rebuilt before its next use (this backend's at the next command, the
- * others' once the change commits).
- */
-PG_FUNCTION_INFO_V1(config_changed);
-Datum
-config_changed(PG_FUNCTION_ARGS)
+void
+ConfigCacheKeep(MemoryContext *current, MemoryContext built)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	(void) LsTriggerCall(fcinfo, "config_changed", false, false, 0);
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	/* a rule change commits only between writers' checks of their uncounted events */
-	if (RelationGetRelid(trigdata->tg_relation) == LsRelid("rule", true))
-		RulesInFlightRuleChange();
-	return PointerGetDatum(NULL);
-}
-
-/*
- * labels_changed(): statement trigger that attach puts on the lookup table an events table's types
- * are keys into (attach_events' labels; doc/crm_schemas.md, "CRM-native columns").  A change of the
- * lookup table is a change of the rules: the compiled rules, which map each key to its label, are
- * invalidated in every backend (this one at its next command, the others once the change commits),
- * and their fingerprint, which holds the labels, changes, so that the states counted under the old
- * labels are stale (doc/scoring.md, "The engagement state").  The transaction changes the rules for
- * the writers in flight too (rules_in_flight.h).
- */
-PG_FUNCTION_INFO_V1(labels_changed);
-Datum
-labels_changed(PG_FUNCTION_ARGS)
-{
-	(void) LsTriggerCall(fcinfo, "labels_changed", false, false, 0);
-	CacheInvalidateRelcacheByRelid(LsRelid("rule", false));
-	RulesInFlightRuleChange();
-	return PointerGetDatum(NULL);
+	MemoryContextSetParent(built, CacheMemoryContext);
+	if (*current != NULL)
+		MemoryContextSetParent(*current, TopTransactionContext);
+	*current = built;
 }

@@ -46,4 +46,12 @@ extern void ConfigCacheEnsure(ConfigCache *cache, void (*load)(void));
 /* Run a load query with the latest snapshot (SPI connected); returns SPI_execute's result code. */
 extern int ConfigCacheQuery(const char *sql);
 
+/*
+ * A cache's new build, made in its own context 'built' (under the current context, so that a failed
+ * build leaks nothing), becomes the cache's: 'built' moves under CacheMemoryContext and replaces
+ * *current, whose build stays readable until the end of the transaction (pointers a caller still
+ * holds stay valid).
+ */
+extern void ConfigCacheKeep(MemoryContext *current, MemoryContext built);
+
 #endif /* CONFIG_CACHE_H */

@@ -47,10 +47,12 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "attachment.h"
 #include "catalog.h"
 #include "lead_id_retype.h"
 #include "row_filter.h"
 #include "spi_glue.h"
+#include "trigger_call.h"
 
 /* A column rename of an attached table seen at ddl_command_start. */
 typedef struct PendingRename
@@ -100,21 +102,6 @@ CurrentRenames(void)
 	return renames;
 }
 
-/* The extension's owner, read from the catalog (the attachment cache may be stale mid-ALTER). */
-static Oid
-ExtensionOwner(void)
-{
-	bool isnull;
-
-	if (SPI_execute("SELECT e.extowner FROM pg_catalog.pg_extension e"
-					" WHERE e.extname OPERATOR(pg_catalog.=) 'lead_scoring'",
-					true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return InvalidOid;
-	return DatumGetObjectId(
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
 /*
  * Run one query with text arguments as the extension owner, who owns the configuration (as the RI
  * triggers run as the table owner); returns SPI_processed.  The queries are ours and qualified.
@@ -125,8 +112,7 @@ RunAsOwner(Oid owner, const char *sql, int nargs, const char **args, bool read_o
 	Oid types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum values[4];
 	char nulls[4];
-	Oid saved_user;
-	int saved_context;
+	LsSavedUser saved;
 	uint64 processed;
 	int i;
 
@@ -135,13 +121,11 @@ RunAsOwner(Oid owner, const char *sql, int nargs, const char **args, bool read_o
 		values[i] = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
 		nulls[i] = args[i] ? ' ' : 'n';
 	}
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(owner,
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	LsBecomeOwner(owner, &saved);
 	if (SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0) < 0)
 		elog(ERROR, "could not run \"%s\"", sql);
 	processed = SPI_processed;
-	SetUserIdAndSecContext(saved_user, saved_context);
+	LsRestoreUser(&saved);
 	return processed;
 }
 
@@ -188,18 +172,29 @@ ColumnUse(Oid owner, Oid relid, const char *kind, const char *col)
 	return NULL;
 }
 
+/*
+ * A field of the attachment of relid as text, read by name (NULL when the table is not attached,
+ * the field is NULL, or a schema has no such column).
+ */
+static char *
+AttachmentField(Oid owner, Oid relid, const char *field)
+{
+	const char *args[2] = {psprintf("%u", relid), field};
+
+	if (RunAsOwner(owner,
+				   "SELECT pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) $2 FROM "
+				   "lead_scoring.attachment a"
+				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
+				   2, args, true) == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
 /* The stored row filter of an attached table, or NULL. */
 static char *
 StoredFilter(Oid owner, Oid relid)
 {
-	const char *args[1] = {psprintf("%u", relid)};
-
-	if (RunAsOwner(owner,
-				   "SELECT a.row_filter FROM lead_scoring.attachment a"
-				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-				   1, args, true) == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return AttachmentField(owner, relid, "row_filter");
 }
 
 /* The attachment's filters besides row_filter, each as stored SQL over the table's columns. */
@@ -209,15 +204,7 @@ static const char *const other_filters[3] = {"won_filter", "lost_filter", "deal_
 static char *
 StoredOtherFilter(Oid owner, Oid relid, int i)
 {
-	const char *args[2] = {psprintf("%u", relid), other_filters[i]};
-
-	if (RunAsOwner(owner,
-				   "SELECT pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) $2 FROM "
-				   "lead_scoring.attachment a"
-				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-				   2, args, true) == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return AttachmentField(owner, relid, other_filters[i]);
 }
 
 /* Store other_filters[i] of r's table as sql, with a NOTICE; whether it changed. */
@@ -317,20 +304,12 @@ static Oid
 AttachedRelid(Oid owner, RangeVar *rv, char **kind)
 {
 	Oid relid;
-	const char *args[1];
 
 	if (rv == NULL)
 		return InvalidOid;
 	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || (*kind = AttachmentField(owner, relid, "kind")) == NULL)
 		return InvalidOid;
-	args[0] = psprintf("%u", relid);
-	if (RunAsOwner(owner,
-				   "SELECT a.kind FROM lead_scoring.attachment a"
-				   " WHERE a.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-				   1, args, true) == 0)
-		return InvalidOid;
-	*kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	return relid;
 }
 
@@ -691,14 +670,11 @@ follow_ddl_start(PG_FUNCTION_ARGS)
 	EventTriggerData *trigdata;
 	Oid owner;
 
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("follow_ddl_start() must be called as an event trigger")));
-	trigdata = (EventTriggerData *) fcinfo->context;
+	trigdata = LsEventTriggerCall(fcinfo, "follow_ddl_start");
 	if (!ExtensionReady() || LeadIdRetypeBusy())
 		PG_RETURN_VOID();
 	LsSpiConnect();
-	owner = ExtensionOwner();
+	owner = LsExtensionOwner();
 	if (OidIsValid(owner) && IsA(trigdata->parsetree, RenameStmt) &&
 		((RenameStmt *) trigdata->parsetree)->renameType == OBJECT_COLUMN)
 	{
@@ -931,9 +907,7 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	ListCell *lc;
 	Oid rebuild_as = InvalidOid;
 
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("follow_ddl_end() must be called as an event trigger")));
+	(void) LsEventTriggerCall(fcinfo, "follow_ddl_end");
 	CurrentRelease();
 	if ((CurrentRenames() == NIL && label_renames == NIL && !released && retyped == NIL) ||
 		!ExtensionReady() || LeadIdRetypeBusy())
@@ -941,7 +915,7 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	LsSpiConnect();
 	if (released || retyped != NIL)
 	{
-		Oid owner = ExtensionOwner();
+		Oid owner = LsExtensionOwner();
 
 		/* an attached table's column changed type: perhaps its lead ids (lead_id_retype.c) */
 		if (OidIsValid(owner))
@@ -974,7 +948,7 @@ follow_ddl_end(PG_FUNCTION_ARGS)
 	}
 	/* a label renamed along its path: the generated views read it anew */
 	if (FollowLabels())
-		rebuild_as = ExtensionOwner();
+		rebuild_as = LsExtensionOwner();
 	/* the generated views referred to the replaced column: they must let it go */
 	if (OidIsValid(rebuild_as))
 		RunAsOwner(rebuild_as, "SELECT lead_scoring.rebuild_views()", 0, NULL, false);

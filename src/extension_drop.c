@@ -31,6 +31,7 @@
 #include "attachment.h"
 #include "catalog.h"
 #include "run_as.h"
+#include "trigger_call.h"
 
 /* Whether a DROP statement drops this extension. */
 static bool
@@ -161,10 +162,7 @@ extension_drop_guard(PG_FUNCTION_ARGS)
 	Oid argtype = BOOLOID;
 	Datum arg;
 
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("extension_drop_guard() must be called as an event trigger")));
-	trigdata = (EventTriggerData *) fcinfo->context;
+	trigdata = LsEventTriggerCall(fcinfo, "extension_drop_guard");
 	if (!DropsThisExtension(trigdata->parsetree, &cascade) || !OidIsValid(LsSchemaOid()))
 		PG_RETURN_NULL();
 

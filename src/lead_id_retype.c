@@ -33,6 +33,7 @@
 #include "utils/syscache.h"
 #include "catalog/pg_class.h"
 
+#include "attachment.h"
 #include "catalog.h"
 #include "lead_id_retype.h"
 
@@ -152,8 +153,7 @@ FollowLog(const char *relname, Oid type)
 bool
 LeadIdRetypeFollow(Oid owner)
 {
-	Oid saved_user;
-	int saved_context;
+	LsSavedUser saved;
 	int rc;
 	uint64 n;
 	uint64 i;
@@ -164,16 +164,14 @@ LeadIdRetypeFollow(Oid owner)
 	MemoryContext old;
 
 	/* the configuration is the extension owner's to read (as in ddl_follow.c) */
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(owner,
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	LsBecomeOwner(owner, &saved);
 	rc = SPI_execute("SELECT a.relid::pg_catalog.oid, t.attnum FROM lead_scoring.attachment a"
 					 " JOIN pg_catalog.pg_attribute t ON t.attrelid OPERATOR(pg_catalog.=) a.relid"
 					 " AND t.attname OPERATOR(pg_catalog.=) CASE WHEN a.kind OPERATOR(pg_catalog.=)"
 					 " 'leads' THEN a.id_column ELSE a.lead_column END AND NOT t.attisdropped"
 					 " ORDER BY a.kind OPERATOR(pg_catalog.<>) 'leads', a.relid::pg_catalog.text",
 					 true, 0);
-	SetUserIdAndSecContext(saved_user, saved_context);
+	LsRestoreUser(&saved);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read the lead id columns of the attached tables");
 	n = SPI_processed;

@@ -10,7 +10,6 @@
 #include "miscadmin.h"
 #include "spi_glue.h"
 #include "storage/lock.h"
-#include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
 #include "citus_shards.h"
@@ -43,20 +42,15 @@ LockLeadIdBucket(const LeadsAttachment *leads, Datum id, LOCKMODE mode)
 void
 RefuseUnseenLead(const LeadsAttachment *leads, Datum id)
 {
-	SPIPlanPtr plan;
 	Oid argtype = leads->id_type;
 	bool exists;
 
 	if (!IsolationUsesXactSnapshot())
 		return;
 	LsSpiConnect();
-	plan = SPI_prepare(
-		psprintf("SELECT 1 FROM %s WHERE %s %s $1", leads->qualname, leads->id_col, leads->id_eq),
-		1, &argtype);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the lead look-up: %s", SPI_result_code_string(SPI_result));
-	if (SPI_execute_snapshot(plan, &id, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false,
-							 1) != SPI_OK_SELECT)
+	if (LsExecuteLatest(psprintf("SELECT 1 FROM %s WHERE %s %s $1", leads->qualname, leads->id_col,
+								 leads->id_eq),
+						1, &argtype, &id, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up lead %s", LsLeadIdText(leads, id));
 	exists = SPI_processed > 0;
 	SPI_finish();

@@ -24,9 +24,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "clock.h"
 #include "lead_state.h"
 #include "rules_in_flight.h"
-#include "score.h"
 #include "settings.h"
 
 #define STATE_VERSION 2

@@ -1,15 +1,14 @@
 /*
- * refresh.c — bringing stored scores up to date without reading events: refresh_scores(),
- * CALL refresh_online(), and the progress of a rescore after a rule change
- * (doc/scoring.md, "Decay: the refresh" and "Rule changes: rescored online").
+ * refresh.c — bringing stored scores up to date without reading events: the walk of
+ * refresh_scores() (src/refresh_worker.c) and CALL refresh_online(), and the progress of a rescore
+ * after a rule change (doc/scoring.md, "Decay: the refresh" and "Rule changes: rescored online").
  *
  * The leads are walked in id order, a batch at a time, without locks: each lead's score is
  * computed from its row (fit) and its engagement state.  Only the leads whose score, stage or
  * state would change are rewritten, through TouchLeads (row locks in id order; leads_before
  * recomputes from the locked row, so a write that came in between is never lost).  A state the
- * current rules cannot use is rebuilt there from the lead's events.  A standalone
- * refresh_scores() hands the walk to a background worker that commits after each batch
- * (src/refresh_worker.c).
+ * current rules cannot use is rebuilt there from the lead's events.  refresh_scores() runs the
+ * walk in a background worker that commits after each batch where it can (src/refresh_worker.c).
  */
 #include "postgres.h"
 
@@ -33,7 +32,6 @@
 #include "stages.h"
 #include "lead_touch.h"
 #include "refresh.h"
-#include "refresh_worker.h"
 #include "rescore_batch.h"
 
 /*
@@ -46,16 +44,8 @@
 static SPIPlanPtr
 RefreshPlan(const char *sql, int nargs, Oid *argtypes, Oid relid)
 {
-	SPIPlanPtr plan;
-
-	if (!LsIsCitusTable(relid))
-		return LsKeepPlan(sql, nargs, argtypes, true);
-	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep the plan of \"%s\"", sql);
-	return plan;
+	return LsKeepPlanWith(sql, nargs, argtypes,
+						  LsIsCitusTable(relid) ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
 }
 
 /* The next leads in id order: id, score, stage, state, fit columns; after $1 when 'next'. */
@@ -252,9 +242,8 @@ RefreshWalk(int batch_size, RefreshBetweenBatches between)
 	return total;
 }
 
-/* The leads attachment with its state column, or an error. */
-static void
-CheckRefreshable(void)
+void
+RefreshCheckable(void)
 {
 	LeadsAttachment *leads = LsLeadsAttachment();
 
@@ -263,24 +252,6 @@ CheckRefreshable(void)
 						errmsg("the leads table %s has no column \"%s\"", leads->qualname,
 							   LS_STATE_COLUMN),
 						errhint("Run ALTER EXTENSION lead_scoring UPDATE, which adds it.")));
-}
-
-/*
- * refresh_scores(): every lead's score at now, from its state; the leads rewritten.  Called where
- * committing per batch changes nothing the caller sees, the walk runs in a background worker that
- * commits after each batch (src/refresh_worker.c); elsewhere in the caller's transaction
- * (doc/scoring.md, "Decay: the refresh").
- */
-PG_FUNCTION_INFO_V1(refresh_scores);
-Datum
-refresh_scores(PG_FUNCTION_ARGS)
-{
-	int64 rewritten;
-
-	CheckRefreshable();
-	if (RefreshInWorker(REFRESH_BATCH, &rewritten))
-		PG_RETURN_INT64(rewritten);
-	PG_RETURN_INT64(RefreshWalk(REFRESH_BATCH, NULL));
 }
 
 /* refresh_online(batch_size integer): the same walk, committing after each batch (CALL). */
@@ -295,7 +266,7 @@ refresh_online(PG_FUNCTION_ARGS)
 	if (batch_size < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("batch_size must be at least 1, not %d", batch_size)));
-	CheckRefreshable();
+	RefreshCheckable();
 	(void) RefreshWalk(batch_size, nonatomic ? SPI_commit : NULL);
 	PG_RETURN_VOID();
 }

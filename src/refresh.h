@@ -1,6 +1,7 @@
 /*
- * refresh.h — the walk of refresh_scores() and CALL refresh_online() (src/refresh.c), which the
- * refresh worker runs too (src/refresh_worker.c).
+ * refresh.h — the walk of refresh_scores() and CALL refresh_online() (src/refresh.c), which
+ * refresh_scores() runs in the refresh worker (src/refresh_worker.c) or in the caller's
+ * transaction.
  */
 #ifndef REFRESH_H
 #define REFRESH_H
@@ -19,5 +20,8 @@ typedef void (*RefreshBetweenBatches)(void);
  * many leads were rewritten.
  */
 extern int64 RefreshWalk(int batch_size, RefreshBetweenBatches between);
+
+/* An error unless the leads table has its engagement state column (0.2.0 schema). */
+extern void RefreshCheckable(void);
 
 #endif /* REFRESH_H */

@@ -148,7 +148,14 @@ ReadWorkerMessages(shm_mq_handle *mqh)
 	}
 }
 
-bool
+/*
+ * Run the refresh walk (batches of 'batch_size') in a background worker that commits after each
+ * batch, wait for it and set *rewritten; an error in the worker is raised here.  Returns false,
+ * having done nothing, where the walk must run in the caller's transaction: inside a transaction
+ * block, after the transaction wrote or locked rows, in a background worker, on a Citus
+ * coordinator's distributed leads table, or when no background worker slot is free.
+ */
+static bool
 RefreshInWorker(int batch_size, int64 *rewritten)
 {
 	Size guc_len;
@@ -272,6 +279,24 @@ RefreshInWorker(int batch_size, int64 *rewritten)
 	*rewritten = shared->rewritten;
 	dsm_detach(seg);
 	return true;
+}
+
+/*
+ * refresh_scores(): every lead's score at now, from its state; the leads rewritten.  Called where
+ * committing per batch changes nothing the caller sees, the walk runs in a background worker that
+ * commits after each batch (RefreshInWorker); elsewhere in the caller's transaction
+ * (doc/scoring.md, "Decay: the refresh").
+ */
+PG_FUNCTION_INFO_V1(refresh_scores);
+Datum
+refresh_scores(PG_FUNCTION_ARGS)
+{
+	int64 rewritten;
+
+	RefreshCheckable();
+	if (RefreshInWorker(REFRESH_BATCH, &rewritten))
+		PG_RETURN_INT64(rewritten);
+	PG_RETURN_INT64(RefreshWalk(REFRESH_BATCH, NULL));
 }
 
 /* Between two batches of the worker's walk: commit, and take a snapshot for the next batch. */

@@ -1,5 +1,6 @@
 /*
- * row_filter.c — attach's row_filter: parsed, checked and deparsed.
+ * row_filter.c — attach's row_filter: parsed, checked and deparsed (also as the FROM item of a
+ * table's filtered rows).
  *
  * Odoo keeps the messages of every model in mail_message (model = 'crm.lead'),
  * Twenty soft-deletes with "deletedAt", Odoo archives with active = false: only
@@ -225,4 +226,13 @@ row_filter_sql(PG_FUNCTION_ARGS)
 
 	PG_RETURN_TEXT_P(
 		cstring_to_text(LsRowFilterSql(relid, LsParseRowFilter(relid, filter), alias)));
+}
+
+char *
+LsFilteredRows(const char *table, Oid relid, const char *filter, const char *alias)
+{
+	if (filter == NULL)
+		return pstrdup(table);
+	return psprintf("(SELECT * FROM %s %s WHERE %s)", table, alias,
+					LsRowFilterSql(relid, LsParseRowFilter(relid, filter), alias));
 }

@@ -25,4 +25,11 @@ extern bool LsRowPasses(Node *expr, TupleDesc desc, HeapTuple tuple);
 /* The expression as fully qualified SQL; columns prefixed with alias when alias is not NULL. */
 extern char *LsRowFilterSql(Oid relid, Node *expr, const char *alias);
 
+/*
+ * What a query reads FROM for the rows of table relid that pass filter (as stored; NULL: every
+ * row), read in 'table' (the table's quoted name, or one of its Citus shards'): 'table' itself, or
+ * "(SELECT * FROM table alias WHERE filter)".
+ */
+extern char *LsFilteredRows(const char *table, Oid relid, const char *filter, const char *alias);
+
 #endif /* ROW_FILTER_H */

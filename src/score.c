@@ -273,34 +273,50 @@ MissingColumnMatches(RuleOp op)
 /* A value of one of a source's predicate columns (index into EventSource.atts). */
 typedef Datum (*ColumnGetter)(void *arg, int col, bool *isnull);
 
-/* Set the bits of the engagement rules an event matches; false when it matches none. */
+/* Whether an event (of a type the rule matches) matches engagement rule r. */
+static inline bool
+MatchRule(RuleSet *rs, int r, int source, ColumnGetter get, void *arg)
+{
+	Rule *rule = rs->eng[r];
+	bool isnull;
+	Datum d;
+
+	if (rule->column_name == NULL)
+		return true;
+	if (rule->event_col[source] < 0)
+		return MissingColumnMatches(rule->op);
+	d = get(arg, rule->event_col[source], &isnull);
+	return RulePredicateMatches(rule->event_pred[source], d, isnull);
+}
+
+/*
+ * Set the bits of the engagement rules an event matches; false when it matches none.  Only the
+ * rules of the event's type and those of every type are tested (RuleSet.type_names).
+ */
 static bool
 MatchRules(RuleSet *rs, int source, const char *type_str, int type_len, ColumnGetter get, void *arg,
 		   uint64 *bits)
 {
 	bool any = false;
+	int t = RuleSetEventType(rs, type_str, type_len);
+	int k;
 	int r;
 
 	memset(bits, 0, sizeof(uint64) * rs->nwords);
-	for (r = 0; r < rs->neng; r++)
-	{
-		Rule *rule = rs->eng[r];
-		bool match;
-
-		if (!RuleMatchesType(rule, type_str, type_len))
-			continue;
-		if (rule->column_name == NULL)
-			match = true;
-		else if (rule->event_col[source] < 0)
-			match = MissingColumnMatches(rule->op);
-		else
+	if (t >= 0)
+		for (k = rs->type_first[t]; k < rs->type_first[t + 1]; k++)
 		{
-			bool isnull;
-			Datum d = get(arg, rule->event_col[source], &isnull);
-
-			match = RulePredicateMatches(rule->event_pred[source], d, isnull);
+			r = rs->type_rules[k];
+			if (MatchRule(rs, r, source, get, arg))
+			{
+				bits[r / 64] |= UINT64CONST(1) << (r % 64);
+				any = true;
+			}
 		}
-		if (match)
+	for (k = 0; k < rs->nany_type; k++)
+	{
+		r = rs->any_type_rules[k];
+		if (MatchRule(rs, r, source, get, arg))
 		{
 			bits[r / 64] |= UINT64CONST(1) << (r % 64);
 			any = true;
@@ -612,30 +628,6 @@ CompareScoredEvents(const void *a, const void *b)
 	if (x->seq != y->seq)
 		return x->seq < y->seq ? -1 : 1;
 	return 0;
-}
-
-/*
- * Seconds from an event's time to 'at': 0 when the event is not earlier
- * (equal infinities included), infinite when either time is infinite, so that
- * decay takes an event dated -infinity, or anything scored at +infinity, to 0
- * points, never to an overflow (doc/scoring.md, "Infinite times").  The
- * difference of two finite timestamps can exceed int64: then it is computed
- * in double.
- */
-double
-AgeSeconds(TimestampTz at, TimestampTz time)
-{
-	int64 diff;
-
-	if (time >= at)
-		return 0;
-	if (TIMESTAMP_NOT_FINITE(at) || TIMESTAMP_NOT_FINITE(time))
-		return INFINITY;
-	/* exact in int64 where it fits: a double holds a timestamp only to 128 us, and the engagement
-	 * state carries ages split in two (doc/scoring.md, "The engagement state": rounding) */
-	if (!pg_sub_s64_overflow(at, time, &diff))
-		return (double) diff / USECS_PER_SEC;
-	return ((double) at - (double) time) / USECS_PER_SEC;
 }
 
 void

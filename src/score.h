@@ -121,10 +121,6 @@ extern int64 FitPointsOfColumns(RuleSet *rs, const Datum *values, const bool *nu
 extern double LeadEngagement(RuleSet *rs, Datum lead_id, TimestampTz at, bool fresh,
 							 RuleOutcome *outcomes, struct LeadState *state);
 
-/* Seconds from 'time' to 'at' (0 when 'time' is not before 'at', infinite for an infinite time), as
- * every path ages an event. */
-extern double AgeSeconds(TimestampTz at, TimestampTz time);
-
 /* round half away from zero, then score_floor and score_ceiling. */
 extern int32 FinalScore(double unrounded);
 

@@ -114,10 +114,7 @@ LoadSettings(void)
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 
-	MemoryContextSetParent(cxt, CacheMemoryContext);
-	if (settings_cxt != NULL)
-		MemoryContextSetParent(settings_cxt, TopTransactionContext);
-	settings_cxt = cxt;
+	ConfigCacheKeep(&settings_cxt, cxt);
 	settings = s;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "postgres.h"
 
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
 #include "utils/rel.h"
@@ -70,4 +71,13 @@ LsTriggerOnTable(TriggerData *td, const char *fname, Oid relid, const char *what
 					errmsg("%s() fired on table \"%s\", which is not %s", fname,
 						   RelationGetRelationName(td->tg_relation), what),
 					hint != NULL ? errhint("%s", hint) : 0));
+}
+
+EventTriggerData *
+LsEventTriggerCall(FunctionCallInfo fcinfo, const char *fname)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("%s() must be called as an event trigger", fname)));
+	return (EventTriggerData *) fcinfo->context;
 }

@@ -1,13 +1,14 @@
 /*
  * trigger_call.h — the checks every trigger function makes of how it was called, written once
  * (src/trigger_call.c): called as a trigger, fired at the right time, level and events, on the
- * right table.
+ * right table; called as an event trigger.
  */
 #ifndef TRIGGER_CALL_H
 #define TRIGGER_CALL_H
 
 #include "postgres.h"
 
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 
@@ -29,5 +30,11 @@ extern TriggerData *LsTriggerCall(FunctionCallInfo fcinfo, const char *fname, bo
  */
 extern void LsTriggerOnTable(TriggerData *td, const char *fname, Oid relid, const char *what,
 							 const char *hint);
+
+/*
+ * The call's EventTriggerData, after checking that fname() was called as an event trigger; else an
+ * error with ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED.
+ */
+extern EventTriggerData *LsEventTriggerCall(FunctionCallInfo fcinfo, const char *fname);
 
 #endif /* TRIGGER_CALL_H */

@@ -894,12 +894,25 @@ BEGIN
     DROP TABLE pg_temp.lead_scoring_backfill;
 END $$;
 
+-- Drop the triggers attach put on table tbl (named zz_lead_scoring_*): detach(), detach_dropped(),
+-- release_for_drop(), and citus_setup() before Citus copies the table's rows.
+CREATE FUNCTION @extschema@.drop_attach_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    trg name;
+BEGIN
+    FOR trg IN SELECT tgname FROM pg_trigger
+                WHERE tgrelid = tbl AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@.drop_attach_triggers(regclass) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.detach(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a @extschema@.attachment;
     dependents text;
-    trg name;
 BEGIN
     SELECT * INTO a FROM @extschema@.attachment WHERE relid = tbl;
     IF NOT FOUND THEN
@@ -915,10 +928,7 @@ BEGIN
                       HINT = 'Detach them first.';
         END IF;
     END IF;
-    FOR trg IN SELECT tgname FROM pg_trigger
-                WHERE tgrelid = tbl AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', trg, tbl);
-    END LOOP;
+    PERFORM @extschema@.drop_attach_triggers(tbl);
     DELETE FROM @extschema@.attachment WHERE relid = tbl;
     PERFORM @extschema@.rebuild_views();
     -- the detached table's events no longer count
@@ -1108,7 +1118,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Statement trigger on those lookup tables: a change of the lookup table is a change of the rules
--- (doc/crm_schemas.md, "CRM-native columns"; src/config_cache.c).
+-- (doc/crm_schemas.md, "CRM-native columns"; src/config_changed.c).
 CREATE FUNCTION @extschema@.labels_changed() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 

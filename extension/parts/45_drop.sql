@@ -31,14 +31,26 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.broken_label(@extschema@.attachment) FROM PUBLIC;
 
+-- The attachments whose labels no longer resolve, by relid's text: each with its first key column whose
+-- label is broken (broken_label()) and that label; detach_dropped() and labels_still_resolve() refuse
+-- the DDL that left the first one.  None while an update from 0.1.0 runs, before the attachment has labels.
+CREATE FUNCTION @extschema@.broken_labels() RETURNS TABLE (relid regclass, kind text, key_column name, label text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT t.relid, t.kind, b.k, coalesce(pg_catalog.to_jsonb(t) -> 'labels' ->> b.k, pg_catalog.to_jsonb(t) ->> 'owner_label')
+      FROM @extschema@.attachment t, LATERAL @extschema@.broken_label(t) b(k)
+     WHERE (pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL)
+       AND b.k IS NOT NULL
+     ORDER BY t.relid::text
+$$;
+REVOKE ALL ON FUNCTION @extschema@.broken_labels() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.detach_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a @extschema@.attachment;
     dropped oid[];
     kinds text[] := '{}';
-    trg name;
-    col name;
+    b record;
 BEGIN
     SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0;
@@ -56,35 +68,26 @@ BEGIN
     END LOOP;
     IF 'leads' = ANY (kinds) THEN
         FOR a IN SELECT * FROM @extschema@.attachment ORDER BY relid::oid LOOP
-            FOR trg IN SELECT tgname FROM pg_trigger
-                        WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-                EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
-            END LOOP;
+            PERFORM @extschema@.drop_attach_triggers(a.relid);
             DELETE FROM @extschema@.attachment WHERE relid = a.relid;
             RAISE NOTICE 'the % table % is detached: its leads table was dropped', a.kind, a.relid;
         END LOOP;
     END IF;
     -- a lookup table a label is read from, or the foreign key it is found through, dropped with
-    -- CASCADE (the table's own attachment still there): refused, as a drop of a mapped column is
-    -- (not while an update from 0.1.0 runs, before the attachment has labels)
-    FOR a IN SELECT * FROM @extschema@.attachment t
-              WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
-              ORDER BY relid::text LOOP
-        -- every label must still resolve, along its whole path of foreign keys
-        col := @extschema@.broken_label(a);
-        IF col IS NOT NULL THEN
-            RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
-                coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
-                            FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
-                         (SELECT string_agg('constraint ' || d.object_identity, ', ' ORDER BY d.object_identity)
-                            FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table constraint')),
-                a.kind, a.relid, col
-                USING ERRCODE = 'dependent_objects_still_exist',
-                      DETAIL = 'lead_scoring reads the label of each key in the table the foreign key references '
-                               '(attach''s labels or owner_label); without it every later write would fail.',
-                      HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);) and attach it again '
-                                    'without labels for this column.', a.relid::text);
-        END IF;
+    -- CASCADE (the table's own attachment still there): refused, as a drop of a mapped column is;
+    -- every label must still resolve, along its whole path of foreign keys
+    FOR b IN SELECT * FROM @extschema@.broken_labels() LIMIT 1 LOOP
+        RAISE EXCEPTION 'cannot drop %: the % attachment of % looks the labels of column "%" up through it',
+            coalesce((SELECT string_agg('table ' || d.object_identity, ', ' ORDER BY d.object_identity)
+                        FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table'),
+                     (SELECT string_agg('constraint ' || d.object_identity, ', ' ORDER BY d.object_identity)
+                        FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table constraint')),
+            b.kind, b.relid, b.key_column
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'lead_scoring reads the label of each key in the table the foreign key references '
+                           '(attach''s labels or owner_label); without it every later write would fail.',
+                  HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);) and attach it again '
+                                'without labels for this column.', b.relid::text);
     END LOOP;
     IF cardinality(kinds) > 0 THEN
         PERFORM @extschema@.rebuild_views();
@@ -103,27 +106,19 @@ CREATE EVENT TRIGGER lead_scoring_detach_dropped ON sql_drop EXECUTE FUNCTION @e
 CREATE FUNCTION @extschema@.labels_still_resolve() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    a @extschema@.attachment;
-    col name;
+    b record;
 BEGIN
     IF pg_catalog.to_regclass('@extschema@.attachment') IS NULL THEN
         RETURN;
     END IF;
-    -- (not while an update from 0.1.0 runs, before the attachment has labels)
-    FOR a IN SELECT * FROM @extschema@.attachment t
-              WHERE pg_catalog.to_jsonb(t) ->> 'labels' IS NOT NULL OR pg_catalog.to_jsonb(t) ->> 'owner_label' IS NOT NULL
-              ORDER BY relid::text LOOP
-        col := @extschema@.broken_label(a);
-        IF col IS NOT NULL THEN
-            RAISE EXCEPTION 'cannot alter %: the % attachment of % looks the labels of column "%" up through it',
-                (SELECT string_agg(DISTINCT c.object_type || ' ' || c.object_identity, ', ') FROM pg_event_trigger_ddl_commands() c),
-                a.kind, a.relid, col
-                USING ERRCODE = 'dependent_objects_still_exist',
-                      DETAIL = format('Its label %s no longer resolves; every later write would fail.',
-                                      coalesce(a.labels ->> col, a.owner_label::text)),
-                      HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);), alter, and attach it '
-                                    'again with the new label.', a.relid::text);
-        END IF;
+    FOR b IN SELECT * FROM @extschema@.broken_labels() LIMIT 1 LOOP
+        RAISE EXCEPTION 'cannot alter %: the % attachment of % looks the labels of column "%" up through it',
+            (SELECT string_agg(DISTINCT c.object_type || ' ' || c.object_identity, ', ') FROM pg_event_trigger_ddl_commands() c),
+            b.kind, b.relid, b.key_column
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Its label %s no longer resolves; every later write would fail.', b.label),
+                  HINT = format('Detach the table first (SELECT lead_scoring.detach(%L);), alter, and attach it '
+                                'again with the new label.', b.relid::text);
     END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.labels_still_resolve() FROM PUBLIC;
@@ -198,7 +193,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a @extschema@.attachment;
     attached text;
-    trg name;
 BEGIN
     SELECT string_agg(format('%s (%s)', relid, kind), ', ' ORDER BY kind = 'leads', relid::text) INTO attached
       FROM @extschema@.attachment;
@@ -211,10 +205,7 @@ BEGIN
                          'lead_scoring.stage_change is kept, with its stages as text.';
     END IF;
     FOR a IN SELECT * FROM @extschema@.attachment ORDER BY kind = 'leads', relid::text LOOP
-        FOR trg IN SELECT tgname FROM pg_trigger
-                    WHERE tgrelid = a.relid AND NOT tgisinternal AND tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-            EXECUTE format('DROP TRIGGER %I ON %s', trg, a.relid);
-        END LOOP;
+        PERFORM @extschema@.drop_attach_triggers(a.relid);
         DELETE FROM @extschema@.attachment WHERE relid = a.relid;
         RAISE NOTICE 'the % table % is detached', a.kind, a.relid;
     END LOOP;

@@ -177,10 +177,7 @@ BEGIN
             -- the copy of existing rows must not fire the triggers: they scored and logged these rows already
             SELECT array_agg(pg_catalog.pg_get_triggerdef(g.oid) ORDER BY g.tgname) INTO triggers
               FROM pg_trigger g WHERE g.tgrelid = a.relid AND g.tgname LIKE 'zz\_lead\_scoring\_%';
-            FOR t IN SELECT g.tgname FROM pg_trigger g
-                      WHERE g.tgrelid = a.relid AND g.tgname LIKE 'zz\_lead\_scoring\_%' LOOP
-                EXECUTE format('DROP TRIGGER %I ON %s', t, a.relid);
-            END LOOP;
+            PERFORM @extschema@.drop_attach_triggers(a.relid);
             IF a.kind = 'leads' THEN
                 PERFORM create_distributed_table(a.relid, col);
             ELSE
