@@ -52,3 +52,8 @@ SELECT sequence, length, removal_effect FROM removal_effects(2, 'deal', '100 yea
 SELECT count(*) AS channels, count(*) FILTER (WHERE abs(w.removal_effect - t.removal_effect) > 1e-9) AS differing
 FROM with_sequences w JOIN together t USING (sequence);
 SELECT sequence, removal_effect BETWEEN 0 AND 1 AS in_range FROM with_sequences WHERE length = 2 ORDER BY 1;
+
+SET client_min_messages = warning;
+DROP SCHEMA crm CASCADE;
+DROP EXTENSION lead_scoring CASCADE;
+DROP SCHEMA IF EXISTS lead_scoring CASCADE;
