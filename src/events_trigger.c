@@ -10,6 +10,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -92,10 +93,18 @@ IntegerLeadIds(const LeadsAttachment *leads)
 		   (leads->id_type == INT8OID || leads->id_type == INT4OID || leads->id_type == INT2OID);
 }
 
-/* The leads of a statement: a hash table, or (id types without a hash function) a list. */
+/*
+ * The leads of a statement: an array indexed by id (integer ids in a range no wider than the
+ * statement's rows), a hash table, or (id types without a hash function) a list.
+ */
 typedef struct StatementLeads
 {
+	int64 dense_limit;	  /* > 0: the array may cover this many ids (it is in use, or not begun) */
+	StatementLead *dense; /* entry id - dense_min, dense_n entries; nrows 0: no lead */
+	int64 dense_min;
+	int64 dense_n;
 	HTAB *hash;
+	long hash_size;
 	Datum *ids; /* without hash: the ids of the rows that matter, with duplicates */
 	int n;
 	int cap;
@@ -103,13 +112,150 @@ typedef struct StatementLeads
 	bool keep_events;
 } StatementLeads;
 
+/* An integer lead id's value. */
+static int64
+IntegerLeadId(const LeadsAttachment *leads, Datum id)
+{
+	switch (leads->id_type)
+	{
+		case INT8OID:
+			return DatumGetInt64(id);
+		case INT4OID:
+			return DatumGetInt32(id);
+		default:
+			return DatumGetInt16(id);
+	}
+}
+
+/* Statements of fewer rows hash their leads. */
+#define DENSE_MIN_ROWS 64
+/* At most this many entries in the array (24 bytes each). */
+#define DENSE_MAX_ENTRIES (1 << 21)
+/* The array's first size, and its least growth. */
+#define DENSE_FIRST 1024
+
+/* The hash table of a statement's leads (made when the leads turn out not to fit an array). */
+static void
+HashStatementLeads(StatementLeads *sl, const LeadsAttachment *leads)
+{
+	HASHCTL ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Datum);
+	ctl.entrysize = sizeof(StatementLead);
+	ctl.hcxt = CurrentMemoryContext;
+	/* sized for the statement: small for one row, no repeated growth for a COPY */
+	if (IntegerLeadIds(leads))
+		sl->hash = hash_create("lead_scoring statement leads", sl->hash_size, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	else
+	{
+		ctl.hash = LeadIdHash;
+		ctl.match = LeadIdMatch;
+		sl->hash = hash_create("lead_scoring statement leads", sl->hash_size, &ctl,
+							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	}
+}
+
+/*
+ * Make the array cover id v: grown (at least doubled, within dense_limit) towards v.  False when
+ * the ids seen so far and v span more than dense_limit ids: then the leads go to a hash table.
+ */
+static bool
+DenseCover(StatementLeads *sl, int64 v)
+{
+	int64 lo = sl->dense_min;
+	int64 hi = sl->dense_min + sl->dense_n - 1;
+	int64 span;
+	int64 size;
+	int64 new_min;
+	StatementLead *grown;
+
+	if (sl->dense == NULL)
+	{
+		size = Min(sl->dense_limit, DENSE_FIRST);
+		/* room on both sides of the first id */
+		sl->dense_min = v < PG_INT64_MIN + size / 2 ? PG_INT64_MIN : v - size / 2;
+		if (sl->dense_min > PG_INT64_MAX - (size - 1))
+			sl->dense_min = PG_INT64_MAX - (size - 1);
+		sl->dense_n = size;
+		sl->dense = palloc0(sizeof(StatementLead) * size);
+		return true;
+	}
+	/* the span lo..v or v..hi, without overflowing */
+	if (v < lo ? pg_sub_s64_overflow(hi, v, &span) : pg_sub_s64_overflow(v, lo, &span))
+		return false;
+	if (span >= sl->dense_limit)
+		return false;
+	size = Min(sl->dense_limit, Max(span + 1, 2 * sl->dense_n));
+	/* grow towards v: below lo, the new entries go first */
+	if (v < lo)
+		new_min = hi < PG_INT64_MIN + (size - 1) ? PG_INT64_MIN : hi - (size - 1);
+	else
+		new_min = lo > PG_INT64_MAX - (size - 1) ? PG_INT64_MAX - (size - 1) : lo;
+	grown = palloc0(sizeof(StatementLead) * size);
+	memcpy(grown + (lo - new_min), sl->dense, sizeof(StatementLead) * sl->dense_n);
+	pfree(sl->dense);
+	sl->dense = grown;
+	sl->dense_min = new_min;
+	sl->dense_n = size;
+	return true;
+}
+
+/* Move the leads of the array into a hash table (their ids span too many ids for an array). */
+static void
+DenseToHash(StatementLeads *sl, const LeadsAttachment *leads)
+{
+	int64 k;
+
+	HashStatementLeads(sl, leads);
+	for (k = 0; sl->dense != NULL && k < sl->dense_n; k++)
+		if (sl->dense[k].nrows > 0)
+		{
+			bool found;
+			StatementLead *entry = hash_search(sl->hash, &sl->dense[k].id, HASH_ENTER, &found);
+
+			*entry = sl->dense[k];
+		}
+	if (sl->dense != NULL)
+		pfree(sl->dense);
+	sl->dense = NULL;
+	sl->dense_limit = 0;
+}
+
+/*
+ * The entry of a lead of the statement, made when new.  With integer lead ids spanning no more ids
+ * than the statement has rows (a COPY of events for leads numbered in sequence), the entries are
+ * kept in an array indexed by id: one memory access per row instead of a hash look-up, and the
+ * leads come out in id order without a sort (doc/benchmarks.md, "Bulk loads, per row and per
+ * lead"); the array grows as ids arrive, and is given up for a hash table when they span more.
+ */
 static StatementLead *
 StatementLeadFor(StatementLeads *sl, const LeadsAttachment *leads, Datum id)
 {
 	StatementLead *entry;
 	bool found;
 
-	entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
+	if (sl->dense_limit > 0)
+	{
+		int64 v = IntegerLeadId(leads, id);
+
+		/* (unsigned: the difference of two int8 ids can overflow int8) */
+		if (sl->dense != NULL && v >= sl->dense_min &&
+			(uint64) v - (uint64) sl->dense_min < (uint64) sl->dense_n)
+			entry = &sl->dense[v - sl->dense_min];
+		else if (DenseCover(sl, v))
+			entry = &sl->dense[v - sl->dense_min];
+		else
+		{
+			DenseToHash(sl, leads);
+			entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
+		}
+		if (sl->dense_limit > 0)
+			found = entry->nrows > 0;
+	}
+	else
+		entry = hash_search(sl->hash, &id, HASH_ENTER, &found);
 	if (!found)
 	{
 		entry->id = datumCopy(id, leads->id_byval, leads->id_len);
@@ -148,7 +294,7 @@ CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, T
 		if (isnull)
 			continue;
 		matters = EventRowRules(rs, source, slot, scratch, bits, &time);
-		if (sl->hash != NULL && (matters || sl->keep_events))
+		if ((sl->hash != NULL || sl->dense_limit > 0) && (matters || sl->keep_events))
 		{
 			entry = StatementLeadFor(sl, leads, id);
 			entry->nrows++;
@@ -160,7 +306,7 @@ CollectLeads(RuleSet *rs, int source, StatementLeads *sl, Tuplestorestate *ts, T
 			RulesInFlightUncounted(leads, id);
 			continue;
 		}
-		if (sl->hash == NULL)
+		if (sl->hash == NULL && sl->dense_limit == 0)
 		{
 			if (sl->n == sl->cap)
 			{
@@ -369,27 +515,17 @@ events_changed(PG_FUNCTION_ARGS)
 	hash_fn = &lookup_type_cache(leads->id_type, TYPECACHE_HASH_PROC_FINFO)->hash_proc_finfo;
 	if (OidIsValid(hash_fn->fn_oid))
 	{
-		HASHCTL ctl;
 		int64 rows = (td->tg_newtable ? tuplestore_tuple_count(td->tg_newtable) : 0) +
 					 (td->tg_oldtable ? tuplestore_tuple_count(td->tg_oldtable) : 0);
 
 		hashed_leads = leads;
 		lead_hash_fn = hash_fn;
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Datum);
-		ctl.entrysize = sizeof(StatementLead);
-		ctl.hcxt = cxt;
-		/* sized for the statement: small for one row, no repeated growth for a COPY */
-		if (IntegerLeadIds(leads))
-			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
-								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		sl.hash_size = (long) Min(Max(rows, 8), 1 << 17);
+		/* integer ids: an array while the ids seen span no more ids than the statement's rows */
+		if (IntegerLeadIds(leads) && rows >= DENSE_MIN_ROWS)
+			sl.dense_limit = Min(rows, DENSE_MAX_ENTRIES);
 		else
-		{
-			ctl.hash = LeadIdHash;
-			ctl.match = LeadIdMatch;
-			sl.hash = hash_create("lead_scoring statement leads", (long) Min(Max(rows, 8), 1 << 17),
-								  &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-		}
+			HashStatementLeads(&sl, leads);
 		/* an INSERT: keep the new rows' events, to carry them into the leads' states (or, on a
 		 * schema without states, to skip reading leads whose only events they are) */
 		sl.keep_events =
@@ -404,7 +540,27 @@ events_changed(PG_FUNCTION_ARGS)
 	CollectLeads(rs, source, &sl, td->tg_oldtable, RelationGetDescr(rel));
 
 	/* the leads to rescore, sorted (locks are taken in this order), with their new events */
-	if (sl.hash != NULL)
+	if (sl.dense_limit > 0)
+	{
+		int64 k;
+
+		n = 0;
+		for (k = 0; k < sl.dense_n; k++)
+			n += sl.dense[k].nrows > 0 && sl.dense[k].matters;
+		ids = palloc(sizeof(Datum) * Max(n, 1));
+		sl.fresh.nrows = palloc(sizeof(int32) * Max(n, 1));
+		sl.fresh.first = palloc(sizeof(int32) * Max(n, 1));
+		n = 0;
+		for (k = 0; k < sl.dense_n; k++)
+			if (sl.dense[k].nrows > 0 && sl.dense[k].matters)
+			{
+				ids[n] = sl.dense[k].id;
+				sl.fresh.nrows[n] = sl.dense[k].nrows;
+				sl.fresh.first[n] = sl.dense[k].first;
+				n++;
+			}
+	}
+	else if (sl.hash != NULL)
 	{
 		HASH_SEQ_STATUS seq;
 		StatementLead *entry;

@@ -39,6 +39,7 @@
 #include "rules.h"
 #include "run_as.h"
 #include "score.h"
+#include "stage_log_batch.h"
 #include "stages.h"
 
 Touch *current_touch = NULL;
@@ -52,6 +53,7 @@ TouchInit(Touch *t, const RuleSet *rs, Datum *ids, int n)
 	t->ids = ids;
 	t->leads_relid = rs->leads->relid;
 	t->rules_fp = rs->all_fingerprint;
+	t->last = -1;
 }
 
 /* The index of a lead in the current touch, or -1. */
@@ -63,6 +65,11 @@ TouchedLead(const LeadsAttachment *leads, Datum id)
 
 	if (current_touch == NULL)
 		return -1;
+	/* the rewrite and its AFTER triggers take the leads in id order: try the next one first */
+	lo = current_touch->last + 1;
+	if (lo < current_touch->n && LsCompareLeadIds(leads, current_touch->ids[lo], id) == 0)
+		return current_touch->last = lo;
+	lo = 0;
 	hi = current_touch->n - 1;
 	while (lo <= hi)
 	{
@@ -70,7 +77,7 @@ TouchedLead(const LeadsAttachment *leads, Datum id)
 		int c = LsCompareLeadIds(leads, current_touch->ids[mid], id);
 
 		if (c == 0)
-			return mid;
+			return current_touch->last = mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -118,16 +125,26 @@ RewriteTouch(Touch *t, const LeadsAttachment *leads, const LeadRewriteArgs *args
 	Touch *outer = current_touch;
 	LsSavedUser saved;
 	volatile bool done = false;
+	/* a batch's stage changes are logged together after its rewrite (src/stage_log_batch.h) */
+	volatile bool batch_log = t->n > 1;
+	StageLogBatch *outer_log = batch_log ? StageLogBatchBegin() : NULL;
 
 	current_touch = t;
 	LsBeginTableWrite(t->leads_relid, &saved);
 	PG_TRY();
 	{
 		done = LeadRewrite(leads, args, rewritten);
+		if (batch_log)
+		{
+			batch_log = false;
+			StageLogBatchEnd(outer_log, true);
+		}
 	}
 	PG_FINALLY();
 	{
 		current_touch = outer;
+		if (batch_log)
+			StageLogBatchEnd(outer_log, false);
 	}
 	PG_END_TRY();
 	LsEndTableWrite(&saved);

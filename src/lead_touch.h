@@ -75,6 +75,7 @@ typedef struct Touch
 	int32 score;			/* (one lead) the score it computed */
 	Oid leads_relid;		/* the leads table, written as its owner */
 	uint64 rules_fp;		/* RuleSet.all_fingerprint of the rules the above were computed under */
+	int last;				/* the lead TouchedLead found last, or -1 */
 } Touch;
 
 /* A touch of n leads (ids) under the rule set rs, nothing else set. */

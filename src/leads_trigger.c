@@ -109,6 +109,36 @@ ColumnsOf(TupleTableSlot *slot, HeapTuple row, TupleDesc desc)
 }
 
 /*
+ * The row being written with some columns replaced, formed from its columns as already unpacked
+ * (heap_modify_tuple_by_cols would unpack the row once more), with the header fields
+ * heap_modify_tuple_by_cols keeps.
+ */
+static HeapTuple
+RowWithColumns(HeapTuple row, TupleDesc desc, const RowColumns *row_cols, int ncols,
+			   const int *cols, const Datum *values, const bool *nulls)
+{
+	Datum *v = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	bool *n = palloc(sizeof(bool) * Max(desc->natts, 1));
+	HeapTuple result;
+	int i;
+
+	memcpy(v, row_cols->values, sizeof(Datum) * desc->natts);
+	memcpy(n, row_cols->nulls, sizeof(bool) * desc->natts);
+	for (i = 0; i < ncols; i++)
+	{
+		v[cols[i] - 1] = values[i];
+		n[cols[i] - 1] = nulls[i];
+	}
+	result = heap_form_tuple(desc, v, n);
+	result->t_data->t_ctid = row->t_data->t_ctid;
+	result->t_self = row->t_self;
+	result->t_tableOid = row->t_tableOid;
+	pfree(v);
+	pfree(n);
+	return result;
+}
+
+/*
  * Whether an UPDATE leaves the columns the fit rules read as they were (same
  * bytes): then the fit points computed from the locked row still hold.
  */
@@ -474,5 +504,5 @@ leads_before(PG_FUNCTION_ARGS)
 		nulls[2] = (state == (Datum) 0);
 		ncols = 3;
 	}
-	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, ncols, cols, values, nulls));
+	return PointerGetDatum(RowWithColumns(row, desc, &new_cols, ncols, cols, values, nulls));
 }

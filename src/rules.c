@@ -1010,6 +1010,65 @@ RulePredicateMatches(const RulePredicate *p, Datum value, bool isnull)
 	}
 }
 
+/* Group the engagement rules by the event type they name (RuleSet.type_names and after). */
+static void
+IndexRulesByType(RuleSet *rs)
+{
+	int *type_of = palloc(sizeof(int) * Max(rs->neng, 1));
+	int *fill;
+	int r;
+	int t;
+
+	rs->ntypes = 0;
+	rs->nany_type = 0;
+	rs->type_names = palloc(sizeof(char *) * Max(rs->neng, 1));
+	rs->type_lens = palloc(sizeof(int) * Max(rs->neng, 1));
+	rs->type_first = palloc0(sizeof(int) * (rs->neng + 1));
+	rs->type_rules = palloc(sizeof(int) * Max(rs->neng, 1));
+	rs->any_type_rules = palloc(sizeof(int) * Max(rs->neng, 1));
+	for (r = 0; r < rs->neng; r++)
+	{
+		const Rule *rule = rs->eng[r];
+
+		if (rule->any_type)
+		{
+			rs->any_type_rules[rs->nany_type++] = r;
+			type_of[r] = -1;
+			continue;
+		}
+		t = RuleSetEventType(rs, rule->event_type, strlen(rule->event_type));
+		if (t < 0)
+		{
+			t = rs->ntypes++;
+			rs->type_names[t] = rule->event_type;
+			rs->type_lens[t] = strlen(rule->event_type);
+		}
+		type_of[r] = t;
+		rs->type_first[t + 1]++;
+	}
+	for (t = 0; t < rs->ntypes; t++)
+		rs->type_first[t + 1] += rs->type_first[t];
+	/* each type's rules in rule order */
+	fill = palloc(sizeof(int) * Max(rs->ntypes, 1));
+	memcpy(fill, rs->type_first, sizeof(int) * rs->ntypes);
+	for (r = 0; r < rs->neng; r++)
+		if (type_of[r] >= 0)
+			rs->type_rules[fill[type_of[r]]++] = r;
+	pfree(fill);
+	pfree(type_of);
+}
+
+int
+RuleSetEventType(const RuleSet *rs, const char *type, int len)
+{
+	int t;
+
+	for (t = 0; t < rs->ntypes; t++)
+		if (rs->type_lens[t] == len && memcmp(rs->type_names[t], type, len) == 0)
+			return t;
+	return -1;
+}
+
 bool
 RuleMatchesType(const Rule *rule, const char *type, int len)
 {
@@ -1393,6 +1452,7 @@ BuildRuleSet(Attachments *a)
 		}
 	}
 	rs->nwords = (rs->neng + 63) / 64;
+	IndexRulesByType(rs);
 	{
 		Datum *elems = palloc(sizeof(Datum) * Max(list_length(types), 1));
 		int n = 0;

@@ -129,9 +129,17 @@ typedef struct RuleSet
 	char *fit_select; /* "l.col1, l.col2" (or "NULL") */
 	int nsources;
 	EventSource *sources;
-	bool any_type;				   /* an engagement rule matches every event type */
-	Datum event_types;			   /* text[] of the types engagement rules match (when !any_type) */
-	int nwords;					   /* 64-bit words in a per-event bitmap of engagement rules */
+	bool any_type;	   /* an engagement rule matches every event type */
+	Datum event_types; /* text[] of the types engagement rules match (when !any_type) */
+	int nwords;		   /* 64-bit words in a per-event bitmap of engagement rules */
+	/* the engagement rules by event type (an event is tested against its type's rules only) */
+	int ntypes; /* distinct event types the rules name (not "*") */
+	const char **type_names;
+	int *type_lens;
+	int *type_first; /* rules of type t: eng[type_rules[type_first[t] .. type_first[t + 1] - 1]] */
+	int *type_rules;
+	int nany_type;
+	int *any_type_rules;		   /* the rules of every type ("*") */
 	SPIPlanPtr lead_row_plan;	   /* fit columns of one lead: $1 lead id */
 	SPIPlanPtr lock_plan;		   /* lock leads in order: $1 lead id array */
 	SPIPlanPtr update_plan;		   /* rewrite leads' scores: $1 ids, $2 scores */
@@ -152,6 +160,9 @@ extern bool RulePredicateMatches(const RulePredicate *pred, Datum value, bool is
 
 /* Whether an event type (as text) is one an engagement rule matches. */
 extern bool RuleMatchesType(const Rule *rule, const char *type, int len);
+
+/* The index in rs->type_names of an event type (as text), or -1 when no rule names it. */
+extern int RuleSetEventType(const RuleSet *rs, const char *type, int len);
 
 /* The text form of an event type value of the given type (no copy for text/varchar). */
 extern char *EventTypeText(Oid typid, Datum value, int *len);

@@ -273,34 +273,50 @@ MissingColumnMatches(RuleOp op)
 /* A value of one of a source's predicate columns (index into EventSource.atts). */
 typedef Datum (*ColumnGetter)(void *arg, int col, bool *isnull);
 
-/* Set the bits of the engagement rules an event matches; false when it matches none. */
+/* Whether an event (of a type the rule matches) matches engagement rule r. */
+static inline bool
+MatchRule(RuleSet *rs, int r, int source, ColumnGetter get, void *arg)
+{
+	Rule *rule = rs->eng[r];
+	bool isnull;
+	Datum d;
+
+	if (rule->column_name == NULL)
+		return true;
+	if (rule->event_col[source] < 0)
+		return MissingColumnMatches(rule->op);
+	d = get(arg, rule->event_col[source], &isnull);
+	return RulePredicateMatches(rule->event_pred[source], d, isnull);
+}
+
+/*
+ * Set the bits of the engagement rules an event matches; false when it matches none.  Only the
+ * rules of the event's type and those of every type are tested (RuleSet.type_names).
+ */
 static bool
 MatchRules(RuleSet *rs, int source, const char *type_str, int type_len, ColumnGetter get, void *arg,
 		   uint64 *bits)
 {
 	bool any = false;
+	int t = RuleSetEventType(rs, type_str, type_len);
+	int k;
 	int r;
 
 	memset(bits, 0, sizeof(uint64) * rs->nwords);
-	for (r = 0; r < rs->neng; r++)
-	{
-		Rule *rule = rs->eng[r];
-		bool match;
-
-		if (!RuleMatchesType(rule, type_str, type_len))
-			continue;
-		if (rule->column_name == NULL)
-			match = true;
-		else if (rule->event_col[source] < 0)
-			match = MissingColumnMatches(rule->op);
-		else
+	if (t >= 0)
+		for (k = rs->type_first[t]; k < rs->type_first[t + 1]; k++)
 		{
-			bool isnull;
-			Datum d = get(arg, rule->event_col[source], &isnull);
-
-			match = RulePredicateMatches(rule->event_pred[source], d, isnull);
+			r = rs->type_rules[k];
+			if (MatchRule(rs, r, source, get, arg))
+			{
+				bits[r / 64] |= UINT64CONST(1) << (r % 64);
+				any = true;
+			}
 		}
-		if (match)
+	for (k = 0; k < rs->nany_type; k++)
+	{
+		r = rs->any_type_rules[k];
+		if (MatchRule(rs, r, source, get, arg))
 		{
 			bits[r / 64] |= UINT64CONST(1) << (r % 64);
 			any = true;

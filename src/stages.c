@@ -51,6 +51,7 @@
 #include "lead_scoring.h"
 #include "row_filter.h"
 #include "settings.h"
+#include "stage_log_batch.h"
 #include "stages.h"
 
 #define HANDOFF_CHANNEL "lead_scoring_handoff"
@@ -680,17 +681,23 @@ leads_after(PG_FUNCTION_ARGS)
 	/* the transaction's start, or lead_scoring.now when a superuser replays history */
 	values[7] = TimestampTzGetDatum(LsNow());
 
-	LsBecomeExtensionOwner(&saved);
-	LsSpiConnect();
-	rc = SPI_execute_plan(LogPlan(leads, TupleDescAttr(desc, leads->stage_att - 1)->atttypid),
-						  values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not write lead_scoring.stage_change: %s", SPI_result_code_string(rc));
-	SPI_finish();
-	/* deals written for the lead before it existed move it now */
-	if (is_insert)
-		DealsMoveNewLead(leads, id);
-	LsRestoreUser(&saved);
+	/* a lead of a batch rewrite: its row is inserted with the batch's (src/stage_log_batch.h) */
+	if (!StageLogBatchAdd(td, leads, id, from, to, DatumGetInt32(values[3]), nulls[3] == 'n', actor,
+						  reason, owner, DatumGetTimestampTz(values[7])))
+	{
+		LsBecomeExtensionOwner(&saved);
+		LsSpiConnect();
+		rc = SPI_execute_plan(LogPlan(leads, TupleDescAttr(desc, leads->stage_att - 1)->atttypid),
+							  values, nulls, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not write lead_scoring.stage_change: %s",
+				 SPI_result_code_string(rc));
+		SPI_finish();
+		/* deals written for the lead before it existed move it now */
+		if (is_insert)
+			DealsMoveNewLead(leads, id);
+		LsRestoreUser(&saved);
+	}
 
 	/* a handoff: marketing (or nothing, at creation) hands the lead to sales; what attach finds
 	 * already happened is the CRM's past, not a handoff to announce */

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# bench/copy_instructions.sh — the instructions (callgrind) of E2's COPY (bench/engine.sh) at a small
+# size, for builds of the shared library given as arguments, and for the plain table: deterministic
+# where CPU time on a shared machine is not (doc/benchmarks.md, "Bulk loads, per row and per lead").
+# Each build runs in a single-user backend on a fresh copy of the same data directory (a COPY rolled
+# back twice, both counted: CopyFrom's inclusive instructions, the library loaded in the first).
+#
+#   bash bench/copy_instructions.sh /path/old.so /path/new.so ...     (needs valgrind)
+# COPY_LEADS=2000, COPY_EVENTS=20000 (E2's 10 events per lead).  The library installed in
+# $PG_CONFIG's pkglibdir is restored at the end.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../test/cluster.sh"
+[ $# -ge 1 ] || { echo "usage: $0 lib.so ..." >&2; exit 2; }
+command -v valgrind >/dev/null || { echo "valgrind is missing" >&2; exit 2; }
+leads=${COPY_LEADS:-2000}
+events=${COPY_EVENTS:-20000}
+ls_setup
+libdir=$("$PG_CONFIG" --pkglibdir)
+saved=$(mktemp)
+cp "$libdir/lead_scoring.so" "$saved"
+work=$LS_PGDIR/instructions
+mkdir -p "$work"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$work"
+restore() { cp "$saved" "$libdir/lead_scoring.so"; rm -f "$saved"; ls_stop_cluster; }
+trap restore EXIT
+
+export PGDATABASE=engine
+"$LS_PGBIN/createdb" engine
+q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+q -f "$here/engine.sql" >/dev/null
+q -c "SELECT load('e_plain', $leads, 0)" -c "SELECT load('e_ext', $leads, 0)" >/dev/null
+q -c "COPY (SELECT 1 + g % $leads, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
+             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
+        FROM generate_series(1, $events) g) TO '$work/events.csv' (FORMAT csv)"
+q -c "VACUUM ANALYZE"
+q -c "CHECKPOINT"
+ls_as_pg "$LS_PGBIN/pg_ctl" -D "$LS_PGDIR/data" -m fast stop >/dev/null
+ls_as_pg cp -a "$LS_PGDIR/data" "$work/pristine"
+
+# count build label schema: CopyFrom's inclusive instructions
+runs=0
+count() {
+	local lib=$1 label=$2 schema=$3 out
+	runs=$((runs + 1))
+	out=$work/callgrind.$runs
+	cp "$lib" "$libdir/lead_scoring.so"
+	rm -rf "$work/data"
+	ls_as_pg cp -a "$work/pristine" "$work/data"
+	printf "BEGIN;\nCOPY %s.events (lead_id, event_type, occurred_at, channel, page_url) FROM '%s' (FORMAT csv);\nROLLBACK;\n" \
+		"$schema" "$work/events.csv" >"$work/in.sql"
+	cat "$work/in.sql" "$work/in.sql" >"$work/in2.sql"
+	ls_as_pg valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect=CopyFrom \
+		"$LS_PGBIN/postgres" --single -D "$work/data" -c fsync=off engine <"$work/in2.sql" >"$work/out.$runs" 2>&1
+	printf '%-40s %s\n' "$label" "$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+		awk '/:CopyFrom / { gsub(/,/, "", $1); print $1; exit }')"
+}
+count "$1" "plain table (with $(basename "$1"))" e_plain
+for lib in "$@"; do
+	count "$lib" "$(basename "$lib")" e_ext
+done
