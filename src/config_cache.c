@@ -23,7 +23,7 @@
 
 /* a handful of caches: the arrays are sized for all of them with room to spare */
 #define MAX_CONFIG_CACHES 16
-#define MAX_LISTENERS	  4
+#define MAX_LISTENERS	  8
 
 static ConfigCache *config_caches[MAX_CONFIG_CACHES];
 static int nconfig_caches = 0;

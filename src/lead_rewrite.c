@@ -38,6 +38,7 @@
 
 #include "citus_shards.h"
 #include "lead_rewrite.h"
+#include "rewrite_cache.h"
 
 /* lead_scoring.direct_rewrite: off makes every rewrite an UPDATE statement (to compare the two). */
 static bool direct_rewrite = true;
@@ -52,6 +53,7 @@ LeadRewriteInit(void)
 		"Off: every rewrite of a lead row by the scoring engine is an UPDATE statement, as before "
 		"0.2.0; for comparisons and diagnosis (doc/internals.md, \"Rewriting lead rows\").",
 		&direct_rewrite, true, PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	RewriteCacheInit();
 }
 
 /* Whether an UPDATE of the relation is one of its rows at a time, with nothing else to run. */
@@ -86,47 +88,109 @@ RewritableRelation(Relation rel)
 typedef struct IdIndex
 {
 	Relation index;
+	bool own; /* opened alone (closed by LeadRewrite), not among the result relation's indexes */
 	Oid subtype;
 	Oid collation;
 	RegProcedure eqproc;
 	FmgrInfo eq;
 } IdIndex;
 
+/* Whether an index is what "WHERE id = $1" with the id type's equality (of 'family') uses. */
 static bool
-FindIdIndex(ResultRelInfo *rri, const LeadsAttachment *leads, IdIndex *found)
+IdIndexFits(Relation index, const LeadsAttachment *leads, Oid family)
 {
+	Form_pg_index form = index->rd_index;
+
+	return index->rd_rel->relam == BTREE_AM_OID && form->indisunique && form->indimmediate &&
+		   form->indisvalid && form->indislive && form->indnkeyatts == 1 &&
+		   form->indkey.values[0] == leads->id_att && index->rd_opfamily[0] == family &&
+		   index->rd_indcollation[0] == leads->id_collation &&
+		   heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+		   heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL);
+}
+
+static void
+UseIdIndex(IdIndex *id, Relation index, bool own, const LeadsAttachment *leads,
+		   const RewriteShape *shape)
+{
+	id->index = index;
+	id->own = own;
+	id->subtype = shape->subtype;
+	id->collation = leads->id_collation;
+	id->eqproc = shape->eqproc;
+	fmgr_info(id->eqproc, &id->eq);
+}
+
+/*
+ * Find the id index among the result relation's indexes, opening them all, and the lock mode of
+ * the rewrite; remember both (src/rewrite_cache.h).
+ */
+static bool
+FindIdIndex(EState *estate, ResultRelInfo *rri, const LeadsAttachment *leads, IdIndex *found,
+			LockTupleMode *lockmode)
+{
+	uint64 generation = RewriteShapeGeneration();
 	/* the id type's default btree operator family and its equality (cached by PostgreSQL) */
 	TypeCacheEntry *type = lookup_type_cache(leads->id_type, TYPECACHE_BTREE_OPFAMILY);
-	Oid family = type->btree_opf;
-	Oid intype = type->btree_opintype;
+	RewriteShape shape;
 	Oid opno;
 	int i;
 
-	if (!OidIsValid(family))
+	if (!OidIsValid(type->btree_opf))
 		return false;
-	opno = get_opfamily_member(family, intype, intype, BTEqualStrategyNumber);
+	shape.family = type->btree_opf;
+	shape.subtype = type->btree_opintype;
+	opno = get_opfamily_member(shape.family, shape.subtype, shape.subtype, BTEqualStrategyNumber);
 	if (!OidIsValid(opno))
 		return false;
+	shape.eqproc = get_opcode(opno);
+	shape.lockmode = ExecUpdateLockMode(estate, rri);
+	ExecOpenIndices(rri, false);
 	for (i = 0; i < rri->ri_NumIndices; i++)
 	{
 		Relation index = rri->ri_IndexRelationDescs[i];
-		Form_pg_index form = index->rd_index;
 
-		if (index->rd_rel->relam != BTREE_AM_OID || !form->indisunique || !form->indimmediate ||
-			!form->indisvalid || form->indnkeyatts != 1 ||
-			form->indkey.values[0] != leads->id_att || index->rd_opfamily[0] != family ||
-			index->rd_indcollation[0] != leads->id_collation ||
-			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) ||
-			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL))
+		if (!IdIndexFits(index, leads, shape.family))
 			continue;
-		found->index = index;
-		found->subtype = intype;
-		found->collation = leads->id_collation;
-		found->eqproc = get_opcode(opno);
-		fmgr_info(found->eqproc, &found->eq);
+		shape.index = RelationGetRelid(index);
+		RewriteShapeSet(RelationGetRelid(rri->ri_RelationDesc), &shape, generation);
+		UseIdIndex(found, index, false, leads, &shape);
+		*lockmode = shape.lockmode;
 		return true;
 	}
 	return false;
+}
+
+/*
+ * The id index and the lock mode: the index found by an earlier rewrite of the relation, opened
+ * alone and checked again, else found among all the relation's indexes.
+ */
+static bool
+OpenIdIndex(EState *estate, ResultRelInfo *rri, const LeadsAttachment *leads, IdIndex *id,
+			LockTupleMode *lockmode)
+{
+	Relation rel = rri->ri_RelationDesc;
+	RewriteShape shape;
+
+	if (RewriteShapeGet(RelationGetRelid(rel), &shape))
+	{
+		/* as ExecOpenIndices would lock it; gone (dropped meanwhile): look again */
+		Relation index = try_relation_open(shape.index, RowExclusiveLock);
+
+		if (index != NULL)
+		{
+			if (index->rd_rel->relkind == RELKIND_INDEX && index->rd_index != NULL &&
+				index->rd_index->indrelid == RelationGetRelid(rel) &&
+				IdIndexFits(index, leads, shape.family))
+			{
+				UseIdIndex(id, index, true, leads, &shape);
+				*lockmode = shape.lockmode;
+				return true;
+			}
+			relation_close(index, NoLock);
+		}
+	}
+	return FindIdIndex(estate, rri, leads, id, lockmode);
 }
 
 /* The range table entry of "UPDATE leads SET score = ... WHERE id = ...", for permissions and for
@@ -223,21 +287,38 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 	List *recheck = NIL;
 	TM_Result res;
 
-	/* the new row: the locked one, with the score given (SET score = score, or = $2) */
-	slot_getallattrs(locked);
-	ExecClearTuple(newslot);
-	memcpy(newslot->tts_values, locked->tts_values, sizeof(Datum) * desc->natts);
-	memcpy(newslot->tts_isnull, locked->tts_isnull, sizeof(bool) * desc->natts);
-	if (score != NULL)
+	/*
+	 * The new row: the locked one (SET score = score: the locked version itself, copied as it is
+	 * when the triggers ask for a tuple, not formed again from its columns), or with the score
+	 * given (SET score = $2).
+	 */
+	if (score == NULL)
+		ExecCopySlot(newslot, locked);
+	else
 	{
+		slot_getallattrs(locked);
+		ExecClearTuple(newslot);
+		memcpy(newslot->tts_values, locked->tts_values, sizeof(Datum) * desc->natts);
+		memcpy(newslot->tts_isnull, locked->tts_isnull, sizeof(bool) * desc->natts);
 		newslot->tts_values[leads->score_att - 1] = Int32GetDatum(*score);
 		newslot->tts_isnull[leads->score_att - 1] = false;
+		ExecStoreVirtualTuple(newslot);
 	}
-	ExecStoreVirtualTuple(newslot);
 
-	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row &&
-		!ExecBRUpdateTriggers(estate, epq, rri, tid, NULL, newslot, NULL))
-		return false; /* a trigger skipped it */
+	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row)
+	{
+		bool should_free;
+		/*
+		 * The BEFORE triggers see the version LockLeadRow locked, handed over as the old row
+		 * (the argument foreign tables use) instead of by its tid, which would lock it again
+		 * (GetTupleForTrigger): the row is locked, no other version can come.
+		 */
+		HeapTuple old = ExecFetchSlotHeapTuple(locked, false, &should_free);
+
+		if (!ExecBRUpdateTriggers(estate, epq, rri, NULL, old, newslot, NULL))
+			return false; /* a trigger skipped it */
+		Assert(!should_free);
+	}
 
 	ExecMaterializeSlot(newslot);
 	newslot->tts_tableOid = RelationGetRelid(rel);
@@ -262,8 +343,14 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 			elog(ERROR, "unexpected table_tuple_update status: %u", res);
 	}
 
-	if (rri->ri_NumIndices > 0 && update_indexes)
-		recheck = ExecInsertIndexTuples(rri, newslot, estate, true, false, NULL, NIL);
+	if (update_indexes)
+	{
+		/* not HOT: every index gets an entry (opened now when the id index was opened alone) */
+		if (rri->ri_IndexRelationDescs == NULL)
+			ExecOpenIndices(rri, false);
+		if (rri->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(rri, newslot, estate, true, false, NULL, NIL);
+	}
 	ExecARUpdateTriggers(estate, rri, NULL, NULL, tid, NULL, newslot, recheck, NULL, false);
 	list_free(recheck);
 	return true;
@@ -284,6 +371,7 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	TupleTableSlot *newslot;
 	LockTupleMode lockmode;
 	PlannedStmt *stmt;
+	bool when_cached;
 	int i;
 
 	*rewritten = 0;
@@ -315,8 +403,7 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(estate, rri, 1);
 	CheckValidResultRel(rri, CMD_UPDATE);
-	ExecOpenIndices(rri, false);
-	if (!FindIdIndex(rri, leads, &id))
+	if (!OpenIdIndex(estate, rri, leads, &id, &lockmode))
 	{
 		ExecCloseResultRelations(estate);
 		ExecCloseRangeTableRelations(estate);
@@ -328,53 +415,64 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 
 	AfterTriggerBeginQuery();
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
-	lockmode = ExecUpdateLockMode(estate, rri);
 	found_slot = table_slot_create(rel, &estate->es_tupleTable);
-	locked = table_slot_create(rel, &estate->es_tupleTable);
+	locked = found_slot; /* the version found, then the version locked */
 	newslot = table_slot_create(rel, &estate->es_tupleTable);
 	scan = index_beginscan(rel, id.index, estate->es_snapshot, 1, 0);
-
-	for (i = 0; i < args->n; i++)
+	/* the WHEN conditions of the table's triggers, compiled once per backend */
+	when_cached = TriggerWhenCacheUse(rri);
+	PG_TRY();
 	{
-		ScanKeyData key;
-
-		CHECK_FOR_INTERRUPTS();
-		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, id.subtype, id.collation,
-							   id.eqproc, args->ids[i]);
-		index_rescan(scan, &key, 1, NULL, 0);
-		while (index_getnext_slot(scan, ForwardScanDirection, found_slot))
+		for (i = 0; i < args->n; i++)
 		{
-			ItemPointerData tid = found_slot->tts_tid;
-			bool traversed;
+			ScanKeyData key;
 
-			if (!LockLeadRow(rel, estate, &tid, lockmode, locked, &traversed))
-				continue;
-			tid = locked->tts_tid;
-			if (traversed)
+			CHECK_FOR_INTERRUPTS();
+			ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, id.subtype, id.collation,
+								   id.eqproc, args->ids[i]);
+			index_rescan(scan, &key, 1, NULL, 0);
+			while (index_getnext_slot(scan, ForwardScanDirection, found_slot))
 			{
-				/* a newer version: still this lead? (the UPDATE rechecks its WHERE) */
-				bool isnull;
-				Datum d = slot_getattr(locked, leads->id_att, &isnull);
+				ItemPointerData tid = found_slot->tts_tid;
+				bool traversed;
 
-				if (isnull ||
-					!DatumGetBool(FunctionCall2Coll(&id.eq, id.collation, d, args->ids[i])))
+				if (!LockLeadRow(rel, estate, &tid, lockmode, locked, &traversed))
 					continue;
-			}
-			if (args->found != NULL)
-				args->found[i] = true;
-			if (args->locked != NULL)
-				args->locked(args->arg, i, locked);
-			if (RewriteRow(estate, rri, &epq, &tid, locked, newslot, leads,
-						   args->scores != NULL ? &args->scores[i] : NULL))
-				(*rewritten)++;
-			ResetPerTupleExprContext(estate);
-		}
-	}
+				tid = locked->tts_tid;
+				if (traversed)
+				{
+					/* a newer version: still this lead? (the UPDATE rechecks its WHERE) */
+					bool isnull;
+					Datum d = slot_getattr(locked, leads->id_att, &isnull);
 
-	index_endscan(scan);
-	/* the AFTER triggers, as at the end of the statement */
-	AfterTriggerEndQuery(estate);
+					if (isnull ||
+						!DatumGetBool(FunctionCall2Coll(&id.eq, id.collation, d, args->ids[i])))
+						continue;
+				}
+				if (args->found != NULL)
+					args->found[i] = true;
+				if (args->locked != NULL)
+					args->locked(args->arg, i, locked);
+				if (RewriteRow(estate, rri, &epq, &tid, locked, newslot, leads,
+							   args->scores != NULL ? &args->scores[i] : NULL))
+					(*rewritten)++;
+				ResetPerTupleExprContext(estate);
+			}
+		}
+
+		index_endscan(scan);
+		/* the AFTER triggers, as at the end of the statement */
+		AfterTriggerEndQuery(estate);
+	}
+	PG_FINALLY();
+	{
+		if (when_cached)
+			TriggerWhenCacheDone();
+	}
+	PG_END_TRY();
 	EvalPlanQualEnd(&epq);
+	if (id.own)
+		index_close(id.index, NoLock);
 	ExecCloseResultRelations(estate);
 	ExecCloseRangeTableRelations(estate);
 	ExecResetTupleTable(estate->es_tupleTable, false);

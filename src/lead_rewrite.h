@@ -9,6 +9,8 @@
  * triggers (leads_before among them; NULL skips the row), compute stored generated columns, check
  * constraints, write the new version, insert index entries when it is not HOT, and queue the
  * AFTER ROW UPDATE triggers, which fire when the rewrite ends, as after a statement.
+ * What the rewrite keeps across statements (the triggers' compiled WHEN conditions, the id index)
+ * is in src/rewrite_cache.h.
  *
  * Where that would differ from the UPDATE it replaces, LeadRewrite does nothing and returns false,
  * and the caller runs its SQL: a table that is not a plain heap table (partitioned, a partition, a

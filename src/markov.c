@@ -638,7 +638,6 @@ MarkovSolve(const MarkovChain *chain, int order, const int *weight, int nitems,
 	/* each item: the states that hold it, then P_C from N[C][C] */
 	ncol = palloc0(sizeof(double *) * s);
 	member = palloc(sizeof(int) * s);
-	m = palloc(sizeof(double) * s);
 	w = palloc(sizeof(double) * s);
 	mperm = palloc(sizeof(int) * s);
 	for (q = 0; q < nitems; q++)
@@ -668,7 +667,12 @@ MarkovSolve(const MarkovChain *chain, int order, const int *weight, int nitems,
 				e[c] = 0.0;
 			}
 		}
-		/* M = N[C][C] (row i, column k = N[member i][member k] = ncol[member k][member i]) */
+		/*
+		 * M = N[C][C] (row i, column k = N[member i][member k] = ncol[member k][member i]): nc x
+		 * nc, more than the s doubles of a column once a channel is held by more than sqrt(s)
+		 * states
+		 */
+		m = palloc(sizeof(double) * nc * nc);
 		for (i = 0; i < nc; i++)
 			for (j = 0; j < nc; j++)
 				m[(Size) i * nc + j] = ncol[member[j]][member[i]];
@@ -677,16 +681,14 @@ MarkovSolve(const MarkovChain *chain, int order, const int *weight, int nitems,
 		else
 		{
 			double *xc = palloc(sizeof(double) * nc);
-			double *mm = palloc(sizeof(double) * nc * nc);
 
-			memcpy(mm, m, sizeof(double) * nc * nc);
 			for (i = 0; i < nc; i++)
 				xc[i] = x[member[i]];
-			LuFactor(mm, nc, mperm);
-			LuSolve(mm, nc, mperm, xc, w);
+			LuFactor(m, nc, mperm);
+			LuSolve(m, nc, mperm, xc, w);
 			pfree(xc);
-			pfree(mm);
 		}
+		pfree(m);
 		for (i = 0; i < nc; i++)
 			lost += ncol[member[i]][0] * w[i];
 		re = lost / p;
