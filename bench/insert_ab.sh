@@ -15,28 +15,13 @@
 # BENCH_ROUNDS=16, INSERT_N=5000.  The library installed in $PG_CONFIG's pkglibdir is restored at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../test/cluster.sh"
-: "${LIB_OLD:?the old build of lead_scoring.so}" "${LIB_NEW:?the new build of lead_scoring.so}"
-LS_SERVER_OPTS="${LS_SERVER_OPTS:-} -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h"
-ls_setup
-libdir=$("$PG_CONFIG" --pkglibdir)
-saved=$(mktemp)
-cp "$libdir/lead_scoring.so" "$saved"
-restore() { cp "$saved" "$libdir/lead_scoring.so.tmp" && mv -f "$libdir/lead_scoring.so.tmp" "$libdir/lead_scoring.so"; rm -f "$saved"; ls_stop_cluster; }
-trap restore EXIT
+source "$here/ab_common.sh"
+ab_cluster insert_ab
+ab_library_swap
 rounds=${BENCH_ROUNDS:-16}
 n=${INSERT_N:-5000}
-data=$LS_PGDIR/insert_ab
-mkdir -p "$data"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
-export PGDATABASE=engine
-"$LS_PGBIN/createdb" engine
-q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-q -f "$here/engine.sql" >/dev/null
-q -c "SELECT load('e_plain', 2000, 10)" -c "SELECT load('e_ext', 2000, 10)" >/dev/null
-q -c "VACUUM ANALYZE e_plain.leads, e_plain.events, e_ext.leads, e_ext.events"
-q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
-use() { cp "$1" "$libdir/lead_scoring.so.tmp" && mv -f "$libdir/lead_scoring.so.tmp" "$libdir/lead_scoring.so"; }
+ab_tables
+ab_load 2000 10
 python3 - "$data" "$n" <<'PY'
 import random, sys
 data, n = sys.argv[1], int(sys.argv[2])
@@ -69,10 +54,10 @@ for ((r = 0; r < rounds; r++)); do
 	case $((r % 3)) in 0) order="plain old new" ;; 1) order="old new plain" ;; 2) order="new plain old" ;; esac
 	for v in $order; do
 		s=e_ext
-		case $v in plain) s=e_plain ;; old) use "$LIB_OLD" ;; new) use "$LIB_NEW" ;; esac
+		case $v in plain) s=e_plain ;; old) lib_use "$LIB_OLD" ;; new) lib_use "$LIB_NEW" ;; esac
 		q -c "VACUUM $s.leads, $s.events"
 		ms=$(cpu_ms $s)
-		q -c "INSERT INTO result VALUES ('I1', '$v', $r, $ms)"
+		record I1 "$v" "$r" "$ms"
 		ls_log "   I1 round $r, $v: $ms ms CPU for $n inserts"
 	done
 done
@@ -83,7 +68,7 @@ if [ -n "${INSERT_CALLGRIND:-}" ]; then
 		local lib=$1 s=$2 k=$3 copy=$data/cg_data
 		rm -rf "$copy"
 		cp -a "$LS_PGDIR/data" "$copy"
-		[ "$lib" != none ] && use "$lib"
+		[ "$lib" != none ] && lib_use "$lib"
 		{ echo "SELECT 1"; head -"$k" "$data/inserts_$s.sql"; } >"$data/cg_in.sql"
 		ls_as_pg valgrind --tool=callgrind --callgrind-out-file="$data/cg.out" --toggle-collect=PortalStart \
 			--toggle-collect=PortalRun --toggle-collect=CommitTransactionCommand \
@@ -100,7 +85,7 @@ if [ -n "${INSERT_CALLGRIND:-}" ]; then
 	done
 	ls_as_pg "$LS_PGBIN/pg_ctl" -D "$LS_PGDIR/data" -l "$LS_PGDIR/server.log" -w \
 		-o "-k $LS_PGDIR -p $LS_PORT -c listen_addresses='' -c fsync=off" start >/dev/null
-	while read -r v i; do q -c "INSERT INTO result VALUES ('I2', '$v', 0, $i)"; done <"$data/i2.txt"
+	while read -r v i; do record I2 "$v" 0 "$i"; done <"$data/i2.txt"
 fi
 
 echo

@@ -15,52 +15,25 @@
 # $PG_CONFIG's pkglibdir is restored at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../test/cluster.sh"
-: "${LIB_OLD:?the old build of lead_scoring.so}" "${LIB_NEW:?the new build of lead_scoring.so}"
-LS_SERVER_OPTS="${LS_SERVER_OPTS:-} -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h -c work_mem=64MB"
-ls_setup
-libdir=$("$PG_CONFIG" --pkglibdir)
-saved=$(mktemp)
-cp "$libdir/lead_scoring.so" "$saved"
-restore() { cp "$saved" "$libdir/lead_scoring.so"; rm -f "$saved"; ls_stop_cluster; }
-trap restore EXIT
+source "$here/ab_common.sh"
+ab_cluster ab_data "-c work_mem=64MB"
+ab_library_swap
 
 scale=${ENGINE_SCALE:-0.3}
 rounds=${BENCH_ROUNDS:-6}
 only=${AB_ONLY:-2 3}
 want() { [[ " $only " == *" $1 "* ]]; }
 sz() { awk -v s="$scale" -v n="$1" 'BEGIN { v = int(n * s); print (v < 100 ? 100 : v) }'; }
-data=$LS_PGDIR/ab_data
-mkdir -p "$data"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
-export PGDATABASE=engine
-"$LS_PGBIN/createdb" engine
-q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-# the CPU time (ms, user + system, from log_statement_stats) of the n-th statement
-cpu_ms() {
-	local n=$1
-	shift
-	q -c "SET client_min_messages = log" -c "SET log_statement_stats = on" "$@" 2>&1 |
-		awk -v n="$n" '/s user,/ && !/\[/ { cn++; if (cn == n) { gsub(/!/, ""); c = ($1 + $4) * 1000 } }
-			END { if (c == "") exit 1; print c }'
-}
-use() { case $1 in old) cp "$LIB_OLD" "$libdir/lead_scoring.so" ;; new) cp "$LIB_NEW" "$libdir/lead_scoring.so" ;; esac; }
+use() { case $1 in old) lib_use "$LIB_OLD" ;; new) lib_use "$LIB_NEW" ;; esac; }
 schema() { [ "$1" = plain ] && echo e_plain || echo e_ext; }
 order() { case $(($1 % 3)) in 0) echo "plain old new" ;; 1) echo "old new plain" ;; 2) echo "new plain old" ;; esac; }
 use old
-q -f "$here/engine.sql" >/dev/null
-q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
-record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
-load() {
-	q -c "SELECT load('e_plain', $1, $2)" -c "SELECT load('e_ext', $1, $2)" >/dev/null
-	q -c "VACUUM ANALYZE e_plain.leads, e_plain.events, e_ext.leads, e_ext.events"
-	ls_log "   loaded $1 leads x $2 events into both schemas"
-}
+ab_tables
 
 if want 2; then
 	n=$(sz 100000)
 	e=$(sz 1000000)
-	load "$n" 0
+	ab_load "$n" 0
 	q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
 	             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
 	        FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
@@ -68,7 +41,7 @@ if want 2; then
 		for v in $(order $r); do
 			use "$v"
 			q -c "VACUUM $(schema $v).leads, lead_scoring.stage_change"
-			cpu=$(cpu_ms 2 -c "BEGIN" -c "COPY $(schema $v).events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)" -c "ROLLBACK")
+			cpu=$(statement_cpu_ms 2 -c "BEGIN" -c "COPY $(schema $v).events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)" -c "ROLLBACK")
 			record L2 $v $r "$cpu"
 			ls_log "   L2 round $r, $v: $cpu ms CPU"
 		done
@@ -79,12 +52,12 @@ if want 3; then
 	n=$(sz 2000)
 	m=$(sz 100000)
 	use old
-	load "$n" 1000
+	ab_load "$n" 1000
 	for ((r = 1; r <= rounds; r++)); do
 		for v in $(order $r); do
 			use "$v"
 			q -c "VACUUM $(schema $v).leads"
-			cpu=$(cpu_ms 2 -c "BEGIN" -c "INSERT INTO $(schema $v).events (lead_id, event_type, occurred_at, channel, page_url)
+			cpu=$(statement_cpu_ms 2 -c "BEGIN" -c "INSERT INTO $(schema $v).events (lead_id, event_type, occurred_at, channel, page_url)
 				SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click'])[1 + g % 4],
 				       now() - (g % 1000) * interval '1 minute', 'organic', '/pricing' FROM generate_series(1, $m) g" -c "ROLLBACK")
 			record L3 $v $r "$cpu"

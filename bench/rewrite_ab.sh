@@ -15,45 +15,29 @@
 # ENGINE_SCALE=0.3 (as bench/engine.sh), BENCH_ROUNDS=5, BENCH_PGBENCH_SECONDS=10, LS_KEEP=1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../test/cluster.sh"
-LS_SERVER_OPTS="${LS_SERVER_OPTS:-} -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h -c work_mem=64MB"
-ls_setup
+source "$here/ab_common.sh"
+ab_cluster ab_data "-c work_mem=64MB"
 
 scale=${ENGINE_SCALE:-0.3}
 rounds=${BENCH_ROUNDS:-5}
 secs=${BENCH_PGBENCH_SECONDS:-10}
 sz() { awk -v s="$scale" -v n="$1" 'BEGIN { v = int(n * s); print (v < 100 ? 100 : v) }'; }
-data=$LS_PGDIR/ab_data
-mkdir -p "$data"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
-export PGDATABASE=engine
-"$LS_PGBIN/createdb" engine
-q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 # variant: plain, on, off -> schema and the setting the connection gets
 schema() { [ "$1" = plain ] && echo e_plain || echo e_ext; }
 opts() { [ "$1" = off ] && echo "-c lead_scoring.direct_rewrite=off" || echo ""; }
-# the CPU time (ms, user + system, from log_statement_stats) of the n-th statement
+# the CPU time of the n-th statement (statement_cpu_ms) with the variant's setting
 cpu_ms() {
-	local v=$1 n=$2
-	shift 2
-	PGOPTIONS="$(opts "$v")" q -c "SET client_min_messages = log" -c "SET log_statement_stats = on" "$@" 2>&1 |
-		awk -v n="$n" '/s user,/ && !/\[/ { cn++; if (cn == n) { gsub(/!/, ""); c = ($1 + $4) * 1000 } }
-			END { if (c == "") exit 1; print c }'
+	local v=$1
+	shift
+	PGOPTIONS="$(opts "$v")" statement_cpu_ms "$@"
 }
-q -f "$here/engine.sql" >/dev/null
-q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
-record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
-load() {
-	q -c "SELECT load('e_plain', $1, $2)" -c "SELECT load('e_ext', $1, $2)" >/dev/null
-	q -c "VACUUM ANALYZE e_plain.leads, e_plain.events, e_ext.leads, e_ext.events"
-	ls_log "   loaded $1 leads x $2 events into both schemas"
-}
+ab_tables
 # the variants of round r, in a rotating order
 order() { case $(($1 % 3)) in 0) echo "$2 $3 $4" ;; 1) echo "$3 $4 $2" ;; 2) echo "$4 $2 $3" ;; esac; }
 
 # A1
 n=$(sz 2000)
-load "$n" 10
+ab_load "$n" 10
 for s in e_plain e_ext; do
 	cat >"$data/insert_$s.sql" <<-EOS
 		\\set lead random(1, $n)
@@ -113,7 +97,7 @@ done
 # A3 (leads with 1,000 events)
 n=$(sz 2000)
 m=$(sz 100000)
-load "$n" 1000
+ab_load "$n" 1000
 for ((r = 1; r <= rounds; r++)); do
 	for v in $(order $r plain on off); do
 		q -c "VACUUM $(schema $v).leads, $(schema $v).events"
@@ -128,7 +112,7 @@ done
 # A2
 n=$(sz 100000)
 e=$(sz 1000000)
-load "$n" 0
+ab_load "$n" 0
 q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
              now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
         FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
@@ -144,7 +128,7 @@ done
 
 # A4
 n=$(sz 100000)
-load "$n" 100
+ab_load "$n" 100
 for ((r = 1; r <= rounds; r++)); do
 	for v in $( ((r % 2)) && echo on off || echo off on); do
 		q -c "VACUUM e_ext.leads"

@@ -1,0 +1,54 @@
+# bench/ab_common.sh — what the same-cluster A/B benchmarks (bench/library_ab.sh, bench/insert_ab.sh,
+# bench/rewrite_ab.sh) share: their throwaway cluster and database, the tables of bench/engine.sql
+# with a result table, the load of both schemas, the CPU time of one statement, and the swap of the
+# installed shared library between two builds (doc/benchmarks.md, "Running").  Sourced by them after
+# they set $here; uses test/cluster.sh.
+source "$here/../test/cluster.sh"
+
+# ab_cluster DIR [SERVER OPTIONS]: start the cluster (the benchmarks' settings and these), create the
+# database "engine" and the scratch directory $data (named DIR, in the cluster's directory); q runs psql
+ab_cluster() {
+	LS_SERVER_OPTS="${LS_SERVER_OPTS:-} -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h ${2:-}"
+	ls_setup
+	data=$LS_PGDIR/$1
+	mkdir -p "$data"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
+	export PGDATABASE=engine
+	"$LS_PGBIN/createdb" engine
+}
+q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# ab_tables: bench/engine.sql's schemas and load(), and the table the rounds are recorded in
+ab_tables() {
+	q -f "$here/engine.sql" >/dev/null
+	q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
+}
+record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
+
+# ab_load LEADS EVENTS_PER_LEAD: the same leads and events in e_plain and e_ext
+ab_load() {
+	q -c "SELECT load('e_plain', $1, $2)" -c "SELECT load('e_ext', $1, $2)" >/dev/null
+	q -c "VACUUM ANALYZE e_plain.leads, e_plain.events, e_ext.leads, e_ext.events"
+	ls_log "   loaded $1 leads x $2 events into both schemas"
+}
+
+# statement_cpu_ms N ARGS...: the CPU time (ms, user + system, from log_statement_stats) of the N-th
+# statement of one psql run with ARGS (-c ...); PGOPTIONS passes settings to its backend
+statement_cpu_ms() {
+	local n=$1
+	shift
+	q -c "SET client_min_messages = log" -c "SET log_statement_stats = on" "$@" 2>&1 |
+		awk -v n="$n" '/s user,/ && !/\[/ { cn++; if (cn == n) { gsub(/!/, ""); c = ($1 + $4) * 1000 } }
+			END { if (c == "") exit 1; print c }'
+}
+
+# ab_library_swap: LIB_OLD and LIB_NEW are required; lib_use FILE installs one of them (each new
+# backend loads the file installed at that moment); the installed library is restored at exit
+ab_library_swap() {
+	: "${LIB_OLD:?the old build of lead_scoring.so}" "${LIB_NEW:?the new build of lead_scoring.so}"
+	libdir=$("$PG_CONFIG" --pkglibdir)
+	saved=$(mktemp)
+	cp "$libdir/lead_scoring.so" "$saved"
+	trap 'lib_use "$saved"; rm -f "$saved"; ls_stop_cluster' EXIT
+}
+lib_use() { cp "$1" "$libdir/lead_scoring.so.tmp" && mv -f "$libdir/lead_scoring.so.tmp" "$libdir/lead_scoring.so"; }
