@@ -1499,14 +1499,14 @@ LoadRules(void)
 	Attachments *a = LsAttachments();
 	RuleSet *rs = BuildRuleSet(a);
 	MemoryContextCallback *cb;
+	MemoryContext previous;
 
 	cb = MemoryContextAlloc(rs->cxt, sizeof(MemoryContextCallback));
 	cb->func = FreeRuleSetPlans;
 	cb->arg = rs;
 	MemoryContextRegisterResetCallback(rs->cxt, cb);
-	MemoryContextSetParent(rs->cxt, CacheMemoryContext);
-	if (rules != NULL)
-		MemoryContextSetParent(rules->cxt, TopTransactionContext);
+	previous = rules != NULL ? rules->cxt : NULL;
+	ConfigCacheKeep(&previous, rs->cxt);
 	rules = rs;
 	rules_generation = a->generation;
 }
