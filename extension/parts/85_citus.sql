@@ -183,10 +183,12 @@ BEGIN
             ELSE
                 PERFORM create_distributed_table(a.relid, col, colocate_with => leads.relid::text);
             END IF;
+            -- nor the removal of the coordinator's local copy (the events' TRUNCATE trigger would
+            -- rescore the leads, now distributed, before the workers have the configuration)
+            PERFORM truncate_local_data_after_distributing_table(a.relid);
             FOREACH t IN ARRAY coalesce(triggers, '{}') LOOP
                 EXECUTE t;
             END LOOP;
-            PERFORM truncate_local_data_after_distributing_table(a.relid);
         ELSIF dist_col IS DISTINCT FROM col OR (a.kind <> 'leads' AND NOT EXISTS (
                   SELECT FROM pg_dist_partition p, pg_dist_partition l
                    WHERE p.logicalrelid = a.relid AND l.logicalrelid = leads.relid

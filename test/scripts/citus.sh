@@ -189,6 +189,28 @@ compare concurrent "$OUT/concurrent.$PLAIN" "$OUT/concurrent.$COORD" cluster
 paste -d'|' "$OUT/concurrent.$COORD" "$OUT/recomputed.$COORD" | awk -F'|' '$3 != $5 { bad++ } END { exit bad > 0 }' &&
 	ok "stored scores equal score() after the concurrent writers" || fail "stored scores differ from score() after the concurrent writers"
 
+# --- citus_setup() on a CRM that already holds scored leads and their events (another database, single node):
+# the copy of the rows and the removal of the coordinator's local copy fire no trigger (the events' TRUNCATE
+# trigger would rescore the leads through their shards before the nodes have the configuration)
+"$CITUS_BIN/createdb" -h "$CITUS_SOCK" -p $SINGLE -U postgres with_rows
+citus_psql $SINGLE -d with_rows -c "CREATE EXTENSION citus" -c "SELECT citus_set_coordinator_host('$CITUS_SOCK', $SINGLE)" \
+	-c "SELECT citus_set_node_property('$CITUS_SOCK', $SINGLE, 'shouldhaveshards', true)" \
+	-c "CREATE EXTENSION lead_scoring" -f "$here/citus/schema.sql" -f "$here/citus/attach.sql" >/dev/null 2>&1
+citus_psql $SINGLE -d with_rows -c "SET lead_scoring.now = '2026-01-05 12:00+00'" \
+	-c "INSERT INTO crm.leads (id, email, phone, company_size, created_at) SELECT g, 'p' || g || '@example.com', '+1 555 0100', 60, '2026-01-01' FROM generate_series(1, 8) g" \
+	-c "INSERT INTO crm.events (id, lead_id, event_type, occurred_at, url) SELECT g, 1 + g % 8, 'page_view', '2026-01-05 10:00+00', '/pricing' FROM generate_series(1, 16) g" >/dev/null
+citus_psql $SINGLE -d with_rows -At -c "SELECT id, score, stage FROM crm.leads ORDER BY id" >"$OUT/with_rows.before"
+if citus_psql $SINGLE -d with_rows -c "SET client_min_messages = warning" -c "SELECT lead_scoring.citus_setup()" >"$OUT/with_rows.setup" 2>&1; then
+	citus_psql $SINGLE -d with_rows -At -c "SELECT id, score, stage FROM crm.leads ORDER BY id" >"$OUT/with_rows.after"
+	if [ "$(awk -F'|' '$2 > 30' "$OUT/with_rows.before" | wc -l)" = 8 ] && cmp -s "$OUT/with_rows.before" "$OUT/with_rows.after"; then
+		ok "citus_setup() distributes leads already scored from their events, scores kept"
+	else
+		fail "citus_setup() with rows: scores before and after differ (or were not scored): $(paste -d' ' "$OUT/with_rows.before" "$OUT/with_rows.after" | tr '\n' ' ')"
+	fi
+else
+	fail "citus_setup() on tables holding scored leads: $(grep -m1 ERROR "$OUT/with_rows.setup")"
+fi
+
 [ -s "$OUT/plain.history" ] && grep -c 'Asynchronous notification' "$OUT/plain.history" | sed 's/^/handoff notifications on plain PostgreSQL: /'
 
 [ $failed -eq 0 ] || { echo "logs: $CITUS_DIR (LS_KEEP=1 keeps them)"; exit 1; }
