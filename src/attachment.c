@@ -15,6 +15,7 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/qunique.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "spi_glue.h"
@@ -826,6 +827,23 @@ int
 LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b)
 {
 	return DatumGetInt32(FunctionCall2Coll((FmgrInfo *) &leads->id_cmp, leads->id_collation, a, b));
+}
+
+static int
+CompareLeadIds(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
+}
+
+int
+LsSortLeadIds(const LeadsAttachment *leads, Datum *ids, int n)
+{
+	if (n > 1)
+	{
+		qsort_arg(ids, n, sizeof(Datum), CompareLeadIds, (void *) leads);
+		n = qunique_arg(ids, n, sizeof(Datum), CompareLeadIds, (void *) leads);
+	}
+	return n;
 }
 
 ArrayType *

@@ -16,7 +16,6 @@
 #include "nodes/bitmapset.h"
 #include "spi_glue.h"
 #include "storage/lmgr.h"
-#include "trigger_call.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -31,8 +30,6 @@
 
 #include "attachment.h"
 #include "citus_shards.h"
-#include "clock.h"
-#include "lead_locks.h"
 #include "lead_rewrite.h"
 #include "lead_state.h"
 #include "lead_touch.h"
@@ -40,7 +37,6 @@
 #include "run_as.h"
 #include "score.h"
 #include "stage_log_batch.h"
-#include "stages.h"
 
 Touch *current_touch = NULL;
 
@@ -114,6 +110,13 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 	LsEndTableWrite(&saved);
 }
 
+/* Whether a lead is one of the current touch's (its stage changes are logged with the batch's). */
+static bool
+InCurrentTouch(const LeadsAttachment *leads, Datum id)
+{
+	return TouchedLead(leads, id) >= 0;
+}
+
 /*
  * Rewrite the touch's leads without an UPDATE statement (src/lead_rewrite.h), as the leads table's
  * owner like ExecuteTouch; false, having done nothing, where the rewrite must be the caller's
@@ -127,7 +130,7 @@ RewriteTouch(Touch *t, const LeadsAttachment *leads, const LeadRewriteArgs *args
 	volatile bool done = false;
 	/* a batch's stage changes are logged together after its rewrite (src/stage_log_batch.h) */
 	volatile bool batch_log = t->n > 1;
-	StageLogBatch *outer_log = batch_log ? StageLogBatchBegin() : NULL;
+	StageLogBatch *outer_log = batch_log ? StageLogBatchBegin(InCurrentTouch) : NULL;
 
 	current_touch = t;
 	LsBeginTableWrite(t->leads_relid, &saved);
