@@ -859,6 +859,16 @@ LsLeadIdArray(const LeadsAttachment *leads, const Datum *ids, int n)
 	return array;
 }
 
+Oid
+LsLeadIdArrayType(const LeadsAttachment *leads)
+{
+	Oid t = get_array_type(leads->id_type);
+
+	if (!OidIsValid(t))
+		elog(ERROR, "type %s has no array type", format_type_be(leads->id_type));
+	return t;
+}
+
 char *
 LsLeadIdText(const LeadsAttachment *leads, Datum id)
 {

@@ -159,5 +159,7 @@ extern int LsSortLeadIds(const LeadsAttachment *leads, Datum *ids, int n);
  * freed with that context.
  */
 extern ArrayType *LsLeadIdArray(const LeadsAttachment *leads, const Datum *ids, int n);
+/* The array type of lead ids (ERROR when the id type has none). */
+extern Oid LsLeadIdArrayType(const LeadsAttachment *leads);
 
 #endif /* ATTACHMENT_H */

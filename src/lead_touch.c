@@ -1,6 +1,7 @@
 /*
- * lead_touch.c — touches: UPDATEs of lead rows issued by this module, run through leads_before
- * (src/lead_touch.h describes the write paths).
+ * lead_touch.c — touches: UPDATEs of lead rows issued by this module, run through leads_before,
+ * and the plans of those UPDATEs and of the lock query before them (src/lead_touch.h describes the
+ * write paths).
  */
 #include "postgres.h"
 
@@ -39,6 +40,94 @@
 #include "stage_log_batch.h"
 
 Touch *current_touch = NULL;
+
+/* ---------------------------------------------------------------------------
+ * The plans of the touches: the lock query of a batch and the UPDATEs, prepared and kept in the
+ * rule set's lifetime (freed with it), always as generic plans.
+ * ---------------------------------------------------------------------------
+ */
+
+/* The state column as a select-list item (NULL on a 0.1.0 schema). */
+const char *
+LsStateSelect(const LeadsAttachment *l)
+{
+	return l->state_col != NULL ? psprintf("l.%s", l->state_col) : "NULL::pg_catalog.bytea";
+}
+
+SPIPlanPtr
+LockPlan(RuleSet *rs)
+{
+	if (rs->lock_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = LsLeadIdArrayType(l);
+
+		/* LockRows runs above the sort: rows are locked in k.n order, which is the id order */
+		rs->lock_plan =
+			LsKeepPlan(psprintf("SELECT k.n, l.%s, l.%s, %s, %s FROM pg_catalog.unnest($1) WITH "
+								"ORDINALITY AS k(id, n)"
+								" JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
+								l->score_col, l->stage_col, LsStateSelect(l), rs->fit_select,
+								l->qualname, l->id_col, l->id_eq),
+					   1, &argtype, true);
+	}
+	return rs->lock_plan;
+}
+
+SPIPlanPtr
+UpdatePlan(RuleSet *rs)
+{
+	if (rs->update_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtypes[2] = {LsLeadIdArrayType(l), INT4ARRAYOID};
+
+		rs->update_plan =
+			LsKeepPlan(psprintf("UPDATE %s l SET %s = k.s FROM ROWS FROM (pg_catalog.unnest($1), "
+								"pg_catalog.unnest($2)) AS k(id, s) WHERE l.%s %s k.id",
+								l->qualname, l->score_col, l->id_col, l->id_eq),
+					   2, argtypes, true);
+	}
+	return rs->update_plan;
+}
+
+SPIPlanPtr
+TouchPlan(RuleSet *rs)
+{
+	if (rs->touch_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = l->id_type;
+
+		rs->touch_plan =
+			LsKeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s $1", l->qualname,
+								l->score_col, l->score_col, l->id_col, l->id_eq),
+					   1, &argtype, true);
+	}
+	return rs->touch_plan;
+}
+
+SPIPlanPtr
+TouchManyPlan(RuleSet *rs)
+{
+	if (rs->touch_many_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = LsLeadIdArrayType(l);
+
+		/* the rows come in index order: locked in id order */
+		rs->touch_many_plan =
+			LsKeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s ANY ($1)", l->qualname,
+								l->score_col, l->score_col, l->id_col, l->id_eq),
+					   1, &argtype, true);
+	}
+	return rs->touch_many_plan;
+}
+
+/* ---------------------------------------------------------------------------
+ * Touches
+ * ---------------------------------------------------------------------------
+ */
 
 /* A touch of n leads (ids) under the rule set rs, nothing else set. */
 void

@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "lead_locks.h"
 #include "lead_state.h"
+#include "lead_touch.h"
 #include "rescore_batch.h"
 #include "rules.h"
 #include "score.h"

@@ -20,10 +20,10 @@
 #include "citus_rules.h"
 #include "citus_shards.h"
 #include "lead_locks.h"
+#include "lead_touch.h"
 #include "rescore_batch.h"
 #include "rules_in_flight.h"
 #include "rules_in_flight_check.h"
-#include "score.h"
 #include "spi_glue.h"
 
 /* The lock that serialises rule changes' commits with writers' checks (until the end). */
