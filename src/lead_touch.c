@@ -91,37 +91,36 @@ UpdatePlan(RuleSet *rs)
 	return rs->update_plan;
 }
 
+/*
+ * UPDATE leads SET score = score of lead $1, or of the leads = ANY ($1) ('many': the rows come in
+ * index order, locked in id order).
+ */
+static SPIPlanPtr
+SameScorePlan(RuleSet *rs, SPIPlanPtr *plan, bool many)
+{
+	if (*plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = many ? LsLeadIdArrayType(l) : l->id_type;
+
+		*plan = LsKeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s %s", l->qualname,
+									l->score_col, l->score_col, l->id_col, l->id_eq,
+									many ? "ANY ($1)" : "$1"),
+						   1, &argtype, true);
+	}
+	return *plan;
+}
+
 SPIPlanPtr
 TouchPlan(RuleSet *rs)
 {
-	if (rs->touch_plan == NULL)
-	{
-		LeadsAttachment *l = rs->leads;
-		Oid argtype = l->id_type;
-
-		rs->touch_plan =
-			LsKeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s $1", l->qualname,
-								l->score_col, l->score_col, l->id_col, l->id_eq),
-					   1, &argtype, true);
-	}
-	return rs->touch_plan;
+	return SameScorePlan(rs, &rs->touch_plan, false);
 }
 
 SPIPlanPtr
 TouchManyPlan(RuleSet *rs)
 {
-	if (rs->touch_many_plan == NULL)
-	{
-		LeadsAttachment *l = rs->leads;
-		Oid argtype = LsLeadIdArrayType(l);
-
-		/* the rows come in index order: locked in id order */
-		rs->touch_many_plan =
-			LsKeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s ANY ($1)", l->qualname,
-								l->score_col, l->score_col, l->id_col, l->id_eq),
-					   1, &argtype, true);
-	}
-	return rs->touch_many_plan;
+	return SameScorePlan(rs, &rs->touch_many_plan, true);
 }
 
 /* ---------------------------------------------------------------------------

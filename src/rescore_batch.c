@@ -66,6 +66,17 @@ typedef struct Rewrites
 	int64 total;   /* rewritten so far */
 } Rewrites;
 
+/* The arrays of w->cap leads, in w->cxt. */
+static void
+RewritesAlloc(Rewrites *w)
+{
+	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
+	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
+	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+}
+
 static void
 RewritesInit(Rewrites *w, int cap)
 {
@@ -73,11 +84,7 @@ RewritesInit(Rewrites *w, int cap)
 								   ALLOCSET_DEFAULT_SIZES);
 	w->n = 0;
 	w->cap = cap;
-	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
-	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * cap);
-	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * cap);
-	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * cap);
-	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
+	RewritesAlloc(w);
 	w->total = 0;
 }
 
@@ -120,25 +127,37 @@ done:
 	w->total += w->n;
 	w->n = 0;
 	MemoryContextReset(w->cxt);
-	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
-	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
-	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
-	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
-	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+	RewritesAlloc(w);
 }
 
 /*
- * Decide whether a lead must be rewritten, given its stored and its new score, and its stored and
- * its new state (st NULL on a schema without the state column).
+ * Compute a lead's engagement at 'at' from the events collected in es (counting those up to
+ * 'cutoff'), with its state on a schema with the state column, in memory of 'cxt'; then decide
+ * whether the lead must be rewritten, given its stored and its new score, and its stored and its
+ * new state.
  */
 static void
-ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
-			 double engagement, Datum old_state, bool old_state_null, LeadState *st)
+ConsiderLead(RuleSet *rs, Rewrites *w, EventSet *es, TimestampTz at, TimestampTz cutoff,
+			 MemoryContext cxt, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
+			 Datum old_state, bool old_state_null)
 {
 	LeadsAttachment *leads = rs->leads;
+	bool with_state = leads->state_att != InvalidAttrNumber;
+	double engagement = 0;
+	LeadState state_new;
+	LeadState *st = with_state ? &state_new : NULL;
 	LeadWrite write;
 	Datum state = (Datum) 0;
 
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		if (rs->neng > 0)
+			EventSetEngagement(es, 1, at, cutoff, &engagement, NULL, st);
+		else if (with_state)
+			LeadStateInit(st, rs);
+		MemoryContextSwitchTo(old);
+	}
 	memset(&write, 0, sizeof(write));
 	write.leads = leads;
 	write.lead_id = id;
@@ -217,6 +236,18 @@ StreamClose(EventStream *st)
 	st->done = true;
 }
 
+/* The leads of a chunk not found: events of leads that do not exist (yet), the caller looks again.
+ */
+static void
+NoteMissing(const Datum *ids, const bool *found, int m, Datum *missing, int *nmissing)
+{
+	int k;
+
+	for (k = 0; k < m && missing != NULL; k++)
+		if (!found[k])
+			missing[(*nmissing)++] = ids[k];
+}
+
 /*
  * Rescore leads given in id order (unique): lock them in that order, read
  * their events after the locks, rewrite those that change.  Runs in chunks of
@@ -281,10 +312,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			direct.found = found;
 			if (RewriteTouch(&t, leads, &direct, &rewritten))
 			{
-				/* events of a lead that does not exist (yet): the caller looks again */
-				for (k = 0; k < m && missing != NULL; k++)
-					if (!found[k])
-						missing[(*nmissing)++] = ids[lo + k];
+				NoteMissing(ids + lo, found, m, missing, nmissing);
 				w.total += rewritten;
 				MemoryContextReset(chunk_cxt);
 				continue;
@@ -307,10 +335,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 						  SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) -
 					  1] = true;
 			}
-			/* events of a lead that does not exist (yet): the caller looks again */
-			for (k = 0; k < m && missing != NULL; k++)
-				if (!found[k])
-					missing[(*nmissing)++] = ids[lo + k];
+			NoteMissing(ids + lo, found, m, missing, nmissing);
 			SPI_freetuptable(SPI_tuptable);
 			TouchInit(&t, rs, ids + lo, m);
 			t.fresh = fresh;
@@ -361,10 +386,6 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 		}
 		for (k = 0; k < m; k++)
 		{
-			double engagement = 0;
-			LeadState st;
-			bool with_state = leads->state_att != InvalidAttrNumber;
-
 			EventSetClear(&es);
 			for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 			{
@@ -413,14 +434,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 					missing[(*nmissing)++] = ids[lo + k];
 				continue;
 			}
-			old = MemoryContextSwitchTo(chunk_cxt);
-			if (rs->neng > 0)
-				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
-			else if (with_state)
-				LeadStateInit(&st, rs);
-			MemoryContextSwitchTo(old);
-			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement,
-						 old_state[k], old_state_null[k], with_state ? &st : NULL);
+			ConsiderLead(rs, &w, &es, at, cutoff, chunk_cxt, ids[lo + k], old_score[k],
+						 old_stage[k], fit[k], old_state[k], old_state_null[k]);
 		}
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 		{
@@ -665,11 +680,8 @@ RescoreAll(void)
 		int32 old_score;
 		FunnelStage old_stage;
 		int64 fit;
-		double engagement = 0;
 		Datum old_state;
 		bool old_state_null;
-		LeadState st;
-		bool with_state = leads->state_att != InvalidAttrNumber;
 		MemoryContext old;
 		int c;
 
@@ -710,14 +722,8 @@ RescoreAll(void)
 				streams[s].pos++; /* cmp < 0: events of a lead that does not exist */
 			}
 		}
-		old = MemoryContextSwitchTo(row_cxt);
-		if (rs->neng > 0)
-			EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
-		else if (with_state)
-			LeadStateInit(&st, rs);
-		MemoryContextSwitchTo(old);
-		ConsiderLead(rs, &w, id, old_score, old_stage, fit, engagement, old_state, old_state_null,
-					 with_state ? &st : NULL);
+		ConsiderLead(rs, &w, &es, at, cutoff, row_cxt, id, old_score, old_stage, fit, old_state,
+					 old_state_null);
 		lead_stream.pos++;
 		MemoryContextReset(row_cxt);
 		if (w.n == w.cap)
