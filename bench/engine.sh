@@ -7,10 +7,13 @@
 #   E2 COPY of events into leads without history: time / the plain table's time; and the floor: the
 #      plain COPY followed, in its transaction, by the set-based work any design storing the score in
 #      the lead row must do (one UPDATE of every touched lead's score and stage, the stage_change rows of
-#      the leads changing stage): ext/plain, floor/plain and ext/floor
+#      the leads changing stage): ext/plain, floor/plain and ext/floor; and the write floor: the plain
+#      COPY followed by only the writes (every touched lead's score, stage and engagement state set to
+#      the values the extension wrote, given in a table, and the stage_change rows), no computation
 #   E3 a bulk INSERT (one statement) into leads that already hold 1,000 events each: time / plain
 #   E4 refresh_scores() on leads with 100 events each / the same with 10 events each, in all and
-#      per lead rewritten (fewer leads change score at 10 events each)
+#      per lead rewritten (fewer leads change score at 10 events each), and the walk alone: a second
+#      refresh_scores() at the same time, which rewrites no lead
 #   E5 the longest wait of a single-row insert (pgbench, per-transaction latencies) while
 #      refresh_scores() runs after the clock moved 3 days, and while CALL refresh_online() runs
 #      after a rule change, against the same without maintenance
@@ -134,7 +137,7 @@ if want 2; then
 	# The floor: the rules of bench/config.sql in SQL, set-based — each lead's fit points (reset before
 	# the round, as the extension's TRUNCATE trigger rescores its leads) plus the loaded events' engagement
 	# points by rule with their max_points and max_hits (no decay), clamped; the stage by the thresholds.
-	floor_reset="UPDATE e_plain.leads SET (score, stage) = (SELECT f, CASE WHEN f >= 60 THEN 'sal' WHEN f >= 35 THEN 'mql' WHEN f >= 10 THEN 'iql' ELSE 'new' END
+	floor_reset="UPDATE e_plain.leads SET lead_scoring_state = NULL, (score, stage) = (SELECT f, CASE WHEN f >= 60 THEN 'sal' WHEN f >= 35 THEN 'mql' WHEN f >= 10 THEN 'iql' ELSE 'new' END
 	        FROM (SELECT CASE WHEN employees >= 50 THEN 10 ELSE 0 END
 	                   + CASE WHEN industry IN ('Software', 'Financial services', 'Healthcare') THEN 10 ELSE 0 END
 	                   + CASE WHEN job_title ~ '(Head|Director|VP|Chief|Founder)' THEN 15 ELSE 0 END
@@ -158,15 +161,26 @@ if want 2; then
 	    logged AS (INSERT INTO e_plain.stage_change (lead_id, from_stage, to_stage, score, actor, reason)
 	               SELECT lead_id, old_stage, stage, score, 'lead_scoring', 'threshold' FROM n WHERE old_stage <> stage)
 	    UPDATE e_plain.leads l SET score = n.score, stage = n.stage FROM n WHERE l.id = n.lead_id"
+	# The write floor: the same writes with their values given (the extension's, from its first round)
+	wfloor_sql="WITH logged AS (INSERT INTO e_plain.stage_change (lead_id, from_stage, to_stage, score, actor, reason)
+	               SELECT n.id, l.stage, n.stage, n.score, 'lead_scoring', 'threshold'
+	                 FROM e_plain.next_leads n JOIN e_plain.leads l USING (id) WHERE l.stage <> n.stage)
+	    UPDATE e_plain.leads l SET score = n.score, stage = n.stage, lead_scoring_state = n.state
+	      FROM e_plain.next_leads n WHERE l.id = n.id"
+	q -c "ALTER TABLE e_plain.leads ADD COLUMN lead_scoring_state bytea"
 	for ((r = 1; r <= rounds; r++)); do
-		for v in e_plain e_ext e_floor; do
-			copy="COPY ${v/e_floor/e_plain}.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)"
-			if [ $v = e_floor ]; then
+		for v in e_plain e_ext e_floor e_wfloor; do
+			[ $v = e_ext ] && t=e_ext || t=e_plain
+			copy="COPY $t.events (lead_id, event_type, occurred_at, channel, page_url) FROM '$data/events.csv' (FORMAT csv)"
+			if [ $v = e_floor ] || [ $v = e_wfloor ]; then
 				q -c "TRUNCATE e_plain.events, e_plain.stage_change" -c "$floor_reset"
-				read -r ms cpu < <(timed_cpu_all -c "BEGIN" -c "$copy" -c "$floor_sql" -c "COMMIT")
+				[ $v = e_floor ] && sql=$floor_sql || sql=$wfloor_sql
+				read -r ms cpu < <(timed_cpu_all -c "BEGIN" -c "$copy" -c "$sql" -c "COMMIT")
 			else
 				q -c "TRUNCATE $v.events"
 				read -r ms cpu < <(timed_cpu 1 -c "$copy")
+				[ $v = e_ext ] && [ $r = 1 ] && q -c "CREATE TABLE e_plain.next_leads AS
+					SELECT id, score, stage::text AS stage, lead_scoring_state AS state FROM e_ext.leads" -c "ANALYZE e_plain.next_leads"
 			fi
 			record "E2 COPY into leads without history" $v $r "$ms"
 			record "E2 COPY, CPU ms" $v $r "$cpu"
@@ -187,7 +201,12 @@ if want 4; then
 			record "E4 refresh_scores(), $k events/lead" e_ext $r "$ms"
 			record "E4 leads rewritten, $k events/lead" e_ext $r "$n_rw"
 			record "E4 refresh per rewritten lead (us), $k events/lead" e_ext $r "$(awk -v a="$ms" -v b="$n_rw" 'BEGIN { printf "%.3f", a * 1000 / b }')"
-			ls_log "   E4 $k events/lead, round $r: $ms ms, $n_rw leads rewritten"
+			# the walk alone: the same clock again, no score changes
+			read -r walk n_walk < <(q -At -c "SET lead_scoring.now = '$(date -u -d "+$((r * 3)) days" '+%Y-%m-%d %H:%M+00')'" -c '\timing on' \
+				-c "SELECT lead_scoring.refresh_scores()" | awk '/^Time:/ { t = $2 } /^[0-9]+$/ { n = $1 } END { print t, n }')
+			[ "$n_walk" = 0 ] || { ls_log "E4: a second refresh at the same time rewrote $n_walk leads"; exit 1; }
+			record "E4 refresh walk alone, $k events/lead" e_ext $r "$walk"
+			ls_log "   E4 $k events/lead, round $r: $ms ms, $n_rw leads rewritten; the walk alone $walk ms"
 		done
 	done
 fi
@@ -244,7 +263,8 @@ ratio AS (
       FROM m a JOIN m b USING (bench, round) WHERE a.bench LIKE 'E2 COPY, CPU%' AND a.variant = 'e_plain' AND b.variant = 'e_ext'
     UNION ALL
     SELECT 'E2 COPY ' || y.t || 'time ' || x.what, a.round, b.value / a.value
-      FROM (VALUES ('floor/plain', 'e_plain', 'e_floor'), ('ext/floor', 'e_floor', 'e_ext')) x(what, base, v),
+      FROM (VALUES ('floor/plain', 'e_plain', 'e_floor'), ('ext/floor', 'e_floor', 'e_ext'),
+                   ('write floor/plain', 'e_plain', 'e_wfloor'), ('ext/write floor', 'e_wfloor', 'e_ext')) x(what, base, v),
            (VALUES ('E2 COPY into%', ''), ('E2 COPY, CPU%', 'CPU ')) y(bench, t),
            m a JOIN m b USING (bench, round)
      WHERE a.bench LIKE y.bench AND a.variant = x.base AND b.variant = x.v
@@ -257,6 +277,9 @@ ratio AS (
     UNION ALL
     SELECT 'E4 refresh 100 events/lead / 10 events/lead', a.round, b.value / a.value
       FROM m a JOIN m b USING (round) WHERE a.bench = 'E4 refresh_scores(), 10 events/lead' AND b.bench = 'E4 refresh_scores(), 100 events/lead'
+    UNION ALL
+    SELECT 'E4 refresh walk alone, 100 events/lead / 10 events/lead', a.round, b.value / a.value
+      FROM m a JOIN m b USING (round) WHERE a.bench = 'E4 refresh walk alone, 10 events/lead' AND b.bench = 'E4 refresh walk alone, 100 events/lead'
     UNION ALL
     SELECT 'E4 refresh per rewritten lead, 100 events/lead / 10 events/lead', a.round, b.value / a.value
       FROM m a JOIN m b USING (round) WHERE a.bench = 'E4 refresh per rewritten lead (us), 10 events/lead' AND b.bench = 'E4 refresh per rewritten lead (us), 100 events/lead'),

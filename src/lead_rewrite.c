@@ -27,6 +27,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
@@ -356,6 +357,74 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 	return true;
 }
 
+/* What LeadRewrite's steps for one row share. */
+typedef struct RewriteRun
+{
+	const LeadsAttachment *leads;
+	const LeadRewriteArgs *args;
+	EState *estate;
+	ResultRelInfo *rri;
+	EPQState *epq;
+	IdIndex *id;
+	LockTupleMode lockmode;
+	TupleTableSlot *locked;
+	TupleTableSlot *newslot;
+	uint64 *rewritten;
+} RewriteRun;
+
+/*
+ * The row version lead 'lead' was seen at (args->tids), in 'slot', when it is still the version
+ * the snapshot sees and still that lead's: what the id index would find.  'nblocks' is the
+ * relation's size (it cannot shrink while the rewrite holds its lock).
+ */
+static bool
+FetchSeenRow(RewriteRun *run, int lead, BlockNumber nblocks, TupleTableSlot *slot)
+{
+	ItemPointerData tid = run->args->tids[lead];
+	Relation rel = run->rri->ri_RelationDesc;
+	bool isnull;
+	Datum d;
+
+	if (!ItemPointerIsValid(&tid) || ItemPointerGetBlockNumber(&tid) >= nblocks ||
+		!table_tuple_fetch_row_version(rel, &tid, run->estate->es_snapshot, slot))
+		return false;
+	d = slot_getattr(slot, run->leads->id_att, &isnull);
+	return !isnull && DatumGetBool(FunctionCall2Coll(&run->id->eq, run->id->collation, d,
+													 run->args->ids[lead]));
+}
+
+/* Lock and rewrite lead 'lead', found at 'found' (a version the snapshot sees). */
+static void
+RewriteFound(RewriteRun *run, int lead, ItemPointer found)
+{
+	const LeadRewriteArgs *args = run->args;
+	Relation rel = run->rri->ri_RelationDesc;
+	ItemPointerData tid = *found;
+	bool traversed;
+
+	if (!LockLeadRow(rel, run->estate, &tid, run->lockmode, run->locked, &traversed))
+		return;
+	tid = run->locked->tts_tid;
+	if (traversed)
+	{
+		/* a newer version: still this lead? (the UPDATE rechecks its WHERE) */
+		bool isnull;
+		Datum d = slot_getattr(run->locked, run->leads->id_att, &isnull);
+
+		if (isnull ||
+			!DatumGetBool(FunctionCall2Coll(&run->id->eq, run->id->collation, d, args->ids[lead])))
+			return;
+	}
+	if (args->found != NULL)
+		args->found[lead] = true;
+	if (args->locked != NULL)
+		args->locked(args->arg, lead, run->locked);
+	if (RewriteRow(run->estate, run->rri, run->epq, &tid, run->locked, run->newslot, run->leads,
+				   args->scores != NULL ? &args->scores[lead] : NULL))
+		(*run->rewritten)++;
+	ResetPerTupleExprContext(run->estate);
+}
+
 bool
 LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *rewritten)
 {
@@ -371,6 +440,8 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	TupleTableSlot *newslot;
 	LockTupleMode lockmode;
 	PlannedStmt *stmt;
+	RewriteRun run;
+	BlockNumber nblocks;
 	bool when_cached;
 	int i;
 
@@ -419,6 +490,17 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	locked = found_slot; /* the version found, then the version locked */
 	newslot = table_slot_create(rel, &estate->es_tupleTable);
 	scan = index_beginscan(rel, id.index, estate->es_snapshot, 1, 0);
+	run.leads = leads;
+	run.args = args;
+	run.estate = estate;
+	run.rri = rri;
+	run.epq = &epq;
+	run.id = &id;
+	run.lockmode = lockmode;
+	run.locked = locked;
+	run.newslot = newslot;
+	run.rewritten = rewritten;
+	nblocks = args->tids != NULL ? RelationGetNumberOfBlocks(rel) : 0;
 	/* the WHEN conditions of the table's triggers, compiled once per backend */
 	when_cached = TriggerWhenCacheUse(rri);
 	PG_TRY();
@@ -428,35 +510,22 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 			ScanKeyData key;
 
 			CHECK_FOR_INTERRUPTS();
+			/* where the caller saw the row, if that version is still the one: no index descent */
+			if (args->tids != NULL && FetchSeenRow(&run, i, nblocks, found_slot))
+			{
+				ItemPointerData tid = found_slot->tts_tid;
+
+				RewriteFound(&run, i, &tid);
+				continue;
+			}
 			ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, id.subtype, id.collation,
 								   id.eqproc, args->ids[i]);
 			index_rescan(scan, &key, 1, NULL, 0);
 			while (index_getnext_slot(scan, ForwardScanDirection, found_slot))
 			{
 				ItemPointerData tid = found_slot->tts_tid;
-				bool traversed;
 
-				if (!LockLeadRow(rel, estate, &tid, lockmode, locked, &traversed))
-					continue;
-				tid = locked->tts_tid;
-				if (traversed)
-				{
-					/* a newer version: still this lead? (the UPDATE rechecks its WHERE) */
-					bool isnull;
-					Datum d = slot_getattr(locked, leads->id_att, &isnull);
-
-					if (isnull ||
-						!DatumGetBool(FunctionCall2Coll(&id.eq, id.collation, d, args->ids[i])))
-						continue;
-				}
-				if (args->found != NULL)
-					args->found[i] = true;
-				if (args->locked != NULL)
-					args->locked(args->arg, i, locked);
-				if (RewriteRow(estate, rri, &epq, &tid, locked, newslot, leads,
-							   args->scores != NULL ? &args->scores[i] : NULL))
-					(*rewritten)++;
-				ResetPerTupleExprContext(estate);
+				RewriteFound(&run, i, &tid);
 			}
 		}
 

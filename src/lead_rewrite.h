@@ -36,6 +36,9 @@ typedef struct LeadRewriteArgs
 	const Datum *ids; /* the leads, unique, in id order */
 	int n;
 	const int32 *scores; /* the score column's new values, or NULL: the score as it is */
+	/* (or NULL) where the caller saw each lead's row (or an invalid tid): used when that version
+	 * is still the one the statement's snapshot sees, else the lead is found by the id index */
+	const ItemPointerData *tids;
 	bool *found;		 /* (or NULL) set for each lead found and locked */
 	LeadLockedFn locked; /* (or NULL) */
 	void *arg;

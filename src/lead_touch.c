@@ -385,6 +385,7 @@ TouchLeads(RuleSet *rs, Datum *ids, int n, const KnownFit *known)
 		check.nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
 		check.atts = palloc(sizeof(Form_pg_attribute) * Max(rs->nfit_atts, 1));
 		t.fit = check.fit;
+		args.tids = known->tids;
 		args.locked = KnownFitOfRow;
 		args.arg = &check;
 	}

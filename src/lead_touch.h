@@ -129,6 +129,7 @@ typedef struct KnownFit
 	const int64 *fit;
 	const Datum *values;
 	const bool *nulls;
+	const ItemPointerData *tids; /* (or NULL) where the rows were read: LeadRewriteArgs.tids */
 } KnownFit;
 
 /*

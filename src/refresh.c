@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
+#include "storage/itemptr.h"
 #include "spi_glue.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -48,19 +49,23 @@ RefreshPlan(const char *sql, int nargs, Oid *argtypes, Oid relid)
 						  LsIsCitusTable(relid) ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
 }
 
-/* The next leads in id order: id, score, stage, state, fit columns; after $1 when 'next'. */
+/*
+ * The next leads in id order: id, score, stage, state, fit columns, and where the row was read
+ * (ctid; NULL on a Citus coordinator, where the rows are the shards'); after $1 when 'next'.
+ */
 static SPIPlanPtr
 BatchPlan(RuleSet *rs, bool next)
 {
 	LeadsAttachment *l = rs->leads;
+	const char *ctid = LsIsCitusTable(l->relid) ? "NULL::tid" : "l.ctid";
 
 	if (!next && rs->refresh_first_plan == NULL)
 	{
 		Oid argtypes[1] = {INT4OID};
 
 		rs->refresh_first_plan = RefreshPlan(
-			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l ORDER BY l.%s LIMIT $1",
-					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
+			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s, %s FROM %s l ORDER BY l.%s LIMIT $1",
+					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select, ctid,
 					 l->qualname, l->id_col),
 			1, argtypes, l->relid);
 	}
@@ -71,13 +76,26 @@ BatchPlan(RuleSet *rs, bool next)
 		char *collate = IdCollateClause(l);
 
 		rs->refresh_next_plan = RefreshPlan(
-			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s FROM %s l WHERE l.%s %s $1%s"
+			psprintf("SELECT l.%s, l.%s, l.%s, l.%s, %s, %s FROM %s l WHERE l.%s %s $1%s"
 					 " ORDER BY l.%s LIMIT $2",
-					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select,
+					 l->id_col, l->score_col, l->stage_col, l->state_col, rs->fit_select, ctid,
 					 l->qualname, l->id_col, l->id_gt, collate, l->id_col),
 			2, argtypes, l->relid);
 	}
 	return next ? rs->refresh_next_plan : rs->refresh_first_plan;
+}
+
+/* Where BatchPlan read a row (column 'col'), or an invalid tid where it cannot say. */
+static void
+ReadTid(HeapTuple tup, TupleDesc desc, int col, ItemPointer tid)
+{
+	bool isnull;
+	Datum d = SPI_getbinval(tup, desc, col, &isnull);
+
+	if (isnull)
+		ItemPointerSetInvalid(tid);
+	else
+		ItemPointerCopy((ItemPointer) DatumGetPointer(d), tid);
 }
 
 /* Whether a lead row read by BatchPlan needs leads_before: its stored score, stage or state
@@ -151,6 +169,7 @@ RefreshWalk(int batch_size, RefreshBetweenBatches between)
 		int64 *fits;
 		Datum *fit_values;
 		bool *fit_nulls;
+		ItemPointerData *tids;
 		int nids = 0;
 		int c;
 		uint64 nrows;
@@ -177,6 +196,7 @@ RefreshWalk(int batch_size, RefreshBetweenBatches between)
 		fits = palloc(sizeof(int64) * Max(nrows, 1));
 		fit_values = palloc(sizeof(Datum) * Max(nrows * rs->nfit_atts, 1));
 		fit_nulls = palloc(sizeof(bool) * Max(nrows * rs->nfit_atts, 1));
+		tids = palloc(sizeof(ItemPointerData) * Max(nrows, 1));
 		for (i = 0; i < nrows; i++)
 		{
 			HeapTuple tup = SPI_tuptable->vals[i];
@@ -210,6 +230,7 @@ RefreshWalk(int batch_size, RefreshBetweenBatches between)
 			}
 			if (!fit_known)
 				fits[nids] = FitPoints(rs, values, nulls, NULL);
+			ReadTid(tup, desc, 5 + rs->nfit_atts, &tids[nids]);
 			ids[nids++] = datumCopy(id, leads->id_byval, leads->id_len);
 		}
 		/* the next batch starts after the last lead with an id (the first batch's ORDER BY) */
@@ -228,6 +249,7 @@ RefreshWalk(int batch_size, RefreshBetweenBatches between)
 		known.fit = fits;
 		known.values = fit_values;
 		known.nulls = fit_nulls;
+		known.tids = tids;
 		if (nids > 0)
 			total += TouchLeads(rs, ids, nids, &known);
 		LsRestoreUser(&saved);
