@@ -15,6 +15,7 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/qunique.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "spi_glue.h"
@@ -828,6 +829,23 @@ LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b)
 	return DatumGetInt32(FunctionCall2Coll((FmgrInfo *) &leads->id_cmp, leads->id_collation, a, b));
 }
 
+static int
+CompareLeadIds(const void *a, const void *b, void *arg)
+{
+	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
+}
+
+int
+LsSortLeadIds(const LeadsAttachment *leads, Datum *ids, int n)
+{
+	if (n > 1)
+	{
+		qsort_arg(ids, n, sizeof(Datum), CompareLeadIds, (void *) leads);
+		n = qunique_arg(ids, n, sizeof(Datum), CompareLeadIds, (void *) leads);
+	}
+	return n;
+}
+
 ArrayType *
 LsLeadIdArray(const LeadsAttachment *leads, const Datum *ids, int n)
 {
@@ -839,6 +857,16 @@ LsLeadIdArray(const LeadsAttachment *leads, const Datum *ids, int n)
 		construct_array(elems, n, leads->id_type, leads->id_len, leads->id_byval, leads->id_align);
 	pfree(elems);
 	return array;
+}
+
+Oid
+LsLeadIdArrayType(const LeadsAttachment *leads)
+{
+	Oid t = get_array_type(leads->id_type);
+
+	if (!OidIsValid(t))
+		elog(ERROR, "type %s has no array type", format_type_be(leads->id_type));
+	return t;
 }
 
 char *

@@ -149,6 +149,8 @@ extern char *LsLeadIdText(const LeadsAttachment *leads, Datum id);
 
 /* Compare two lead ids with the id type's btree order. */
 extern int LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b);
+/* Sort lead ids in that order and drop duplicates; returns how many are left. */
+extern int LsSortLeadIds(const LeadsAttachment *leads, Datum *ids, int n);
 
 /*
  * An array of lead ids (a plan's parameter), made in the current memory context from a copy of
@@ -157,5 +159,7 @@ extern int LsCompareLeadIds(const LeadsAttachment *leads, Datum a, Datum b);
  * freed with that context.
  */
 extern ArrayType *LsLeadIdArray(const LeadsAttachment *leads, const Datum *ids, int n);
+/* The array type of lead ids (ERROR when the id type has none). */
+extern Oid LsLeadIdArrayType(const LeadsAttachment *leads);
 
 #endif /* ATTACHMENT_H */

@@ -25,7 +25,7 @@
 #include "tcop/dest.h"
 #include "utils/tuplestore.h"
 
-#include "attribution.h"
+#include "attribution_weights.h"
 #include "markov.h"
 
 /* How a journey-based model (markov) spreads conversions over channels. */
@@ -188,10 +188,6 @@ typedef struct AttributionRun
 
 /* True for the models whose weights depend on every lead's journey. */
 #define JOURNEY_MODEL(model) ((model) == AM_MARKOV || (model) == AM_SHAPLEY)
-
-/* attribution_weights.c */
-extern char *NameList(const char *const *names, int count);
-extern int LookUpName(const char *name, const char *const *names, int count);
 
 /* attribution.c */
 extern const char *AttributionSplitName(AttributionSplit split);

@@ -40,7 +40,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "attribution_int.h"
+#include "attribution_weights.h"
 
 static const char *const model_names[AM_COUNT] = {"first_touch", "last_touch",	   "linear",
 												  "time_decay",	 "position_based", "w_shaped",

@@ -16,7 +16,6 @@
 #include "fmgr.h"
 #include "lib/qunique.h"
 #include "nodes/bitmapset.h"
-#include "spi_glue.h"
 #include "storage/lmgr.h"
 #include "trigger_call.h"
 #include "utils/array.h"
@@ -36,19 +35,12 @@
 #include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
-#include "lead_locks.h"
-#include "lead_state.h"
 #include "lead_touch.h"
-#include "events_trigger.h"
 #include "rescore_batch.h"
 #include "rules_in_flight.h"
 #include "rules.h"
-#include "run_as.h"
 #include "score.h"
 #include "stages.h"
-
-/* Statements that affect at most this many leads rescore them one by one. */
-#define TOUCH_ONE_BY_ONE 4
 
 /* The leads whose events a statement wrote, keyed by id. */
 typedef struct StatementLead
@@ -74,12 +66,6 @@ static int
 LeadIdMatch(const void *a, const void *b, Size keysize)
 {
 	return LsCompareLeadIds(hashed_leads, *(const Datum *) a, *(const Datum *) b) != 0;
-}
-
-static int
-CompareLeadIds(const void *a, const void *b, void *arg)
-{
-	return LsCompareLeadIds((const LeadsAttachment *) arg, *(const Datum *) a, *(const Datum *) b);
 }
 
 /*
@@ -346,114 +332,6 @@ CompareStatementLeads(const void *a, const void *b, void *arg)
 							(*(StatementLead *const *) b)->id);
 }
 
-/*
- * RescoreBatch under a resource owner of its own, a child of the current one, released into it at
- * the end (the locks taken pass to it): doc/internals.md, "The resource owner of a batch rewrite".
- * Under COPY the current owner holds a pin on the events table's descriptor for each of the
- * statement's buffered rows (1,000), which PostgreSQL's resource arrays hash to one run of slots:
- * every descriptor pin taken meanwhile (a slot of the unique check of each non-HOT lead version)
- * probed through it.
- */
-static void
-RescoreBatchOwned(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, Datum *missing,
-				  int *nmissing)
-{
-	ResourceOwner parent = CurrentResourceOwner;
-	ResourceOwner own = ResourceOwnerCreate(parent, "lead_scoring batch rewrite");
-
-	CurrentResourceOwner = own;
-	PG_TRY();
-	{
-		(void) RescoreBatch(rs, ids, n, LsNow(), fresh, missing, nmissing);
-	}
-	PG_CATCH();
-	{
-		/* the owner is released with its parent by the (sub)transaction's abort */
-		CurrentResourceOwner = parent;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	CurrentResourceOwner = parent;
-	ResourceOwnerRelease(own, RESOURCE_RELEASE_BEFORE_LOCKS, true, false);
-	ResourceOwnerRelease(own, RESOURCE_RELEASE_LOCKS, true, false);
-	ResourceOwnerRelease(own, RESOURCE_RELEASE_AFTER_LOCKS, true, false);
-	ResourceOwnerDelete(own);
-}
-
-/*
- * Rescore the leads of a statement (ids unique, in id order) through leads_before: with 'fresh',
- * carrying the statement's new events into their states, else re-reading their events ('rebuild'
- * says so for the one-by-one path; a batch without 'fresh' re-reads them).  A lead not found may
- * be being inserted: wait for such inserts (lead_locks.h), then look again.  'one_by_one': lead by
- * lead whatever their number.  On a Citus shard, rs is addressed to the shards (src/citus_rules.h).
- * Runs as the extension owner.
- */
-static void
-RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bool rebuild,
-					  bool one_by_one)
-{
-	LeadsAttachment *leads = rs->leads;
-	Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
-	int nmissing = 0;
-	int i;
-	int32 score;
-
-	if (n <= TOUCH_ONE_BY_ONE || one_by_one)
-	{
-		for (i = 0; i < n; i++)
-			if (!TouchLead(rs, ids[i], &score, fresh, i, rebuild))
-				missing[nmissing++] = ids[i];
-	}
-	else
-		RescoreBatchOwned(rs, ids, n, fresh, missing, &nmissing);
-	for (i = 0; i < nmissing; i++)
-		LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
-	/* a lead inserted meanwhile did not see this statement's events: re-read them */
-	if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
-	{
-		for (i = 0; i < nmissing; i++)
-			if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
-				RefuseUnseenLead(rs->leads, missing[i]);
-	}
-	else
-	{
-		Datum *unseen = palloc(sizeof(Datum) * nmissing);
-		int nunseen = 0;
-
-		RescoreBatchOwned(rs, missing, nmissing, NULL, unseen, &nunseen);
-		for (i = 0; i < nunseen; i++)
-			RefuseUnseenLead(rs->leads, unseen[i]);
-	}
-}
-
-void
-RescoreLeadsFromEvents(RuleSet *rs, Datum *ids, int n, bool one_by_one)
-{
-	Datum *sorted = palloc(sizeof(Datum) * Max(n, 1));
-	int i;
-
-	memcpy(sorted, ids, sizeof(Datum) * n);
-	if (n > 1)
-	{
-		qsort_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
-		n = qunique_arg(sorted, n, sizeof(Datum), CompareLeadIds, rs->leads);
-	}
-	if (one_by_one)
-	{
-		/* written on Citus shards: each lead through the rule set addressed to its shard here */
-		for (i = 0; i < n; i++)
-		{
-			Oid shard = LsLocalLeadShard(sorted[i]);
-
-			RescoreStatementLeads(OidIsValid(shard) ? LsRulesNear(rs, shard) : rs, &sorted[i], 1,
-								  NULL, true, true);
-		}
-	}
-	else
-		RescoreStatementLeads(rs, sorted, n, NULL, true, false);
-	pfree(sorted);
-}
-
 /* Remember the leads of every row of a transition table as not locked (no rule counts events). */
 static void
 RememberUncounted(const LeadsAttachment *leads, const EventsAttachment *events, Tuplestorestate *ts,
@@ -622,12 +500,7 @@ events_changed(PG_FUNCTION_ARGS)
 	else
 	{
 		ids = sl.ids;
-		n = sl.n;
-		if (n > 1)
-		{
-			qsort_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
-			n = qunique_arg(ids, n, sizeof(Datum), CompareLeadIds, leads);
-		}
+		n = LsSortLeadIds(leads, sl.ids, sl.n);
 	}
 	MemoryContextSwitchTo(old);
 

@@ -1,6 +1,7 @@
 /*
- * lead_touch.c — touches: UPDATEs of lead rows issued by this module, run through leads_before
- * (src/lead_touch.h describes the write paths).
+ * lead_touch.c — touches: UPDATEs of lead rows issued by this module, run through leads_before,
+ * and the plans of those UPDATEs and of the lock query before them (src/lead_touch.h describes the
+ * write paths).
  */
 #include "postgres.h"
 
@@ -16,7 +17,6 @@
 #include "nodes/bitmapset.h"
 #include "spi_glue.h"
 #include "storage/lmgr.h"
-#include "trigger_call.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -31,8 +31,6 @@
 
 #include "attachment.h"
 #include "citus_shards.h"
-#include "clock.h"
-#include "lead_locks.h"
 #include "lead_rewrite.h"
 #include "lead_state.h"
 #include "lead_touch.h"
@@ -40,9 +38,95 @@
 #include "run_as.h"
 #include "score.h"
 #include "stage_log_batch.h"
-#include "stages.h"
 
 Touch *current_touch = NULL;
+
+/* ---------------------------------------------------------------------------
+ * The plans of the touches: the lock query of a batch and the UPDATEs, prepared and kept in the
+ * rule set's lifetime (freed with it), always as generic plans.
+ * ---------------------------------------------------------------------------
+ */
+
+/* The state column as a select-list item (NULL on a 0.1.0 schema). */
+const char *
+LsStateSelect(const LeadsAttachment *l)
+{
+	return l->state_col != NULL ? psprintf("l.%s", l->state_col) : "NULL::pg_catalog.bytea";
+}
+
+SPIPlanPtr
+LockPlan(RuleSet *rs)
+{
+	if (rs->lock_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = LsLeadIdArrayType(l);
+
+		/* LockRows runs above the sort: rows are locked in k.n order, which is the id order */
+		rs->lock_plan =
+			LsKeepPlan(psprintf("SELECT k.n, l.%s, l.%s, %s, %s FROM pg_catalog.unnest($1) WITH "
+								"ORDINALITY AS k(id, n)"
+								" JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
+								l->score_col, l->stage_col, LsStateSelect(l), rs->fit_select,
+								l->qualname, l->id_col, l->id_eq),
+					   1, &argtype, true);
+	}
+	return rs->lock_plan;
+}
+
+SPIPlanPtr
+UpdatePlan(RuleSet *rs)
+{
+	if (rs->update_plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtypes[2] = {LsLeadIdArrayType(l), INT4ARRAYOID};
+
+		rs->update_plan =
+			LsKeepPlan(psprintf("UPDATE %s l SET %s = k.s FROM ROWS FROM (pg_catalog.unnest($1), "
+								"pg_catalog.unnest($2)) AS k(id, s) WHERE l.%s %s k.id",
+								l->qualname, l->score_col, l->id_col, l->id_eq),
+					   2, argtypes, true);
+	}
+	return rs->update_plan;
+}
+
+/*
+ * UPDATE leads SET score = score of lead $1, or of the leads = ANY ($1) ('many': the rows come in
+ * index order, locked in id order).
+ */
+static SPIPlanPtr
+SameScorePlan(RuleSet *rs, SPIPlanPtr *plan, bool many)
+{
+	if (*plan == NULL)
+	{
+		LeadsAttachment *l = rs->leads;
+		Oid argtype = many ? LsLeadIdArrayType(l) : l->id_type;
+
+		*plan = LsKeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s %s", l->qualname,
+									l->score_col, l->score_col, l->id_col, l->id_eq,
+									many ? "ANY ($1)" : "$1"),
+						   1, &argtype, true);
+	}
+	return *plan;
+}
+
+SPIPlanPtr
+TouchPlan(RuleSet *rs)
+{
+	return SameScorePlan(rs, &rs->touch_plan, false);
+}
+
+SPIPlanPtr
+TouchManyPlan(RuleSet *rs)
+{
+	return SameScorePlan(rs, &rs->touch_many_plan, true);
+}
+
+/* ---------------------------------------------------------------------------
+ * Touches
+ * ---------------------------------------------------------------------------
+ */
 
 /* A touch of n leads (ids) under the rule set rs, nothing else set. */
 void
@@ -114,6 +198,13 @@ ExecuteTouch(Touch *t, SPIPlanPtr plan, Datum *args)
 	LsEndTableWrite(&saved);
 }
 
+/* Whether a lead is one of the current touch's (its stage changes are logged with the batch's). */
+static bool
+InCurrentTouch(const LeadsAttachment *leads, Datum id)
+{
+	return TouchedLead(leads, id) >= 0;
+}
+
 /*
  * Rewrite the touch's leads without an UPDATE statement (src/lead_rewrite.h), as the leads table's
  * owner like ExecuteTouch; false, having done nothing, where the rewrite must be the caller's
@@ -127,7 +218,7 @@ RewriteTouch(Touch *t, const LeadsAttachment *leads, const LeadRewriteArgs *args
 	volatile bool done = false;
 	/* a batch's stage changes are logged together after its rewrite (src/stage_log_batch.h) */
 	volatile bool batch_log = t->n > 1;
-	StageLogBatch *outer_log = batch_log ? StageLogBatchBegin() : NULL;
+	StageLogBatch *outer_log = batch_log ? StageLogBatchBegin(InCurrentTouch) : NULL;
 
 	current_touch = t;
 	LsBeginTableWrite(t->leads_relid, &saved);

@@ -1,6 +1,6 @@
 /*
- * lead_touch.h — touches: the UPDATEs of lead rows this module issues, and what leads_before
- * (src/leads_trigger.c) is told about them.
+ * lead_touch.h — touches: the UPDATEs of lead rows this module issues (and their plans), and what
+ * leads_before (src/leads_trigger.c) is told about them.
  *
  * Every score that is stored is computed after the lead's row is locked, from
  * a snapshot taken after the lock: two transactions that add events to the
@@ -77,6 +77,19 @@ typedef struct Touch
 	uint64 rules_fp;		/* RuleSet.all_fingerprint of the rules the above were computed under */
 	int last;				/* the lead TouchedLead found last, or -1 */
 } Touch;
+
+/*
+ * The plans of the touches, prepared and kept with the rule set (created on first use; SPI must be
+ * connected): the lock query of a batch, SELECT k.n, score, stage, state, fit columns ... FOR NO
+ * KEY UPDATE of the leads $1 (an array) in its order; UPDATE ... SET score = $2[i] of leads $1
+ * (UpdatePlan), SET score = score of lead $1 (TouchPlan), of the leads = ANY ($1) (TouchManyPlan).
+ */
+extern SPIPlanPtr LockPlan(RuleSet *rs);
+extern SPIPlanPtr UpdatePlan(RuleSet *rs);
+extern SPIPlanPtr TouchPlan(RuleSet *rs);
+extern SPIPlanPtr TouchManyPlan(RuleSet *rs);
+/* The state column as a select-list item of the leads table aliased l (NULL on a 0.1.0 schema). */
+extern const char *LsStateSelect(const LeadsAttachment *l);
 
 /* A touch of n leads (ids) under the rule set rs, nothing else set. */
 extern void TouchInit(Touch *t, const RuleSet *rs, Datum *ids, int n);

@@ -1,6 +1,7 @@
 /*
- * rescore_batch.c — rescoring many leads at once: batches of leads locked in id order (statements
- * that affect many leads) and every lead under a table lock (rescore_all(), rule changes).
+ * rescore_batch.c — rescoring many leads at once: a set of leads (an events statement's, or those
+ * of the check at commit of src/rules_in_flight_check.c), one by one or in batches of leads locked
+ * in id order; and every lead under a table lock (rescore_all(), rule changes).
  */
 #include "postgres.h"
 
@@ -16,7 +17,6 @@
 #include "nodes/bitmapset.h"
 #include "spi_glue.h"
 #include "storage/lmgr.h"
-#include "trigger_call.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -24,19 +24,21 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
 
 #include "attachment.h"
+#include "citus_rules.h"
 #include "citus_shards.h"
 #include "clock.h"
 #include "lead_locks.h"
 #include "lead_state.h"
+#include "lead_touch.h"
 #include "rescore_batch.h"
 #include "rules.h"
-#include "run_as.h"
 #include "score.h"
 #include "stages.h"
 
@@ -64,6 +66,17 @@ typedef struct Rewrites
 	int64 total;   /* rewritten so far */
 } Rewrites;
 
+/* The arrays of w->cap leads, in w->cxt. */
+static void
+RewritesAlloc(Rewrites *w)
+{
+	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
+	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
+	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
+	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+}
+
 static void
 RewritesInit(Rewrites *w, int cap)
 {
@@ -71,11 +84,7 @@ RewritesInit(Rewrites *w, int cap)
 								   ALLOCSET_DEFAULT_SIZES);
 	w->n = 0;
 	w->cap = cap;
-	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
-	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * cap);
-	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * cap);
-	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * cap);
-	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * cap);
+	RewritesAlloc(w);
 	w->total = 0;
 }
 
@@ -118,25 +127,37 @@ done:
 	w->total += w->n;
 	w->n = 0;
 	MemoryContextReset(w->cxt);
-	w->ids = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
-	w->engagement = MemoryContextAlloc(w->cxt, sizeof(double) * w->cap);
-	w->fit = MemoryContextAlloc(w->cxt, sizeof(int64) * w->cap);
-	w->scores = MemoryContextAlloc(w->cxt, sizeof(int32) * w->cap);
-	w->states = MemoryContextAlloc(w->cxt, sizeof(Datum) * w->cap);
+	RewritesAlloc(w);
 }
 
 /*
- * Decide whether a lead must be rewritten, given its stored and its new score, and its stored and
- * its new state (st NULL on a schema without the state column).
+ * Compute a lead's engagement at 'at' from the events collected in es (counting those up to
+ * 'cutoff'), with its state on a schema with the state column, in memory of 'cxt'; then decide
+ * whether the lead must be rewritten, given its stored and its new score, and its stored and its
+ * new state.
  */
 static void
-ConsiderLead(RuleSet *rs, Rewrites *w, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
-			 double engagement, Datum old_state, bool old_state_null, LeadState *st)
+ConsiderLead(RuleSet *rs, Rewrites *w, EventSet *es, TimestampTz at, TimestampTz cutoff,
+			 MemoryContext cxt, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
+			 Datum old_state, bool old_state_null)
 {
 	LeadsAttachment *leads = rs->leads;
+	bool with_state = leads->state_att != InvalidAttrNumber;
+	double engagement = 0;
+	LeadState state_new;
+	LeadState *st = with_state ? &state_new : NULL;
 	LeadWrite write;
 	Datum state = (Datum) 0;
 
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		if (rs->neng > 0)
+			EventSetEngagement(es, 1, at, cutoff, &engagement, NULL, st);
+		else if (with_state)
+			LeadStateInit(st, rs);
+		MemoryContextSwitchTo(old);
+	}
 	memset(&write, 0, sizeof(write));
 	write.leads = leads;
 	write.lead_id = id;
@@ -215,6 +236,18 @@ StreamClose(EventStream *st)
 	st->done = true;
 }
 
+/* The leads of a chunk not found: events of leads that do not exist (yet), the caller looks again.
+ */
+static void
+NoteMissing(const Datum *ids, const bool *found, int m, Datum *missing, int *nmissing)
+{
+	int k;
+
+	for (k = 0; k < m && missing != NULL; k++)
+		if (!found[k])
+			missing[(*nmissing)++] = ids[k];
+}
+
 /*
  * Rescore leads given in id order (unique): lock them in that order, read
  * their events after the locks, rewrite those that change.  Runs in chunks of
@@ -279,10 +312,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			direct.found = found;
 			if (RewriteTouch(&t, leads, &direct, &rewritten))
 			{
-				/* events of a lead that does not exist (yet): the caller looks again */
-				for (k = 0; k < m && missing != NULL; k++)
-					if (!found[k])
-						missing[(*nmissing)++] = ids[lo + k];
+				NoteMissing(ids + lo, found, m, missing, nmissing);
 				w.total += rewritten;
 				MemoryContextReset(chunk_cxt);
 				continue;
@@ -305,10 +335,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 						  SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)) -
 					  1] = true;
 			}
-			/* events of a lead that does not exist (yet): the caller looks again */
-			for (k = 0; k < m && missing != NULL; k++)
-				if (!found[k])
-					missing[(*nmissing)++] = ids[lo + k];
+			NoteMissing(ids + lo, found, m, missing, nmissing);
 			SPI_freetuptable(SPI_tuptable);
 			TouchInit(&t, rs, ids + lo, m);
 			t.fresh = fresh;
@@ -359,10 +386,6 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 		}
 		for (k = 0; k < m; k++)
 		{
-			double engagement = 0;
-			LeadState st;
-			bool with_state = leads->state_att != InvalidAttrNumber;
-
 			EventSetClear(&es);
 			for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 			{
@@ -411,14 +434,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 					missing[(*nmissing)++] = ids[lo + k];
 				continue;
 			}
-			old = MemoryContextSwitchTo(chunk_cxt);
-			if (rs->neng > 0)
-				EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
-			else if (with_state)
-				LeadStateInit(&st, rs);
-			MemoryContextSwitchTo(old);
-			ConsiderLead(rs, &w, ids[lo + k], old_score[k], old_stage[k], fit[k], engagement,
-						 old_state[k], old_state_null[k], with_state ? &st : NULL);
+			ConsiderLead(rs, &w, &es, at, cutoff, chunk_cxt, ids[lo + k], old_score[k],
+						 old_stage[k], fit[k], old_state[k], old_state_null[k]);
 		}
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 		{
@@ -435,6 +452,123 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 	MemoryContextDelete(chunk_cxt);
 	return w.total;
 }
+
+/* ---------------------------------------------------------------------------
+ * A set of leads: one by one or in batches
+ * ---------------------------------------------------------------------------
+ */
+
+/* Sets of at most this many leads are rescored one by one. */
+#define TOUCH_ONE_BY_ONE 4
+
+/*
+ * RescoreBatch under a resource owner of its own, a child of the current one, released into it at
+ * the end (the locks taken pass to it): doc/internals.md, "The resource owner of a batch rewrite".
+ * Under COPY the current owner holds a pin on the events table's descriptor for each of the
+ * statement's buffered rows (1,000), which PostgreSQL's resource arrays hash to one run of slots:
+ * every descriptor pin taken meanwhile (a slot of the unique check of each non-HOT lead version)
+ * probed through it.
+ */
+static void
+RescoreBatchOwned(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, Datum *missing,
+				  int *nmissing)
+{
+	ResourceOwner parent = CurrentResourceOwner;
+	ResourceOwner own = ResourceOwnerCreate(parent, "lead_scoring batch rewrite");
+
+	CurrentResourceOwner = own;
+	PG_TRY();
+	{
+		(void) RescoreBatch(rs, ids, n, LsNow(), fresh, missing, nmissing);
+	}
+	PG_CATCH();
+	{
+		/* the owner is released with its parent by the (sub)transaction's abort */
+		CurrentResourceOwner = parent;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	CurrentResourceOwner = parent;
+	ResourceOwnerRelease(own, RESOURCE_RELEASE_BEFORE_LOCKS, true, false);
+	ResourceOwnerRelease(own, RESOURCE_RELEASE_LOCKS, true, false);
+	ResourceOwnerRelease(own, RESOURCE_RELEASE_AFTER_LOCKS, true, false);
+	ResourceOwnerDelete(own);
+}
+
+/*
+ * Rescore the leads of a statement (ids unique, in id order) through leads_before: with 'fresh',
+ * carrying the statement's new events into their states, else re-reading their events ('rebuild'
+ * says so for the one-by-one path; a batch without 'fresh' re-reads them).  A lead not found may
+ * be being inserted: wait for such inserts (lead_locks.h), then look again.  'one_by_one': lead by
+ * lead whatever their number.  On a Citus shard, rs is addressed to the shards (src/citus_rules.h).
+ * Runs as the extension owner.
+ */
+void
+RescoreStatementLeads(RuleSet *rs, Datum *ids, int n, const NewEvents *fresh, bool rebuild,
+					  bool one_by_one)
+{
+	LeadsAttachment *leads = rs->leads;
+	Datum *missing = palloc(sizeof(Datum) * Max(n, 1));
+	int nmissing = 0;
+	int i;
+	int32 score;
+
+	if (n <= TOUCH_ONE_BY_ONE || one_by_one)
+	{
+		for (i = 0; i < n; i++)
+			if (!TouchLead(rs, ids[i], &score, fresh, i, rebuild))
+				missing[nmissing++] = ids[i];
+	}
+	else
+		RescoreBatchOwned(rs, ids, n, fresh, missing, &nmissing);
+	for (i = 0; i < nmissing; i++)
+		LockLeadIdBucket(leads, missing[i], RowExclusiveLock);
+	/* a lead inserted meanwhile did not see this statement's events: re-read them */
+	if (nmissing <= TOUCH_ONE_BY_ONE || one_by_one)
+	{
+		for (i = 0; i < nmissing; i++)
+			if (!TouchLead(rs, missing[i], &score, NULL, 0, true))
+				RefuseUnseenLead(rs->leads, missing[i]);
+	}
+	else
+	{
+		Datum *unseen = palloc(sizeof(Datum) * nmissing);
+		int nunseen = 0;
+
+		RescoreBatchOwned(rs, missing, nmissing, NULL, unseen, &nunseen);
+		for (i = 0; i < nunseen; i++)
+			RefuseUnseenLead(rs->leads, unseen[i]);
+	}
+}
+
+void
+RescoreLeadsFromEvents(RuleSet *rs, Datum *ids, int n, bool one_by_one)
+{
+	Datum *sorted = palloc(sizeof(Datum) * Max(n, 1));
+	int i;
+
+	memcpy(sorted, ids, sizeof(Datum) * n);
+	n = LsSortLeadIds(rs->leads, sorted, n);
+	if (one_by_one)
+	{
+		/* written on Citus shards: each lead through the rule set addressed to its shard here */
+		for (i = 0; i < n; i++)
+		{
+			Oid shard = LsLocalLeadShard(sorted[i]);
+
+			RescoreStatementLeads(OidIsValid(shard) ? LsRulesNear(rs, shard) : rs, &sorted[i], 1,
+								  NULL, true, true);
+		}
+	}
+	else
+		RescoreStatementLeads(rs, sorted, n, NULL, true, false);
+	pfree(sorted);
+}
+
+/* ---------------------------------------------------------------------------
+ * Every lead
+ * ---------------------------------------------------------------------------
+ */
 
 /* "COLLATE schema.name" for the lead id's collation, or "". */
 char *
@@ -546,11 +680,8 @@ RescoreAll(void)
 		int32 old_score;
 		FunnelStage old_stage;
 		int64 fit;
-		double engagement = 0;
 		Datum old_state;
 		bool old_state_null;
-		LeadState st;
-		bool with_state = leads->state_att != InvalidAttrNumber;
 		MemoryContext old;
 		int c;
 
@@ -591,14 +722,8 @@ RescoreAll(void)
 				streams[s].pos++; /* cmp < 0: events of a lead that does not exist */
 			}
 		}
-		old = MemoryContextSwitchTo(row_cxt);
-		if (rs->neng > 0)
-			EventSetEngagement(&es, 1, at, cutoff, &engagement, NULL, with_state ? &st : NULL);
-		else if (with_state)
-			LeadStateInit(&st, rs);
-		MemoryContextSwitchTo(old);
-		ConsiderLead(rs, &w, id, old_score, old_stage, fit, engagement, old_state, old_state_null,
-					 with_state ? &st : NULL);
+		ConsiderLead(rs, &w, &es, at, cutoff, row_cxt, id, old_score, old_stage, fit, old_state,
+					 old_state_null);
 		lead_stream.pos++;
 		MemoryContextReset(row_cxt);
 		if (w.n == w.cap)

@@ -16,7 +16,6 @@
 #include "fmgr.h"
 #include "lib/qunique.h"
 #include "nodes/bitmapset.h"
-#include "spi_glue.h"
 #include "storage/lmgr.h"
 #include "trigger_call.h"
 #include "utils/array.h"
@@ -32,16 +31,10 @@
 #include "utils/typcache.h"
 
 #include "attachment.h"
-#include "citus_shards.h"
-#include "clock.h"
-#include "lead_locks.h"
-#include "lead_state.h"
 #include "lead_touch.h"
 #include "rescore_batch.h"
 #include "rules.h"
 #include "run_as.h"
-#include "score.h"
-#include "stages.h"
 
 /* rescore_all(): recompute every lead's score now; returns how many leads were rewritten. */
 PG_FUNCTION_INFO_V1(rescore_all);
@@ -120,11 +113,8 @@ PG_FUNCTION_INFO_V1(rules_changed);
 Datum
 rules_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
+	TriggerData *td = LsAfterTriggerCall(fcinfo, "rules_changed");
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("rules_changed() must be fired AFTER a change")));
 	rescore_requested_xid = GetTopTransactionId();
 	/* TRUNCATE fires no row triggers, so nothing is deferred: rescore now */
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && LsAttachments()->leads != NULL)
@@ -145,11 +135,8 @@ PG_FUNCTION_INFO_V1(rescore_after_rule_change);
 Datum
 rescore_after_rule_change(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
+	(void) LsAfterTriggerCall(fcinfo, "rescore_after_rule_change");
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
-		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-						errmsg("rescore_after_rule_change() must be fired AFTER a change")));
 	if (TransactionIdIsValid(rescore_requested_xid) &&
 		TransactionIdEquals(rescore_requested_xid, GetTopTransactionIdIfAny()))
 	{

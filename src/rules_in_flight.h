@@ -16,6 +16,10 @@
  * holds the uncounted rows' leads (their id buckets and rows) until the writer commits, so that
  * nobody rebuilds their states without its rows meanwhile (doc/scale-out.md, "The check at commit
  * on a shard").
+ *
+ * This header is what the writer remembers (src/rules_in_flight.c), which the events trigger, the
+ * rule changes and the engagement state use; the check at commit is in
+ * src/rules_in_flight_check.h, above the rescoring it runs.
  */
 #ifndef RULES_IN_FLIGHT_H
 #define RULES_IN_FLIGHT_H
@@ -24,11 +28,26 @@
 
 #include "rules.h"
 
-/* field4 of the advisory lock tag of that lock (lead_locks.h uses LEAD_LOCK_CLASS) */
-#define RULES_LOCK_CLASS 0x4C54
+/* What this transaction remembers for its check at commit (src/rules_in_flight_check.h). */
+typedef struct InFlight
+{
+	MemoryContext cxt;	/* under TopTransactionContext */
+	bool changes_rules; /* this transaction changed lead_scoring.rule */
+	bool filtered;		/* an events statement filtered rows */
+	bool several;		/* ... under more than one set of engagement rules */
+	uint64 eng_fp;		/* RuleSet.eng_fingerprint it filtered with */
+	bool on_shard;	 /* (Citus) the statement wrote a shard: each lead rescored through its shard */
+	Oid leads_relid; /* the leads table of the remembered ids */
+	Datum *ids;		 /* leads of uncounted rows, duplicates possible */
+	Oid *rels; /* the relation each one's statement addressed for it: the table or its shard */
+	int n;
+	int cap;
+	bool overflow; /* more leads than it remembers: every lead is rescored */
+} InFlight;
 
-/* Register the transaction callback (once per backend, from _PG_init). */
-extern void RulesInFlightInit(void);
+/* The record (read by the check), and its end with the transaction. */
+extern const InFlight *RulesInFlightRecord(void);
+extern void RulesInFlightForget(void);
 
 /* An events statement of this transaction filtered its rows with these rules. */
 extern void RulesInFlightFiltered(RuleSet *rs, bool on_shard);

@@ -11,6 +11,10 @@
  * The same EventSet serves one lead (score, explain, the leads trigger) and
  * thousands (statement triggers, rescore_all), so every path adds the same
  * numbers in the same order.
+ *
+ * The plans here read what a score is computed from (a lead's row, its events,
+ * the events of a batch of leads); the plans that lock and rewrite lead rows
+ * are the touches' (src/lead_touch.c).
  */
 #include "postgres.h"
 
@@ -57,7 +61,7 @@
 #include "settings.h"
 
 /* ---------------------------------------------------------------------------
- * Plans
+ * Plans reading leads and events
  * ---------------------------------------------------------------------------
  */
 
@@ -66,23 +70,6 @@ static SPIPlanPtr
 KeepPlan(const char *sql, int nargs, Oid *argtypes)
 {
 	return LsKeepPlan(sql, nargs, argtypes, true);
-}
-
-/* The state column as a select-list item (NULL on a 0.1.0 schema). */
-const char *
-LsStateSelect(const LeadsAttachment *l)
-{
-	return l->state_col != NULL ? psprintf("l.%s", l->state_col) : "NULL::pg_catalog.bytea";
-}
-
-static Oid
-IdArrayType(const LeadsAttachment *leads)
-{
-	Oid t = get_array_type(leads->id_type);
-
-	if (!OidIsValid(t))
-		elog(ERROR, "type %s has no array type", format_type_be(leads->id_type));
-	return t;
 }
 
 /* " AND e.type::text = ANY ($2)" when the rules match only some event types. */
@@ -125,7 +112,7 @@ BatchEventsPlan(RuleSet *rs, int s)
 
 	if (src->batch_plan == NULL)
 	{
-		Oid argtypes[2] = {IdArrayType(rs->leads), TEXTARRAYOID};
+		Oid argtypes[2] = {LsLeadIdArrayType(rs->leads), TEXTARRAYOID};
 		/* LATERAL ... OFFSET 0: one index probe per lead, in the array's order (never a hash join
 		 * over the whole table for a few thousand leads) */
 		char *sql =
@@ -152,76 +139,6 @@ LeadRowPlan(RuleSet *rs)
 									 1, &argtype);
 	}
 	return rs->lead_row_plan;
-}
-
-SPIPlanPtr
-LockPlan(RuleSet *rs)
-{
-	if (rs->lock_plan == NULL)
-	{
-		LeadsAttachment *l = rs->leads;
-		Oid argtype = IdArrayType(l);
-
-		/* LockRows runs above the sort: rows are locked in k.n order, which is the id order */
-		rs->lock_plan =
-			KeepPlan(psprintf("SELECT k.n, l.%s, l.%s, %s, %s FROM pg_catalog.unnest($1) WITH "
-							  "ORDINALITY AS k(id, n)"
-							  " JOIN %s l ON l.%s %s k.id ORDER BY k.n FOR NO KEY UPDATE OF l",
-							  l->score_col, l->stage_col, LsStateSelect(l), rs->fit_select,
-							  l->qualname, l->id_col, l->id_eq),
-					 1, &argtype);
-	}
-	return rs->lock_plan;
-}
-
-SPIPlanPtr
-UpdatePlan(RuleSet *rs)
-{
-	if (rs->update_plan == NULL)
-	{
-		LeadsAttachment *l = rs->leads;
-		Oid argtypes[2] = {IdArrayType(l), INT4ARRAYOID};
-
-		rs->update_plan =
-			KeepPlan(psprintf("UPDATE %s l SET %s = k.s FROM ROWS FROM (pg_catalog.unnest($1), "
-							  "pg_catalog.unnest($2)) AS k(id, s) WHERE l.%s %s k.id",
-							  l->qualname, l->score_col, l->id_col, l->id_eq),
-					 2, argtypes);
-	}
-	return rs->update_plan;
-}
-
-SPIPlanPtr
-TouchPlan(RuleSet *rs)
-{
-	if (rs->touch_plan == NULL)
-	{
-		LeadsAttachment *l = rs->leads;
-		Oid argtype = l->id_type;
-
-		rs->touch_plan =
-			KeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s $1", l->qualname,
-							  l->score_col, l->score_col, l->id_col, l->id_eq),
-					 1, &argtype);
-	}
-	return rs->touch_plan;
-}
-
-SPIPlanPtr
-TouchManyPlan(RuleSet *rs)
-{
-	if (rs->touch_many_plan == NULL)
-	{
-		LeadsAttachment *l = rs->leads;
-		Oid argtype = IdArrayType(l);
-
-		/* the rows come in index order: locked in id order */
-		rs->touch_many_plan =
-			KeepPlan(psprintf("UPDATE %s l SET %s = l.%s WHERE l.%s %s ANY ($1)", l->qualname,
-							  l->score_col, l->score_col, l->id_col, l->id_eq),
-					 1, &argtype);
-	}
-	return rs->touch_many_plan;
 }
 
 int

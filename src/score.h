@@ -127,15 +127,14 @@ extern int32 FinalScore(double unrounded);
 /* The source index of an events table in the rule set, or -1. */
 extern int RuleSetSource(RuleSet *rs, Oid relid);
 
-/* Prepared and kept plans of the rule set (created on first use; SPI must be connected). */
+/*
+ * Prepared and kept plans of the rule set that read what a score is computed from (created on
+ * first use; SPI must be connected); the plans that lock and rewrite lead rows are the touches'
+ * (src/lead_touch.h).  The fit columns of lead $1:
+ */
 extern SPIPlanPtr LeadRowPlan(RuleSet *rs);
-/* lock leads: k.n, score, stage, state, fit columns */
-extern SPIPlanPtr LockPlan(RuleSet *rs);
-extern const char *LsStateSelect(const LeadsAttachment *l);
+/* the events of leads $1 (an array, k.n their position): k.n, the select list of the source */
 extern SPIPlanPtr BatchEventsPlan(RuleSet *rs, int source);
-extern SPIPlanPtr UpdatePlan(RuleSet *rs);
-extern SPIPlanPtr TouchPlan(RuleSet *rs);
-extern SPIPlanPtr TouchManyPlan(RuleSet *rs);
 /* Arguments $2 of the event queries: the event types to read. */
 extern Datum EventTypesArg(RuleSet *rs, char *null);
 

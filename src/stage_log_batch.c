@@ -31,8 +31,6 @@
 
 #include "catalog.h"
 #include "citus_shards.h"
-#include "lead_touch.h"
-#include "run_as.h"
 #include "spi_glue.h"
 #include "stage_log_batch.h"
 
@@ -40,6 +38,7 @@
 struct StageLogBatch
 {
 	MemoryContext cxt;
+	StageLogBatchLead in_batch; /* whether a lead is one of the batch's */
 	int checked; /* 0: the leads table's triggers not looked at yet; 1 rows collected; -1 not */
 	Oid leads_relid;
 	Oid id_type;
@@ -61,7 +60,7 @@ struct StageLogBatch
 static StageLogBatch *collecting = NULL;
 
 StageLogBatch *
-StageLogBatchBegin(void)
+StageLogBatchBegin(StageLogBatchLead in_batch)
 {
 	StageLogBatch *outer = collecting;
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "lead_scoring stage log batch",
@@ -69,6 +68,7 @@ StageLogBatchBegin(void)
 	StageLogBatch *b = MemoryContextAllocZero(cxt, sizeof(StageLogBatch));
 
 	b->cxt = cxt;
+	b->in_batch = in_batch;
 	collecting = b;
 	return outer;
 }
@@ -158,7 +158,7 @@ StageLogBatchAdd(TriggerData *td, const LeadsAttachment *leads, Datum id, Funnel
 		b->stage_type = stage_type;
 	}
 	/* only the batch's own leads, written by the rewrite to the table it was checked for */
-	if (b->checked < 0 || RelationGetRelid(rel) != b->leads_relid || TouchedLead(leads, id) < 0)
+	if (b->checked < 0 || RelationGetRelid(rel) != b->leads_relid || !b->in_batch(leads, id))
 		return false;
 
 	Grow(b);

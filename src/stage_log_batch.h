@@ -16,11 +16,15 @@
 
 typedef struct StageLogBatch StageLogBatch;
 
+/* Whether a lead is one of the batch's (the rewrite's own leads: src/lead_touch.h). */
+typedef bool (*StageLogBatchLead)(const LeadsAttachment *leads, Datum id);
+
 /*
- * Collect the stage_change rows of the rewrite about to run (the leads of current_touch) instead
- * of inserting them one by one; returns the batch collecting before, to hand to StageLogBatchEnd.
+ * Collect the stage_change rows of the rewrite about to run (of the leads in_batch accepts)
+ * instead of inserting them one by one; returns the batch collecting before, to hand to
+ * StageLogBatchEnd.
  */
-extern StageLogBatch *StageLogBatchBegin(void);
+extern StageLogBatch *StageLogBatchBegin(StageLogBatchLead in_batch);
 
 /* Insert the rows collected since StageLogBatchBegin (with 'flush'), and collect as before it. */
 extern void StageLogBatchEnd(StageLogBatch *outer, bool flush);

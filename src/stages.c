@@ -35,6 +35,7 @@
 #include "trigger_call.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -48,7 +49,6 @@
 #include "citus_shards.h"
 #include "config_cache.h"
 #include "clock.h"
-#include "lead_scoring.h"
 #include "row_filter.h"
 #include "settings.h"
 #include "stage_log_batch.h"
@@ -65,6 +65,30 @@
 static ConfigCache threshold_cache = CONFIG_CACHE("threshold");
 static bool threshold_set[FS_COUNT];
 static int32 threshold_min[FS_COUNT];
+
+/* lead_scoring.enforce_transitions, lead_scoring.actor, lead_scoring.reason */
+static bool ls_enforce_transitions = true;
+static char *ls_actor = NULL;
+static char *ls_reason = NULL;
+
+void
+StagesDefineSettings(void)
+{
+	DefineCustomBoolVariable(
+		"lead_scoring.enforce_transitions",
+		"Refuses stage changes that can_transition() does not allow.",
+		"Superusers, or roles granted SET on this parameter, may turn it off to "
+		"repair data; every change is still logged.",
+		&ls_enforce_transitions, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable(
+		"lead_scoring.actor",
+		"Who is recorded as making stage changes (default: the session user).", NULL, &ls_actor, "",
+		PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable(
+		"lead_scoring.reason",
+		"The reason recorded with stage changes (default: derived from the cause).", NULL,
+		&ls_reason, "", PGC_USERSET, 0, NULL, NULL, NULL);
+}
 
 void
 StagesInit(void)

@@ -71,6 +71,11 @@ extern void DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id);
 /* a move of the CRM's own stage (a card dragged in its pipeline; doc/crm_schemas.md) */
 #define REASON_CRM_STAGE "crm stage"
 
+/*
+ * Define the settings of stage changes, lead_scoring.enforce_transitions, lead_scoring.actor and
+ * lead_scoring.reason (from _PG_init, before the prefix is reserved).
+ */
+extern void StagesDefineSettings(void);
 extern void StagesInit(void);
 
 #endif /* STAGES_H */

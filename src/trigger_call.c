@@ -62,6 +62,16 @@ LsTriggerCall(FunctionCallInfo fcinfo, const char *fname, bool before, bool row,
 	return td;
 }
 
+TriggerData *
+LsAfterTriggerCall(FunctionCallInfo fcinfo, const char *fname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(((TriggerData *) fcinfo->context)->tg_event))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("%s() must be fired AFTER a change", fname)));
+	return (TriggerData *) fcinfo->context;
+}
+
 void
 LsTriggerOnTable(TriggerData *td, const char *fname, Oid relid, const char *what, const char *hint)
 {

@@ -26,6 +26,14 @@
 extern TriggerData *LsTriggerCall(FunctionCallInfo fcinfo, const char *fname, bool before, bool row,
 								  int events);
 
+/*
+ * The call's TriggerData, after checking that fname() was called as a trigger fired AFTER, at
+ * either level and by any event (0.1.0's rule-change triggers: FOR EACH STATEMENT on the rules,
+ * FOR EACH ROW on the settings, a deferred constraint trigger); else an error with
+ * ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED: "fname() must be fired AFTER a change".
+ */
+extern TriggerData *LsAfterTriggerCall(FunctionCallInfo fcinfo, const char *fname);
+
 /* An error unless the trigger fired on 'relid': "fname() fired on table ..., which is not 'what'".
  */
 extern void LsTriggerOnTable(TriggerData *td, const char *fname, Oid relid, const char *what,

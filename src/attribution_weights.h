@@ -1,13 +1,13 @@
 /*
- * attribution.h — multi-touch attribution: the models, the conversion kinds,
+ * attribution_weights.h — multi-touch attribution: the models, the conversion kinds,
  * and the weight math over one conversion's path of touchpoints.
  *
  * The weight functions are pure: arrays in, weights out, no catalog access,
  * so that the SQL-callable attribution_weights() and the per-lead loop of
  * attribution_rows() share them and the tests can check them by hand.
  */
-#ifndef ATTRIBUTION_H
-#define ATTRIBUTION_H
+#ifndef ATTRIBUTION_WEIGHTS_H
+#define ATTRIBUTION_WEIGHTS_H
 
 #include "postgres.h"
 
@@ -58,6 +58,10 @@ extern const char *ConversionKindName(ConversionKind kind);
 /* Parse a model or conversion name (case-insensitive); ERROR listing the valid names. */
 extern AttributionModel AttributionModelParse(const char *name);
 extern ConversionKind ConversionKindParse(const char *name);
+/* "a, b, c" for an error hint; the index of a name in names[] (case and white space aside), or -1.
+ */
+extern char *NameList(const char *const *names, int count);
+extern int LookUpName(const char *name, const char *const *names, int count);
 
 /*
  * Index of the last touch at or before `at`; 0 (the first touch) when no touch
@@ -86,4 +90,4 @@ extern void MarkovWeights(int n, const int *channel_ids, const double *removal_e
 /* Microseconds in an interval, months counted as extract(epoch) counts them. */
 extern double IntervalMicroseconds(const Interval *span);
 
-#endif /* ATTRIBUTION_H */
+#endif /* ATTRIBUTION_WEIGHTS_H */
