@@ -51,4 +51,5 @@ ab_library_swap() {
 	cp "$libdir/lead_scoring.so" "$saved"
 	trap 'lib_use "$saved"; rm -f "$saved"; ls_stop_cluster' EXIT
 }
-lib_use() { cp "$1" "$libdir/lead_scoring.so.tmp" && mv -f "$libdir/lead_scoring.so.tmp" "$libdir/lead_scoring.so"; }
+# (mode 0755 whatever the copy's: the saved file is mktemp's 0600, which the server could not read)
+lib_use() { install -m 0755 "$1" "$libdir/lead_scoring.so.tmp" && mv -f "$libdir/lead_scoring.so.tmp" "$libdir/lead_scoring.so"; }
