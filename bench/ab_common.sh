@@ -1,5 +1,5 @@
 # bench/ab_common.sh — what the same-cluster A/B benchmarks (bench/library_ab.sh, bench/insert_ab.sh,
-# bench/rewrite_ab.sh) share: their throwaway cluster and database, the tables of bench/engine.sql
+# bench/rewrite_ab.sh, bench/copy_instructions.sh) share: their throwaway cluster and database, the tables of bench/engine.sql
 # with a result table, the load of both schemas, the CPU time of one statement, and the swap of the
 # installed shared library between two builds (doc/benchmarks.md, "Running").  Sourced by them after
 # they set $here; uses test/cluster.sh.
@@ -18,11 +18,8 @@ ab_cluster() {
 }
 q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# ab_tables: bench/engine.sql's schemas and load(), and the table the rounds are recorded in
-ab_tables() {
-	q -f "$here/engine.sql" >/dev/null
-	q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
-}
+# ab_tables: bench/engine.sql's schemas, load() and the table the rounds are recorded in (result)
+ab_tables() { q -f "$here/engine.sql" >/dev/null; }
 record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
 
 # ab_load LEADS EVENTS_PER_LEAD: the same leads and events in e_plain and e_ext
@@ -42,14 +39,18 @@ statement_cpu_ms() {
 			END { if (c == "") exit 1; print c }'
 }
 
-# ab_library_swap: LIB_OLD and LIB_NEW are required; lib_use FILE installs one of them (each new
-# backend loads the file installed at that moment); the installed library is restored at exit
-ab_library_swap() {
-	: "${LIB_OLD:?the old build of lead_scoring.so}" "${LIB_NEW:?the new build of lead_scoring.so}"
+# ab_library_save: the installed library is restored at exit (and the cluster stopped); lib_use FILE
+# installs another build meanwhile (each new backend loads the file installed at that moment)
+ab_library_save() {
 	libdir=$("$PG_CONFIG" --pkglibdir)
 	saved=$(mktemp)
 	cp "$libdir/lead_scoring.so" "$saved"
 	trap 'lib_use "$saved"; rm -f "$saved"; ls_stop_cluster' EXIT
+}
+# ab_library_swap: the same for the two builds LIB_OLD and LIB_NEW, which are required
+ab_library_swap() {
+	: "${LIB_OLD:?the old build of lead_scoring.so}" "${LIB_NEW:?the new build of lead_scoring.so}"
+	ab_library_save
 }
 # (mode 0755 whatever the copy's: the saved file is mktemp's 0600, which the server could not read)
 lib_use() { install -m 0755 "$1" "$libdir/lead_scoring.so.tmp" && mv -f "$libdir/lead_scoring.so.tmp" "$libdir/lead_scoring.so"; }

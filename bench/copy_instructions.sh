@@ -10,30 +10,17 @@
 # $PG_CONFIG's pkglibdir is restored at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../test/cluster.sh"
+source "$here/ab_common.sh"
 [ $# -ge 1 ] || { echo "usage: $0 lib.so ..." >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind is missing" >&2; exit 2; }
 leads=${COPY_LEADS:-2000}
 events=${COPY_EVENTS:-20000}
-ls_setup
-libdir=$("$PG_CONFIG" --pkglibdir)
-saved=$(mktemp)
-cp "$libdir/lead_scoring.so" "$saved"
-work=$LS_PGDIR/instructions
-mkdir -p "$work"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$work"
-restore() { cp "$saved" "$libdir/lead_scoring.so"; rm -f "$saved"; ls_stop_cluster; }
-trap restore EXIT
-
-export PGDATABASE=engine
-"$LS_PGBIN/createdb" engine
-q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-q -f "$here/engine.sql" >/dev/null
-q -c "SELECT load('e_plain', $leads, 0)" -c "SELECT load('e_ext', $leads, 0)" >/dev/null
-q -c "COPY (SELECT 1 + g % $leads, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
-             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
-        FROM generate_series(1, $events) g) TO '$work/events.csv' (FORMAT csv)"
-q -c "VACUUM ANALYZE"
+ab_cluster instructions
+work=$data
+ab_library_save
+ab_tables
+ab_load "$leads" 0
+q -c "COPY (SELECT * FROM e2_events($leads, $events)) TO '$work/events.csv' (FORMAT csv)"
 q -c "CHECKPOINT"
 ls_as_pg "$LS_PGBIN/pg_ctl" -D "$LS_PGDIR/data" -m fast stop >/dev/null
 ls_as_pg cp -a "$LS_PGDIR/data" "$work/pristine"
@@ -44,7 +31,7 @@ count() {
 	local lib=$1 label=$2 schema=$3 out
 	runs=$((runs + 1))
 	out=$work/callgrind.$runs
-	cp "$lib" "$libdir/lead_scoring.so"
+	lib_use "$lib"
 	rm -rf "$work/data"
 	ls_as_pg cp -a "$work/pristine" "$work/data"
 	printf "BEGIN;\nCOPY %s.events (lead_id, event_type, occurred_at, channel, page_url) FROM '%s' (FORMAT csv);\nROLLBACK;\n" \

@@ -61,7 +61,6 @@ timed_cpu_all() {
 			END { if (tn == 0 || cn == 0) exit 1; print t, c }'
 }
 q -f "$here/engine.sql" >/dev/null
-q -c "CREATE TABLE result (bench text, variant text, round int, value float8)"
 record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
 # load WHAT N K [SCHEMAS]: N leads with K events each, into both schemas unless told (E4 and E5 use
 # only e_ext)
@@ -131,9 +130,7 @@ if want 2; then
 	n=$(sz 100000)
 	e=$(sz 1000000)
 	load "E2" "$n" 0
-	q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
-	             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
-	        FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
+	q -c "COPY (SELECT * FROM e2_events($n, $e)) TO '$data/events.csv' (FORMAT csv)"
 	# The floor: the rules of bench/config.sql in SQL, set-based — each lead's fit points (reset before
 	# the round, as the extension's TRUNCATE trigger rescores its leads) plus the loaded events' engagement
 	# points by rule with their max_points and max_hits (no decay), clamped; the stage by the thresholds.
@@ -249,8 +246,7 @@ echo
 echo "lead_scoring engine benchmarks — scale $scale, $rounds rounds, pgbench ${secs}s, $(date -u '+%Y-%m-%d %H:%M UTC')"
 q <<'EOF'
 \pset footer off
-SELECT bench, variant, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY value)::numeric, 1) AS median, count(*) AS runs
-  FROM result GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT * FROM medians ORDER BY 1, 2;
 WITH m AS (SELECT bench, variant, round, value FROM result),
 ratio AS (
     SELECT 'E1 tps ext/plain, ' || split_part(a.bench, ', ', 2) AS measure, a.round, b.value / a.value AS r

@@ -47,3 +47,21 @@ BEGIN
                                       'ad_click', 'content_download', 'webinar_attended', 'call'])[1 + (g / 7) %% 10] AS kind) t$q$,
         s, n, n::bigint * k);
 END $$;
+
+-- E2's events (bench/engine.sh, and the A/B scripts that repeat E2): e events for leads 1..n, five event
+-- types in turn, dated over the last 5,000 minutes, every seventh on the pricing page; columns in the
+-- order of COPY events (lead_id, event_type, occurred_at, channel, page_url)
+CREATE FUNCTION public.e2_events(n int, e int)
+RETURNS TABLE (lead_id bigint, event_type text, occurred_at timestamptz, channel text, page_url text)
+LANGUAGE sql AS $$
+    SELECT (1 + g % n)::bigint, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
+           now() - (g % 5000) * interval '1 minute', 'organic'::text, CASE WHEN g % 7 = 0 THEN '/pricing' END
+      FROM generate_series(1, e) g
+$$;
+
+-- The rounds of a benchmark script (bench/engine.sh and the A/B scripts record into it), and their
+-- medians per measure and variant
+CREATE TABLE public.result (bench text, variant text, round int, value float8);
+CREATE VIEW public.medians AS
+    SELECT bench, variant, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY value)::numeric, 1) AS median, count(*) AS runs
+      FROM result GROUP BY 1, 2;

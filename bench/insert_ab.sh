@@ -92,8 +92,7 @@ echo
 echo "lead_scoring single-row INSERT A/B — $rounds rounds, $n inserts, $(date -u '+%Y-%m-%d %H:%M UTC')"
 q <<'SQL'
 \pset footer off
-SELECT bench, variant, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY value)::numeric, 1) AS median, count(*) AS runs
-  FROM result GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT * FROM medians ORDER BY 1, 2;
 WITH ratio AS (
     SELECT a.bench || ' ' || b.variant || ' / ' || a.variant AS measure, a.round, b.value / a.value AS r
       FROM result a JOIN result b USING (bench, round)

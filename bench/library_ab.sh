@@ -34,9 +34,7 @@ if want 2; then
 	n=$(sz 100000)
 	e=$(sz 1000000)
 	ab_load "$n" 0
-	q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
-	             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
-	        FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
+	q -c "COPY (SELECT * FROM e2_events($n, $e)) TO '$data/events.csv' (FORMAT csv)"
 	for ((r = 1; r <= rounds; r++)); do
 		for v in $(order $r); do
 			use "$v"

@@ -113,9 +113,7 @@ done
 n=$(sz 100000)
 e=$(sz 1000000)
 ab_load "$n" 0
-q -c "COPY (SELECT 1 + g % $n, (ARRAY['page_view', 'email_open', 'email_click', 'ad_click', 'content_download'])[1 + g % 5],
-             now() - (g % 5000) * interval '1 minute', 'organic', CASE WHEN g % 7 = 0 THEN '/pricing' END
-        FROM generate_series(1, $e) g) TO '$data/events.csv' (FORMAT csv)"
+q -c "COPY (SELECT * FROM e2_events($n, $e)) TO '$data/events.csv' (FORMAT csv)"
 for ((r = 1; r <= rounds; r++)); do
 	for v in $(order $r plain on off); do
 		q -c "TRUNCATE $(schema $v).events"
@@ -143,8 +141,7 @@ echo
 echo "lead_scoring rewrite A/B — scale $scale, $rounds rounds, pgbench ${secs}s, $(date -u '+%Y-%m-%d %H:%M UTC')"
 q <<'EOF'
 \pset footer off
-SELECT bench, variant, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY value)::numeric, 1) AS median, count(*) AS runs
-  FROM result GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT * FROM medians ORDER BY 1, 2;
 WITH ratio AS (
     SELECT a.bench || CASE a.bench WHEN 'A1' THEN ' tps ' ELSE ' CPU time ' END || b.variant || ' / ' || a.variant AS measure,
            a.round, b.value / a.value AS r
