@@ -24,7 +24,7 @@ CREATE VIEW my_locks AS
      WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND c.relname IN ('leads', 'stage_change')
      ORDER BY 1, 2;
 
--- the locks of the rewrite outlive the batch: COPY of 3 events into each of 20 leads
+-- the locks of the rewrite outlive the batch: COPY of 2 events into each of 20 leads
 BEGIN;
 SELECT * FROM my_locks;
 COPY events (lead_id, event_type) FROM STDIN;
