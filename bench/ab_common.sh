@@ -1,8 +1,8 @@
-# bench/ab_common.sh — what the same-cluster A/B benchmarks (bench/library_ab.sh, bench/insert_ab.sh,
-# bench/rewrite_ab.sh, bench/copy_instructions.sh) share: their throwaway cluster and database, the tables of bench/engine.sql
-# with a result table, the load of both schemas, the CPU time of one statement, and the swap of the
-# installed shared library between two builds (doc/benchmarks.md, "Running").  Sourced by them after
-# they set $here; uses test/cluster.sh.
+# bench/ab_common.sh — what bench/engine.sh and the same-cluster A/B benchmarks (bench/library_ab.sh,
+# bench/insert_ab.sh, bench/rewrite_ab.sh, bench/copy_instructions.sh) share: their throwaway cluster
+# and database, the tables of bench/engine.sql with the result table, the load of both schemas, the CPU
+# time of one statement, and the swap of the installed shared library between builds
+# (doc/benchmarks.md, "Running").  Sourced by them after they set $here; uses test/cluster.sh.
 source "$here/../test/cluster.sh"
 
 # ab_cluster DIR [SERVER OPTIONS]: start the cluster (the benchmarks' settings and these), create the

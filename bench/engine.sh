@@ -26,9 +26,8 @@
 # BENCH_ROUNDS=3, BENCH_PGBENCH_SECONDS=10, ENGINE_ONLY="1 2 3 4 5", LS_KEEP=1 as in bench/run.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../test/cluster.sh"
-LS_SERVER_OPTS="${LS_SERVER_OPTS:-} -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h -c work_mem=64MB"
-ls_setup
+source "$here/ab_common.sh"
+ab_cluster engine_data "-c work_mem=64MB"
 
 scale=${ENGINE_SCALE:-1}
 rounds=${BENCH_ROUNDS:-3}
@@ -36,12 +35,6 @@ secs=${BENCH_PGBENCH_SECONDS:-10}
 only=" ${ENGINE_ONLY:-1 2 3 4 5} "
 sz() { awk -v s="$scale" -v n="$1" 'BEGIN { v = int(n * s); print (v < 100 ? 100 : v) }'; }
 want() { [[ "$only" == *" $1 "* ]]; }
-data=$LS_PGDIR/engine_data
-mkdir -p "$data"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
-export PGDATABASE=engine
-"$LS_PGBIN/createdb" engine
-q() { "$LS_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 timed_ms() { q -c '\timing on' "$@" | awk '/^Time:/ { t = $2 } END { if (t == "") exit 1; print t }'; }
 # The wall time (ms) of the n-th statement of the commands given, and its backend's CPU time (ms, user
 # + system, from log_statement_stats): on a shared machine CPU time is the steadier of the two.
@@ -60,8 +53,7 @@ timed_cpu_all() {
 			/s user,/ && !/\[/ { gsub(/!/, ""); c += ($1 + $4) * 1000; cn++ }
 			END { if (tn == 0 || cn == 0) exit 1; print t, c }'
 }
-q -f "$here/engine.sql" >/dev/null
-record() { q -c "INSERT INTO result VALUES ('$1', '$2', $3, $4)"; }
+ab_tables
 # load WHAT N K [SCHEMAS]: N leads with K events each, into both schemas unless told (E4 and E5 use
 # only e_ext)
 load() {
