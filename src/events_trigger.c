@@ -114,7 +114,7 @@ IntegerLeadId(const LeadsAttachment *leads, Datum id)
 	}
 }
 
-/* Statements of fewer rows hash their leads. */
+/* Statements of fewer rows hash their leads, but for one row: an array of one entry. */
 #define DENSE_MIN_ROWS 64
 /* At most this many entries in the array (24 bytes each). */
 #define DENSE_MAX_ENTRIES (1 << 21)
@@ -435,7 +435,7 @@ events_changed(PG_FUNCTION_ARGS)
 		lead_hash_fn = hash_fn;
 		sl.hash_size = (long) Min(Max(rows, 8), 1 << 17);
 		/* integer ids: an array while the ids seen span no more ids than the statement's rows */
-		if (IntegerLeadIds(leads) && rows >= DENSE_MIN_ROWS)
+		if (IntegerLeadIds(leads) && (rows >= DENSE_MIN_ROWS || rows == 1))
 			sl.dense_limit = Min(rows, DENSE_MAX_ENTRIES);
 		else
 			HashStatementLeads(&sl, leads);

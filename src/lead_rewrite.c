@@ -19,6 +19,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
@@ -55,6 +56,101 @@ LeadRewriteInit(void)
 		"0.2.0; for comparisons and diagnosis (doc/internals.md, \"Rewriting lead rows\").",
 		&direct_rewrite, true, PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	RewriteCacheInit();
+}
+
+static PGFunction own_before = NULL;
+static PGFunction own_after = NULL;
+static LeadBeforeDirectFn own_direct = NULL;
+
+void
+LeadRewriteOwnTriggers(PGFunction before, PGFunction after, LeadBeforeDirectFn direct)
+{
+	own_before = before;
+	own_after = after;
+	own_direct = direct;
+}
+
+/* Whether a trigger is a row-level UPDATE one, BEFORE or AFTER. */
+static bool
+RowUpdate(const Trigger *t, bool before)
+{
+	return TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_UPDATE(t->tgtype) &&
+		   (TRIGGER_FOR_BEFORE(t->tgtype) != 0) == before;
+}
+
+/* Whether a function's C code is 'fn'. */
+static bool
+FunctionIs(Oid foid, PGFunction fn)
+{
+	FmgrInfo finfo;
+
+	fmgr_info(foid, &finfo);
+	return finfo.fn_addr == fn;
+}
+
+/*
+ * Which of the relation's row UPDATE triggers are the extension's own, kept in the rewrite's shape
+ * (which goes when the relation's triggers change): the function of its only row-level BEFORE
+ * UPDATE trigger when that is own_before (else InvalidOid), and whether every row-level AFTER
+ * UPDATE trigger is own_after.
+ */
+static void
+OwnTriggers(Relation rel, RewriteShape *shape)
+{
+	TriggerDesc *trig = rel->trigdesc;
+	Oid before = InvalidOid;
+	int nbefore = 0;
+	int i;
+
+	shape->own_before = InvalidOid;
+	shape->own_after_only = true;
+	if (own_before == NULL || trig == NULL)
+		return;
+	for (i = 0; i < trig->numtriggers; i++)
+	{
+		const Trigger *t = &trig->triggers[i];
+
+		if (RowUpdate(t, true))
+		{
+			before = t->tgfoid;
+			nbefore++;
+		}
+		else if (RowUpdate(t, false) && !FunctionIs(t->tgfoid, own_after))
+			shape->own_after_only = false;
+	}
+	if (nbefore == 1 && FunctionIs(before, own_before))
+		shape->own_before = before;
+}
+
+/*
+ * Whether the rewrite calls the extension's trigger directly (see LeadRewriteOwnTrigger): the
+ * relation's only row-level BEFORE UPDATE trigger runs the function 'own' and would fire now, for
+ * every row (no WHEN condition, no column list).
+ */
+static bool
+OwnBeforeFires(const ResultRelInfo *rri, Oid own)
+{
+	TriggerDesc *trig = rri->ri_TrigDesc;
+	const Trigger *found = NULL;
+	int i;
+
+	if (!OidIsValid(own) || trig == NULL || !trig->trig_update_before_row)
+		return false;
+	for (i = 0; i < trig->numtriggers; i++)
+	{
+		if (!RowUpdate(&trig->triggers[i], true))
+			continue;
+		if (found != NULL)
+			return false;
+		found = &trig->triggers[i];
+	}
+	if (found == NULL || found->tgfoid != own || found->tgqual != NULL || found->tgnattr != 0)
+		return false;
+	/* TriggerEnabled's rule for the session's replication role */
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return found->tgenabled == TRIGGER_FIRES_ON_REPLICA ||
+			   found->tgenabled == TRIGGER_FIRES_ALWAYS;
+	return found->tgenabled == TRIGGER_FIRES_ON_ORIGIN || found->tgenabled == TRIGGER_FIRES_ALWAYS;
 }
 
 /* Whether an UPDATE of the relation is one of its rows at a time, with nothing else to run. */
@@ -128,7 +224,7 @@ UseIdIndex(IdIndex *id, Relation index, bool own, const LeadsAttachment *leads,
  */
 static bool
 FindIdIndex(EState *estate, ResultRelInfo *rri, const LeadsAttachment *leads, IdIndex *found,
-			LockTupleMode *lockmode)
+			RewriteShape *out)
 {
 	uint64 generation = RewriteShapeGeneration();
 	/* the id type's default btree operator family and its equality (cached by PostgreSQL) */
@@ -146,6 +242,7 @@ FindIdIndex(EState *estate, ResultRelInfo *rri, const LeadsAttachment *leads, Id
 		return false;
 	shape.eqproc = get_opcode(opno);
 	shape.lockmode = ExecUpdateLockMode(estate, rri);
+	OwnTriggers(rri->ri_RelationDesc, &shape);
 	ExecOpenIndices(rri, false);
 	for (i = 0; i < rri->ri_NumIndices; i++)
 	{
@@ -156,42 +253,40 @@ FindIdIndex(EState *estate, ResultRelInfo *rri, const LeadsAttachment *leads, Id
 		shape.index = RelationGetRelid(index);
 		RewriteShapeSet(RelationGetRelid(rri->ri_RelationDesc), &shape, generation);
 		UseIdIndex(found, index, false, leads, &shape);
-		*lockmode = shape.lockmode;
+		*out = shape;
 		return true;
 	}
 	return false;
 }
 
 /*
- * The id index and the lock mode: the index found by an earlier rewrite of the relation, opened
- * alone and checked again, else found among all the relation's indexes.
+ * The id index and the rewrite's shape: the index found by an earlier rewrite of the relation,
+ * opened alone and checked again, else found among all the relation's indexes.
  */
 static bool
 OpenIdIndex(EState *estate, ResultRelInfo *rri, const LeadsAttachment *leads, IdIndex *id,
-			LockTupleMode *lockmode)
+			RewriteShape *shape)
 {
 	Relation rel = rri->ri_RelationDesc;
-	RewriteShape shape;
 
-	if (RewriteShapeGet(RelationGetRelid(rel), &shape))
+	if (RewriteShapeGet(RelationGetRelid(rel), shape))
 	{
 		/* as ExecOpenIndices would lock it; gone (dropped meanwhile): look again */
-		Relation index = try_relation_open(shape.index, RowExclusiveLock);
+		Relation index = try_relation_open(shape->index, RowExclusiveLock);
 
 		if (index != NULL)
 		{
 			if (index->rd_rel->relkind == RELKIND_INDEX && index->rd_index != NULL &&
 				index->rd_index->indrelid == RelationGetRelid(rel) &&
-				IdIndexFits(index, leads, shape.family))
+				IdIndexFits(index, leads, shape->family))
 			{
-				UseIdIndex(id, index, true, leads, &shape);
-				*lockmode = shape.lockmode;
+				UseIdIndex(id, index, true, leads, shape);
 				return true;
 			}
 			relation_close(index, NoLock);
 		}
 	}
-	return FindIdIndex(estate, rri, leads, id, lockmode);
+	return FindIdIndex(estate, rri, leads, id, shape);
 }
 
 /* The range table entry of "UPDATE leads SET score = ... WHERE id = ...", for permissions and for
@@ -278,7 +373,7 @@ LockLeadRow(Relation rel, EState *estate, ItemPointer tid, LockTupleMode mode, T
 static bool
 RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 		   TupleTableSlot *locked, TupleTableSlot *newslot, const LeadsAttachment *leads,
-		   const int32 *score)
+		   const int32 *score, bool direct, bool own_after_only)
 {
 	Relation rel = rri->ri_RelationDesc;
 	TupleDesc desc = RelationGetDescr(rel);
@@ -287,38 +382,52 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 	bool update_indexes;
 	List *recheck = NIL;
 	TM_Result res;
+	bool after_idle = false;
 
-	/*
-	 * The new row: the locked one (SET score = score: the locked version itself, copied as it is
-	 * when the triggers ask for a tuple, not formed again from its columns), or with the score
-	 * given (SET score = $2).
-	 */
-	if (score == NULL)
-		ExecCopySlot(newslot, locked);
+	if (direct)
+	{
+		/* the extension's trigger, called as ExecCallTriggerFunc would: in the row's memory */
+		MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		bool write = own_direct(rel, locked, newslot, &after_idle);
+
+		MemoryContextSwitchTo(old);
+		if (!write)
+			return false; /* skipped, as when the trigger returns NULL */
+	}
 	else
 	{
-		slot_getallattrs(locked);
-		ExecClearTuple(newslot);
-		memcpy(newslot->tts_values, locked->tts_values, sizeof(Datum) * desc->natts);
-		memcpy(newslot->tts_isnull, locked->tts_isnull, sizeof(bool) * desc->natts);
-		newslot->tts_values[leads->score_att - 1] = Int32GetDatum(*score);
-		newslot->tts_isnull[leads->score_att - 1] = false;
-		ExecStoreVirtualTuple(newslot);
-	}
-
-	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row)
-	{
-		bool should_free;
 		/*
-		 * The BEFORE triggers see the version LockLeadRow locked, handed over as the old row
-		 * (the argument foreign tables use) instead of by its tid, which would lock it again
-		 * (GetTupleForTrigger): the row is locked, no other version can come.
+		 * The new row: the locked one (SET score = score: the locked version itself, copied as
+		 * it is when the triggers ask for a tuple, not formed again from its columns), or with the
+		 * score given (SET score = $2).
 		 */
-		HeapTuple old = ExecFetchSlotHeapTuple(locked, false, &should_free);
+		if (score == NULL)
+			ExecCopySlot(newslot, locked);
+		else
+		{
+			slot_getallattrs(locked);
+			ExecClearTuple(newslot);
+			memcpy(newslot->tts_values, locked->tts_values, sizeof(Datum) * desc->natts);
+			memcpy(newslot->tts_isnull, locked->tts_isnull, sizeof(bool) * desc->natts);
+			newslot->tts_values[leads->score_att - 1] = Int32GetDatum(*score);
+			newslot->tts_isnull[leads->score_att - 1] = false;
+			ExecStoreVirtualTuple(newslot);
+		}
 
-		if (!ExecBRUpdateTriggers(estate, epq, rri, NULL, old, newslot, NULL))
-			return false; /* a trigger skipped it */
-		Assert(!should_free);
+		if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row)
+		{
+			bool should_free;
+			/*
+			 * The BEFORE triggers see the version LockLeadRow locked, handed over as the old row
+			 * (the argument foreign tables use) instead of by its tid, which would lock it again
+			 * (GetTupleForTrigger): the row is locked, no other version can come.
+			 */
+			HeapTuple old = ExecFetchSlotHeapTuple(locked, false, &should_free);
+
+			if (!ExecBRUpdateTriggers(estate, epq, rri, NULL, old, newslot, NULL))
+				return false; /* a trigger skipped it */
+			Assert(!should_free);
+		}
 	}
 
 	ExecMaterializeSlot(newslot);
@@ -352,7 +461,9 @@ RewriteRow(EState *estate, ResultRelInfo *rri, EPQState *epq, ItemPointer tid,
 		if (rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(rri, newslot, estate, true, false, NULL, NIL);
 	}
-	ExecARUpdateTriggers(estate, rri, NULL, NULL, tid, NULL, newslot, recheck, NULL, false);
+	/* the AFTER triggers, unless they are the extension's own with nothing to do */
+	if (!(after_idle && own_after_only))
+		ExecARUpdateTriggers(estate, rri, NULL, NULL, tid, NULL, newslot, recheck, NULL, false);
 	list_free(recheck);
 	return true;
 }
@@ -369,6 +480,8 @@ typedef struct RewriteRun
 	LockTupleMode lockmode;
 	TupleTableSlot *locked;
 	TupleTableSlot *newslot;
+	bool direct; /* the extension's BEFORE trigger called directly (OwnBeforeFires) */
+	bool own_after_only; /* the row AFTER UPDATE triggers are the extension's own (OwnTriggers) */
 	uint64 *rewritten;
 } RewriteRun;
 
@@ -420,7 +533,8 @@ RewriteFound(RewriteRun *run, int lead, ItemPointer found)
 	if (args->locked != NULL)
 		args->locked(args->arg, lead, run->locked);
 	if (RewriteRow(run->estate, run->rri, run->epq, &tid, run->locked, run->newslot, run->leads,
-				   args->scores != NULL ? &args->scores[lead] : NULL))
+				   args->scores != NULL ? &args->scores[lead] : NULL, run->direct,
+				   run->own_after_only))
 		(*run->rewritten)++;
 	ResetPerTupleExprContext(run->estate);
 }
@@ -438,7 +552,7 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	TupleTableSlot *found_slot;
 	TupleTableSlot *locked;
 	TupleTableSlot *newslot;
-	LockTupleMode lockmode;
+	RewriteShape shape;
 	PlannedStmt *stmt;
 	RewriteRun run;
 	BlockNumber nblocks;
@@ -474,7 +588,7 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(estate, rri, 1);
 	CheckValidResultRel(rri, CMD_UPDATE);
-	if (!OpenIdIndex(estate, rri, leads, &id, &lockmode))
+	if (!OpenIdIndex(estate, rri, leads, &id, &shape))
 	{
 		ExecCloseResultRelations(estate);
 		ExecCloseRangeTableRelations(estate);
@@ -496,7 +610,9 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	run.rri = rri;
 	run.epq = &epq;
 	run.id = &id;
-	run.lockmode = lockmode;
+	run.lockmode = shape.lockmode;
+	run.direct = args->scores == NULL && own_direct != NULL && OwnBeforeFires(rri, shape.own_before);
+	run.own_after_only = shape.own_after_only;
 	run.locked = locked;
 	run.newslot = newslot;
 	run.rewritten = rewritten;

@@ -25,6 +25,8 @@
 #include "postgres.h"
 
 #include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/rel.h"
 
 #include "attachment.h"
 
@@ -46,6 +48,21 @@ typedef struct LeadRewriteArgs
 
 /* Defines the setting lead_scoring.direct_rewrite (from _PG_init). */
 extern void LeadRewriteInit(void);
+
+/*
+ * The extension's own row triggers of the leads table (src/leads_trigger.h, src/stages.c), given
+ * from _PG_init: 'before' and 'after' are their functions, by which they are recognised among the
+ * table's triggers; 'direct' does the BEFORE trigger's work for a rewrite without the trigger
+ * manager (see LeadsBeforeDirect), and says whether the AFTER trigger would do nothing for the row.
+ * Where 'before' is the table's only row-level BEFORE UPDATE trigger, has no WHEN condition or
+ * column list and fires in the session's replication role, a rewrite that keeps the score as it
+ * is calls 'direct' instead of firing it: the new row is formed once, when it is written; and
+ * where every row-level AFTER UPDATE trigger is 'after' with nothing to do, none is queued
+ * (doc/internals.md, "Rewriting lead rows").
+ */
+typedef bool (*LeadBeforeDirectFn)(Relation rel, TupleTableSlot *locked, TupleTableSlot *newslot,
+								   bool *after_idle);
+extern void LeadRewriteOwnTriggers(PGFunction before, PGFunction after, LeadBeforeDirectFn direct);
 
 /*
  * Rewrite the leads of 'leads' (the table, or the Citus shard a trigger fired on) as described

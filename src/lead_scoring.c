@@ -1,6 +1,7 @@
 /*
  * lead_scoring.c — module initialisation: each module's initialiser, the settings (GUCs) defined
- * by the modules they belong to (stages.c, clock.c, lead_rewrite.c) before the prefix is reserved.
+ * by the modules they belong to (stages.c, clock.c, lead_rewrite.c) before the prefix is reserved,
+ * and the leads triggers handed to the rewrite (src/lead_rewrite.h), which may not include it.
  * No module needs anything from this file: it has no header.
  */
 #include "postgres.h"
@@ -14,6 +15,7 @@
 #include "clock.h"
 #include "funnel_stage.h"
 #include "lead_rewrite.h"
+#include "leads_trigger.h"
 #include "rules.h"
 #include "rules_in_flight_check.h"
 #include "settings.h"
@@ -29,6 +31,7 @@ _PG_init(void)
 	StagesDefineSettings();
 	ClockInit();
 	LeadRewriteInit();
+	LeadRewriteOwnTriggers(leads_before, leads_after, LeadsBeforeDirect);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lead_scoring");
 #else

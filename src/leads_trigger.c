@@ -38,6 +38,7 @@
 #include "lead_locks.h"
 #include "lead_state.h"
 #include "lead_touch.h"
+#include "leads_trigger.h"
 #include "rules.h"
 #include "run_as.h"
 #include "score.h"
@@ -318,19 +319,44 @@ CrmStageMove(const LeadsAttachment *leads, LeadWrite *write, HeapTuple old_row, 
 		}
 }
 
+/* What leads_before is given: the row being written and, for an UPDATE, the version it replaces. */
+typedef struct RowWrite
+{
+	Relation rel;
+	bool is_insert;
+	HeapTuple row;		 /* the row being written */
+	HeapTuple old_row;	 /* (UPDATE) the version it replaces */
+	RowColumns cols;	 /* row's columns */
+	RowColumns old_cols; /* (UPDATE) old_row's columns */
+	bool only_score;	 /* (UPDATE) the statement sets the score column and nothing else */
+} RowWrite;
+
+/* What leads_before sets in the row: score, stage and, where the table has it, the state. */
+typedef struct RowChange
+{
+	int n;
+	int cols[3];
+	Datum values[3];
+	bool nulls[3];
+} RowChange;
+
+static void
+ChangeColumn(RowChange *change, int att, Datum value, bool isnull)
+{
+	change->cols[change->n] = att;
+	change->values[change->n] = value;
+	change->nulls[change->n] = isnull;
+	change->n++;
+}
+
 /*
  * leads_before for a row outside the leads row filter: not scored (the stored score stays), not
  * promoted (StageForWrite keeps the stage unless the write moves it itself); a touch of it changes
  * nothing.
  */
-static Datum
-FrozenLead(LeadWrite *write, TriggerData *td, HeapTuple row, TupleDesc desc, int touched)
+static bool
+FrozenLead(LeadWrite *write, const RowWrite *w, int touched, RowChange *change)
 {
-	bool isnull;
-	Datum d;
-	int cols[2];
-	Datum values[2];
-	bool nulls[2] = {false, false};
 	FunnelStage stage;
 	LsSavedUser saved;
 
@@ -338,42 +364,38 @@ FrozenLead(LeadWrite *write, TriggerData *td, HeapTuple row, TupleDesc desc, int
 	{
 		current_touch->seen = true;
 		current_touch->score = write->old_score;
-		return PointerGetDatum(NULL);
+		return false;
 	}
 	if (write->is_insert)
 	{
-		d = heap_getattr(row, write->leads->score_att, desc, &isnull);
-		write->new_score = isnull ? 0 : DatumGetInt32(d);
+		int k = write->leads->score_att - 1;
+
+		write->new_score = w->cols.nulls[k] ? 0 : DatumGetInt32(w->cols.values[k]);
 	}
 	else
 		write->new_score = write->old_score;
 	LsBecomeExtensionOwner(&saved);
 	stage = StageForWrite(write);
 	LsRestoreUser(&saved);
-	cols[0] = write->leads->score_att;
-	values[0] = Int32GetDatum(write->new_score);
-	cols[1] = write->leads->stage_att;
-	values[1] = FunnelStageGetDatum(stage);
-	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, 2, cols, values, nulls));
+	ChangeColumn(change, write->leads->score_att, Int32GetDatum(write->new_score), false);
+	ChangeColumn(change, write->leads->stage_att, FunnelStageGetDatum(stage), false);
+	return true;
 }
 
-PG_FUNCTION_INFO_V1(leads_before);
-Datum
-leads_before(PG_FUNCTION_ARGS)
+/*
+ * Score the row being written and settle its stage: the columns to set in 'change', or false for a
+ * touch that changes nothing (the row is kept as it is, and locked).
+ */
+static bool
+ScoreWrite(const RowWrite *w, RowChange *change)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	Relation rel;
-	TupleDesc desc;
+	Relation rel = w->rel;
+	TupleDesc desc = RelationGetDescr(rel);
 	LeadsAttachment *leads;
 	RuleSet *rs;
-	HeapTuple row;
 	LeadWrite write;
 	bool isnull;
 	Datum d;
-	int cols[3];
-	Datum values[3];
-	bool nulls[3] = {false, false, false};
-	int ncols;
 	Datum state = (Datum) 0;
 	LsSavedUser saved;
 	int touched = -1;
@@ -381,12 +403,7 @@ leads_before(PG_FUNCTION_ARGS)
 	int64 fit;
 	double engagement;
 	FunnelStage stage;
-	RowColumns new_cols;
-	RowColumns old_cols = {NULL, NULL};
 
-	(void) LsTriggerCall(fcinfo, "leads_before", true, true, LS_ON_INSERT | LS_ON_UPDATE);
-	rel = td->tg_relation;
-	desc = RelationGetDescr(rel);
 	/* on a Citus shard: addressed to it and the colocated events shards (src/citus_rules.h) */
 	rs = LsRulesNear(LsRules(), RelationGetRelid(rel));
 	leads = LsLeadsAttachmentOf(rel); /* the table, or a Citus shard of it */
@@ -397,21 +414,18 @@ leads_before(PG_FUNCTION_ARGS)
 			 errmsg("leads_before() fired on table \"%s\", which is not the attached leads table",
 					RelationGetRelationName(rel))));
 
+	change->n = 0;
 	memset(&write, 0, sizeof(write));
 	write.leads = leads;
-	write.is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
-	row = write.is_insert ? td->tg_trigtuple : td->tg_newtuple;
-	new_cols = ColumnsOf(write.is_insert ? td->tg_trigslot : td->tg_newslot, row, desc);
-	if (!write.is_insert)
-		old_cols = ColumnsOf(td->tg_trigslot, td->tg_trigtuple, desc);
-	write.lead_id = new_cols.values[leads->id_att - 1];
-	if (new_cols.nulls[leads->id_att - 1])
+	write.is_insert = w->is_insert;
+	write.lead_id = w->cols.values[leads->id_att - 1];
+	if (w->cols.nulls[leads->id_att - 1])
 		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("a lead's id must not be NULL"),
 						errdetail("Column \"%s\" of table \"%s\" identifies leads.",
 								  NameStr(TupleDescAttr(desc, leads->id_att - 1)->attname),
 								  RelationGetRelationName(rel))));
-	d = new_cols.values[leads->stage_att - 1];
-	isnull = new_cols.nulls[leads->stage_att - 1];
+	d = w->cols.values[leads->stage_att - 1];
+	isnull = w->cols.nulls[leads->stage_att - 1];
 	if (isnull && !write.is_insert)
 		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
 						errmsg("the stage of lead %s must not be NULL",
@@ -419,17 +433,17 @@ leads_before(PG_FUNCTION_ARGS)
 	write.new_stage = isnull ? FS_NEW : DatumGetFunnelStage(d);
 	if (!write.is_insert)
 	{
-		RefuseLeadIdChange(leads, td->tg_trigtuple, write.lead_id, desc, rel);
-		d = old_cols.values[leads->stage_att - 1];
-		write.old_stage = old_cols.nulls[leads->stage_att - 1] ? FS_NEW : DatumGetFunnelStage(d);
-		d = old_cols.values[leads->score_att - 1];
-		write.old_score = old_cols.nulls[leads->score_att - 1] ? 0 : DatumGetInt32(d);
-		if (current_touch != NULL && SetsOnlyScore(td, leads))
+		RefuseLeadIdChange(leads, w->old_row, write.lead_id, desc, rel);
+		d = w->old_cols.values[leads->stage_att - 1];
+		write.old_stage = w->old_cols.nulls[leads->stage_att - 1] ? FS_NEW : DatumGetFunnelStage(d);
+		d = w->old_cols.values[leads->score_att - 1];
+		write.old_score = w->old_cols.nulls[leads->score_att - 1] ? 0 : DatumGetInt32(d);
+		if (current_touch != NULL && w->only_score)
 			touched = TouchedLead(leads, write.lead_id);
 	}
 
 	if (leads->crm_stage_att != InvalidAttrNumber)
-		CrmStageMove(leads, &write, write.is_insert ? NULL : td->tg_trigtuple, row, desc);
+		CrmStageMove(leads, &write, w->old_row, w->row, desc);
 
 	/* events written meanwhile for this id by uncommitted transactions: wait for them
 	 * (lead_locks.h) */
@@ -439,10 +453,10 @@ leads_before(PG_FUNCTION_ARGS)
 	/* a row outside the row filter (archived, soft-deleted, merged away) is no lead: its score,
 	 * engagement state and stage stay as they are, but for moves the write makes itself; one coming
 	 * back is rescored from its events (doc/crm_schemas.md, "Row filters") */
-	write.outside = LsLeadOutsideFilter(leads, desc, row);
+	write.outside = LsLeadOutsideFilter(leads, desc, w->row);
 	if (write.outside)
-		return FrozenLead(&write, td, row, desc, touched);
-	if (!write.is_insert && LsLeadOutsideFilter(leads, desc, td->tg_trigtuple))
+		return FrozenLead(&write, w, touched, change);
+	if (!write.is_insert && LsLeadOutsideFilter(leads, desc, w->old_row))
 		touched = -2; /* back: RowEngagement reads its events, not the frozen state */
 
 	/*
@@ -459,10 +473,10 @@ leads_before(PG_FUNCTION_ARGS)
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
 	if (same_rules && current_touch->fit != NULL &&
-		FitColumnsUnchanged(rs, &old_cols, &new_cols, desc))
+		FitColumnsUnchanged(rs, &w->old_cols, &w->cols, desc))
 		fit = current_touch->fit[touched];
 	else
-		fit = FitPointsOfColumns(rs, new_cols.values, new_cols.nulls);
+		fit = FitPointsOfColumns(rs, w->cols.values, w->cols.nulls);
 	if (same_rules && current_touch->engagement != NULL)
 	{
 		engagement = current_touch->engagement[touched];
@@ -471,13 +485,13 @@ leads_before(PG_FUNCTION_ARGS)
 	}
 	else if (touched >= 0)
 		engagement = RowEngagement(
-			rs, &old_cols, write.lead_id, write.is_insert, same_rules ? current_touch->fresh : NULL,
-			current_touch->fresh_base + touched,
+			rs, &w->old_cols, write.lead_id, write.is_insert,
+			same_rules ? current_touch->fresh : NULL, current_touch->fresh_base + touched,
 			current_touch->rebuild || (!same_rules && (current_touch->fresh != NULL ||
 													   current_touch->engagement != NULL)),
 			fit, &state);
 	else
-		engagement = RowEngagement(rs, &old_cols, write.lead_id, write.is_insert, NULL, 0,
+		engagement = RowEngagement(rs, &w->old_cols, write.lead_id, write.is_insert, NULL, 0,
 								   touched == -2, fit, &state);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
@@ -489,20 +503,77 @@ leads_before(PG_FUNCTION_ARGS)
 		current_touch->score = write.new_score;
 		/* a touch that changes nothing keeps the row as it is (and locked) */
 		if (write.new_score == write.old_score && stage == write.old_stage &&
-			SameState(leads, &old_cols, state))
-			return PointerGetDatum(NULL);
+			SameState(leads, &w->old_cols, state))
+			return false;
 	}
-	cols[0] = leads->score_att;
-	values[0] = Int32GetDatum(write.new_score);
-	cols[1] = leads->stage_att;
-	values[1] = FunnelStageGetDatum(stage);
-	ncols = 2;
+	ChangeColumn(change, leads->score_att, Int32GetDatum(write.new_score), false);
+	ChangeColumn(change, leads->stage_att, FunnelStageGetDatum(stage), false);
 	if (leads->state_att != InvalidAttrNumber)
+		ChangeColumn(change, leads->state_att, state, state == (Datum) 0);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(leads_before);
+Datum
+leads_before(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc desc;
+	LeadsAttachment *leads;
+	RowWrite w;
+	RowChange change;
+
+	(void) LsTriggerCall(fcinfo, "leads_before", true, true, LS_ON_INSERT | LS_ON_UPDATE);
+	memset(&w, 0, sizeof(w));
+	w.rel = td->tg_relation;
+	desc = RelationGetDescr(w.rel);
+	w.is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+	w.row = w.is_insert ? td->tg_trigtuple : td->tg_newtuple;
+	w.cols = ColumnsOf(w.is_insert ? td->tg_trigslot : td->tg_newslot, w.row, desc);
+	if (!w.is_insert)
 	{
-		cols[2] = leads->state_att;
-		values[2] = state;
-		nulls[2] = (state == (Datum) 0);
-		ncols = 3;
+		w.old_row = td->tg_trigtuple;
+		w.old_cols = ColumnsOf(td->tg_trigslot, td->tg_trigtuple, desc);
+		leads = LsLeadsAttachmentOf(w.rel); /* NULL: ScoreWrite refuses the table */
+		w.only_score = leads != NULL && SetsOnlyScore(td, leads);
 	}
-	return PointerGetDatum(RowWithColumns(row, desc, &new_cols, ncols, cols, values, nulls));
+	if (!ScoreWrite(&w, &change))
+		return PointerGetDatum(NULL);
+	return PointerGetDatum(
+		RowWithColumns(w.row, desc, &w.cols, change.n, change.cols, change.values, change.nulls));
+}
+
+bool
+LeadsBeforeDirect(Relation rel, TupleTableSlot *locked, TupleTableSlot *newslot, bool *after_idle)
+{
+	TupleDesc desc = RelationGetDescr(rel);
+	RowWrite w;
+	RowChange change;
+	AttrNumber stage_att;
+	int i;
+
+	memset(&w, 0, sizeof(w));
+	w.rel = rel;
+	w.row = w.old_row = ExecFetchSlotHeapTuple(locked, false, NULL);
+	w.cols = w.old_cols = ColumnsOf(locked, w.row, desc);
+	w.only_score = true;
+	*after_idle = false;
+	if (!ScoreWrite(&w, &change))
+		return false;
+	/* the locked row with the columns set: formed once, when the new version is written */
+	ExecClearTuple(newslot);
+	memcpy(newslot->tts_values, w.cols.values, sizeof(Datum) * desc->natts);
+	memcpy(newslot->tts_isnull, w.cols.nulls, sizeof(bool) * desc->natts);
+	for (i = 0; i < change.n; i++)
+	{
+		newslot->tts_values[change.cols[i] - 1] = change.values[i];
+		newslot->tts_isnull[change.cols[i] - 1] = change.nulls[i];
+	}
+	ExecStoreVirtualTuple(newslot);
+	/* leads_after logs stage changes alone (src/stages.c): the stage as it was, nothing to do */
+	stage_att = LsLeadsAttachmentOf(rel)->stage_att;
+	*after_idle = !w.old_cols.nulls[stage_att - 1] && !newslot->tts_isnull[stage_att - 1] &&
+				  DatumGetFunnelStage(w.old_cols.values[stage_att - 1]) ==
+					  DatumGetFunnelStage(newslot->tts_values[stage_att - 1]);
+	return true;
 }

@@ -54,6 +54,11 @@ typedef struct RewriteShape
 	Oid subtype;
 	RegProcedure eqproc; /* its equality */
 	LockTupleMode lockmode;
+	/* the extension's own row triggers (src/lead_rewrite.h): the function of the table's only
+	 * row-level BEFORE UPDATE trigger when it is the extension's, else InvalidOid; whether every
+	 * row-level AFTER UPDATE trigger is the extension's */
+	Oid own_before;
+	bool own_after_only;
 } RewriteShape;
 
 /* The shape of relid as last stored, if still valid. */

@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #include "attachment.h"
 #include "funnel_stage.h"
 
@@ -70,6 +72,13 @@ extern void DealsMoveNewLead(const LeadsAttachment *leads, Datum lead_id);
 #define REASON_ATTACHED "attached"
 /* a move of the CRM's own stage (a card dragged in its pipeline; doc/crm_schemas.md) */
 #define REASON_CRM_STAGE "crm stage"
+
+/*
+ * leads_after(), the leads table's AFTER INSERT and AFTER UPDATE (WHEN the stage changes) row
+ * trigger: logs the stage change in lead_scoring.stage_change; nothing for an UPDATE that keeps
+ * the stage.
+ */
+extern PGDLLEXPORT Datum leads_after(PG_FUNCTION_ARGS);
 
 /*
  * Define the settings of stage changes, lead_scoring.enforce_transitions, lead_scoring.actor and
