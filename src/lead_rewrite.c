@@ -480,7 +480,7 @@ typedef struct RewriteRun
 	LockTupleMode lockmode;
 	TupleTableSlot *locked;
 	TupleTableSlot *newslot;
-	bool direct; /* the extension's BEFORE trigger called directly (OwnBeforeFires) */
+	bool direct;		 /* the extension's BEFORE trigger called directly (OwnBeforeFires) */
 	bool own_after_only; /* the row AFTER UPDATE triggers are the extension's own (OwnTriggers) */
 	uint64 *rewritten;
 } RewriteRun;
@@ -611,7 +611,8 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	run.epq = &epq;
 	run.id = &id;
 	run.lockmode = shape.lockmode;
-	run.direct = args->scores == NULL && own_direct != NULL && OwnBeforeFires(rri, shape.own_before);
+	run.direct =
+		args->scores == NULL && own_direct != NULL && OwnBeforeFires(rri, shape.own_before);
 	run.own_after_only = shape.own_after_only;
 	run.locked = locked;
 	run.newslot = newslot;

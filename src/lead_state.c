@@ -11,8 +11,12 @@
  * Stored form (bytea, native byte order: the state is a cache of the events and is rebuilt from
  * them whenever it does not decode), only the rules that counted an event are written:
  *   uint8 version, uint8 padding, uint16 entries, int32 nrules, uint64 rules_fp,
- *   uint64 config_fp, int64 pending, uint32 built_xid,
+ *   uint64 config_fp, int64 pending, uint32 built_xid, int64 fit, uint64 fit_key,
  *   then per entry: uint16 rule, uint16 padding, int32 hits, int64 last, float8 sum.
+ *
+ * The fit points ride along: an event cannot change them, and the rules' predicates on the row
+ * cost more than the state's arithmetic.  They are used for a row whose fit columns and
+ * configuration hash to the key stored with them, else computed again (LeadStateFitKey).
  */
 #include "postgres.h"
 
@@ -29,10 +33,12 @@
 #include "rules_in_flight.h"
 #include "settings.h"
 
-#define STATE_VERSION 2
-#define HEADER_SIZE	  36
-#define XID_OFFSET	  32
-#define ENTRY_SIZE	  24
+#define STATE_VERSION  3
+#define HEADER_SIZE	   52
+#define XID_OFFSET	   32
+#define FIT_OFFSET	   36
+#define FIT_KEY_OFFSET 44
+#define ENTRY_SIZE	   24
 
 void
 LeadStateInit(LeadState *st, RuleSet *rs)
@@ -41,6 +47,8 @@ LeadStateInit(LeadState *st, RuleSet *rs)
 	st->config_fp = 0;
 	st->pending = DT_NOEND;
 	st->built_xid = GetTopTransactionId();
+	st->fit = 0;
+	st->fit_key = 0;
 	st->nrules = rs->neng;
 	st->rules = palloc0(sizeof(RuleState) * Max(rs->neng, 1));
 }
@@ -71,6 +79,8 @@ LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
 	memcpy(&st->config_fp, p + 16, 8);
 	memcpy(&st->pending, p + 24, 8);
 	memcpy(&st->built_xid, p + XID_OFFSET, 4);
+	memcpy(&st->fit, p + FIT_OFFSET, 8);
+	memcpy(&st->fit_key, p + FIT_KEY_OFFSET, 8);
 	st->nrules = nrules;
 	st->rules = palloc0(sizeof(RuleState) * Max(nrules, 1));
 	for (e = 0; e < entries; e++)
@@ -126,6 +136,8 @@ LeadStateEncode(RuleSet *rs, const LeadState *st)
 	memcpy(p + 16, &config_fp, 8);
 	memcpy(p + 24, &st->pending, 8);
 	memcpy(p + XID_OFFSET, &st->built_xid, 4);
+	memcpy(p + FIT_OFFSET, &st->fit, 8);
+	memcpy(p + FIT_KEY_OFFSET, &st->fit_key, 8);
 	p += HEADER_SIZE;
 	for (r = 0; r < st->nrules; r++)
 	{
@@ -265,10 +277,104 @@ LeadStateNearRounding(double unrounded)
 	return fabs(unrounded - floor(unrounded) - 0.5) < LS_STATE_ROUNDING_GUARD;
 }
 
+/* Room for the fit columns of a row, each as a marker, its length and its bytes (or their hash). */
+#define FIT_KEY_BUFFER 256
+#define FIT_KEY_INLINE 64
+
+uint64
+LeadStateFitKey(RuleSet *rs, TupleDesc desc, const Datum *values, const bool *nulls)
+{
+	uint64 h = LsConfigFingerprint(rs);
+	unsigned char buf[FIT_KEY_BUFFER];
+	Size used = 0;
+	int i;
+
+	for (i = 0; i < rs->nfit_atts; i++)
+	{
+		int k = rs->fit_atts[i] - 1;
+		Form_pg_attribute att = TupleDescAttr(desc, k);
+		Datum d = values[k];
+		const void *bytes = NULL;
+		uint32 len = 0;
+		uint64 long_hash;
+		unsigned char marker = 1;
+
+		if (nulls[k])
+			marker = 0;
+		else if (att->attbyval)
+		{
+			bytes = &d;
+			len = sizeof(Datum);
+		}
+		else if (att->attlen == -1)
+		{
+			if (VARATT_IS_EXTERNAL(DatumGetPointer(d)) || VARATT_IS_COMPRESSED(DatumGetPointer(d)))
+				return 0;
+			bytes = VARDATA_ANY(DatumGetPointer(d));
+			len = VARSIZE_ANY_EXHDR(DatumGetPointer(d));
+		}
+		else if (att->attlen == -2)
+		{
+			bytes = DatumGetCString(d);
+			len = strlen(DatumGetCString(d));
+		}
+		else
+		{
+			bytes = DatumGetPointer(d);
+			len = att->attlen;
+		}
+		if (len > FIT_KEY_INLINE)
+		{
+			long_hash = hash_bytes_extended(bytes, len, 0);
+			bytes = &long_hash;
+			len = sizeof(long_hash);
+			marker = 2;
+		}
+		/* one hash over the columns laid end to end, each told from the next by its length */
+		if (used + 1 + sizeof(len) + len > FIT_KEY_BUFFER)
+		{
+			h = hash_combine64(h, hash_bytes_extended(buf, used, 0));
+			used = 0;
+		}
+		buf[used++] = marker;
+		memcpy(buf + used, &len, sizeof(len));
+		used += sizeof(len);
+		if (len > 0)
+			memcpy(buf + used, bytes, len);
+		used += len;
+	}
+	h = hash_combine64(h, hash_bytes_extended(buf, used, 0));
+	return h != 0 ? h : 1;
+}
+
+bool
+LeadStateStoredFit(Datum value, bool isnull, uint64 key, int64 *fit)
+{
+	bytea *b;
+	const char *p;
+	uint64 stored;
+
+	if (isnull)
+		return false;
+	b = DatumGetByteaPP(value);
+	p = VARDATA_ANY(b);
+	if (VARSIZE_ANY_EXHDR(b) < HEADER_SIZE || (uint8) p[0] != STATE_VERSION)
+		return false;
+	memcpy(&stored, p + FIT_KEY_OFFSET, 8);
+	if (stored == 0 || stored != key)
+		return false;
+	memcpy(fit, p + FIT_OFFSET, 8);
+	return true;
+}
+
 uint64
 LsConfigFingerprint(RuleSet *rs)
 {
 	const LsSettings *s = LsGetSettings();
+	/* the last one computed: for the same rules and the same load of the settings */
+	static uint64 last_rules = 0;
+	static uint64 last_load = 0;
+	static uint64 last = 0;
 	struct
 	{
 		uint64 rules;
@@ -279,6 +385,8 @@ LsConfigFingerprint(RuleSet *rs)
 	} key;
 	uint64 h;
 
+	if (last_load != 0 && last_load == s->load && last_rules == rs->all_fingerprint)
+		return last;
 	memset(&key, 0, sizeof(key));
 	key.rules = rs->all_fingerprint;
 	key.has_floor = s->has_score_floor;
@@ -289,6 +397,9 @@ LsConfigFingerprint(RuleSet *rs)
 	if (s->default_phone_country != NULL)
 		h = hash_combine64(h, hash_bytes_extended((unsigned char *) s->default_phone_country,
 												  strlen(s->default_phone_country), 0));
+	last_rules = rs->all_fingerprint;
+	last_load = s->load;
+	last = h;
 	return h;
 }
 

@@ -4,14 +4,16 @@
  *
  * Per engagement rule (in the rule set's order): how many events it counted, the time of the
  * latest one and the decayed sum anchored at that time; per lead: the earliest matching event
- * not yet counted because it lies in the future, and the fingerprints of the rules the state was
- * counted under and of the configuration the stored score was computed under.
+ * not yet counted because it lies in the future, the fingerprints of the rules the state was
+ * counted under and of the configuration the stored score was computed under, and the lead's fit
+ * points with the key of the row's fit columns they were computed from.
  */
 #ifndef LEAD_STATE_H
 #define LEAD_STATE_H
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
 #include "rules.h"
@@ -32,6 +34,8 @@ typedef struct LeadState
 	uint64 config_fp;	 /* LsConfigFingerprint() of the stored score */
 	TimestampTz pending; /* earliest matching event after the state's cutoff, DT_NOEND if none */
 	TransactionId built_xid; /* the transaction that counted it from the events (full re-read) */
+	int64 fit;				 /* the lead's fit points, valid when fit_key is not 0, */
+	uint64 fit_key;			 /* LeadStateFitKey of the row and configuration they came from */
 	int nrules;
 	RuleState *rules;
 } LeadState;
@@ -61,6 +65,15 @@ extern bool LeadStateNearRounding(double unrounded);
 extern bool LeadStateBuiltHere(const LeadState *st);
 /* Whether two stored states are the same but for the transaction that built them. */
 extern bool LeadStateSame(Datum a, Datum b);
+
+/*
+ * The key of a row's fit columns (values/nulls indexed by attribute number - 1, of a relation
+ * described by desc) under the current configuration: a 64-bit hash of their bytes and of
+ * LsConfigFingerprint, never 0; 0 when a column's value is toasted (its bytes are not its value).
+ */
+extern uint64 LeadStateFitKey(RuleSet *rs, TupleDesc desc, const Datum *values, const bool *nulls);
+/* The fit points a stored state (may be NULL) holds for the row whose key is 'key' (not 0). */
+extern bool LeadStateStoredFit(Datum value, bool isnull, uint64 key, int64 *fit);
 
 /* The fingerprint of everything a stored score depends on besides the lead's data. */
 extern uint64 LsConfigFingerprint(RuleSet *rs);

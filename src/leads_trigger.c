@@ -196,11 +196,13 @@ ApplyNewEvents(RuleSet *rs, LeadState *st, const NewEvents *fresh, int lead, Tim
  * without the state column): carried from the state of the locked row when it can be
  * (doc/scoring.md, "The engagement state"), else from the lead's events.  'fresh' (or NULL): the
  * statement's new events of the lead, lead fresh_index there, to carry into the state; 'rebuild':
- * re-read the events, the state cannot be carried.
+ * re-read the events, the state cannot be carried.  The new state keeps the row's fit points
+ * 'fit' under key 'fit_key' (0: none).
  */
 static double
 RowEngagement(RuleSet *rs, const RowColumns *old_cols, Datum lead_id, bool is_insert,
-			  const NewEvents *fresh, int fresh_index, bool rebuild, int64 fit, Datum *state_out)
+			  const NewEvents *fresh, int fresh_index, bool rebuild, int64 fit, uint64 fit_key,
+			  Datum *state_out)
 {
 	LeadsAttachment *leads = rs->leads;
 	TimestampTz at = LsNow();
@@ -225,12 +227,16 @@ RowEngagement(RuleSet *rs, const RowColumns *old_cols, Datum lead_id, bool is_in
 				LeadStateEngagement(rs, &st, at, cutoff, &engagement) &&
 				!LeadStateNearRounding((double) fit + engagement))
 			{
+				st.fit = fit;
+				st.fit_key = fit_key;
 				*state_out = PointerGetDatum(LeadStateEncode(rs, &st));
 				return engagement;
 			}
 		}
 	}
 	engagement = LeadEngagement(rs, lead_id, at, true, NULL, &st);
+	st.fit = fit;
+	st.fit_key = fit_key;
 	*state_out = PointerGetDatum(LeadStateEncode(rs, &st));
 	return engagement;
 }
@@ -383,6 +389,32 @@ FrozenLead(LeadWrite *write, const RowWrite *w, int touched, RowChange *change)
 }
 
 /*
+ * The fit points of the row being written (touched: its index in the current touch, or < 0), and
+ * in *key the key to store them under in its state (0 on a schema without the state column): the
+ * touch's, computed under the same rules from the locked row, when the write leaves the fit
+ * columns as they were; those the replaced version's state holds for the same key; else computed
+ * from the row (doc/scoring.md, "The engagement state").
+ */
+static int64
+RowFit(RuleSet *rs, const RowWrite *w, int touched, bool same_rules, uint64 *key)
+{
+	TupleDesc desc = RelationGetDescr(w->rel);
+	AttrNumber state_att = rs->leads->state_att;
+	int64 fit;
+
+	*key = state_att != InvalidAttrNumber ? LeadStateFitKey(rs, desc, w->cols.values, w->cols.nulls)
+										  : 0;
+	if (same_rules && current_touch->fit != NULL &&
+		FitColumnsUnchanged(rs, &w->old_cols, &w->cols, desc))
+		return current_touch->fit[touched];
+	if (!w->is_insert && *key != 0 &&
+		LeadStateStoredFit(w->old_cols.values[state_att - 1], w->old_cols.nulls[state_att - 1],
+						   *key, &fit))
+		return fit;
+	return FitPointsOfColumns(rs, w->cols.values, w->cols.nulls);
+}
+
+/*
  * Score the row being written and settle its stage: the columns to set in 'change', or false for a
  * touch that changes nothing (the row is kept as it is, and locked).
  */
@@ -401,6 +433,7 @@ ScoreWrite(const RowWrite *w, RowChange *change)
 	int touched = -1;
 	bool same_rules = false;
 	int64 fit;
+	uint64 fit_key;
 	double engagement;
 	FunnelStage stage;
 
@@ -472,11 +505,7 @@ ScoreWrite(const RowWrite *w, RowChange *change)
 
 	/* scoring reads the lead's events and the configuration, which the writing role need not see */
 	LsBecomeExtensionOwner(&saved);
-	if (same_rules && current_touch->fit != NULL &&
-		FitColumnsUnchanged(rs, &w->old_cols, &w->cols, desc))
-		fit = current_touch->fit[touched];
-	else
-		fit = FitPointsOfColumns(rs, w->cols.values, w->cols.nulls);
+	fit = RowFit(rs, w, touched, same_rules, &fit_key);
 	if (same_rules && current_touch->engagement != NULL)
 	{
 		engagement = current_touch->engagement[touched];
@@ -489,10 +518,10 @@ ScoreWrite(const RowWrite *w, RowChange *change)
 			same_rules ? current_touch->fresh : NULL, current_touch->fresh_base + touched,
 			current_touch->rebuild || (!same_rules && (current_touch->fresh != NULL ||
 													   current_touch->engagement != NULL)),
-			fit, &state);
+			fit, fit_key, &state);
 	else
 		engagement = RowEngagement(rs, &w->old_cols, write.lead_id, write.is_insert, NULL, 0,
-								   touched == -2, fit, &state);
+								   touched == -2, fit, fit_key, &state);
 	write.new_score = FinalScore((double) fit + engagement);
 	stage = StageForWrite(&write);
 	LsRestoreUser(&saved);

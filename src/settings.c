@@ -70,6 +70,7 @@ LoadSettings(void)
 	bool isnull;
 	Datum d;
 	LsSavedUser saved;
+	static uint64 loads = 0;
 
 	LsSpiConnect();
 	/* read as the extension owner: triggers fired by any role need the settings */
@@ -111,6 +112,7 @@ LoadSettings(void)
 	s->attribution_half_life = *DatumGetIntervalP(SPI_getbinval(tup, desc, 10, &isnull));
 	IntArrayValues(SPI_getbinval(tup, desc, 11, &isnull), s->fit_grade_bands, 3);
 	IntArrayValues(SPI_getbinval(tup, desc, 12, &isnull), s->engagement_grade_bands, 3);
+	s->load = ++loads;
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 

@@ -27,6 +27,7 @@ typedef struct LsSettings
 	Interval attribution_half_life;
 	int32 fit_grade_bands[3];		 /* lower bounds of A, B, C */
 	int32 engagement_grade_bands[3]; /* lower bounds of 1, 2, 3 */
+	uint64 load;					 /* which load of the table this is, in the backend */
 } LsSettings;
 
 /* The current settings (valid until the next invalidation is processed). */
