@@ -282,7 +282,7 @@ LeadStateNearRounding(double unrounded)
 #define FIT_KEY_INLINE 64
 
 uint64
-LeadStateFitKey(RuleSet *rs, TupleDesc desc, const Datum *values, const bool *nulls)
+LeadStateFitKey(RuleSet *rs, const Datum *values, const bool *nulls)
 {
 	uint64 h = LsConfigFingerprint(rs);
 	unsigned char buf[FIT_KEY_BUFFER];
@@ -291,29 +291,28 @@ LeadStateFitKey(RuleSet *rs, TupleDesc desc, const Datum *values, const bool *nu
 
 	for (i = 0; i < rs->nfit_atts; i++)
 	{
-		int k = rs->fit_atts[i] - 1;
-		Form_pg_attribute att = TupleDescAttr(desc, k);
-		Datum d = values[k];
+		int16 typlen = rs->fit_typlen[i];
+		Datum d = values[i];
 		const void *bytes = NULL;
 		uint32 len = 0;
 		uint64 long_hash;
 		unsigned char marker = 1;
 
-		if (nulls[k])
+		if (nulls[i])
 			marker = 0;
-		else if (att->attbyval)
+		else if (rs->fit_typbyval[i])
 		{
 			bytes = &d;
 			len = sizeof(Datum);
 		}
-		else if (att->attlen == -1)
+		else if (typlen == -1)
 		{
 			if (VARATT_IS_EXTERNAL(DatumGetPointer(d)) || VARATT_IS_COMPRESSED(DatumGetPointer(d)))
 				return 0;
 			bytes = VARDATA_ANY(DatumGetPointer(d));
 			len = VARSIZE_ANY_EXHDR(DatumGetPointer(d));
 		}
-		else if (att->attlen == -2)
+		else if (typlen == -2)
 		{
 			bytes = DatumGetCString(d);
 			len = strlen(DatumGetCString(d));
@@ -321,7 +320,7 @@ LeadStateFitKey(RuleSet *rs, TupleDesc desc, const Datum *values, const bool *nu
 		else
 		{
 			bytes = DatumGetPointer(d);
-			len = att->attlen;
+			len = typlen;
 		}
 		if (len > FIT_KEY_INLINE)
 		{
@@ -365,6 +364,22 @@ LeadStateStoredFit(Datum value, bool isnull, uint64 key, int64 *fit)
 		return false;
 	memcpy(fit, p + FIT_OFFSET, 8);
 	return true;
+}
+
+void
+LeadStateKeepFit(LeadState *st, Datum value, bool isnull)
+{
+	bytea *b;
+	const char *p;
+
+	if (isnull)
+		return;
+	b = DatumGetByteaPP(value);
+	p = VARDATA_ANY(b);
+	if (VARSIZE_ANY_EXHDR(b) < HEADER_SIZE || (uint8) p[0] != STATE_VERSION)
+		return;
+	memcpy(&st->fit, p + FIT_OFFSET, 8);
+	memcpy(&st->fit_key, p + FIT_KEY_OFFSET, 8);
 }
 
 uint64

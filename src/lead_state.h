@@ -13,7 +13,6 @@
 
 #include "postgres.h"
 
-#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
 #include "rules.h"
@@ -67,13 +66,18 @@ extern bool LeadStateBuiltHere(const LeadState *st);
 extern bool LeadStateSame(Datum a, Datum b);
 
 /*
- * The key of a row's fit columns (values/nulls indexed by attribute number - 1, of a relation
- * described by desc) under the current configuration: a 64-bit hash of their bytes and of
- * LsConfigFingerprint, never 0; 0 when a column's value is toasted (its bytes are not its value).
+ * The key of a row's fit columns (values/nulls in the order of rs->fit_atts) under the current
+ * configuration: a 64-bit hash of their bytes and of LsConfigFingerprint, never 0; 0 when a
+ * column's value is toasted (its bytes are not its value).
  */
-extern uint64 LeadStateFitKey(RuleSet *rs, TupleDesc desc, const Datum *values, const bool *nulls);
+extern uint64 LeadStateFitKey(RuleSet *rs, const Datum *values, const bool *nulls);
 /* The fit points a stored state (may be NULL) holds for the row whose key is 'key' (not 0). */
 extern bool LeadStateStoredFit(Datum value, bool isnull, uint64 key, int64 *fit);
+/*
+ * Give st the fit points and key of a stored state (may be NULL), whatever row they came from: a
+ * key names the columns and configuration of its fit points, so the pair holds wherever it goes.
+ */
+extern void LeadStateKeepFit(LeadState *st, Datum value, bool isnull);
 
 /* The fingerprint of everything a stored score depends on besides the lead's data. */
 extern uint64 LsConfigFingerprint(RuleSet *rs);

@@ -398,20 +398,30 @@ FrozenLead(LeadWrite *write, const RowWrite *w, int touched, RowChange *change)
 static int64
 RowFit(RuleSet *rs, const RowWrite *w, int touched, bool same_rules, uint64 *key)
 {
-	TupleDesc desc = RelationGetDescr(w->rel);
 	AttrNumber state_att = rs->leads->state_att;
+	Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
+	bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
 	int64 fit;
+	int i;
 
-	*key = state_att != InvalidAttrNumber ? LeadStateFitKey(rs, desc, w->cols.values, w->cols.nulls)
-										  : 0;
+	for (i = 0; i < rs->nfit_atts; i++)
+	{
+		values[i] = w->cols.values[rs->fit_atts[i] - 1];
+		nulls[i] = w->cols.nulls[rs->fit_atts[i] - 1];
+	}
+	*key = state_att != InvalidAttrNumber ? LeadStateFitKey(rs, values, nulls) : 0;
 	if (same_rules && current_touch->fit != NULL &&
-		FitColumnsUnchanged(rs, &w->old_cols, &w->cols, desc))
-		return current_touch->fit[touched];
-	if (!w->is_insert && *key != 0 &&
-		LeadStateStoredFit(w->old_cols.values[state_att - 1], w->old_cols.nulls[state_att - 1],
-						   *key, &fit))
-		return fit;
-	return FitPointsOfColumns(rs, w->cols.values, w->cols.nulls);
+		FitColumnsUnchanged(rs, &w->old_cols, &w->cols, RelationGetDescr(w->rel)))
+		fit = current_touch->fit[touched];
+	else if (!w->is_insert && *key != 0 &&
+			 LeadStateStoredFit(w->old_cols.values[state_att - 1], w->old_cols.nulls[state_att - 1],
+								*key, &fit))
+		;
+	else
+		fit = FitPoints(rs, values, nulls, NULL);
+	pfree(values);
+	pfree(nulls);
+	return fit;
 }
 
 /*

@@ -170,6 +170,8 @@ ConsiderLead(RuleSet *rs, Rewrites *w, EventSet *es, TimestampTz at, TimestampTz
 	{
 		MemoryContext old = MemoryContextSwitchTo(w->cxt);
 
+		/* the fit points the stored state keeps with their key (lead_state.h) */
+		LeadStateKeepFit(st, old_state, old_state_null);
 		state = PointerGetDatum(LeadStateEncode(rs, st));
 		MemoryContextSwitchTo(old);
 	}

@@ -1464,9 +1464,16 @@ BuildRuleSet(Attachments *a)
 	}
 	if (rs->leads != NULL)
 	{
+		int c;
+
 		rs->fit_select = rs->nfit_atts > 0
 							 ? ColumnList(rs->leads->relid, "l", rs->fit_atts, rs->nfit_atts, NULL)
 							 : pstrdup("NULL");
+		rs->fit_typlen = palloc(sizeof(int16) * Max(rs->nfit_atts, 1));
+		rs->fit_typbyval = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
+		for (c = 0; c < rs->nfit_atts; c++)
+			get_typlenbyval(get_atttype(rs->leads->relid, rs->fit_atts[c]), &rs->fit_typlen[c],
+							&rs->fit_typbyval[c]);
 		for (s = 0; s < rs->nsources; s++)
 			DescribeSource(&rs->sources[s], rs->leads->id_type);
 	}

@@ -126,6 +126,8 @@ typedef struct RuleSet
 	Rule **eng;
 	int nfit_atts; /* distinct leads columns the fit rules read */
 	AttrNumber *fit_atts;
+	int16 *fit_typlen; /* their types' lengths */
+	bool *fit_typbyval;
 	char *fit_select; /* "l.col1, l.col2" (or "NULL") */
 	int nsources;
 	EventSource *sources;
