@@ -366,22 +366,6 @@ LeadStateStoredFit(Datum value, bool isnull, uint64 key, int64 *fit)
 	return true;
 }
 
-void
-LeadStateKeepFit(LeadState *st, Datum value, bool isnull)
-{
-	bytea *b;
-	const char *p;
-
-	if (isnull)
-		return;
-	b = DatumGetByteaPP(value);
-	p = VARDATA_ANY(b);
-	if (VARSIZE_ANY_EXHDR(b) < HEADER_SIZE || (uint8) p[0] != STATE_VERSION)
-		return;
-	memcpy(&st->fit, p + FIT_OFFSET, 8);
-	memcpy(&st->fit_key, p + FIT_KEY_OFFSET, 8);
-}
-
 uint64
 LsConfigFingerprint(RuleSet *rs)
 {

@@ -73,11 +73,6 @@ extern bool LeadStateSame(Datum a, Datum b);
 extern uint64 LeadStateFitKey(RuleSet *rs, const Datum *values, const bool *nulls);
 /* The fit points a stored state (may be NULL) holds for the row whose key is 'key' (not 0). */
 extern bool LeadStateStoredFit(Datum value, bool isnull, uint64 key, int64 *fit);
-/*
- * Give st the fit points and key of a stored state (may be NULL), whatever row they came from: a
- * key names the columns and configuration of its fit points, so the pair holds wherever it goes.
- */
-extern void LeadStateKeepFit(LeadState *st, Datum value, bool isnull);
 
 /* The fingerprint of everything a stored score depends on besides the lead's data. */
 extern uint64 LsConfigFingerprint(RuleSet *rs);

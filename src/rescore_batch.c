@@ -139,7 +139,7 @@ done:
 static void
 ConsiderLead(RuleSet *rs, Rewrites *w, EventSet *es, TimestampTz at, TimestampTz cutoff,
 			 MemoryContext cxt, Datum id, int32 old_score, FunnelStage old_stage, int64 fit,
-			 Datum old_state, bool old_state_null)
+			 uint64 fit_key, Datum old_state, bool old_state_null)
 {
 	LeadsAttachment *leads = rs->leads;
 	bool with_state = leads->state_att != InvalidAttrNumber;
@@ -170,8 +170,9 @@ ConsiderLead(RuleSet *rs, Rewrites *w, EventSet *es, TimestampTz at, TimestampTz
 	{
 		MemoryContext old = MemoryContextSwitchTo(w->cxt);
 
-		/* the fit points the stored state keeps with their key (lead_state.h) */
-		LeadStateKeepFit(st, old_state, old_state_null);
+		/* the fit points, kept with the key of the columns they came from (lead_state.h) */
+		st->fit = fit;
+		st->fit_key = fit_key;
 		state = PointerGetDatum(LeadStateEncode(rs, st));
 		MemoryContextSwitchTo(old);
 	}
@@ -289,6 +290,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 		Datum *old_state = palloc0(sizeof(Datum) * m);
 		bool *old_state_null = palloc(sizeof(bool) * m);
 		int64 *fit = palloc(sizeof(int64) * m);
+		uint64 *fit_key = palloc0(sizeof(uint64) * m);
 		Datum *values = palloc(sizeof(Datum) * Max(rs->nfit_atts, 1));
 		bool *nulls = palloc(sizeof(bool) * Max(rs->nfit_atts, 1));
 		int rc;
@@ -365,6 +367,8 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			for (c = 0; c < rs->nfit_atts; c++)
 				values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
 			fit[idx] = FitPoints(rs, values, nulls, NULL);
+			if (leads->state_att != InvalidAttrNumber)
+				fit_key[idx] = LeadStateFitKey(rs, values, nulls);
 		}
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(SPI_tuptable);
@@ -437,7 +441,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 				continue;
 			}
 			ConsiderLead(rs, &w, &es, at, cutoff, chunk_cxt, ids[lo + k], old_score[k],
-						 old_stage[k], fit[k], old_state[k], old_state_null[k]);
+						 old_stage[k], fit[k], fit_key[k], old_state[k], old_state_null[k]);
 		}
 		for (s = 0; s < rs->nsources && rs->neng > 0; s++)
 		{
@@ -682,6 +686,7 @@ RescoreAll(void)
 		int32 old_score;
 		FunnelStage old_stage;
 		int64 fit;
+		uint64 fit_key;
 		Datum old_state;
 		bool old_state_null;
 		MemoryContext old;
@@ -704,6 +709,7 @@ RescoreAll(void)
 		for (c = 0; c < rs->nfit_atts; c++)
 			values[c] = SPI_getbinval(lead_tup, lead_desc, 5 + c, &nulls[c]);
 		fit = FitPoints(rs, values, nulls, NULL);
+		fit_key = leads->state_att != InvalidAttrNumber ? LeadStateFitKey(rs, values, nulls) : 0;
 		MemoryContextSwitchTo(old);
 
 		EventSetClear(&es);
@@ -724,8 +730,8 @@ RescoreAll(void)
 				streams[s].pos++; /* cmp < 0: events of a lead that does not exist */
 			}
 		}
-		ConsiderLead(rs, &w, &es, at, cutoff, row_cxt, id, old_score, old_stage, fit, old_state,
-					 old_state_null);
+		ConsiderLead(rs, &w, &es, at, cutoff, row_cxt, id, old_score, old_stage, fit, fit_key,
+					 old_state, old_state_null);
 		lead_stream.pos++;
 		MemoryContextReset(row_cxt);
 		if (w.n == w.cap)
