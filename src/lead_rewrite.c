@@ -123,7 +123,7 @@ OwnTriggers(Relation rel, RewriteShape *shape)
 }
 
 /*
- * Whether the rewrite calls the extension's trigger directly (see LeadRewriteOwnTrigger): the
+ * Whether the rewrite calls the extension's trigger directly (see LeadRewriteOwnTriggers): the
  * relation's only row-level BEFORE UPDATE trigger runs the function 'own' and would fire now, for
  * every row (no WHEN condition, no column list).
  */
