@@ -53,25 +53,38 @@ LeadStateInit(LeadState *st, RuleSet *rs)
 	st->rules = palloc0(sizeof(RuleState) * Max(rs->neng, 1));
 }
 
+/* The bytes of a stored state of this version, its header complete (their length in *len), or NULL.
+ */
+static const char *
+StoredBytes(Datum value, bool isnull, Size *len)
+{
+	bytea *b;
+
+	if (isnull)
+		return NULL;
+	b = DatumGetByteaPP(value);
+	*len = VARSIZE_ANY_EXHDR(b);
+	if (*len < HEADER_SIZE || (uint8) VARDATA_ANY(b)[0] != STATE_VERSION)
+		return NULL;
+	return VARDATA_ANY(b);
+}
+
 bool
 LeadStateDecode(RuleSet *rs, Datum value, bool isnull, LeadState *st)
 {
-	bytea *b;
+	Size len;
 	const char *p;
 	uint16 entries;
 	int32 nrules;
 	int e;
 	int prev = -1;
 
-	if (isnull)
-		return false;
-	b = DatumGetByteaPP(value);
-	p = VARDATA_ANY(b);
-	if (VARSIZE_ANY_EXHDR(b) < HEADER_SIZE || (uint8) p[0] != STATE_VERSION)
+	p = StoredBytes(value, isnull, &len);
+	if (p == NULL)
 		return false;
 	memcpy(&entries, p + 2, 2);
 	memcpy(&nrules, p + 4, 4);
-	if (nrules != rs->neng || VARSIZE_ANY_EXHDR(b) != HEADER_SIZE + (Size) entries * ENTRY_SIZE)
+	if (nrules != rs->neng || len != HEADER_SIZE + (Size) entries * ENTRY_SIZE)
 		return false;
 	memcpy(&st->rules_fp, p + 8, 8);
 	if (st->rules_fp != rs->eng_fingerprint)
@@ -349,15 +362,11 @@ LeadStateFitKey(RuleSet *rs, const Datum *values, const bool *nulls)
 bool
 LeadStateStoredFit(Datum value, bool isnull, uint64 key, int64 *fit)
 {
-	bytea *b;
-	const char *p;
+	Size len;
+	const char *p = StoredBytes(value, isnull, &len);
 	uint64 stored;
 
-	if (isnull)
-		return false;
-	b = DatumGetByteaPP(value);
-	p = VARDATA_ANY(b);
-	if (VARSIZE_ANY_EXHDR(b) < HEADER_SIZE || (uint8) p[0] != STATE_VERSION)
+	if (p == NULL)
 		return false;
 	memcpy(&stored, p + FIT_KEY_OFFSET, 8);
 	if (stored == 0 || stored != key)
