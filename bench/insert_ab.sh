@@ -12,6 +12,9 @@
 #      difference between 1,100 and 100 INSERTs (the backend's first statements left out)
 #
 #   LIB_OLD=/path/old.so LIB_NEW=/path/new.so bash bench/insert_ab.sh
+# The two builds must share the engagement state's stored form (src/lead_state.c): across a change of
+# it, the build that cannot read the other's states re-reads every lead's events.  Then run each build
+# alone (LIB_OLD = LIB_NEW), from a tree of its own version, on the data it loaded itself.
 # BENCH_ROUNDS=16, INSERT_N=5000.  The library installed in $PG_CONFIG's pkglibdir is restored at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
