@@ -650,29 +650,6 @@ FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, RuleOutcome *outc
 	return total;
 }
 
-int64
-FitPointsOfColumns(RuleSet *rs, const Datum *values, const bool *nulls)
-{
-	Datum *fit_values;
-	bool *fit_nulls;
-	int64 result;
-	int i;
-
-	if (rs->nfit == 0)
-		return 0;
-	fit_values = palloc(sizeof(Datum) * rs->nfit_atts);
-	fit_nulls = palloc(sizeof(bool) * rs->nfit_atts);
-	for (i = 0; i < rs->nfit_atts; i++)
-	{
-		fit_values[i] = values[rs->fit_atts[i] - 1];
-		fit_nulls[i] = nulls[rs->fit_atts[i] - 1];
-	}
-	result = FitPoints(rs, fit_values, fit_nulls, NULL);
-	pfree(fit_values);
-	pfree(fit_nulls);
-	return result;
-}
-
 int32
 FinalScore(double unrounded)
 {

@@ -112,8 +112,6 @@ extern int64 DirectReaderCount(DirectReader *dr, Datum lead_id);
 
 /* Fit points from the values of rs->fit_atts (in that order). */
 extern int64 FitPoints(RuleSet *rs, const Datum *values, const bool *nulls, RuleOutcome *outcomes);
-/* Fit points of a row of the leads table, from all its columns (values[att - 1], as deformed). */
-extern int64 FitPointsOfColumns(RuleSet *rs, const Datum *values, const bool *nulls);
 
 /* The engagement of one lead at 'at', reading its events: with a new snapshot and the write's
  * cutoff when fresh (the trigger paths), else with the query's snapshot up to 'at'; with the
