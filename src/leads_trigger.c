@@ -334,7 +334,7 @@ typedef struct RowWrite
 	HeapTuple old_row;	 /* (UPDATE) the version it replaces */
 	RowColumns cols;	 /* row's columns */
 	RowColumns old_cols; /* (UPDATE) old_row's columns */
-	bool only_score;	 /* (UPDATE) the statement sets the score column and nothing else */
+	TriggerData *td; /* the trigger's data, or NULL: a direct call, which sets the score alone */
 } RowWrite;
 
 /* What leads_before sets in the row: score, stage and, where the table has it, the state. */
@@ -344,6 +344,7 @@ typedef struct RowChange
 	int cols[3];
 	Datum values[3];
 	bool nulls[3];
+	bool stage_kept; /* (UPDATE) the row had a stage and keeps it: leads_after has nothing to log */
 } RowChange;
 
 static void
@@ -353,6 +354,18 @@ ChangeColumn(RowChange *change, int att, Datum value, bool isnull)
 	change->values[change->n] = value;
 	change->nulls[change->n] = isnull;
 	change->n++;
+}
+
+/* The score and the stage the write stores. */
+static void
+ChangeScoreAndStage(RowChange *change, const LeadWrite *write, const RowWrite *w, FunnelStage stage)
+{
+	const LeadsAttachment *leads = write->leads;
+
+	ChangeColumn(change, leads->score_att, Int32GetDatum(write->new_score), false);
+	ChangeColumn(change, leads->stage_att, FunnelStageGetDatum(stage), false);
+	change->stage_kept =
+		!write->is_insert && !w->old_cols.nulls[leads->stage_att - 1] && stage == write->old_stage;
 }
 
 /*
@@ -383,8 +396,7 @@ FrozenLead(LeadWrite *write, const RowWrite *w, int touched, RowChange *change)
 	LsBecomeExtensionOwner(&saved);
 	stage = StageForWrite(write);
 	LsRestoreUser(&saved);
-	ChangeColumn(change, write->leads->score_att, Int32GetDatum(write->new_score), false);
-	ChangeColumn(change, write->leads->stage_att, FunnelStageGetDatum(stage), false);
+	ChangeScoreAndStage(change, write, w, stage);
 	return true;
 }
 
@@ -458,6 +470,7 @@ ScoreWrite(const RowWrite *w, RowChange *change)
 					RelationGetRelationName(rel))));
 
 	change->n = 0;
+	change->stage_kept = false;
 	memset(&write, 0, sizeof(write));
 	write.leads = leads;
 	write.is_insert = w->is_insert;
@@ -481,7 +494,7 @@ ScoreWrite(const RowWrite *w, RowChange *change)
 		write.old_stage = w->old_cols.nulls[leads->stage_att - 1] ? FS_NEW : DatumGetFunnelStage(d);
 		d = w->old_cols.values[leads->score_att - 1];
 		write.old_score = w->old_cols.nulls[leads->score_att - 1] ? 0 : DatumGetInt32(d);
-		if (current_touch != NULL && w->only_score)
+		if (current_touch != NULL && (w->td == NULL || SetsOnlyScore(w->td, leads)))
 			touched = TouchedLead(leads, write.lead_id);
 	}
 
@@ -545,8 +558,7 @@ ScoreWrite(const RowWrite *w, RowChange *change)
 			SameState(leads, &w->old_cols, state))
 			return false;
 	}
-	ChangeColumn(change, leads->score_att, Int32GetDatum(write.new_score), false);
-	ChangeColumn(change, leads->stage_att, FunnelStageGetDatum(stage), false);
+	ChangeScoreAndStage(change, &write, w, stage);
 	if (leads->state_att != InvalidAttrNumber)
 		ChangeColumn(change, leads->state_att, state, state == (Datum) 0);
 	return true;
@@ -558,12 +570,12 @@ leads_before(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	TupleDesc desc;
-	LeadsAttachment *leads;
 	RowWrite w;
 	RowChange change;
 
 	(void) LsTriggerCall(fcinfo, "leads_before", true, true, LS_ON_INSERT | LS_ON_UPDATE);
 	memset(&w, 0, sizeof(w));
+	w.td = td;
 	w.rel = td->tg_relation;
 	desc = RelationGetDescr(w.rel);
 	w.is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
@@ -573,8 +585,6 @@ leads_before(PG_FUNCTION_ARGS)
 	{
 		w.old_row = td->tg_trigtuple;
 		w.old_cols = ColumnsOf(td->tg_trigslot, td->tg_trigtuple, desc);
-		leads = LsLeadsAttachmentOf(w.rel); /* NULL: ScoreWrite refuses the table */
-		w.only_score = leads != NULL && SetsOnlyScore(td, leads);
 	}
 	if (!ScoreWrite(&w, &change))
 		return PointerGetDatum(NULL);
@@ -588,14 +598,12 @@ LeadsBeforeDirect(Relation rel, TupleTableSlot *locked, TupleTableSlot *newslot,
 	TupleDesc desc = RelationGetDescr(rel);
 	RowWrite w;
 	RowChange change;
-	AttrNumber stage_att;
 	int i;
 
 	memset(&w, 0, sizeof(w));
 	w.rel = rel;
 	w.row = w.old_row = ExecFetchSlotHeapTuple(locked, false, NULL);
 	w.cols = w.old_cols = ColumnsOf(locked, w.row, desc);
-	w.only_score = true;
 	*after_idle = false;
 	if (!ScoreWrite(&w, &change))
 		return false;
@@ -609,10 +617,7 @@ LeadsBeforeDirect(Relation rel, TupleTableSlot *locked, TupleTableSlot *newslot,
 		newslot->tts_isnull[change.cols[i] - 1] = change.nulls[i];
 	}
 	ExecStoreVirtualTuple(newslot);
-	/* leads_after logs stage changes alone (src/stages.c): the stage as it was, nothing to do */
-	stage_att = LsLeadsAttachmentOf(rel)->stage_att;
-	*after_idle = !w.old_cols.nulls[stage_att - 1] && !newslot->tts_isnull[stage_att - 1] &&
-				  DatumGetFunnelStage(w.old_cols.values[stage_att - 1]) ==
-					  DatumGetFunnelStage(newslot->tts_values[stage_att - 1]);
+	/* leads_after logs stage changes alone (src/stages.c) */
+	*after_idle = change.stage_kept;
 	return true;
 }
