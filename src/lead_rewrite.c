@@ -90,19 +90,20 @@ FunctionIs(Oid foid, PGFunction fn)
 
 /*
  * Which of the relation's row UPDATE triggers are the extension's own, kept in the rewrite's shape
- * (which goes when the relation's triggers change): the function of its only row-level BEFORE
- * UPDATE trigger when that is own_before (else InvalidOid), and whether every row-level AFTER
- * UPDATE trigger is own_after.
+ * (which goes when the relation's triggers change): the index in its trigger descriptor of its
+ * only row-level BEFORE UPDATE trigger when that runs own_before for every row (no WHEN condition,
+ * no column list), else -1; and whether every row-level AFTER UPDATE trigger runs own_after.
  */
 static void
 OwnTriggers(Relation rel, RewriteShape *shape)
 {
 	TriggerDesc *trig = rel->trigdesc;
-	Oid before = InvalidOid;
+	int before = -1;
 	int nbefore = 0;
 	int i;
 
-	shape->own_before = InvalidOid;
+	shape->own_before = -1;
+	shape->own_before_oid = InvalidOid;
 	shape->own_after_only = true;
 	if (own_before == NULL || trig == NULL)
 		return;
@@ -112,45 +113,41 @@ OwnTriggers(Relation rel, RewriteShape *shape)
 
 		if (RowUpdate(t, true))
 		{
-			before = t->tgfoid;
+			before = i;
 			nbefore++;
 		}
 		else if (RowUpdate(t, false) && !FunctionIs(t->tgfoid, own_after))
 			shape->own_after_only = false;
 	}
-	if (nbefore == 1 && FunctionIs(before, own_before))
+	if (nbefore == 1 && trig->triggers[before].tgqual == NULL &&
+		trig->triggers[before].tgnattr == 0 &&
+		FunctionIs(trig->triggers[before].tgfoid, own_before))
+	{
 		shape->own_before = before;
+		shape->own_before_oid = trig->triggers[before].tgoid;
+	}
 }
 
 /*
  * Whether the rewrite calls the extension's trigger directly (see LeadRewriteOwnTriggers): the
- * relation's only row-level BEFORE UPDATE trigger runs the function 'own' and would fire now, for
- * every row (no WHEN condition, no column list).
+ * shape's trigger is still the one found (the same trigger at the same place in rri's descriptor, a
+ * copy of the relation's) and would fire now, in the session's replication role.
  */
 static bool
-OwnBeforeFires(const ResultRelInfo *rri, Oid own)
+OwnBeforeFires(const ResultRelInfo *rri, const RewriteShape *shape)
 {
 	TriggerDesc *trig = rri->ri_TrigDesc;
-	const Trigger *found = NULL;
-	int i;
+	const Trigger *t;
 
-	if (!OidIsValid(own) || trig == NULL || !trig->trig_update_before_row)
+	if (shape->own_before < 0 || trig == NULL || shape->own_before >= trig->numtriggers)
 		return false;
-	for (i = 0; i < trig->numtriggers; i++)
-	{
-		if (!RowUpdate(&trig->triggers[i], true))
-			continue;
-		if (found != NULL)
-			return false;
-		found = &trig->triggers[i];
-	}
-	if (found == NULL || found->tgfoid != own || found->tgqual != NULL || found->tgnattr != 0)
+	t = &trig->triggers[shape->own_before];
+	if (t->tgoid != shape->own_before_oid)
 		return false;
 	/* TriggerEnabled's rule for the session's replication role */
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
-		return found->tgenabled == TRIGGER_FIRES_ON_REPLICA ||
-			   found->tgenabled == TRIGGER_FIRES_ALWAYS;
-	return found->tgenabled == TRIGGER_FIRES_ON_ORIGIN || found->tgenabled == TRIGGER_FIRES_ALWAYS;
+		return t->tgenabled == TRIGGER_FIRES_ON_REPLICA || t->tgenabled == TRIGGER_FIRES_ALWAYS;
+	return t->tgenabled == TRIGGER_FIRES_ON_ORIGIN || t->tgenabled == TRIGGER_FIRES_ALWAYS;
 }
 
 /* Whether an UPDATE of the relation is one of its rows at a time, with nothing else to run. */
@@ -611,8 +608,7 @@ LeadRewrite(const LeadsAttachment *leads, const LeadRewriteArgs *args, uint64 *r
 	run.epq = &epq;
 	run.id = &id;
 	run.lockmode = shape.lockmode;
-	run.direct =
-		args->scores == NULL && own_direct != NULL && OwnBeforeFires(rri, shape.own_before);
+	run.direct = args->scores == NULL && own_direct != NULL && OwnBeforeFires(rri, &shape);
 	run.own_after_only = shape.own_after_only;
 	run.locked = locked;
 	run.newslot = newslot;

@@ -54,10 +54,11 @@ typedef struct RewriteShape
 	Oid subtype;
 	RegProcedure eqproc; /* its equality */
 	LockTupleMode lockmode;
-	/* the extension's own row triggers (src/lead_rewrite.h): the function of the table's only
-	 * row-level BEFORE UPDATE trigger when it is the extension's, else InvalidOid; whether every
-	 * row-level AFTER UPDATE trigger is the extension's */
-	Oid own_before;
+	/* the extension's own row triggers (src/lead_rewrite.h): the index in the relation's trigger
+	 * descriptor of its only row-level BEFORE UPDATE trigger when it is the extension's (else -1)
+	 * and that trigger's OID; whether every row-level AFTER UPDATE trigger is the extension's */
+	int own_before;
+	Oid own_before_oid;
 	bool own_after_only;
 } RewriteShape;
 
