@@ -297,10 +297,14 @@ LeadStateNearRounding(double unrounded)
 uint64
 LeadStateFitKey(RuleSet *rs, const Datum *values, const bool *nulls)
 {
-	uint64 h = LsConfigFingerprint(rs);
+	uint64 h;
 	unsigned char buf[FIT_KEY_BUFFER];
 	Size used = 0;
 	int i;
+
+	if (rs->leads == NULL || rs->leads->state_att == InvalidAttrNumber)
+		return 0; /* no state to keep it in */
+	h = LsConfigFingerprint(rs);
 
 	for (i = 0; i < rs->nfit_atts; i++)
 	{

@@ -68,7 +68,8 @@ extern bool LeadStateSame(Datum a, Datum b);
 /*
  * The key of a row's fit columns (values/nulls in the order of rs->fit_atts) under the current
  * configuration: a 64-bit hash of their bytes and of LsConfigFingerprint, never 0; 0 when a
- * column's value is toasted (its bytes are not its value).
+ * column's value is toasted (its bytes are not its value) and on a leads table without the state
+ * column.
  */
 extern uint64 LeadStateFitKey(RuleSet *rs, const Datum *values, const bool *nulls);
 /* The fit points a stored state (may be NULL) holds for the row whose key is 'key' (not 0). */

@@ -421,15 +421,13 @@ RowFit(RuleSet *rs, const RowWrite *w, int touched, bool same_rules, uint64 *key
 		values[i] = w->cols.values[rs->fit_atts[i] - 1];
 		nulls[i] = w->cols.nulls[rs->fit_atts[i] - 1];
 	}
-	*key = state_att != InvalidAttrNumber ? LeadStateFitKey(rs, values, nulls) : 0;
+	*key = LeadStateFitKey(rs, values, nulls);
 	if (same_rules && current_touch->fit != NULL &&
 		FitColumnsUnchanged(rs, &w->old_cols, &w->cols, RelationGetDescr(w->rel)))
 		fit = current_touch->fit[touched];
-	else if (!w->is_insert && *key != 0 &&
-			 LeadStateStoredFit(w->old_cols.values[state_att - 1], w->old_cols.nulls[state_att - 1],
-								*key, &fit))
-		;
-	else
+	else if (w->is_insert || *key == 0 || /* (a key: the table has the state column) */
+			 !LeadStateStoredFit(w->old_cols.values[state_att - 1],
+								 w->old_cols.nulls[state_att - 1], *key, &fit))
 		fit = FitPoints(rs, values, nulls, NULL);
 	pfree(values);
 	pfree(nulls);

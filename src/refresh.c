@@ -120,10 +120,8 @@ NeedsRewrite(RuleSet *rs, HeapTuple tup, TupleDesc desc, Datum *values, bool *nu
 	for (c = 0; c < rs->nfit_atts; c++)
 		values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
 	/* the fit points the state keeps for these columns (lead_state.h), else computed */
-	if (st.fit_key == 0 || st.fit_key != LeadStateFitKey(rs, values, nulls))
+	if (!LeadStateStoredFit(state, isnull, LeadStateFitKey(rs, values, nulls), &fit))
 		fit = FitPoints(rs, values, nulls, NULL);
-	else
-		fit = st.fit;
 	*fit_out = fit;
 	*fit_known = true;
 	if (LeadStateNearRounding((double) fit + engagement))

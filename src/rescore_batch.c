@@ -367,8 +367,7 @@ RescoreBatch(RuleSet *rs, Datum *ids, int n, TimestampTz at, const NewEvents *fr
 			for (c = 0; c < rs->nfit_atts; c++)
 				values[c] = SPI_getbinval(tup, desc, 5 + c, &nulls[c]);
 			fit[idx] = FitPoints(rs, values, nulls, NULL);
-			if (leads->state_att != InvalidAttrNumber)
-				fit_key[idx] = LeadStateFitKey(rs, values, nulls);
+			fit_key[idx] = LeadStateFitKey(rs, values, nulls);
 		}
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(SPI_tuptable);
@@ -709,7 +708,7 @@ RescoreAll(void)
 		for (c = 0; c < rs->nfit_atts; c++)
 			values[c] = SPI_getbinval(lead_tup, lead_desc, 5 + c, &nulls[c]);
 		fit = FitPoints(rs, values, nulls, NULL);
-		fit_key = leads->state_att != InvalidAttrNumber ? LeadStateFitKey(rs, values, nulls) : 0;
+		fit_key = LeadStateFitKey(rs, values, nulls);
 		MemoryContextSwitchTo(old);
 
 		EventSetClear(&es);
